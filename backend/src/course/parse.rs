@@ -1,0 +1,455 @@
+//! The lesson file format (documented in README.md, "Writing lessons"): front matter,
+//! Markdown prose, and fenced code cells with `{key=value}` attributes, plus attached blocks.
+
+use pulldown_cmark::{html, Options, Parser};
+use shared::course::{Block, Cell, Exercise, Expected, Group, Lesson, Runtime};
+
+/// One problem in a lesson file; `line` is 1-based.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LessonError {
+    pub line: usize,
+    pub message: String,
+}
+
+fn err(line: usize, message: impl Into<String>) -> LessonError {
+    LessonError { line, message: message.into() }
+}
+
+/// Fences that attach to the code cell just before them.
+const ATTACHED: [&str; 5] = ["output", "stdin", "check", "hint", "solution"];
+
+/// Parses one lesson. `stem` (the file name without `.md`) is the default id.
+/// Returns the lesson's `order` key with the lesson, or every error found.
+pub fn parse_lesson(stem: &str, text: &str) -> Result<(u32, Lesson), Vec<LessonError>> {
+    let mut errors = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut meta = Meta { id: stem.to_string(), title: None, order: 1000, minutes: 15, runtime: Runtime::Browser };
+    let body_start = parse_front_matter(&lines, &mut meta, &mut errors);
+
+    let mut blocks: Vec<Block> = Vec::new();
+    let mut prose = String::new();
+    // Whether anything but blank lines came since the last code cell (attached blocks must follow it).
+    let mut prose_since_cell = true;
+    let mut cell_count = 0;
+    let mut i = body_start;
+    while i < lines.len() {
+        let line = lines[i];
+        let Some(fence) = Fence::open(line) else {
+            if !line.trim().is_empty() {
+                prose_since_cell = true;
+            }
+            prose.push_str(line);
+            prose.push('\n');
+            i += 1;
+            continue;
+        };
+        let start = i + 1; // 1-based line of the opening fence
+        let mut body = Vec::new();
+        let mut closed = false;
+        i += 1;
+        while i < lines.len() {
+            if fence.closes(lines[i]) {
+                closed = true;
+                i += 1;
+                break;
+            }
+            body.push(lines[i]);
+            i += 1;
+        }
+        if !closed {
+            errors.push(err(start, format!("code fence '{}' is never closed", fence.marker)));
+            break;
+        }
+        let content = body.join("\n");
+        let (lang, attrs) = split_info(&fence.info);
+        if lang == "python" || lang == "py" {
+            flush_prose(&mut prose, &mut blocks);
+            cell_count += 1;
+            match make_cell(&attrs, content, start, cell_count, meta.runtime) {
+                Ok((cell, group)) => add_cell(&mut blocks, cell, group, start, &mut errors),
+                Err(e) => errors.push(e),
+            }
+            prose_since_cell = false;
+        } else if ATTACHED.contains(&lang.as_str()) {
+            match last_cell(&mut blocks) {
+                Some(cell) if !prose_since_cell => {
+                    if let Err(e) = attach(cell, &lang, &attrs, content, start) {
+                        errors.push(e);
+                    }
+                }
+                _ => errors.push(err(start, format!("a '{lang}' block must directly follow a python cell"))),
+            }
+        } else {
+            prose_since_cell = true;
+            prose.push_str(line_at(&lines, start - 1));
+            prose.push('\n');
+            prose.push_str(&content);
+            if !content.is_empty() {
+                prose.push('\n');
+            }
+            prose.push_str(line_at(&lines, i - 1));
+            prose.push('\n');
+        }
+    }
+    flush_prose(&mut prose, &mut blocks);
+    check_cells(&blocks, &mut errors);
+    let Some(title) = meta.title.clone() else {
+        errors.push(err(1, "the front matter needs a 'title: ...' line"));
+        return Err(errors);
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let lesson = Lesson { id: meta.id, title, minutes: meta.minutes, blocks, prev: None, next: None };
+    Ok((meta.order, lesson))
+}
+
+struct Meta {
+    id: String,
+    title: Option<String>,
+    order: u32,
+    minutes: u32,
+    runtime: Runtime,
+}
+
+/// Reads `---` … `---` at the top; returns the index of the first body line.
+fn parse_front_matter(lines: &[&str], meta: &mut Meta, errors: &mut Vec<LessonError>) -> usize {
+    if lines.first().map(|l| l.trim()) != Some("---") {
+        errors.push(err(1, "a lesson starts with front matter: a '---' line, 'title: ...', then '---'"));
+        return 0;
+    }
+    for (i, line) in lines.iter().enumerate().skip(1) {
+        let n = i + 1;
+        let line = line.trim();
+        if line == "---" {
+            return i + 1;
+        }
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((key, value)) = line.split_once(':') else {
+            errors.push(err(n, format!("expected 'key: value' in the front matter, found '{line}'")));
+            continue;
+        };
+        let value = value.trim();
+        let number = |errors: &mut Vec<LessonError>| {
+            value.parse::<u32>().map_err(|_| errors.push(err(n, format!("'{}' must be a whole number", key.trim())))).ok()
+        };
+        match key.trim() {
+            "id" if valid_id(value) => meta.id = value.to_string(),
+            "id" => errors.push(err(n, "an id may use only letters, digits, '-' and '_'")),
+            "title" if !value.is_empty() => meta.title = Some(value.to_string()),
+            "title" => errors.push(err(n, "the title is empty")),
+            "order" => meta.order = number(errors).unwrap_or(meta.order),
+            "minutes" => meta.minutes = number(errors).unwrap_or(meta.minutes),
+            "runtime" => match Runtime::parse(value) {
+                Some(r) => meta.runtime = r,
+                None => errors.push(err(n, format!("runtime must be 'browser' or 'server', not '{value}'"))),
+            },
+            other => errors.push(err(n, format!("unknown front matter key '{other}' (known: id, title, order, minutes, runtime)"))),
+        }
+    }
+    errors.push(err(1, "the front matter is never closed with a '---' line"));
+    lines.len()
+}
+
+struct Fence {
+    marker: String,
+    info: String,
+}
+
+impl Fence {
+    fn open(line: &str) -> Option<Fence> {
+        let ch = line.chars().next().filter(|c| *c == '`' || *c == '~')?;
+        let len = line.chars().take_while(|c| *c == ch).count();
+        (len >= 3).then(|| Fence { marker: ch.to_string().repeat(len), info: line[len..].trim().to_string() })
+    }
+
+    fn closes(&self, line: &str) -> bool {
+        let t = line.trim_end();
+        t.starts_with(&self.marker) && t.chars().all(|c| Some(c) == self.marker.chars().next())
+    }
+}
+
+fn line_at<'a>(lines: &[&'a str], i: usize) -> &'a str {
+    lines.get(i).copied().unwrap_or("")
+}
+
+/// `python {runtime=server id=a}` → ("python", [("runtime","server"), ("id","a")]).
+fn split_info(info: &str) -> (String, Vec<(String, String)>) {
+    let (lang, rest) = match info.find(|c: char| c.is_whitespace() || c == '{') {
+        Some(at) => (&info[..at], info[at..].trim()),
+        None => (info, ""),
+    };
+    let inner = rest.trim().trim_start_matches('{').trim_end_matches('}');
+    let mut attrs = Vec::new();
+    let mut chars = inner.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            break;
+        }
+        let key: String = std::iter::from_fn(|| chars.next_if(|c| !c.is_whitespace() && *c != '=')).collect();
+        let mut value = String::new();
+        if chars.next_if_eq(&'=').is_some() {
+            if chars.next_if_eq(&'"').is_some() {
+                value = std::iter::from_fn(|| chars.next_if(|c| *c != '"')).collect();
+                chars.next();
+            } else {
+                value = std::iter::from_fn(|| chars.next_if(|c| !c.is_whitespace())).collect();
+            }
+        }
+        attrs.push((key, value));
+    }
+    (lang.to_lowercase(), attrs)
+}
+
+fn valid_id(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn valid_file_name(s: &str) -> bool {
+    valid_id(s.replace('.', "").as_str()) && !s.starts_with('.') && s.len() <= 64
+}
+
+fn make_cell(
+    attrs: &[(String, String)],
+    code: String,
+    line: usize,
+    n: usize,
+    default_runtime: Runtime,
+) -> Result<(Cell, Option<String>), LessonError> {
+    let mut cell = Cell {
+        id: format!("c{n}"),
+        runtime: default_runtime,
+        file: None,
+        start: true,
+        code,
+        stdin: None,
+        expected: None,
+        exercise: None,
+        line: line as u32,
+    };
+    let mut group = None;
+    for (key, value) in attrs {
+        match key.as_str() {
+            "runtime" => {
+                cell.runtime = Runtime::parse(value)
+                    .ok_or_else(|| err(line, format!("runtime must be 'browser' or 'server', not '{value}'")))?
+            }
+            "id" if valid_id(value) => cell.id = value.clone(),
+            "id" => return Err(err(line, "an id may use only letters, digits, '-' and '_'")),
+            "file" if valid_file_name(value) => cell.file = Some(value.clone()),
+            "file" => return Err(err(line, format!("'{value}' is not a plain file name (letters, digits, '-', '_', '.')"))),
+            "group" if valid_id(value) => group = Some(value.clone()),
+            "group" => return Err(err(line, "a group name may use only letters, digits, '-' and '_'")),
+            "start" => {
+                cell.start = match value.as_str() {
+                    "true" | "yes" | "" => true,
+                    "false" | "no" => false,
+                    _ => return Err(err(line, "start must be true or false")),
+                }
+            }
+            "exercise" => cell.exercise = Some(Exercise { check: String::new(), hint: None, solution: None }),
+            other => {
+                return Err(err(
+                    line,
+                    format!("unknown cell attribute '{other}' (known: runtime, id, file, group, start, exercise)"),
+                ))
+            }
+        }
+    }
+    if group.is_some() && cell.file.is_none() {
+        return Err(err(line, "a cell in a group needs file=NAME"));
+    }
+    if group.is_some() && cell.runtime != Runtime::Server {
+        return Err(err(line, "groups run together in the sandbox: add runtime=server"));
+    }
+    Ok((cell, group))
+}
+
+fn add_cell(blocks: &mut Vec<Block>, cell: Cell, group: Option<String>, line: usize, errors: &mut Vec<LessonError>) {
+    let Some(name) = group else {
+        blocks.push(Block::Cell(cell));
+        return;
+    };
+    if let Some(Block::Group(g)) = blocks.last_mut() {
+        if g.id == name {
+            if g.files.iter().any(|f| f.file == cell.file) {
+                errors.push(err(line, format!("group '{name}' already has a file named {:?}", cell.file.unwrap_or_default())));
+            } else {
+                g.files.push(cell);
+            }
+            return;
+        }
+    }
+    if blocks.iter().any(|b| matches!(b, Block::Group(g) if g.id == name)) {
+        errors.push(err(line, format!("group '{name}' is split: keep its cells next to each other")));
+        return;
+    }
+    blocks.push(Block::Group(Group { id: name, runtime: cell.runtime, files: vec![cell], line: line as u32 }));
+}
+
+fn last_cell(blocks: &mut [Block]) -> Option<&mut Cell> {
+    match blocks.last_mut()? {
+        Block::Cell(c) => Some(c),
+        Block::Group(g) => g.files.last_mut(),
+        Block::Text { .. } => None,
+    }
+}
+
+fn attach(cell: &mut Cell, kind: &str, attrs: &[(String, String)], content: String, line: usize) -> Result<(), LessonError> {
+    let mut loose = false;
+    for (key, _) in attrs {
+        match (kind, key.as_str()) {
+            ("output", "loose") => loose = true,
+            _ => return Err(err(line, format!("unknown attribute '{key}' on a '{kind}' block"))),
+        }
+    }
+    let twice = || err(line, format!("this cell already has a '{kind}' block"));
+    match kind {
+        "output" => {
+            if cell.expected.is_some() {
+                return Err(twice());
+            }
+            cell.expected = Some(Expected { text: content, loose });
+        }
+        "stdin" => {
+            if cell.stdin.is_some() {
+                return Err(twice());
+            }
+            cell.stdin = Some(content + "\n");
+        }
+        _ => {
+            let Some(ex) = cell.exercise.as_mut() else {
+                return Err(err(line, format!("a '{kind}' block belongs to an exercise cell: add 'exercise' to the cell's attributes")));
+            };
+            let slot = match kind {
+                "check" => {
+                    if !ex.check.is_empty() {
+                        return Err(twice());
+                    }
+                    ex.check = content;
+                    return Ok(());
+                }
+                "hint" => &mut ex.hint,
+                _ => &mut ex.solution,
+            };
+            if slot.is_some() {
+                return Err(twice());
+            }
+            *slot = Some(content);
+        }
+    }
+    Ok(())
+}
+
+fn flush_prose(prose: &mut String, blocks: &mut Vec<Block>) {
+    if prose.trim().is_empty() {
+        prose.clear();
+        return;
+    }
+    let mut out = String::new();
+    let opts = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
+    html::push_html(&mut out, Parser::new_ext(prose, opts));
+    blocks.push(Block::Text { html: out });
+    prose.clear();
+}
+
+/// Whole-lesson rules: unique ids, exercises have checks.
+fn check_cells(blocks: &[Block], errors: &mut Vec<LessonError>) {
+    let mut seen: Vec<&str> = Vec::new();
+    for block in blocks {
+        let (ids, cells): (Vec<(&str, u32)>, Vec<&Cell>) = match block {
+            Block::Text { .. } => continue,
+            Block::Cell(c) => (vec![(c.id.as_str(), c.line)], vec![c]),
+            Block::Group(g) => {
+                let mut ids = vec![(g.id.as_str(), g.line)];
+                ids.extend(g.files.iter().map(|c| (c.id.as_str(), c.line)));
+                (ids, g.files.iter().collect())
+            }
+        };
+        for (id, line) in ids {
+            if seen.contains(&id) {
+                errors.push(err(line as usize, format!("id '{id}' is used twice in this lesson")));
+            }
+            seen.push(id);
+        }
+        for c in cells {
+            if c.exercise.as_ref().is_some_and(|e| e.check.trim().is_empty()) {
+                errors.push(err(c.line as usize, "an exercise cell needs a 'check' block after it"));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LESSON: &str = "---\ntitle: 闭包\norder: 3\nminutes: 20\n---\n# Hello\n\nSome *text*.\n\n\
+```python {id=first}\nprint(1)\n```\n```output\n1\n```\n\n\
+```python {runtime=server group=echo file=server.py}\nprint('s')\n```\n\
+```python {runtime=server group=echo file=client.py}\nprint('c')\n```\n\
+```python {id=ex exercise}\nx = 1\n```\n```check\ncheck('x is 2', x == 2)\n```\n```hint\nThink.\n```\n";
+
+    #[test]
+    fn a_lesson_parses_into_text_cells_groups_and_exercises() {
+        let (order, lesson) = parse_lesson("closures", LESSON).unwrap();
+        assert_eq!(order, 3);
+        assert_eq!(lesson.id, "closures");
+        assert_eq!(lesson.title, "闭包");
+        assert_eq!(lesson.blocks.len(), 4, "{:#?}", lesson.blocks);
+        let Block::Text { html } = &lesson.blocks[0] else { panic!() };
+        assert!(html.contains("<em>text</em>"));
+        let Block::Cell(c) = &lesson.blocks[1] else { panic!() };
+        assert_eq!((c.id.as_str(), c.runtime, c.line), ("first", Runtime::Browser, 10));
+        assert_eq!(c.expected.as_ref().unwrap().text, "1");
+        let Block::Group(g) = &lesson.blocks[2] else { panic!() };
+        assert_eq!(g.files.len(), 2);
+        assert_eq!(g.files[1].file.as_deref(), Some("client.py"));
+        let Block::Cell(ex) = &lesson.blocks[3] else { panic!() };
+        let exercise = ex.exercise.as_ref().unwrap();
+        assert!(exercise.check.contains("x == 2"));
+        assert_eq!(exercise.hint.as_deref(), Some("Think."));
+    }
+
+    #[test]
+    fn other_fences_stay_in_the_prose() {
+        let text = "---\ntitle: T\n---\n```text\nnot code\n```\n";
+        let (_, lesson) = parse_lesson("t", text).unwrap();
+        let Block::Text { html } = &lesson.blocks[0] else { panic!() };
+        assert!(html.contains("not code"));
+    }
+
+    fn first_error(text: &str) -> LessonError {
+        parse_lesson("t", text).unwrap_err().remove(0)
+    }
+
+    #[test]
+    fn broken_lessons_get_errors_at_the_right_line() {
+        let e = first_error("---\ntitle: T\n---\n\n```python\nprint(1)\n");
+        assert_eq!((e.line, e.message.contains("never closed")), (5, true));
+        let e = first_error("---\ntitle: T\n---\ntext\n```output\n1\n```\n");
+        assert_eq!(e.line, 5);
+        let e = first_error("---\ntitle: T\n---\n```python {colour=red}\n```\n");
+        assert!(e.message.contains("unknown cell attribute 'colour'"), "{}", e.message);
+        let e = first_error("---\ntitle: T\n---\n```python {id=a}\n```\n```python {id=a}\n```\n");
+        assert_eq!((e.line, e.message.contains("twice")), (6, true));
+        let e = first_error("---\ntitle: T\n---\n```python {exercise}\nx=1\n```\n");
+        assert!(e.message.contains("check"));
+        let e = first_error("---\nnope\n---\n");
+        assert_eq!(e.line, 2);
+        let e = first_error("---\ntitle: T\n---\n```python {runtime=server group=g file=a.py}\n```\ntext\n```python {runtime=server group=g file=b.py}\n```\n");
+        assert!(e.message.contains("split"), "{}", e.message);
+    }
+
+    #[test]
+    fn attributes_accept_quotes_and_flags() {
+        let (lang, attrs) = split_info(r#"python {id=a file="x.py" exercise}"#);
+        assert_eq!(lang, "python");
+        assert_eq!(attrs, vec![("id".into(), "a".into()), ("file".into(), "x.py".into()), ("exercise".into(), "".into())]);
+    }
+}

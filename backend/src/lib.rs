@@ -1,0 +1,46 @@
+//! classbook's class server. Map of the crate (see ARCHITECTURE.md for the whole picture):
+//! - `course`: lesson files → validated `shared::course` types.
+//! - `http`: routes; `assets`: the embedded, precompressed page.
+//! - `session`: one WebSocket and its student's sandbox; `run`: one program's streams and exit.
+//! - `sandbox`: bubblewrap sandboxes, the only code that starts student processes.
+//! - `app`: state shared by every request.
+
+pub mod app;
+pub mod assets;
+pub mod course;
+pub mod http;
+pub mod run;
+pub mod sandbox;
+pub mod session;
+
+use std::sync::Arc;
+
+/// Serves `app` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Arc<app::App>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, http::router(app)).with_graceful_shutdown(shutdown).await
+}
+
+/// Checks that sandboxes can start here; the error says what to install or enable.
+pub async fn probe_sandbox(cfg: &sandbox::Config) -> Result<(), String> {
+    if !cfg.bwrap.exists() {
+        return Err("bubblewrap is not installed: run `apt-get install bubblewrap`".into());
+    }
+    if !cfg.python.exists() {
+        return Err(format!("{} is missing: run `apt-get install python3`", cfg.python.display()));
+    }
+    let name = format!("probe-{}", std::process::id());
+    match sandbox::Sandbox::start(cfg, &name).await {
+        Ok(s) => {
+            s.close().await;
+            Ok(())
+        }
+        Err(e) => Err(format!(
+            "{e:#}. Server cells need user namespaces: check `sysctl user.max_user_namespaces` \
+             (must be > 0) and, on kernels that have it, `sysctl kernel.unprivileged_userns_clone=1`"
+        )),
+    }
+}

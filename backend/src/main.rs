@@ -1,0 +1,97 @@
+//! The `classbook` command: `serve` runs the class server, `check-course` validates lessons.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use classbook::{app::App, course::Course, sandbox};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "classbook", version, about = "An interactive Python course for a classroom, from one binary")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve the course to the class.
+    Serve {
+        /// Address to listen on; use 0.0.0.0:8080 to let the LAN in.
+        #[arg(long, default_value = "127.0.0.1:8080", env = "CLASSBOOK_BIND")]
+        bind: SocketAddr,
+        /// Lesson directory; the course bundled in the binary when absent.
+        #[arg(long, env = "CLASSBOOK_COURSE")]
+        course: Option<PathBuf>,
+        /// Where students' work dirs live (default: a classbook folder in the temp dir).
+        #[arg(long, env = "CLASSBOOK_WORK_DIR")]
+        work_dir: Option<PathBuf>,
+    },
+    /// Validate a lesson directory and print every problem as file:line.
+    CheckCourse {
+        dir: PathBuf,
+        /// Print the parsed course as JSON (for the cell checker in tests/).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .init();
+    match Cli::parse().command {
+        Cmd::Serve { bind, course, work_dir } => serve(bind, course, work_dir).await,
+        Cmd::CheckCourse { dir, json } => check_course(&dir, json),
+    }
+}
+
+fn load_course(dir: Option<&std::path::Path>) -> Result<Course> {
+    Course::load(dir).map_err(|errors| {
+        for e in &errors {
+            eprintln!("{e}");
+        }
+        anyhow::anyhow!("the course has {} problem(s); nothing was served", errors.len())
+    })
+}
+
+fn check_course(dir: &std::path::Path, json: bool) -> Result<()> {
+    let course = load_course(Some(dir))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(course.lessons())?);
+    } else {
+        println!("{}: {} lessons, all valid", dir.display(), course.lessons().len());
+    }
+    Ok(())
+}
+
+async fn serve(bind: SocketAddr, course: Option<PathBuf>, work_dir: Option<PathBuf>) -> Result<()> {
+    let course = load_course(course.as_deref())?;
+    let work_root = work_dir.unwrap_or_else(|| std::env::temp_dir().join("classbook-work"));
+    let cfg = sandbox::Config::detect(work_root);
+    let sandbox = match classbook::probe_sandbox(&cfg).await {
+        Ok(()) => Ok(cfg),
+        Err(why) => {
+            tracing::error!("server cells are disabled: {why}");
+            Err(format!("server cells are disabled on this class server: {why}"))
+        }
+    };
+    let lessons = course.lessons().len();
+    let app = App::new(course, sandbox);
+    let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("cannot listen on {bind}"))?;
+    println!("classbook: serving {lessons} lessons on http://{}/", listener.local_addr()?);
+    classbook::serve(listener, app, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+}

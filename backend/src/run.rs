@@ -1,0 +1,217 @@
+//! One server run: feeds its stdin, streams its stdout/stderr to the page with a cap,
+//! enforces the wall-clock limit, and reports how it ended (`Exit`), always last.
+
+use crate::sandbox::{RunEvent, RunIo, Sandbox};
+use shared::wire::{ExitInfo, ServerMsg, Stream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::unix::pipe;
+use tokio::sync::mpsc;
+
+/// What the page sends to a running program's standard input.
+pub enum StdinCmd {
+    Data(String),
+    Close,
+}
+
+/// The run's share of output it may still send, and whether some was cut.
+struct OutputCap {
+    left: AtomicUsize,
+    truncated: AtomicBool,
+}
+
+/// Drives run `id` to its end. `out` carries messages to the page.
+pub async fn drive(
+    sandbox: Arc<Sandbox>,
+    id: u32,
+    io: RunIo,
+    stdin_rx: mpsc::Receiver<StdinCmd>,
+    out: mpsc::Sender<ServerMsg>,
+) {
+    let started = Instant::now();
+    let RunIo { stdin, stdout, stderr, mut events } = io;
+    let limits = sandbox.limits().clone();
+    let cap = Arc::new(OutputCap { left: AtomicUsize::new(limits.output_bytes), truncated: AtomicBool::new(false) });
+    let pumps = [(stdout, Stream::Stdout), (stderr, Stream::Stderr)]
+        .map(|(p, stream)| tokio::spawn(pump(p, id, stream, out.clone(), cap.clone())));
+    let feeder = tokio::spawn(feed_stdin(stdin, stdin_rx));
+
+    let deadline = tokio::time::Instant::from_std(started + Duration::from_secs(limits.wall_secs));
+    let mut reason = None;
+    let (code, signal, cpu_ms) = loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(RunEvent::Started { pid })) => {
+                let _ = out.send(ServerMsg::Started { run_id: id, pid }).await;
+            }
+            Ok(Some(RunEvent::Listening)) => {
+                let _ = out.send(ServerMsg::Listening { run_id: id }).await;
+            }
+            Ok(Some(RunEvent::Exit { code, signal, cpu_ms })) => break (code, signal, cpu_ms),
+            Ok(Some(RunEvent::Lost(why))) => {
+                reason = Some(why);
+                break (None, Some(libc::SIGKILL), 0);
+            }
+            Ok(None) => {
+                reason = Some("the sandbox ended".into());
+                break (None, Some(libc::SIGKILL), 0);
+            }
+            Err(_elapsed) => {
+                reason = Some(format!("wall-clock limit of {} s reached", limits.wall_secs));
+                let _ = sandbox.kill(id).await;
+                // Wait briefly for the agent's word, which carries the CPU time.
+                match tokio::time::timeout(Duration::from_secs(2), wait_exit(&mut events)).await {
+                    Ok(Some(exit)) => break exit,
+                    _ => break (None, Some(libc::SIGKILL), 0),
+                }
+            }
+        }
+    };
+    if reason.is_none() && signal == Some(libc::SIGXCPU) {
+        reason = Some(format!("CPU time limit of {} s reached", limits.cpu_secs));
+    }
+    // Every process of the run is gone now, so its pipes end: wait for the last output.
+    for p in pumps {
+        let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
+    }
+    feeder.abort();
+    let exit = ExitInfo {
+        run_id: id,
+        code,
+        signal,
+        cpu_ms,
+        wall_ms: started.elapsed().as_millis() as u64,
+        truncated: cap.truncated.load(Ordering::SeqCst),
+        reason,
+    };
+    let _ = out.send(ServerMsg::Exit(exit)).await;
+}
+
+async fn wait_exit(events: &mut mpsc::UnboundedReceiver<RunEvent>) -> Option<(Option<i32>, Option<i32>, u64)> {
+    while let Some(ev) = events.recv().await {
+        if let RunEvent::Exit { code, signal, cpu_ms } = ev {
+            return Some((code, signal, cpu_ms));
+        }
+    }
+    None
+}
+
+/// Copies one stream to the page as text. Sending waits for room in the page's queue, so a
+/// slow page slows the program (its pipe fills) instead of growing memory; past the cap the
+/// rest is read and dropped, so the program can still finish.
+async fn pump(mut pipe: pipe::Receiver, id: u32, stream: Stream, out: mpsc::Sender<ServerMsg>, cap: Arc<OutputCap>) {
+    let mut buf = vec![0u8; 16384];
+    let mut text = Utf8Carry::default();
+    let mut open = true;
+    while let Ok(n) = pipe.read(&mut buf).await {
+        let data = if n == 0 { text.finish() } else { text.push(&buf[..n]) };
+        if open && !data.is_empty() {
+            let (data, cut) = cap.take(data);
+            if !data.is_empty() && out.send(ServerMsg::Output { run_id: id, stream, data }).await.is_err() {
+                open = false;
+            }
+            if cut {
+                open = false;
+                if !cap.truncated.swap(true, Ordering::SeqCst) {
+                    let note = "\n[classbook: output cut here; the program keeps running]\n".to_string();
+                    let _ = out.send(ServerMsg::Output { run_id: id, stream: Stream::Stderr, data: note }).await;
+                }
+            }
+        }
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+impl OutputCap {
+    /// Takes what fits of `data`; the flag says something was cut.
+    fn take(&self, data: String) -> (String, bool) {
+        let mut granted = 0;
+        let _ = self.left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+            granted = left.min(data.len());
+            Some(left - granted)
+        });
+        if granted == data.len() {
+            return (data, false);
+        }
+        let mut end = granted;
+        while !data.is_char_boundary(end) {
+            end -= 1;
+        }
+        (data[..end].to_string(), true)
+    }
+}
+
+/// Turns a byte stream into text without breaking a UTF-8 character split across reads.
+#[derive(Default)]
+struct Utf8Carry {
+    pending: Vec<u8>,
+}
+
+impl Utf8Carry {
+    fn push(&mut self, bytes: &[u8]) -> String {
+        self.pending.extend_from_slice(bytes);
+        let cut = complete_prefix_len(&self.pending);
+        let text = String::from_utf8_lossy(&self.pending[..cut]).into_owned();
+        self.pending.drain(..cut);
+        text
+    }
+
+    fn finish(&mut self) -> String {
+        let text = String::from_utf8_lossy(&self.pending).into_owned();
+        self.pending.clear();
+        text
+    }
+}
+
+/// Length of the longest prefix that does not end inside a UTF-8 sequence.
+fn complete_prefix_len(b: &[u8]) -> usize {
+    let n = b.len();
+    for back in 1..=n.min(3) {
+        let byte = b[n - back];
+        if byte & 0xC0 != 0x80 {
+            let need = match byte {
+                0xC0..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                0xF0..=0xF7 => 4,
+                _ => 1,
+            };
+            return if need > back { n - back } else { n };
+        }
+    }
+    n
+}
+
+async fn feed_stdin(mut stdin: pipe::Sender, mut rx: mpsc::Receiver<StdinCmd>) {
+    while let Some(StdinCmd::Data(d)) = rx.recv().await {
+        if stdin.write_all(d.as_bytes()).await.is_err() {
+            break;
+        }
+    }
+    // Close (or the session going away) drops the pipe: the program reads EOF.
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_utf8_characters_wait_for_their_tail() {
+        let bytes = "a中b".as_bytes();
+        let mut carry = Utf8Carry::default();
+        assert_eq!(carry.push(&bytes[..2]), "a");
+        assert_eq!(carry.push(&bytes[2..4]), "中");
+        assert_eq!(carry.push(&bytes[4..]), "b");
+        assert_eq!(carry.finish(), "");
+    }
+
+    #[test]
+    fn the_output_cap_cuts_on_a_character_boundary() {
+        let cap = OutputCap { left: AtomicUsize::new(4), truncated: AtomicBool::new(false) };
+        assert_eq!(cap.take("ab".into()), ("ab".to_string(), false));
+        assert_eq!(cap.take("中文".into()), (String::new(), true));
+        assert_eq!(cap.take("x".into()), (String::new(), true));
+    }
+}

@@ -1,0 +1,366 @@
+# classbook sandbox agent: the first program in every student sandbox. It starts each run
+# as a fork of this warm interpreter, reaps it, and kills what the run leaves behind.
+#
+# Protocol with the backend (a SOCK_SEQPACKET socket on the fd named in argv[1]); one JSON
+# object per packet.
+#   backend -> agent: {"op":"run","id":N,"entry":"a.py","args":[...],"watch":bool} + fds [stdin, stdout, stderr]
+#                     {"op":"signal","id":N,"sig":2}   {"op":"kill","id":N}
+#   agent -> backend: {"ev":"ready"} {"ev":"started","id":N,"pid":P} {"ev":"listening","id":N}
+#                     {"ev":"exit","id":N,"code":C|null,"signal":S|null,"cpu_ms":T}
+#                     {"ev":"error","id":N,"message":"..."}
+import ctypes
+import json
+import os
+import resource
+import runpy
+import select
+import signal
+import socket
+import sys
+import time
+import traceback
+
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+WORK = "/work"
+SCAN_EVERY = 0.05
+
+
+def main():
+    libc = ctypes.CDLL(None, use_errno=True)
+    # Orphans of a run are re-parented to us, so we can find and kill them.
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    chan = socket.socket(fileno=int(sys.argv[1]))
+    # Prime runpy so each fork starts fast (it imports pkgutil on first use).
+    runpy._get_code_from_file  # noqa: B018
+    import pkgutil  # noqa: F401
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    agent = Agent(chan, wake_r, wake_w, libc)
+    # Not ptrace-able or /proc/<pid>/fd-readable by the student's own programs.
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    agent.send({"ev": "ready"})
+    agent.loop()
+
+
+class Run:
+    def __init__(self, rid, pid, watch):
+        self.id = rid
+        self.pid = pid
+        self.watch = watch
+        self.started = time.monotonic()
+        self.start_ticks = proc_start(pid) or 0
+
+
+class Agent:
+    def __init__(self, chan, wake_r, wake_w, libc):
+        self.libc = libc
+        self.chan = chan
+        self.wake_r = wake_r
+        self.wake_w = wake_w
+        self.runs = {}  # main pid -> Run
+        self.owner = {}  # pid -> (run id, start ticks), for every process seen in a run's tree
+        self.me = os.getpid()
+
+    def send(self, obj):
+        try:
+            self.chan.send(json.dumps(obj).encode())
+        except OSError:
+            os._exit(0)  # the backend is gone
+
+    def loop(self):
+        while True:
+            timeout = SCAN_EVERY if self.runs else None
+            ready, _, _ = select.select([self.chan, self.wake_r], [], [], timeout)
+            if self.chan in ready:
+                try:
+                    msg, fds, _, _ = socket.recv_fds(self.chan, 65536, 8)
+                except OSError:
+                    return
+                if not msg:
+                    return  # backend closed the channel
+                try:
+                    self.handle(json.loads(msg), fds)
+                except Exception as e:  # a bad message must not kill the agent
+                    for fd in fds:
+                        close_quietly(fd)
+                    self.send({"ev": "error", "id": None, "message": f"agent: {e!r}"})
+            if self.wake_r in ready:
+                try:
+                    os.read(self.wake_r, 4096)
+                except BlockingIOError:
+                    pass
+            self.reap()
+            if self.runs:
+                self.scan(report=True)
+
+    def handle(self, msg, fds):
+        op = msg.get("op")
+        if op == "run":
+            self.start(msg, fds)
+        elif op in ("signal", "kill"):
+            for run in self.runs.values():
+                if run.id == msg["id"]:
+                    if op == "kill":
+                        self.kill_tree(run.id)
+                    else:
+                        try:
+                            os.killpg(run.pid, int(msg["sig"]))
+                        except ProcessLookupError:
+                            pass
+
+    def start(self, msg, fds):
+        if len(fds) != 3:
+            raise ValueError("a run needs three fds")
+        rid = msg["id"]
+        pid = os.fork()
+        if pid == 0:
+            child(msg, fds, self)
+        for fd in fds:
+            os.close(fd)
+        run = Run(rid, pid, bool(msg.get("watch")))
+        self.runs[pid] = run
+        self.owner[pid] = (rid, run.start_ticks)
+        self.send({"ev": "started", "id": rid, "pid": pid})
+
+    def reap(self):
+        while True:
+            try:
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            run = self.runs.pop(pid, None)
+            self.owner.pop(pid, None)
+            if run is None:
+                continue  # an orphan we adopted
+            code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+            sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+            cpu_ms = int((usage.ru_utime + usage.ru_stime) * 1000)
+            self.kill_tree(run.id)
+            self.send({"ev": "exit", "id": run.id, "code": code, "signal": sig, "cpu_ms": cpu_ms})
+
+    def scan(self, report=False):
+        """Attributes every process to a run; with `report`, tells which runs started listening."""
+        procs = list_procs()
+        mains = {pid for pid in self.runs}
+        for pid, (ppid, ticks) in procs.items():
+            if pid == self.me or pid == 1 or pid in mains:
+                continue
+            if self.owner.get(pid, (None, ticks))[1] != ticks:
+                self.owner.pop(pid, None)  # pid reused
+            if pid in self.owner:
+                continue
+            # Walk up to a run's main process.
+            seen, cur = 0, ppid
+            while cur in procs and cur not in mains and cur not in (self.me, 1) and seen < 64:
+                if cur in self.owner:
+                    break
+                cur, seen = procs[cur][0], seen + 1
+            if cur in mains:
+                self.owner[pid] = (self.runs[cur].id, ticks)
+            elif cur in self.owner:
+                self.owner[pid] = (self.owner[cur][0], ticks)
+            else:
+                # An orphan we never saw in a tree: blame the newest run started before it.
+                cands = [r for r in self.runs.values() if r.start_ticks <= ticks]
+                if cands:
+                    newest = max(cands, key=lambda r: r.start_ticks)
+                    self.owner[pid] = (newest.id, ticks)
+                else:
+                    kill(pid)
+        for run in list(self.runs.values()) if report else ():
+            if run.watch and listening(run.pid):
+                run.watch = False
+                self.send({"ev": "listening", "id": run.id})
+
+    def kill_tree(self, rid):
+        """SIGKILLs every process attributed to run `rid`, until none is left."""
+        for _ in range(50):
+            self.scan()
+            victims = [p for p, (r, _) in self.owner.items() if r == rid]
+            main = [p for p, run in self.runs.items() if run.id == rid]
+            victims += main
+            # Orphans with no owner at all belong to nobody: kill them too.
+            live = list_procs()
+            victims += [p for p, (pp, _) in live.items() if pp == self.me and p not in self.runs and p not in self.owner]
+            victims = [p for p in set(victims) if p in live]
+            if not victims:
+                break
+            for p in victims:
+                kill(p)
+            time.sleep(0.002)
+            for p in victims:  # our adopted orphans; a run's main is reaped by reap()
+                if p not in self.runs:
+                    try:
+                        os.waitpid(p, os.WNOHANG)
+                    except ChildProcessError:
+                        pass
+        for p in [p for p, (r, _) in self.owner.items() if r == rid]:
+            self.owner.pop(p, None)
+
+
+def list_procs():
+    """pid -> (ppid, start time in clock ticks) for every live (non-zombie) process."""
+    out = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    rest = f.read().rsplit(b")", 1)[1].split()
+                if rest[0] != b"Z":
+                    out[int(name)] = (int(rest[1]), int(rest[19]))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def proc_start(pid):
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return int(f.read().rsplit(b")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def kill(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def close_quietly(fd):
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def listening(pid):
+    """True when process `pid` holds a listening TCP or a bound UDP socket."""
+    inodes = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    except OSError:
+        return False
+    if not inodes:
+        return False
+    for table, want_state in (("tcp", "0A"), ("tcp6", "0A"), ("udp", None), ("udp6", None)):
+        try:
+            with open(f"/proc/{pid}/net/{table}") as f:
+                next(f)
+                for line in f:
+                    cols = line.split()
+                    if cols[9] in inodes and (want_state is None or cols[3] == want_state):
+                        return True
+        except (OSError, StopIteration, IndexError):
+            pass
+    return False
+
+
+def child(msg, fds, agent):
+    """In the forked child: become the student's program. Never returns."""
+    code = 1
+    try:
+        os.setsid()
+        # The agent is not dumpable; its runs must be, like any program the student starts.
+        agent.libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+        signal.set_wakeup_fd(-1)
+        for fd in (agent.wake_r, agent.wake_w):
+            close_quietly(fd)
+        agent.chan.close()
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            if fd > 2:
+                os.close(fd)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        cpu = int(msg.get("cpu") or 0)
+        if cpu:
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        os.chdir(WORK)
+        entry = os.path.join(WORK, msg["entry"])
+        sys.argv = [msg["entry"]] + [str(a) for a in msg.get("args", [])]
+        sys.path[0] = WORK
+        code = run_main(entry)
+    except BaseException:
+        traceback.print_exc()
+    os._exit(code)
+
+
+def run_main(entry):
+    """Runs `entry` as __main__ the way `python3 entry` would; returns the exit code."""
+    code = 0
+    interrupted = False
+    try:
+        runpy.run_path(entry, run_name="__main__")
+    except SystemExit as e:
+        code = exit_code(e)
+    except KeyboardInterrupt as e:
+        print_student_traceback(e, entry)
+        interrupted = True
+    except BaseException as e:  # noqa: BLE001 - this is the top level of the program
+        print_student_traceback(e, entry)
+        code = 1
+    try:
+        import threading
+
+        threading._shutdown()
+    except BaseException as e:  # noqa: BLE001
+        print_student_traceback(e, entry)
+    try:
+        import atexit
+
+        atexit._run_exitfuncs()
+    except BaseException:  # noqa: BLE001
+        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001
+            pass
+    if interrupted:  # like CPython: die by SIGINT so the parent sees it
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    return code
+
+
+def exit_code(e):
+    if e.code is None:
+        return 0
+    if isinstance(e.code, int):
+        return e.code & 0xFF
+    try:
+        print(e.code, file=sys.stderr)
+    except BaseException:  # noqa: BLE001
+        pass
+    return 1
+
+
+def print_student_traceback(e, entry):
+    """CPython's traceback text without this agent's and runpy's frames."""
+    tb = e.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != entry:
+        tb = tb.tb_next
+    if tb is None and isinstance(e, SyntaxError):
+        sys.stderr.write("".join(traceback.format_exception_only(type(e), e)))
+    else:
+        sys.stderr.write("".join(traceback.format_exception(type(e), e, tb)))
+    sys.stderr.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,431 @@
+//! Per-student sandboxes: one bubblewrap sandbox per session, started as its own host uid
+//! with an empty environment; every run is a process the in-sandbox agent forks.
+//! This module is the only code that spawns processes for students.
+
+mod bwrap;
+mod channel;
+mod seccomp;
+mod uids;
+
+pub use uids::UidPool;
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::net::unix::pipe;
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+
+/// Limits of one sandbox and its runs. Classroom defaults; all configurable.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// CPU seconds per process (RLIMIT_CPU).
+    pub cpu_secs: u64,
+    /// Wall-clock seconds per run.
+    pub wall_secs: u64,
+    /// Processes and threads of one sandbox (RLIMIT_NPROC of its uid).
+    pub nproc: u64,
+    /// Open files per process.
+    pub nofile: u64,
+    /// Largest file a program may write, in bytes.
+    pub fsize: u64,
+    /// Size of /tmp and /dev/shm, each, in bytes.
+    pub tmp_bytes: u64,
+    /// Output forwarded to the page per run, in bytes; the rest is cut and announced.
+    pub output_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            cpu_secs: 30,
+            wall_secs: 600,
+            nproc: 256,
+            nofile: 256,
+            fsize: 16 << 20,
+            tmp_bytes: 64 << 20,
+            output_bytes: 2 << 20,
+        }
+    }
+}
+
+/// How to make sandboxes on this machine.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub bwrap: PathBuf,
+    pub python: PathBuf,
+    /// Parent of every session's work dir.
+    pub work_root: PathBuf,
+    /// Host uids for sandboxes when the backend runs as root.
+    pub uids: Option<UidPool>,
+    pub limits: Limits,
+    pub ro_binds: Vec<(PathBuf, String)>,
+}
+
+impl Config {
+    /// Defaults for this machine: Debian's /usr/bin/python3, bwrap from PATH, and a uid
+    /// range 61000–61999 when running as root.
+    pub fn detect(work_root: PathBuf) -> Config {
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        Config {
+            bwrap: find_in_path("bwrap").unwrap_or_else(|| PathBuf::from("/usr/bin/bwrap")),
+            python: PathBuf::from("/usr/bin/python3"),
+            work_root,
+            uids: root.then(|| UidPool::new(61000, 1000)),
+            limits: Limits::default(),
+            ro_binds: Vec::new(),
+        }
+    }
+}
+
+fn find_in_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .and_then(|p| std::env::split_paths(&p).map(|d| d.join(name)).find(|p| p.is_file()))
+}
+
+/// What the agent reports about a run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunEvent {
+    Started { pid: u32 },
+    Listening,
+    Exit { code: Option<i32>, signal: Option<i32>, cpu_ms: u64 },
+    /// The sandbox itself ended (e.g. the program killed the agent).
+    Lost(String),
+}
+
+#[derive(Deserialize)]
+struct AgentMsg {
+    ev: String,
+    id: Option<u32>,
+    pid: Option<u32>,
+    code: Option<i32>,
+    signal: Option<i32>,
+    cpu_ms: Option<u64>,
+    message: Option<String>,
+}
+
+type Routes = Arc<Mutex<HashMap<u32, mpsc::UnboundedSender<RunEvent>>>>;
+
+/// A live sandbox. Dropping it kills every process in it; `close` also removes the work dir.
+pub struct Sandbox {
+    chan: Arc<channel::Channel>,
+    child: tokio::sync::Mutex<Child>,
+    routes: Routes,
+    workdir: PathBuf,
+    uid: Option<uids::UidLease>,
+    limits: Limits,
+    alive: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// The page-facing ends of a run's standard streams, plus its events.
+pub struct RunIo {
+    pub stdin: pipe::Sender,
+    pub stdout: pipe::Receiver,
+    pub stderr: pipe::Receiver,
+    pub events: mpsc::UnboundedReceiver<RunEvent>,
+}
+
+impl Sandbox {
+    /// Starts the sandbox for session `name` and waits until its agent is ready.
+    pub async fn start(cfg: &Config, name: &str) -> Result<Sandbox> {
+        let uid = match &cfg.uids {
+            Some(pool) => Some(pool.lease().ok_or_else(|| anyhow!("no free sandbox uid: too many sessions"))?),
+            None => None,
+        };
+        let workdir = cfg.work_root.join(name);
+        make_workdir(&cfg.work_root, &workdir, uid.as_ref().map(|u| u.uid))?;
+
+        let (chan, agent_end) = channel::pair()?;
+        let data = [
+            data_fd(bwrap::HOSTS.as_bytes())?,
+            data_fd(bwrap::PASSWD.as_bytes())?,
+            data_fd(bwrap::GROUP.as_bytes())?,
+            data_fd(bwrap::NSSWITCH.as_bytes())?,
+            data_fd(include_bytes!("agent.py"))?,
+            data_fd(&seccomp::program())?,
+        ];
+        let raw: Vec<RawFd> = data.iter().map(|f| f.as_raw_fd()).collect();
+        let fds = bwrap::DataFds {
+            hosts: raw[0],
+            passwd: raw[1],
+            group: raw[2],
+            nsswitch: raw[3],
+            agent: raw[4],
+            seccomp: raw[5],
+        };
+        let mounts = bwrap::Mounts {
+            workdir: &workdir,
+            python: &cfg.python,
+            tmp_bytes: cfg.limits.tmp_bytes,
+            ro_binds: &cfg.ro_binds,
+        };
+        let mut cmd = Command::new(&cfg.bwrap);
+        cmd.args(bwrap::args(&mounts, &fds, agent_end.as_raw_fd()))
+            .env_clear() // bwrap is PID 1 inside: /proc/1/environ must hold no secret
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(lease) = &uid {
+            cmd.uid(lease.uid).gid(lease.uid);
+        }
+        let mut inherit = raw.clone();
+        inherit.push(agent_end.as_raw_fd());
+        let limits = cfg.limits.clone();
+        // SAFETY: the closure only calls async-signal-safe libc functions.
+        unsafe {
+            cmd.pre_exec(move || {
+                for fd in &inherit {
+                    if libc::fcntl(*fd, libc::F_SETFD, 0) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                set_rlimit(libc::RLIMIT_NPROC, limits.nproc)?;
+                set_rlimit(libc::RLIMIT_NOFILE, limits.nofile)?;
+                set_rlimit(libc::RLIMIT_FSIZE, limits.fsize)?;
+                set_rlimit(libc::RLIMIT_CORE, 0)?;
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().with_context(|| format!("cannot start {}", cfg.bwrap.display()))?;
+        drop(data);
+        drop(agent_end);
+
+        let chan = Arc::new(chan);
+        let first = tokio::time::timeout(Duration::from_secs(10), chan.recv()).await;
+        let ready = matches!(&first, Ok(Ok(Some(m))) if m.starts_with(br#"{"ev": "ready"#));
+        if !ready {
+            let mut err = String::new();
+            if let Some(mut stderr) = child.stderr.take() {
+                let _ = tokio::time::timeout(Duration::from_secs(2), stderr.read_to_string(&mut err)).await;
+            }
+            let _ = child.kill().await;
+            bail!("the sandbox did not start: {}", if err.trim().is_empty() { "no message from bwrap" } else { err.trim() });
+        }
+        let routes: Routes = Arc::default();
+        let alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        tokio::spawn(route_events(chan.clone(), routes.clone(), alive.clone()));
+        let child = tokio::sync::Mutex::new(child);
+        Ok(Sandbox { chan, child, routes, workdir, uid, limits: cfg.limits.clone(), alive })
+    }
+
+    pub fn is_alive(&self) -> bool {
+        self.alive.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Writes `files` into the work dir without following links the student may have made.
+    pub async fn write_files(&self, files: &[(String, String)]) -> Result<()> {
+        let dir = self.workdir.clone();
+        let uid = self.uid.as_ref().map(|u| u.uid);
+        let files = files.to_vec();
+        tokio::task::spawn_blocking(move || {
+            for (name, text) in files {
+                write_file_safely(&dir, &name, text.as_bytes(), uid)?;
+            }
+            Ok(())
+        })
+        .await?
+    }
+
+    /// Starts `entry` (a file in the work dir) as run `id`.
+    pub async fn spawn(&self, id: u32, entry: &str, args: &[String], watch_listen: bool) -> Result<RunIo> {
+        if !self.is_alive() {
+            bail!("the sandbox has ended");
+        }
+        let (stdin_r, stdin_w) = pipe_pair()?;
+        let (stdout_r, stdout_w) = pipe_pair()?;
+        let (stderr_r, stderr_w) = pipe_pair()?;
+        let (tx, events) = mpsc::unbounded_channel();
+        {
+            let mut routes = self.routes.lock().expect("routes poisoned");
+            if routes.contains_key(&id) {
+                bail!("run {id} is already running");
+            }
+            routes.insert(id, tx);
+        }
+        let msg = serde_json::json!({
+            "op": "run", "id": id, "entry": entry, "args": args, "watch": watch_listen,
+            "cpu": self.limits.cpu_secs,
+        });
+        let fds = [stdin_r.as_raw_fd(), stdout_w.as_raw_fd(), stderr_w.as_raw_fd()];
+        if let Err(e) = self.chan.send(msg.to_string().as_bytes(), &fds).await {
+            self.routes.lock().expect("routes poisoned").remove(&id);
+            return Err(e).context("cannot reach the sandbox agent");
+        }
+        drop((stdin_r, stdout_w, stderr_w));
+        Ok(RunIo {
+            stdin: pipe::Sender::from_owned_fd(stdin_w)?,
+            stdout: pipe::Receiver::from_owned_fd(stdout_r)?,
+            stderr: pipe::Receiver::from_owned_fd(stderr_r)?,
+            events,
+        })
+    }
+
+    /// Sends signal `sig` to run `id`'s process group.
+    pub async fn signal(&self, id: u32, sig: i32) -> Result<()> {
+        let msg = serde_json::json!({"op": "signal", "id": id, "sig": sig});
+        Ok(self.chan.send(msg.to_string().as_bytes(), &[]).await?)
+    }
+
+    /// Kills every process of run `id`.
+    pub async fn kill(&self, id: u32) -> Result<()> {
+        let msg = serde_json::json!({"op": "kill", "id": id});
+        Ok(self.chan.send(msg.to_string().as_bytes(), &[]).await?)
+    }
+
+    /// Ends every process of the sandbox (killing bwrap ends its PID namespace) and
+    /// removes its work dir.
+    pub async fn close(&self) {
+        let mut child = self.child.lock().await;
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+        self.alive.store(false, std::sync::atomic::Ordering::SeqCst);
+        let dir = self.workdir.clone();
+        let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
+    }
+
+    /// The host pid of bwrap, whose child is PID 1 inside the sandbox.
+    pub async fn host_pid(&self) -> Option<u32> {
+        self.child.lock().await.id()
+    }
+}
+
+async fn route_events(chan: Arc<channel::Channel>, routes: Routes, alive: Arc<std::sync::atomic::AtomicBool>) {
+    let reason = loop {
+        match chan.recv().await {
+            Ok(Some(bytes)) => {
+                let Ok(msg) = serde_json::from_slice::<AgentMsg>(&bytes) else {
+                    tracing::warn!("unreadable message from a sandbox agent");
+                    continue;
+                };
+                let Some(id) = msg.id else {
+                    if let Some(m) = msg.message {
+                        tracing::warn!("sandbox agent: {m}");
+                    }
+                    continue;
+                };
+                let event = match msg.ev.as_str() {
+                    "started" => RunEvent::Started { pid: msg.pid.unwrap_or(0) },
+                    "listening" => RunEvent::Listening,
+                    "exit" => RunEvent::Exit { code: msg.code, signal: msg.signal, cpu_ms: msg.cpu_ms.unwrap_or(0) },
+                    _ => continue,
+                };
+                let mut routes = routes.lock().expect("routes poisoned");
+                let done = matches!(event, RunEvent::Exit { .. });
+                if let Some(tx) = routes.get(&id) {
+                    let _ = tx.send(event);
+                }
+                if done {
+                    routes.remove(&id);
+                }
+            }
+            Ok(None) => break "the sandbox ended".to_string(),
+            Err(e) => break format!("the sandbox channel failed: {e}"),
+        }
+    };
+    alive.store(false, std::sync::atomic::Ordering::SeqCst);
+    for (_, tx) in routes.lock().expect("routes poisoned").drain() {
+        let _ = tx.send(RunEvent::Lost(reason.clone()));
+    }
+}
+
+fn set_rlimit(resource: libc::__rlimit_resource_t, value: u64) -> std::io::Result<()> {
+    let lim = libc::rlimit { rlim_cur: value, rlim_max: value };
+    // SAFETY: setrlimit with a valid struct.
+    if unsafe { libc::setrlimit(resource, &lim) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A pipe whose read end holds `data` (small: it must fit the pipe buffer), for bwrap to read.
+fn data_fd(data: &[u8]) -> Result<OwnedFd> {
+    let (r, w) = pipe_pair()?;
+    let mut file = std::fs::File::from(w);
+    std::io::Write::write_all(&mut file, data)?;
+    Ok(r)
+}
+
+fn pipe_pair() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: pipe2 writes two fds on success.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both fds are new and owned here.
+    Ok(unsafe { (std::os::fd::FromRawFd::from_raw_fd(fds[0]), std::os::fd::FromRawFd::from_raw_fd(fds[1])) })
+}
+
+fn make_workdir(root: &Path, dir: &Path, uid: Option<u32>) -> Result<()> {
+    std::fs::create_dir_all(root).with_context(|| format!("cannot create {}", root.display()))?;
+    // Others may pass through (bwrap runs as the session uid) but not list the sessions.
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o711))?;
+    match std::fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    if let Some(uid) = uid {
+        std::os::unix::fs::chown(dir, Some(uid), Some(uid))?;
+    }
+    Ok(())
+}
+
+/// Only plain names: letters, digits, `-`, `_`, `.`; no leading dot, at most 64 bytes.
+pub fn valid_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn write_file_safely(dir: &Path, name: &str, data: &[u8], uid: Option<u32>) -> Result<()> {
+    if !valid_file_name(name) {
+        bail!("'{name}' is not a plain file name");
+    }
+    use std::io::Write;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(dir.join(name))
+        .with_context(|| format!("cannot write {name}"))?;
+    let meta = file.metadata()?;
+    if !meta.is_file() || meta.nlink() > 1 {
+        bail!("{name} exists and is not a plain file");
+    }
+    file.set_len(0)?;
+    (&file).write_all(data)?;
+    if let Some(uid) = uid {
+        std::os::unix::fs::fchown(&file, Some(uid), Some(uid))?;
+    }
+    Ok(())
+}
+
+use std::os::unix::fs::MetadataExt;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_must_be_plain() {
+        assert!(valid_file_name("server.py"));
+        for bad in ["../x", "/etc/passwd", ".hidden", "a/b", "", "a\0b", "a b"] {
+            assert!(!valid_file_name(bad), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! The run protocol over a real WebSocket, against real sandboxes: output order, stdin,
+//! signals, groups of programs, and malformed input.
+
+mod support;
+
+use shared::wire::{ClientMsg, ServerMsg, Signal};
+use std::time::Duration;
+use support::Client;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runs_output_arrives_in_order_before_its_exit() {
+    let server = support::start().await;
+    let mut c = Client::connect(&server).await;
+    let code = "import sys\nfor i in range(300):\n    print(i)\nsys.stderr.write('done\\n')\n";
+    let out = c.run(1, code).await;
+    let want: String = (0..300).map(|i| format!("{i}\n")).collect();
+    assert_eq!(out.stdout, want);
+    assert_eq!(out.stderr, "done\n");
+    assert_eq!(out.exit.code, Some(0));
+    assert!(matches!(out.events.first(), Some(ServerMsg::Started { run_id: 1, .. })), "{:?}", out.events.first());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn output_streams_while_the_program_runs() {
+    let server = support::start().await;
+    let mut c = Client::connect(&server).await;
+    c.start(1, &[("slow.py", "import time\nprint('first')\ntime.sleep(1.5)\nprint('second')\n")], "slow.py", false)
+        .await;
+    let started = std::time::Instant::now();
+    loop {
+        if let ServerMsg::Output { data, .. } = c.recv().await {
+            assert_eq!(data, "first\n");
+            break;
+        }
+    }
+    assert!(started.elapsed() < Duration::from_millis(1200), "first line came only at exit");
+    let out = c.collect(1).await;
+    assert_eq!(out.stdout, "second\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malformed_message_gets_an_error_and_the_connection_stays_usable() {
+    let server = support::start().await;
+    let mut c = Client::connect(&server).await;
+    for bad in ["not json", r#"{"type":"Run"}"#, r#"{"type":"Launch","run_id":1}"#, "[1,2]"] {
+        c.send_text(bad).await;
+        match c.recv().await {
+            ServerMsg::Error { run_id: None, message } => assert!(message.contains("malformed"), "{message}"),
+            other => panic!("expected an Error for {bad:?}, got {other:?}"),
+        }
+    }
+    c.send_text(&"x".repeat(2 << 20)).await;
+    assert!(matches!(c.recv().await, ServerMsg::Error { message, .. } if message.contains("too large")));
+    c.start(7, &[("../evil.py", "")], "../evil.py", false).await;
+    assert!(matches!(c.recv().await, ServerMsg::Error { run_id: Some(7), .. }));
+    let out = c.run(2, "print('still here')").await;
+    assert_eq!(out.stdout, "still here\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stdin_reaches_the_program_and_close_gives_eof() {
+    let server = support::start().await;
+    let mut c = Client::connect(&server).await;
+    let code = "name = input('name? ')\nprint('hello', name)\ntry:\n    input()\nexcept EOFError:\n    print('eof')\n";
+    c.start(1, &[("ask.py", code)], "ask.py", false).await;
+    c.send(&ClientMsg::Stdin { run_id: 1, data: "Ada\n".into() }).await;
+    c.send(&ClientMsg::CloseStdin { run_id: 1 }).await;
+    let out = c.collect(1).await;
+    assert_eq!(out.stdout, "name? hello Ada\neof\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn interrupt_raises_keyboard_interrupt_with_a_traceback() {
+    let server = support::start().await;
+    let mut c = Client::connect(&server).await;
+    c.start(1, &[("spin.py", "print('spinning')\nwhile True:\n    pass\n")], "spin.py", false).await;
+    loop {
+        if let ServerMsg::Output { .. } = c.recv().await {
+            break;
+        }
+    }
+    c.send(&ClientMsg::Signal { run_id: 1, signal: Signal::Interrupt }).await;
+    let out = c.collect(1).await;
+    assert!(out.stderr.contains("KeyboardInterrupt"), "{}", out.stderr);
+    assert!(out.stderr.contains("File \"/work/spin.py\", line"), "{}", out.stderr);
+    assert!(!out.stderr.contains("runpy"), "agent frames leak: {}", out.stderr);
+    assert_eq!(out.exit.signal, Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_and_its_client_talk_over_the_sandbox_loopback() {
+    let server = support::start().await;
+    let mut c = Client::connect(&server).await;
+    let srv = "import socket\ns = socket.create_server(('127.0.0.1', 8080))\nconn, _ = s.accept()\n\
+               conn.sendall(conn.recv(100)[::-1])\nprint('served')\n";
+    let cli = "import socket\nc = socket.create_connection(('127.0.0.1', 8080))\nc.sendall(b'olleh')\nprint(c.recv(100).decode())\n";
+    c.start(1, &[("server.py", srv), ("client.py", cli)], "server.py", true).await;
+    loop {
+        match c.recv().await {
+            ServerMsg::Listening { run_id: 1 } => break,
+            ServerMsg::Exit(e) => panic!("server exited before listening: {e:?}"),
+            _ => {}
+        }
+    }
+    // A second student binds the same port in their own sandbox at the same time.
+    let mut other = Client::connect(&server).await;
+    let same_port = other.run(1, "import socket\nsocket.create_server(('127.0.0.1', 8080))\nprint('bound')").await;
+    assert_eq!(same_port.stdout, "bound\n", "{}", same_port.stderr);
+
+    c.start(2, &[], "client.py", false).await;
+    let outs = c.collect_all(&[1, 2]).await;
+    assert_eq!(outs[&2].stdout, "hello\n", "{}", outs[&2].stderr);
+    assert_eq!(outs[&1].stdout, "served\n", "{}", outs[&1].stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tracebacks_and_syntax_errors_look_like_cpythons() {
+    let server = support::start().await;
+    let mut c = Client::connect(&server).await;
+    let out = c.run(1, "def f():\n    return 1 / 0\nf()\n").await;
+    assert!(out.stderr.starts_with("Traceback (most recent call last):\n  File \"/work/main.py\", line 3"), "{}", out.stderr);
+    assert!(out.stderr.ends_with("ZeroDivisionError: division by zero\n"), "{}", out.stderr);
+    assert_eq!(out.exit.code, Some(1));
+    let out = c.run(2, "print('a'\n").await;
+    assert!(out.stderr.contains("SyntaxError"), "{}", out.stderr);
+    assert!(!out.stderr.contains("runpy"), "{}", out.stderr);
+    let out = c.run(3, "import sys\nsys.exit(3)").await;
+    assert_eq!(out.exit.code, Some(3));
+}

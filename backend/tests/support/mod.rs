@@ -1,0 +1,147 @@
+//! Test support: a real classbook server on a loopback port, and a WebSocket client that
+//! speaks the run protocol. Shared by the backend's integration tests.
+#![allow(dead_code)]
+
+use classbook::{app::App, course::Course, sandbox};
+use futures_util::{SinkExt, StreamExt};
+use shared::wire::{ClientMsg, ExitInfo, FileSpec, RunRequest, ServerMsg, Stream};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub struct Server {
+    pub addr: SocketAddr,
+    pub work_root: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Starts a server with the bundled course and real sandboxes.
+pub async fn start() -> Server {
+    start_with(|_| {}).await
+}
+
+pub async fn start_with(tweak: impl FnOnce(&mut sandbox::Config)) -> Server {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let work_root = std::env::temp_dir().join(format!("classbook-test-{}-{n}", std::process::id()));
+    let mut cfg = sandbox::Config::detect(work_root.clone());
+    tweak(&mut cfg);
+    classbook::probe_sandbox(&cfg).await.expect("sandboxes must work on the test machine");
+    let app = App::new(Course::load(None).expect("bundled course"), Ok(cfg));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(classbook::serve(listener, app, async move {
+        let _ = stopped.await;
+    }));
+    Server { addr, work_root, stop: Some(stop) }
+}
+
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub session: String,
+}
+
+/// What one run produced.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub stdout: String,
+    pub stderr: String,
+    pub exit: ExitInfo,
+    pub events: Vec<ServerMsg>,
+}
+
+impl Client {
+    pub async fn connect(server: &Server) -> Client {
+        let url = format!("ws://{}/api/session", server.addr);
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
+        let mut c = Client { ws, session: String::new() };
+        match c.recv().await {
+            ServerMsg::Hello { session } => c.session = session,
+            other => panic!("expected Hello, got {other:?}"),
+        }
+        c
+    }
+
+    pub async fn send(&mut self, msg: &ClientMsg) {
+        self.send_text(&serde_json::to_string(msg).unwrap()).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws.send(Message::Text(text.into())).await.expect("send");
+    }
+
+    /// The next message, within 20 s.
+    pub async fn recv(&mut self) -> ServerMsg {
+        self.try_recv(Duration::from_secs(20)).await.expect("a message within 20 s")
+    }
+
+    pub async fn try_recv(&mut self, within: Duration) -> Option<ServerMsg> {
+        loop {
+            let frame = tokio::time::timeout(within, self.ws.next()).await.ok()??;
+            match frame.expect("websocket frame") {
+                Message::Text(t) => return Some(serde_json::from_str(t.as_str()).expect("valid ServerMsg")),
+                Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    pub async fn start(&mut self, run_id: u32, files: &[(&str, &str)], entry: &str, watch_listen: bool) {
+        let files = files.iter().map(|(n, t)| FileSpec { name: n.to_string(), text: t.to_string() }).collect();
+        let req = RunRequest { run_id, files, entry: entry.into(), args: vec![], watch_listen };
+        self.send(&ClientMsg::Run(req)).await;
+    }
+
+    /// Runs one file named `main.py` and collects everything until its Exit.
+    pub async fn run(&mut self, run_id: u32, code: &str) -> Outcome {
+        self.start(run_id, &[("main.py", code)], "main.py", false).await;
+        self.collect(run_id).await
+    }
+
+    /// Collects messages of `run_id` until its Exit.
+    pub async fn collect(&mut self, run_id: u32) -> Outcome {
+        self.collect_all(&[run_id]).await.remove(&run_id).expect("collected")
+    }
+
+    /// Collects the messages of several runs until each has exited.
+    pub async fn collect_all(&mut self, ids: &[u32]) -> std::collections::HashMap<u32, Outcome> {
+        let mut outs: std::collections::HashMap<u32, Outcome> = ids.iter().map(|i| (*i, Outcome::default())).collect();
+        let mut open = ids.len();
+        while open > 0 {
+            let msg = self.recv().await;
+            let id = match &msg {
+                ServerMsg::Output { run_id, .. } | ServerMsg::Started { run_id, .. } => *run_id,
+                ServerMsg::Listening { run_id } | ServerMsg::Queued { run_id, .. } => *run_id,
+                ServerMsg::Exit(e) => e.run_id,
+                ServerMsg::Error { run_id: Some(r), message } if ids.contains(r) => {
+                    panic!("run {r} failed: {message}")
+                }
+                _ => continue,
+            };
+            let Some(out) = outs.get_mut(&id) else { continue };
+            match &msg {
+                ServerMsg::Output { stream: Stream::Stdout, data, .. } => out.stdout.push_str(data),
+                ServerMsg::Output { stream: Stream::Stderr, data, .. } => out.stderr.push_str(data),
+                ServerMsg::Exit(e) => {
+                    out.exit = e.clone();
+                    open -= 1;
+                }
+                _ => {}
+            }
+            out.events.push(msg);
+        }
+        outs
+    }
+}

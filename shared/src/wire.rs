@@ -1,0 +1,121 @@
+//! The run protocol between the page and the backend over one WebSocket
+//! (`/api/session`). JSON text frames, one message each, tagged by `type`.
+
+use serde::{Deserialize, Serialize};
+
+/// Page → backend.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum ClientMsg {
+    /// Write `files` into the session's work dir, then start `entry` with `args`.
+    Run(RunRequest),
+    /// Bytes for the program's standard input.
+    Stdin { run_id: u32, data: String },
+    /// End of input: the program's next read returns EOF.
+    CloseStdin { run_id: u32 },
+    Signal { run_id: u32, signal: Signal },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRequest {
+    /// Chosen by the page, unique within the connection.
+    pub run_id: u32,
+    #[serde(default)]
+    pub files: Vec<FileSpec>,
+    /// The Python file to run, relative to the work dir.
+    pub entry: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Send `Listening` once the program has a listening or bound socket.
+    #[serde(default)]
+    pub watch_listen: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FileSpec {
+    pub name: String,
+    pub text: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Signal {
+    /// SIGINT: Python raises KeyboardInterrupt.
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+    /// SIGKILL.
+    Kill,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Backend → page (and Python worker → page: the browser runtime speaks the same events).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum ServerMsg {
+    /// First message on a connection.
+    Hello { session: String },
+    /// The run waits for a free slot; `ahead` runs are before it.
+    Queued { run_id: u32, ahead: u32 },
+    Started { run_id: u32, pid: u32 },
+    /// The program has a listening (TCP) or bound (UDP) socket.
+    Listening { run_id: u32 },
+    Output { run_id: u32, stream: Stream, data: String },
+    Exit(ExitInfo),
+    /// A problem with a message or a run. `run_id` is absent when the message
+    /// could not be attributed to a run (e.g. malformed JSON).
+    Error {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run_id: Option<u32>,
+        message: String,
+    },
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExitInfo {
+    pub run_id: u32,
+    /// Exit code when the program exited by itself.
+    pub code: Option<i32>,
+    /// Signal number when a signal ended it.
+    pub signal: Option<i32>,
+    pub cpu_ms: u64,
+    pub wall_ms: u64,
+    /// Some output was cut by the per-run cap.
+    pub truncated: bool,
+    /// Why it was stopped, when a limit or the student stopped it.
+    pub reason: Option<String>,
+}
+
+impl ExitInfo {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_have_a_stable_json_shape() {
+        let m = ClientMsg::Stdin { run_id: 3, data: "hi\n".into() };
+        assert_eq!(
+            serde_json::to_string(&m).unwrap(),
+            r#"{"type":"Stdin","run_id":3,"data":"hi\n"}"#
+        );
+        let run: ClientMsg = serde_json::from_str(
+            r#"{"type":"Run","run_id":1,"entry":"a.py","files":[{"name":"a.py","text":"print(1)"}]}"#,
+        )
+        .unwrap();
+        assert!(matches!(run, ClientMsg::Run(RunRequest { run_id: 1, watch_listen: false, .. })));
+        let exit = ServerMsg::Exit(ExitInfo { run_id: 1, code: Some(0), ..Default::default() });
+        let back: ServerMsg = serde_json::from_str(&serde_json::to_string(&exit).unwrap()).unwrap();
+        assert_eq!(back, exit);
+    }
+}

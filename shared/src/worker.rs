@@ -1,0 +1,44 @@
+//! Messages between the page and the Python Web Worker (frontend/worker/worker.js).
+//! Run events reuse the WebSocket's `ServerMsg`, so a cell handles both runtimes alike.
+
+use crate::wire::ServerMsg;
+use serde::{Deserialize, Serialize};
+
+/// Page → worker (JSON text). The first message, `init`, is a JS object carrying
+/// the shared buffers and is built by the page's runtime/browser module itself.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum WorkerRequest {
+    /// Run `code` in namespace `namespace` (one per lesson; cells share it in order).
+    Run { run_id: u32, code: String, namespace: String, filename: String },
+}
+
+/// Worker → page (JSON text).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum WorkerEvent {
+    /// Loading progress, 0.0 to 1.0, with what is happening.
+    Progress { fraction: f32, message: String },
+    /// The interpreter is ready; `ms` since the worker started.
+    Ready { ms: f64, version: String },
+    /// The interpreter could not start.
+    LoadFailed { message: String },
+    /// An event of a run, shaped like the backend's.
+    Run(ServerMsg),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Stream;
+
+    #[test]
+    fn run_events_nest_inside_worker_events() {
+        let json = r#"{"kind":"Run","type":"Output","run_id":2,"stream":"stderr","data":"x"}"#;
+        let ev: WorkerEvent = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            ev,
+            WorkerEvent::Run(ServerMsg::Output { run_id: 2, stream: Stream::Stderr, data: "x".into() })
+        );
+    }
+}
