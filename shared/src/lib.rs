@@ -2,5 +2,6 @@
 //! the run protocol (page ↔ backend WebSocket, page ↔ Python worker). Pure data, no I/O.
 
 pub mod course;
+pub mod link;
 pub mod wire;
 pub mod worker;

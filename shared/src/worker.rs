@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 pub enum WorkerRequest {
     /// Run `code` in namespace `namespace` (one per lesson; cells share it in order).
     Run { run_id: u32, code: String, namespace: String, filename: String },
+    /// Forget namespace `namespace` (a lesson's "restart").
+    Reset { namespace: String },
 }
 
 /// Worker → page (JSON text).
@@ -23,6 +25,8 @@ pub enum WorkerEvent {
     Ready { ms: f64, version: String },
     /// The interpreter could not start.
     LoadFailed { message: String },
+    /// The running cell called input() and waits for a line.
+    InputWanted { run_id: u32 },
     /// An event of a run, shaped like the backend's.
     Run(ServerMsg),
 }

@@ -1,0 +1,75 @@
+//! The page shell: header (engine progress, server link, language), and the current route.
+
+use crate::i18n::{lang, set_lang, tr, Lang};
+use crate::notebook::{LessonList, LessonView, Scratch};
+use crate::route::{self, Route};
+use crate::runtime::{browser, server};
+use leptos::prelude::*;
+
+#[component]
+pub fn App() -> impl IntoView {
+    let route = RwSignal::new(route::current());
+    let handle = window_event_listener(leptos::ev::hashchange, move |_| route.set(route::current()));
+    on_cleanup(move || handle.remove());
+    view! {
+        <header class="top">
+            <a class="brand" href="#/">{move || tr("app")}</a>
+            <EngineStatus/>
+            <ServerStatus/>
+            <button class="lang" aria-label="language / 语言"
+                on:click=move |_| set_lang(if lang().get() == Lang::Zh { Lang::En } else { Lang::Zh })>
+                {move || tr("language")}
+            </button>
+        </header>
+        <main>
+            {move || match route.get() {
+                Route::Lessons => view! { <LessonList/> }.into_any(),
+                Route::Lesson(id) => view! { <LessonView id=id/> }.into_any(),
+                Route::Scratch { runtime, code } => view! { <Scratch runtime=runtime code=code/> }.into_any(),
+                Route::NotFound(_) => view! {
+                    <p class="error">{move || tr("not-found")}" · "<a href="#/">{move || tr("back")}</a></p>
+                }.into_any(),
+            }}
+        </main>
+    }
+}
+
+/// The browser engine's progress bar, then a short "ready" note.
+#[component]
+fn EngineStatus() -> impl IntoView {
+    let status = browser::status();
+    move || match status.get() {
+        browser::Engine::Loading { fraction, .. } => view! {
+            <div class="engine loading" role="status" data-engine="loading">
+                <span>{move || tr("engine-loading")}</span>
+                <progress max="1" value=fraction.to_string()></progress>
+            </div>
+        }
+        .into_any(),
+        browser::Engine::Ready { ms } => view! {
+            <div class="engine ready" role="status" data-engine="ready" title=format!("{ms:.0} ms")>
+                {move || tr("engine-ready")}
+            </div>
+        }
+        .into_any(),
+        browser::Engine::Failed(why) => view! {
+            <div class="engine failed" role="alert" data-engine="failed">
+                {move || tr("engine-failed")}": "{why.clone()}
+            </div>
+        }
+        .into_any(),
+    }
+}
+
+#[component]
+fn ServerStatus() -> impl IntoView {
+    let link = server::link();
+    move || {
+        let open = link.get() == server::Link::Open;
+        view! {
+            <div class=if open { "link open" } else { "link closed" } role="status">
+                {move || if open { tr("server-open") } else { tr("server-closed") }}
+            </div>
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! Notebook views: the lesson list, a lesson (prose and cells), and the scratch page.
+
+mod cell;
+mod program;
+
+use crate::api;
+use crate::i18n::tr;
+use cell::{CodeCell, GroupCell};
+use leptos::prelude::*;
+use shared::course::{Block, Cell, Runtime};
+
+#[component]
+pub fn LessonList() -> impl IntoView {
+    let lessons = LocalResource::new(api::lessons);
+    view! {
+        <h1>{move || tr("lessons")}</h1>
+        {move || match lessons.get() {
+            None => view! { <p class="muted">{move || tr("loading")}</p> }.into_any(),
+            Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+            Some(Ok(list)) => view! {
+                <ol class="lessons">
+                    {list.into_iter().map(|l| view! {
+                        <li>
+                            <a href=format!("#/lesson/{}", l.id) data-lesson-id=l.id.clone()>{l.title.clone()}</a>
+                            <span class="muted">
+                                " · " {l.minutes} " " {move || tr("minutes")}
+                                {(l.exercises > 0).then(|| view! { " · " {l.exercises} " " {move || tr("exercises")} })}
+                            </span>
+                        </li>
+                    }).collect_view()}
+                </ol>
+            }.into_any(),
+        }}
+    }
+}
+
+#[component]
+pub fn LessonView(id: String) -> impl IntoView {
+    let lesson = LocalResource::new(move || {
+        let id = id.clone();
+        async move { api::lesson(&id).await }
+    });
+    move || match lesson.get() {
+        None => view! { <p class="muted">{move || tr("loading")}</p> }.into_any(),
+        Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+        Some(Ok(lesson)) => {
+            let ns = lesson.id.clone();
+            let blocks = lesson.blocks.into_iter().map(|block| match block {
+                Block::Text { html } => view! { <section class="prose" inner_html=html></section> }.into_any(),
+                Block::Cell(cell) => view! { <CodeCell cell=cell namespace=ns.clone()/> }.into_any(),
+                Block::Group(group) => view! { <GroupCell group=group/> }.into_any(),
+            });
+            let link = |l: Option<shared::course::LessonLink>, key: &'static str, class: &'static str| {
+                l.map(|l| view! { <a class=class href=format!("#/lesson/{}", l.id)>{move || tr(key)}": "{l.title}</a> })
+            };
+            view! {
+                <article class="lesson" data-lesson=lesson.id.clone()>
+                    {blocks.collect_view()}
+                    <nav class="pager">
+                        {link(lesson.prev, "prev", "prev")}
+                        <a href="#/">{move || tr("lessons")}</a>
+                        {link(lesson.next, "next", "next")}
+                    </nav>
+                </article>
+            }
+            .into_any()
+        }
+    }
+}
+
+/// One editable cell holding shared code (`#/scratch?...`).
+#[component]
+pub fn Scratch(runtime: Runtime, code: String) -> impl IntoView {
+    let cell = Cell {
+        id: "scratch".into(),
+        runtime,
+        file: None,
+        start: true,
+        code,
+        stdin: None,
+        expected: None,
+        exercise: None,
+        line: 0,
+    };
+    view! {
+        <h1>{move || tr("scratch")}</h1>
+        <CodeCell cell=cell namespace="scratch".to_string()/>
+    }
+}

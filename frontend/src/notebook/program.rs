@@ -1,0 +1,261 @@
+//! One program's run as the page shows it: its phase, output (stdout/stderr kept apart),
+//! stdin box and how it ended. A cell has one; a group has one per started file.
+
+use crate::i18n::tr;
+use crate::runtime::{browser, server, Event, Handler};
+use leptos::prelude::*;
+use shared::course::Runtime;
+use shared::wire::{ClientMsg, ExitInfo, ServerMsg, Signal, Stream};
+use std::rc::Rc;
+
+/// Where a run is; shown as the cell's `data-state`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Idle,
+    Loading,
+    Queued(u32),
+    Running,
+    Done,
+    Failed,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Idle => "idle",
+            Phase::Loading => "loading",
+            Phase::Queued(_) => "queued",
+            Phase::Running => "running",
+            Phase::Done => "done",
+            Phase::Failed => "failed",
+        }
+    }
+
+    pub fn active(self) -> bool {
+        matches!(self, Phase::Loading | Phase::Queued(_) | Phase::Running)
+    }
+}
+
+/// Most text a cell keeps on the page; the rest is dropped with a note.
+const MAX_OUTPUT: usize = 2 << 20;
+
+#[derive(Clone, Copy)]
+pub struct Program {
+    pub runtime: Runtime,
+    pub phase: RwSignal<Phase>,
+    pub output: RwSignal<Vec<(Stream, String)>>,
+    pub exit: RwSignal<Option<ExitInfo>>,
+    pub run_id: RwSignal<Option<u32>>,
+    /// The browser engine waits for a line (server programs always accept input).
+    pub wants_input: RwSignal<bool>,
+    /// The program has a listening socket (server groups start the next file then).
+    pub listening: RwSignal<bool>,
+}
+
+impl Program {
+    pub fn new(runtime: Runtime) -> Program {
+        Program {
+            runtime,
+            phase: RwSignal::new(Phase::Idle),
+            output: RwSignal::new(Vec::new()),
+            exit: RwSignal::new(None),
+            run_id: RwSignal::new(None),
+            wants_input: RwSignal::new(false),
+            listening: RwSignal::new(false),
+        }
+    }
+
+    /// Clears the last run and returns a fresh run id.
+    pub fn begin(&self) -> u32 {
+        let id = crate::runtime::next_run_id();
+        self.output.set(Vec::new());
+        self.exit.set(None);
+        self.wants_input.set(false);
+        self.listening.set(false);
+        self.run_id.set(Some(id));
+        let ready = matches!(browser::status().get_untracked(), browser::Engine::Ready { .. });
+        self.phase.set(if self.runtime == Runtime::Browser && !ready { Phase::Loading } else { Phase::Running });
+        id
+    }
+
+    pub fn append(&self, stream: Stream, text: &str) {
+        self.output.update(|out| {
+            let used: usize = out.iter().map(|(_, t)| t.len()).sum();
+            if used >= MAX_OUTPUT {
+                return;
+            }
+            let mut text = text.to_string();
+            if used + text.len() > MAX_OUTPUT {
+                let mut end = MAX_OUTPUT - used;
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                text.truncate(end);
+                text.push_str("\n[…]\n");
+            }
+            match out.last_mut() {
+                Some((s, t)) if *s == stream => t.push_str(&text),
+                _ => out.push((stream, text)),
+            }
+        });
+    }
+
+    /// The handler that turns runtime events into this program's state; `then` is told
+    /// when the program exits or starts listening.
+    pub fn handler(self, then: Option<Rc<dyn Fn()>>) -> Handler {
+        Rc::new(move |event| match event {
+            Event::InputWanted => self.wants_input.set(true),
+            Event::Msg(msg) => match msg {
+                ServerMsg::Started { .. } => self.phase.set(Phase::Running),
+                ServerMsg::Queued { ahead, .. } => self.phase.set(Phase::Queued(ahead)),
+                ServerMsg::Listening { .. } => {
+                    self.listening.set(true);
+                    if let Some(f) = &then {
+                        f();
+                    }
+                }
+                ServerMsg::Output { stream, data, .. } => {
+                    self.wants_input.set(false);
+                    self.append(stream, &data);
+                }
+                ServerMsg::Exit(exit) => {
+                    let ok = exit.code == Some(0);
+                    self.exit.set(Some(exit));
+                    self.wants_input.set(false);
+                    self.run_id.set(None);
+                    self.phase.set(if ok { Phase::Done } else { Phase::Failed });
+                    if let Some(f) = &then {
+                        f();
+                    }
+                }
+                ServerMsg::Error { message, .. } => {
+                    self.append(Stream::Stderr, &format!("{message}\n"));
+                    self.run_id.set(None);
+                    self.phase.set(Phase::Failed);
+                    if let Some(f) = &then {
+                        f();
+                    }
+                }
+                ServerMsg::Hello { .. } => {}
+            },
+        })
+    }
+
+    /// Stop: KeyboardInterrupt first; a browser engine that does not answer within 2 s
+    /// is replaced, a server program gets SIGKILL on a second press.
+    pub fn stop(&self) {
+        let Some(run_id) = self.run_id.get_untracked() else { return };
+        match self.runtime {
+            Runtime::Browser => {
+                browser::interrupt();
+                let still = *self;
+                let check = wasm_bindgen::closure::Closure::once_into_js(move || {
+                    if still.run_id.get_untracked() == Some(run_id) {
+                        browser::terminate_and_restart("Python did not answer Stop: the engine was restarted and this lesson's variables are lost");
+                    }
+                });
+                let _ = web_sys::window().expect("window").set_timeout_with_callback_and_timeout_and_arguments_0(
+                    wasm_bindgen::JsCast::unchecked_ref(&check),
+                    2000,
+                );
+            }
+            Runtime::Server => {
+                let signal = if self.exit.get_untracked().is_none() && self.phase.get_untracked() == Phase::Running {
+                    Signal::Interrupt
+                } else {
+                    Signal::Kill
+                };
+                server::send(&ClientMsg::Signal { run_id, signal }, None);
+            }
+        }
+    }
+
+    pub fn send_line(&self, line: String) {
+        self.append(Stream::Stdout, &line);
+        match self.runtime {
+            Runtime::Browser => {
+                self.wants_input.set(false);
+                browser::send_input(Some(line));
+            }
+            Runtime::Server => {
+                if let Some(run_id) = self.run_id.get_untracked() {
+                    server::send(&ClientMsg::Stdin { run_id, data: line }, None);
+                }
+            }
+        }
+    }
+
+    pub fn close_input(&self) {
+        match self.runtime {
+            Runtime::Browser => {
+                self.wants_input.set(false);
+                browser::send_input(None);
+            }
+            Runtime::Server => {
+                if let Some(run_id) = self.run_id.get_untracked() {
+                    server::send(&ClientMsg::CloseStdin { run_id }, None);
+                }
+            }
+        }
+    }
+}
+
+fn describe(exit: &ExitInfo) -> String {
+    let mut s = match (exit.code, exit.signal) {
+        (Some(0), _) => tr("exit-ok").to_string(),
+        (Some(c), _) => format!("{} {c}", tr("exit-code")),
+        (None, Some(2)) => tr("interrupted").to_string(),
+        (None, Some(sig)) => format!("{} {sig}", tr("exit-signal")),
+        (None, None) => String::new(),
+    };
+    if let Some(reason) = &exit.reason {
+        s.push_str(&format!(" · {reason}"));
+    }
+    if exit.cpu_ms > 0 {
+        s.push_str(&format!(" · {} {} ms", tr("cpu"), exit.cpu_ms));
+    }
+    s.push_str(&format!(" · {} {} ms", tr("wall"), exit.wall_ms));
+    if exit.truncated {
+        s.push_str(&format!(" · {}", tr("truncated")));
+    }
+    s
+}
+
+/// Output, input box and exit line of one program.
+#[component]
+pub fn ProgramView(program: Program, #[prop(optional)] file: Option<String>) -> impl IntoView {
+    let line = RwSignal::new(String::new());
+    let show_input = move || match program.runtime {
+        Runtime::Browser => program.wants_input.get(),
+        Runtime::Server => program.phase.get() == Phase::Running,
+    };
+    let submit = move || {
+        let text = line.get_untracked();
+        line.set(String::new());
+        program.send_line(format!("{text}\n"));
+    };
+    let file = file.unwrap_or_default();
+    let label = file.clone();
+    view! {
+        <div class="program" data-file=file>
+            <pre class="output" data-role="output" aria-live="polite" aria-label=label
+                class:empty=move || program.output.with(|o| o.is_empty())>
+                {move || program.output.get().into_iter().map(|(stream, text)| {
+                    view! { <span class=if stream == Stream::Stderr { "stderr" } else { "stdout" }>{text}</span> }
+                }).collect_view()}
+            </pre>
+            <Show when=show_input>
+                <form class="stdin" on:submit=move |ev| { ev.prevent_default(); submit(); }>
+                    <input data-role="stdin" type="text" autocomplete="off" aria-label=move || tr("input")
+                        placeholder=move || tr("input")
+                        prop:value=move || line.get() on:input=move |ev| line.set(event_target_value(&ev))/>
+                    <button type="submit">{move || tr("send")}</button>
+                    <button type="button" data-action="eof" on:click=move |_| program.close_input()>{move || tr("eof")}</button>
+                </form>
+            </Show>
+            {move || program.exit.get().map(|e| view! {
+                <div class="exit" class:ok=e.code == Some(0) data-role="exit">{describe(&e)}</div>
+            })}
+        </div>
+    }
+}

@@ -1,0 +1,47 @@
+//! The page's routes, read from the URL hash: `#/`, `#/lesson/<id>`,
+//! `#/scratch?runtime=browser|server&code=<base64url>`.
+
+use shared::course::Runtime;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Route {
+    Lessons,
+    Lesson(String),
+    Scratch { runtime: Runtime, code: String },
+    NotFound(String),
+}
+
+pub fn parse(hash: &str) -> Route {
+    let path = hash.trim_start_matches('#');
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    match parts.as_slice() {
+        [] => Route::Lessons,
+        ["lesson", id] => Route::Lesson(js_sys::decode_uri_component(id).ok().and_then(|s| s.as_string()).unwrap_or_default()),
+        ["scratch"] => {
+            let mut runtime = Runtime::Browser;
+            let mut code = String::new();
+            for pair in query.split('&') {
+                match pair.split_once('=') {
+                    Some(("runtime", v)) => runtime = Runtime::parse(v).unwrap_or(Runtime::Browser),
+                    Some(("code", v)) => {
+                        code = shared::link::decode(v).and_then(|b| String::from_utf8(b).ok()).unwrap_or_default()
+                    }
+                    _ => {}
+                }
+            }
+            Route::Scratch { runtime, code }
+        }
+        _ => Route::NotFound(hash.to_string()),
+    }
+}
+
+pub fn current() -> Route {
+    parse(&web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default())
+}
+
+/// The share link of a piece of code.
+pub fn scratch_link(runtime: Runtime, code: &str) -> String {
+    let origin = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
+    format!("{origin}/#/scratch?runtime={}&code={}", runtime.as_str(), shared::link::encode(code.as_bytes()))
+}

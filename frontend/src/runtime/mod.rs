@@ -1,0 +1,32 @@
+//! Where cells run. Both runtimes deliver the same `Event`s to a per-run handler, so a cell
+//! does not care whether its code runs in the browser (`browser`) or the sandbox (`server`).
+
+pub mod browser;
+pub mod server;
+
+use shared::wire::ServerMsg;
+use std::cell::Cell;
+use std::rc::Rc;
+
+/// What a cell hears about one of its runs.
+#[derive(Clone, Debug)]
+pub enum Event {
+    Msg(ServerMsg),
+    /// The browser engine waits for a line of input.
+    InputWanted,
+}
+
+pub type Handler = Rc<dyn Fn(Event)>;
+
+thread_local! {
+    static NEXT_RUN: Cell<u32> = const { Cell::new(1) };
+}
+
+/// A run id unique within this page.
+pub fn next_run_id() -> u32 {
+    NEXT_RUN.with(|n| {
+        let id = n.get();
+        n.set(id + 1);
+        id
+    })
+}

@@ -1,0 +1,149 @@
+// classbook's Python engine: Pyodide in a module Web Worker. Runs browser cells and streams
+// their output; input() and sleep block on a SharedArrayBuffer the page wakes (Atomics).
+//
+// Page -> worker: first {type: "init", control: SharedArrayBuffer}, then JSON strings
+// (shared::worker::WorkerRequest). Worker -> page: JSON strings (shared::worker::WorkerEvent).
+// Control buffer (Int32Array view): [0] interrupt signal (Pyodide's interrupt buffer),
+// [1] stdin state (0 waiting, 1 data, 2 EOF), [2] stdin length, [3] wake counter;
+// bytes from offset 16: the stdin line.
+import { loadPyodide } from "./pyodide/pyodide.mjs";
+
+const t0 = performance.now();
+const post = (obj) => self.postMessage(JSON.stringify(obj));
+const progress = (fraction, message) => post({ kind: "Progress", fraction, message });
+
+let pyodide = null;
+let ctrl = null; // Int32Array over the control buffer
+let stdinBytes = null; // Uint8Array over the stdin area
+let current = null; // the run in progress: { id, out: {stdout, stderr}, last }
+const queue = [];
+
+// Output is coalesced: one message per stream at most every 25 ms, and at every pause.
+const FLUSH_MS = 25;
+function emit(stream, text) {
+  if (!current || !text) return;
+  const buf = current.out;
+  if (buf.stream !== stream && buf.text) flushOutput();
+  buf.stream = stream;
+  buf.text += text;
+  if (performance.now() - current.last > FLUSH_MS || buf.text.length > 65536) flushOutput();
+}
+function flushOutput() {
+  if (!current || !current.out.text) return;
+  post({ kind: "Run", type: "Output", run_id: current.id, stream: current.out.stream, data: current.out.text });
+  current.out.text = "";
+  current.last = performance.now();
+}
+
+function writer(stream) {
+  const decoder = new TextDecoder();
+  return {
+    isatty: false,
+    write(bytes) {
+      emit(stream, decoder.decode(bytes, { stream: true }));
+      return bytes.length;
+    },
+  };
+}
+
+// Blocks until the page answers, waking every 50 ms to honour Stop.
+function readLine() {
+  flushPython();
+  flushOutput();
+  Atomics.store(ctrl, 1, 0);
+  post({ kind: "InputWanted", run_id: current.id });
+  while (Atomics.load(ctrl, 1) === 0) {
+    Atomics.wait(ctrl, 1, 0, 50);
+    pyodide.checkInterrupt();
+  }
+  const state = Atomics.load(ctrl, 1);
+  Atomics.store(ctrl, 1, 0);
+  if (state === 2) return null; // EOF
+  const len = Atomics.load(ctrl, 2);
+  return new TextDecoder().decode(stdinBytes.slice(0, len));
+}
+
+// time.sleep without spinning the CPU; Stop wakes it at once.
+function sleep(seconds) {
+  flushPython();
+  flushOutput();
+  const end = performance.now() + Math.max(0, seconds) * 1000;
+  const seen = Atomics.load(ctrl, 3);
+  for (;;) {
+    const left = end - performance.now();
+    if (left <= 0) break;
+    Atomics.wait(ctrl, 3, seen, Math.min(left, 100));
+    pyodide.checkInterrupt();
+  }
+}
+
+let flushPython = () => {};
+
+async function boot() {
+  progress(0.05, "engine");
+  const runnerSource = fetch("./runner.py").then((r) => {
+    if (!r.ok) throw new Error(`runner.py: HTTP ${r.status}`);
+    return r.text();
+  });
+  pyodide = await loadPyodide({ indexURL: "./pyodide/", env: { HOME: "/home/student" } });
+  progress(0.85, "start");
+  pyodide.setStdout(writer("stdout"));
+  pyodide.setStderr(writer("stderr"));
+  pyodide.setStdin({ stdin: readLine, autoEOF: false, isatty: false });
+  pyodide.setInterruptBuffer(ctrl.subarray(0, 1));
+  pyodide.registerJsModule("_classbook", { sleep });
+  pyodide.runPython(await runnerSource, { filename: "/classbook/runner.py" });
+  const runner = pyodide.globals.get("run");
+  flushPython = pyodide.globals.get("flush_std");
+  post({ kind: "Ready", ms: performance.now() - t0, version: pyodide.version });
+  return runner;
+}
+
+let runner = null;
+async function start() {
+  try {
+    runner = await boot();
+  } catch (e) {
+    post({ kind: "LoadFailed", message: String(e && e.message ? e.message : e) });
+    return;
+  }
+  while (queue.length) execute(queue.shift());
+}
+
+function execute(req) {
+  if (req.type === "Run") {
+    current = { id: req.run_id, out: { stream: "stdout", text: "" }, last: performance.now() };
+    const started = performance.now();
+    post({ kind: "Run", type: "Started", run_id: req.run_id, pid: 0 });
+    Atomics.store(ctrl, 0, 0);
+    let code = 1;
+    try {
+      code = runner(req.code, req.filename, req.namespace);
+    } catch (e) {
+      emit("stderr", `classbook: the engine failed: ${e}\n`);
+    }
+    flushOutput();
+    const interrupted = code === -2;
+    post({
+      kind: "Run", type: "Exit", run_id: req.run_id,
+      code: interrupted ? null : code, signal: interrupted ? 2 : null,
+      cpu_ms: 0, wall_ms: Math.round(performance.now() - started), truncated: false, reason: null,
+    });
+    current = null;
+  } else if (req.type === "Reset") {
+    pyodide.globals.get("reset")(req.namespace);
+  }
+}
+
+self.onmessage = (event) => {
+  const msg = event.data;
+  if (typeof msg === "object" && msg.type === "init") {
+    ctrl = new Int32Array(msg.control, 0, 4);
+    stdinBytes = new Uint8Array(msg.control, 16);
+    start();
+    return;
+  }
+  const req = JSON.parse(msg);
+  if (runner) execute(req);
+  else queue.push(req);
+};

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs every test once the set-up has built the page (dist/): the Rust workspace (unit,
+# WebSocket integration against real sandboxes, TFTP interop, end-to-end in Chromium).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+test -f dist/index.html || { echo "dist/ is not built: run ./run test" >&2; exit 1; }
+echo "== cargo test (workspace)"
+cargo test --workspace --exclude classbook-frontend -- --test-threads=2

@@ -1,0 +1,46 @@
+//! The page in headless Chromium against a real server: a browser cell runs in Pyodide, a
+//! server group (TCP server + client) runs in the sandbox, both show their output.
+
+use classbook_e2e::{output_of, require_built_page, serve, state_of, Browser};
+use std::time::Instant;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_browser_cell_and_a_server_group_both_run_from_the_page() {
+    require_built_page();
+    let server = serve(None).await;
+    let browser = Browser::start().await;
+    let base = format!("http://{}", server.addr);
+
+    // The closures lesson: run the first browser cell as soon as the page shows it.
+    let opened = Instant::now();
+    browser.goto(&format!("{base}/#/lesson/closures")).await;
+    browser.wait_for("document.querySelector('[data-cell-id=greeter] [data-action=run]')", 30, "the greeter cell").await;
+    assert_eq!(browser.eval("crossOriginIsolated").await, true, "COOP/COEP must make the page isolated");
+    assert_eq!(browser.eval(&state_of("greeter")).await, "idle");
+    browser.click("[data-cell-id=greeter] [data-action=run]").await;
+    browser.wait_for(&format!("{}.includes('小红')", output_of("greeter")), 90, "the greeter output").await;
+    let first_output = opened.elapsed();
+    browser.wait_for(&format!("{} === 'done'", state_of("greeter")), 10, "greeter done").await;
+    let out = browser.eval(&output_of("greeter")).await;
+    assert_eq!(out.as_str().unwrap().trim_end(), "你好，小明！\n早上好，小红！\nFalse");
+    assert_eq!(browser.eval("document.querySelector('[data-cell-id=greeter]').dataset.runtime").await, "browser");
+    println!("e2e: page open → first browser-cell output: {} ms", first_output.as_millis());
+
+    // Cells share the lesson's namespace in order.
+    browser.click("[data-cell-id=counter] [data-action=run]").await;
+    browser.wait_for(&format!("{} === 'done'", state_of("counter")), 20, "counter done").await;
+    assert!(browser.eval(&output_of("counter")).await.as_str().unwrap().contains("1 2 3"));
+
+    // The TCP lesson: the server+client group talks over the sandbox's loopback.
+    browser.goto(&format!("{base}/#/lesson/tcp-echo")).await;
+    browser.wait_for("document.querySelector('[data-cell-id=echo] [data-action=run]')", 30, "the echo group").await;
+    assert_eq!(browser.eval("document.querySelector('[data-cell-id=echo]').dataset.runtime").await, "server");
+    browser.click("[data-cell-id=echo] [data-action=run]").await;
+    browser.wait_for(&format!("{} === 'done'", state_of("echo")), 30, "the echo group done").await;
+    let out = browser.eval(&output_of("echo")).await;
+    let out = out.as_str().unwrap();
+    for want in ["客户端收到： HELLO", "客户端收到： TCP", "客户端收到： ECHO", "服务器：客户端已断开，结束"] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    browser.close().await;
+}

@@ -1,0 +1,136 @@
+//! End-to-end harness: a classbook server on a loopback port (the real binary's code,
+//! real sandboxes, the built page) and headless Debian Chromium driven through chromedriver.
+
+use classbook::{app::App, course::Course, sandbox};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Server {
+    pub addr: SocketAddr,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Serves the bundled course (or `course_dir`) with the built page.
+pub async fn serve(course_dir: Option<&std::path::Path>) -> Server {
+    let work = std::env::temp_dir().join(format!("classbook-e2e-{}", std::process::id()));
+    let cfg = sandbox::Config::detect(work);
+    classbook::probe_sandbox(&cfg).await.expect("sandboxes work on the test machine");
+    let app = App::new(Course::load(course_dir).expect("course"), Ok(cfg));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(classbook::serve(listener, app, async move {
+        let _ = stopped.await;
+    }));
+    Server { addr, _stop: stop }
+}
+
+/// Headless Chromium with a fresh profile, closed (with its driver) on drop.
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    profile: std::path::PathBuf,
+}
+
+impl Browser {
+    pub async fn start() -> Browser {
+        let port = free_port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver runs (apt-get install chromium-driver)");
+        let profile = std::env::temp_dir().join(format!("classbook-chromium-{}-{port}", std::process::id()));
+        let caps = json!({
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--disable-dev-shm-usage", "--window-size=1200,900",
+                    format!("--user-data-dir={}", profile.display()),
+                ]
+            }
+        });
+        let caps = caps.as_object().unwrap().clone();
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = loop {
+            let builder = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await;
+            match builder {
+                Ok(c) => break c,
+                Err(e) if Instant::now() > deadline => panic!("chromedriver did not answer: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        };
+        Browser { client, driver, profile }
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.client.goto(url).await.expect("navigate");
+    }
+
+    /// Evaluates `expr` (a JS expression) in the page.
+    pub async fn eval(&self, expr: &str) -> Value {
+        self.client.execute(&format!("return ({expr});"), vec![]).await.expect("script runs")
+    }
+
+    /// Polls `expr` until it is truthy; returns its value. Panics with `what` after `secs`.
+    pub async fn wait_for(&self, expr: &str, secs: u64, what: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let v = self.eval(expr).await;
+            if !(v.is_null() || v == Value::Bool(false) || v == json!("")) {
+                return v;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out after {secs} s waiting for {what} ({expr})");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}")).click().await.expect("click");
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.clone().close().await;
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The text of a cell's output areas, joined.
+pub fn output_of(cell_id: &str) -> String {
+    format!(
+        "Array.from(document.querySelectorAll('[data-cell-id=\"{cell_id}\"] [data-role=output]')).map(e => e.textContent).join('\\n')"
+    )
+}
+
+pub fn state_of(cell_id: &str) -> String {
+    format!("(document.querySelector('[data-cell-id=\"{cell_id}\"]') || {{}}).dataset?.state")
+}
+
+/// Fails clearly when the page was not built (the server would embed an empty dist/).
+pub fn require_built_page() {
+    let index = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist/index.html");
+    assert!(index.exists(), "dist/ is not built: run ./run test (it builds the page with trunk first)");
+}
