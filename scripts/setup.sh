@@ -19,9 +19,10 @@ apt_missing() {
   printf '%s\n' "${missing[@]}"
 }
 
-packages=(bubblewrap python3 python3-venv brotli gzip ca-certificates)
+# Chromium is needed at build time too: it makes the Python memory snapshot.
+packages=(bubblewrap python3 python3-venv brotli gzip ca-certificates chromium)
 if [ "${1:-}" = "--for-tests" ]; then
-  packages+=(chromium chromium-driver tftp-hpa tftpd-hpa atftp curl)
+  packages+=(chromium-driver tftp-hpa tftpd-hpa atftp curl)
 fi
 missing=$(apt_missing "${packages[@]}")
 if [ -n "$missing" ]; then
@@ -59,6 +60,8 @@ done
 say "building the page (trunk)"
 cargo fetch --target wasm32-unknown-unknown -q
 PATH="$ROOT/frontend/node_modules/.bin:$PATH" trunk build --quiet
+say "making the Python memory snapshot (headless Chromium)"
+/usr/bin/python3 scripts/make_snapshot.py dist
 scripts/precompress.sh dist
 
 say "building the server (cargo)"

@@ -85,7 +85,7 @@ async function boot() {
     if (!r.ok) throw new Error(`runner.py: HTTP ${r.status}`);
     return r.text();
   });
-  pyodide = await loadPyodide({ indexURL: "./pyodide/", env: { HOME: "/home/student" } });
+  pyodide = await loadEngine();
   progress(0.85, "start");
   pyodide.setStdout(writer("stdout"));
   pyodide.setStderr(writer("stderr"));
@@ -97,6 +97,24 @@ async function boot() {
   flushPython = pyodide.globals.get("flush_std");
   post({ kind: "Ready", ms: performance.now() - t0, version: pyodide.version });
   return runner;
+}
+
+// Starts from the build-time memory snapshot (CPython already initialised, common modules
+// imported) when the build has one; otherwise, or if this build refuses it, starts bare.
+async function loadEngine() {
+  const options = { indexURL: "./pyodide/", env: { HOME: "/home/student" } };
+  const snapshot = await fetch("./pyodide/snapshot.bin").catch(() => null);
+  if (snapshot && snapshot.ok) {
+    try {
+      const py = await loadPyodide({ ...options, _loadSnapshot: snapshot.arrayBuffer() });
+      // A snapshot repeats its random state and forgets the environment: renew both.
+      py.runPython("import os, random\nrandom.seed()\nos.environ['HOME'] = '/home/student'");
+      return py;
+    } catch (e) {
+      console.warn("classbook: the memory snapshot was refused, starting Python from scratch:", e);
+    }
+  }
+  return loadPyodide(options);
 }
 
 let runner = null;
