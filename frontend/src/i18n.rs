@@ -67,8 +67,12 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("hint", "提示", "Hint"),
     ("solution", "参考答案", "Solution"),
     ("exercise", "练习", "Exercise"),
-    ("restart", "重置本课变量", "Reset this lesson's variables"),
     ("language", "English", "中文"),
+    ("share", "复制分享链接", "Copy share link"),
+    ("copied", "链接已复制", "Link copied"),
+    ("run-on-server", "在服务器上运行", "Run on the server"),
+    ("restart-python", "重启 Python", "Restart Python"),
+    ("restarted", "Python 已重启，之前的变量都已清空", "Python was restarted; earlier variables are gone"),
 ];
 
 pub fn tr(key: &str) -> &'static str {

@@ -1,5 +1,6 @@
 # classbook's cell runner inside Pyodide: one namespace per lesson, CPython's traceback text
 # without the runner's own frames, sleep that waits without spinning. Loaded by worker.js.
+import ast
 import builtins
 import linecache
 import sys
@@ -10,10 +11,25 @@ import _classbook
 
 _namespaces = {}
 
+# Why the last run could not work in a browser (read by worker.js when run() returns 3).
+last_reason = ""
+NEEDS_SERVER = 3
+
+# Modules whose purpose is what a browser cannot give: real sockets and processes.
+# (Pyodide imports them, and socket.bind even "succeeds", but nothing can connect.)
+_SERVER_MODULES = {
+    "socket": "网络套接字 (socket)",
+    "socketserver": "网络服务器 (socketserver)",
+    "selectors": "I/O 多路复用 (selectors)",
+    "subprocess": "子进程 (subprocess)",
+    "multiprocessing": "多进程 (multiprocessing)",
+}
+
 
 def _sleep(seconds):
     if seconds < 0:
         raise ValueError("sleep length must be non-negative")
+    flush_std()  # what was printed before the sleep shows during it
     _classbook.sleep(float(seconds))
 
 
@@ -28,12 +44,58 @@ def flush_std():
             pass
 
 
-def reset(namespace):
-    _namespaces.pop(namespace, None)
+def _imports_needing_server(code):
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        for name in names:
+            top = name.split(".")[0]
+            if top in _SERVER_MODULES:
+                return _SERVER_MODULES[top]
+    return None
+
+
+def _limit_hit(e):
+    """What a browser cannot do that exception `e` shows the cell tried, or None."""
+    text = str(e)
+    if isinstance(e, RuntimeError) and "can't start new thread" in text:
+        return "启动线程 (threading.Thread.start)"
+    if isinstance(e, OSError) and e.errno == 138:
+        return "启动进程 (subprocess / os.exec*)"
+    if isinstance(e, OSError) and e.errno == 52 and "fork" in "".join(traceback.format_tb(e.__traceback__)):
+        return "复制进程 (os.fork)"
+    if isinstance(e, ModuleNotFoundError) and e.name in ("_multiprocessing", "_posixsubprocess", "resource"):
+        return f"模块 {e.name}"
+    if type(e).__name__ == "ZoneInfoNotFoundError":
+        return "时区数据库 (zoneinfo / tzdata)"
+    return None
+
+
+def _explain(what):
+    global last_reason
+    last_reason = what
+    sys.stderr.write(
+        f"这段代码需要浏览器做不到的事：{what}。\n"
+        "浏览器里的 Python 没有真正的操作系统；请点“在服务器上运行”，在你的沙箱里用真正的 python3 运行它。\n"
+    )
 
 
 def run(code, filename, namespace):
-    """Runs one cell; returns the exit code (0 ok, 1 error, -2 interrupted)."""
+    """Runs one cell; returns 0 (ok), 1 (error), -2 (interrupted) or 3 (needs the server)."""
+    global last_reason
+    last_reason = ""
+    need = _imports_needing_server(code)
+    if need:
+        _explain(need)
+        flush_std()
+        return NEEDS_SERVER
     ns = _namespaces.get(namespace)
     if ns is None:
         ns = _namespaces[namespace] = {"__name__": "__main__", "__builtins__": builtins}
@@ -52,6 +114,10 @@ def run(code, filename, namespace):
     except BaseException as e:  # noqa: BLE001 - this is the top level of the cell
         _print_traceback(e)
         status = 1
+        limit = _limit_hit(e)
+        if limit:
+            _explain(limit)
+            status = NEEDS_SERVER
     flush_std()
     return status
 

@@ -46,26 +46,32 @@ function writer(stream) {
   };
 }
 
-// Blocks until the page answers, waking every 50 ms to honour Stop.
-function readLine() {
-  flushPython();
-  flushOutput();
-  Atomics.store(ctrl, 1, 0);
-  post({ kind: "InputWanted", run_id: current.id });
-  while (Atomics.load(ctrl, 1) === 0) {
-    Atomics.wait(ctrl, 1, 0, 50);
-    pyodide.checkInterrupt();
+// Standard input as a terminal gives it: each read returns what the student typed so far
+// (one line), blocking until the page answers; an empty read is EOF. Wakes every 50 ms to
+// honour Stop. (Python's input() has flushed its prompt; calling Python here is not allowed.)
+let pendingInput = new Uint8Array(0);
+function readStdin(buffer) {
+  if (pendingInput.length === 0) {
+    flushOutput();
+    Atomics.store(ctrl, 1, 0);
+    post({ kind: "InputWanted", run_id: current.id });
+    while (Atomics.load(ctrl, 1) === 0) {
+      Atomics.wait(ctrl, 1, 0, 50);
+      pyodide.checkInterrupt();
+    }
+    const state = Atomics.load(ctrl, 1);
+    Atomics.store(ctrl, 1, 0);
+    if (state === 2) return 0; // EOF
+    pendingInput = stdinBytes.slice(0, Atomics.load(ctrl, 2));
   }
-  const state = Atomics.load(ctrl, 1);
-  Atomics.store(ctrl, 1, 0);
-  if (state === 2) return null; // EOF
-  const len = Atomics.load(ctrl, 2);
-  return new TextDecoder().decode(stdinBytes.slice(0, len));
+  const n = Math.min(buffer.length, pendingInput.length);
+  buffer.set(pendingInput.subarray(0, n));
+  pendingInput = pendingInput.subarray(n);
+  return n;
 }
 
-// time.sleep without spinning the CPU; Stop wakes it at once.
+// time.sleep without spinning the CPU; Stop wakes it at once. runner.py flushes first.
 function sleep(seconds) {
-  flushPython();
   flushOutput();
   const end = performance.now() + Math.max(0, seconds) * 1000;
   const seen = Atomics.load(ctrl, 3);
@@ -77,8 +83,6 @@ function sleep(seconds) {
   }
 }
 
-let flushPython = () => {};
-
 async function boot() {
   progress(0.05, "engine");
   const runnerSource = fetch("./runner.py").then((r) => {
@@ -89,12 +93,11 @@ async function boot() {
   progress(0.85, "start");
   pyodide.setStdout(writer("stdout"));
   pyodide.setStderr(writer("stderr"));
-  pyodide.setStdin({ stdin: readLine, autoEOF: false, isatty: false });
+  pyodide.setStdin({ read: readStdin, isatty: false });
   pyodide.setInterruptBuffer(ctrl.subarray(0, 1));
   pyodide.registerJsModule("_classbook", { sleep });
   pyodide.runPython(await runnerSource, { filename: "/classbook/runner.py" });
   const runner = pyodide.globals.get("run");
-  flushPython = pyodide.globals.get("flush_std");
   post({ kind: "Ready", ms: performance.now() - t0, version: pyodide.version });
   return runner;
 }
@@ -131,6 +134,7 @@ async function start() {
 function execute(req) {
   if (req.type === "Run") {
     current = { id: req.run_id, out: { stream: "stdout", text: "" }, last: performance.now() };
+    pendingInput = new Uint8Array(0);
     const started = performance.now();
     post({ kind: "Run", type: "Started", run_id: req.run_id, pid: 0 });
     Atomics.store(ctrl, 0, 0);
@@ -141,6 +145,9 @@ function execute(req) {
       emit("stderr", `classbook: the engine failed: ${e}\n`);
     }
     flushOutput();
+    if (code === 3) {
+      post({ kind: "NeedsServer", run_id: req.run_id, reason: pyodide.globals.get("last_reason") });
+    }
     const interrupted = code === -2;
     post({
       kind: "Run", type: "Exit", run_id: req.run_id,
@@ -148,8 +155,6 @@ function execute(req) {
       cpu_ms: 0, wall_ms: Math.round(performance.now() - started), truncated: false, reason: null,
     });
     current = null;
-  } else if (req.type === "Reset") {
-    pyodide.globals.get("reset")(req.namespace);
   }
 }
 

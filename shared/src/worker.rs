@@ -11,8 +11,6 @@ use serde::{Deserialize, Serialize};
 pub enum WorkerRequest {
     /// Run `code` in namespace `namespace` (one per lesson; cells share it in order).
     Run { run_id: u32, code: String, namespace: String, filename: String },
-    /// Forget namespace `namespace` (a lesson's "restart").
-    Reset { namespace: String },
 }
 
 /// Worker → page (JSON text).
@@ -27,6 +25,8 @@ pub enum WorkerEvent {
     LoadFailed { message: String },
     /// The running cell called input() and waits for a line.
     InputWanted { run_id: u32 },
+    /// The cell needs what a browser cannot do (`reason`); the page offers the server.
+    NeedsServer { run_id: u32, reason: String },
     /// An event of a run, shaped like the backend's.
     Run(ServerMsg),
 }

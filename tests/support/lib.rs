@@ -97,8 +97,16 @@ impl Browser {
         }
     }
 
+    /// Clicks the element `css` once it exists (the app renders after the page loads).
     pub async fn click(&self, css: &str) {
-        self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}")).click().await.expect("click");
+        let el = self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css} within 30 s: {e}"));
+        el.click().await.expect("click");
     }
 
     pub async fn close(self) {
@@ -133,4 +141,26 @@ pub fn state_of(cell_id: &str) -> String {
 pub fn require_built_page() {
     let index = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist/index.html");
     assert!(index.exists(), "dist/ is not built: run ./run test (it builds the page with trunk first)");
+}
+
+/// The scratch page holding `code` for `runtime` ("browser" or "server").
+pub fn scratch_url(server: &Server, runtime: &str, code: &str) -> String {
+    format!("http://{}/#/scratch?runtime={runtime}&code={}", server.addr, shared::link::encode(code.as_bytes()))
+}
+
+impl Browser {
+    /// Replaces the code of cell `cell_id` as if the student had typed it.
+    pub async fn set_code(&self, cell_id: &str, code: &str) {
+        let script = "const t = document.querySelector(`[data-cell-id=\"${arguments[0]}\"] textarea`);\
+                      t.value = arguments[1]; t.dispatchEvent(new Event('input', {bubbles: true}));";
+        self.client.execute(script, vec![json!(cell_id), json!(code)]).await.expect("set code");
+    }
+
+    /// Runs cell `cell_id` and waits until it is no longer loading or running.
+    pub async fn run_cell(&self, cell_id: &str, secs: u64) -> String {
+        self.click(&format!("[data-cell-id=\"{cell_id}\"] [data-action=run]")).await;
+        let st = state_of(cell_id);
+        self.wait_for(&format!("!['idle','loading','queued','running'].includes({st})"), secs, cell_id).await;
+        self.eval(&output_of(cell_id)).await.as_str().unwrap_or_default().to_string()
+    }
 }

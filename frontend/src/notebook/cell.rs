@@ -22,14 +22,16 @@ pub fn CodeCell(cell: Cell, namespace: String) -> impl IntoView {
     let code = RwSignal::new(cell.code.clone());
     let program = Program::new(cell.runtime);
     let file = cell.file.clone().unwrap_or_else(|| format!("{}.py", cell.id));
-    let filename = if cell.runtime == Runtime::Browser { format!("<{}>", cell.id) } else { file.clone() };
+    let browser_name = format!("<{}>", cell.id);
     let run = Callback::new(move |_| {
         if program.phase.get_untracked().active() {
             return;
         }
         let id = program.begin();
-        match program.runtime {
-            Runtime::Browser => browser::run(id, code.get_untracked(), namespace.clone(), filename.clone(), program.handler(None)),
+        match program.runtime.get_untracked() {
+            Runtime::Browser => {
+                browser::run(id, code.get_untracked(), namespace.clone(), browser_name.clone(), program.handler(None))
+            }
             Runtime::Server => {
                 let req = RunRequest {
                     run_id: id,
@@ -42,11 +44,15 @@ pub fn CodeCell(cell: Cell, namespace: String) -> impl IntoView {
             }
         }
     });
+    let to_server = move |_| {
+        program.runtime.set(Runtime::Server);
+        run.run(());
+    };
     let exercise = cell.exercise.clone();
     let is_exercise = exercise.is_some();
     view! {
         <div class="cell" class:exercise=is_exercise data-cell-id=cell.id.clone()
-            data-runtime=cell.runtime.as_str() data-state=move || program.phase.get().as_str()>
+            data-runtime=move || program.runtime.get().as_str() data-state=move || program.phase.get().as_str()>
             <div class="cell-bar">
                 <button class="run" data-action="run" aria-label=move || tr("run") title="Shift+Enter"
                     disabled=move || program.phase.get().active() on:click=move |_| run.run(())>
@@ -56,16 +62,40 @@ pub fn CodeCell(cell: Cell, namespace: String) -> impl IntoView {
                     disabled=move || !program.phase.get().active() on:click=move |_| program.stop()>
                     "■ " {move || tr("stop")}
                 </button>
-                <span class="where muted">{move || runtime_note(cell.runtime)}</span>
+                <span class="where muted">{move || runtime_note(program.runtime.get())}</span>
                 <Status phase=program.phase/>
+                <ShareButton runtime=program.runtime code=code/>
             </div>
             <Editor code=code label=format!("{} {}", tr("run"), cell.id) on_run=run/>
             <ProgramView program=program/>
+            {move || program.needs_server.get().map(|_| view! {
+                <div class="needs-server" role="note">
+                    <button data-action="run-on-server" on:click=to_server>{move || tr("run-on-server")}</button>
+                </div>
+            })}
             {exercise.map(|ex| view! {
                 {ex.hint.map(|h| view! { <details class="hint"><summary>{move || tr("hint")}</summary><p>{h}</p></details> })}
                 {ex.solution.map(|s| view! { <details class="solution"><summary>{move || tr("solution")}</summary><pre>{s}</pre></details> })}
             })}
         </div>
+    }
+}
+
+/// Copies a scratch link holding the cell's current code.
+#[component]
+fn ShareButton(runtime: RwSignal<Runtime>, code: RwSignal<String>) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let share = move |_| {
+        let link = crate::route::scratch_link(runtime.get_untracked(), &code.get_untracked());
+        if let Some(w) = web_sys::window() {
+            let _ = w.navigator().clipboard().write_text(&link);
+        }
+        copied.set(true);
+    };
+    view! {
+        <button class="small" data-action="share" aria-label=move || tr("share") title=move || tr("share") on:click=share>
+            {move || if copied.get() { tr("copied") } else { tr("share") }}
+        </button>
     }
 }
 

@@ -55,6 +55,9 @@ pub fn LessonView(id: String) -> impl IntoView {
             };
             view! {
                 <article class="lesson" data-lesson=lesson.id.clone()>
+                    <div class="lesson-tools">
+                        <RestartButton/>
+                    </div>
                     {blocks.collect_view()}
                     <nav class="pager">
                         {link(lesson.prev, "prev", "prev")}
@@ -65,6 +68,22 @@ pub fn LessonView(id: String) -> impl IntoView {
             }
             .into_any()
         }
+    }
+}
+
+/// Gives a fresh interpreter: every variable of every lesson is forgotten.
+#[component]
+fn RestartButton() -> impl IntoView {
+    let done = RwSignal::new(false);
+    view! {
+        <button data-action="restart" title=move || tr("restart-python")
+            on:click=move |_| {
+                crate::runtime::browser::terminate_and_restart(tr("restarted"));
+                done.set(true);
+            }>
+            "↻ " {move || tr("restart-python")}
+        </button>
+        <Show when=move || done.get()><span class="muted" role="status">" " {move || tr("restarted")}</span></Show>
     }
 }
 
@@ -84,6 +103,7 @@ pub fn Scratch(runtime: Runtime, code: String) -> impl IntoView {
     };
     view! {
         <h1>{move || tr("scratch")}</h1>
+        <div class="lesson-tools"><RestartButton/></div>
         <CodeCell cell=cell namespace="scratch".to_string()/>
     }
 }

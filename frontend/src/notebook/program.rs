@@ -41,7 +41,8 @@ const MAX_OUTPUT: usize = 2 << 20;
 
 #[derive(Clone, Copy)]
 pub struct Program {
-    pub runtime: Runtime,
+    /// Where the next run goes (a browser cell can be sent to the server).
+    pub runtime: RwSignal<Runtime>,
     pub phase: RwSignal<Phase>,
     pub output: RwSignal<Vec<(Stream, String)>>,
     pub exit: RwSignal<Option<ExitInfo>>,
@@ -50,18 +51,21 @@ pub struct Program {
     pub wants_input: RwSignal<bool>,
     /// The program has a listening socket (server groups start the next file then).
     pub listening: RwSignal<bool>,
+    /// The browser could not run it, and why: the page offers the server instead.
+    pub needs_server: RwSignal<Option<String>>,
 }
 
 impl Program {
     pub fn new(runtime: Runtime) -> Program {
         Program {
-            runtime,
+            runtime: RwSignal::new(runtime),
             phase: RwSignal::new(Phase::Idle),
             output: RwSignal::new(Vec::new()),
             exit: RwSignal::new(None),
             run_id: RwSignal::new(None),
             wants_input: RwSignal::new(false),
             listening: RwSignal::new(false),
+            needs_server: RwSignal::new(None),
         }
     }
 
@@ -72,9 +76,11 @@ impl Program {
         self.exit.set(None);
         self.wants_input.set(false);
         self.listening.set(false);
+        self.needs_server.set(None);
         self.run_id.set(Some(id));
         let ready = matches!(browser::status().get_untracked(), browser::Engine::Ready { .. });
-        self.phase.set(if self.runtime == Runtime::Browser && !ready { Phase::Loading } else { Phase::Running });
+        let browser = self.runtime.get_untracked() == Runtime::Browser;
+        self.phase.set(if browser && !ready { Phase::Loading } else { Phase::Running });
         id
     }
 
@@ -105,6 +111,7 @@ impl Program {
     pub fn handler(self, then: Option<Rc<dyn Fn()>>) -> Handler {
         Rc::new(move |event| match event {
             Event::InputWanted => self.wants_input.set(true),
+            Event::NeedsServer(reason) => self.needs_server.set(Some(reason)),
             Event::Msg(msg) => match msg {
                 ServerMsg::Started { .. } => self.phase.set(Phase::Running),
                 ServerMsg::Queued { ahead, .. } => self.phase.set(Phase::Queued(ahead)),
@@ -145,7 +152,7 @@ impl Program {
     /// is replaced, a server program gets SIGKILL on a second press.
     pub fn stop(&self) {
         let Some(run_id) = self.run_id.get_untracked() else { return };
-        match self.runtime {
+        match self.runtime.get_untracked() {
             Runtime::Browser => {
                 browser::interrupt();
                 let still = *self;
@@ -172,7 +179,7 @@ impl Program {
 
     pub fn send_line(&self, line: String) {
         self.append(Stream::Stdout, &line);
-        match self.runtime {
+        match self.runtime.get_untracked() {
             Runtime::Browser => {
                 self.wants_input.set(false);
                 browser::send_input(Some(line));
@@ -186,7 +193,7 @@ impl Program {
     }
 
     pub fn close_input(&self) {
-        match self.runtime {
+        match self.runtime.get_untracked() {
             Runtime::Browser => {
                 self.wants_input.set(false);
                 browser::send_input(None);
@@ -225,7 +232,7 @@ fn describe(exit: &ExitInfo) -> String {
 #[component]
 pub fn ProgramView(program: Program, #[prop(optional)] file: Option<String>) -> impl IntoView {
     let line = RwSignal::new(String::new());
-    let show_input = move || match program.runtime {
+    let show_input = move || match program.runtime.get() {
         Runtime::Browser => program.wants_input.get(),
         Runtime::Server => program.phase.get() == Phase::Running,
     };

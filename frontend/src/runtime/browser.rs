@@ -95,6 +95,7 @@ fn on_event(event: WorkerEvent) {
         WorkerEvent::Ready { ms, .. } => status().set(Engine::Ready { ms }),
         WorkerEvent::LoadFailed { message } => status().set(Engine::Failed(message)),
         WorkerEvent::InputWanted { run_id } => dispatch(run_id, Event::InputWanted, false),
+        WorkerEvent::NeedsServer { run_id, reason } => dispatch(run_id, Event::NeedsServer(reason), false),
         WorkerEvent::Run(msg) => {
             let (id, last) = match &msg {
                 ServerMsg::Exit(e) => (e.run_id, true),
@@ -171,11 +172,6 @@ pub fn send_input(line: Option<String>) {
             let _ = js_sys::Atomics::notify(&b.control, 1);
         }
     });
-}
-
-/// Forgets a lesson's variables (its cells start from a clean namespace).
-pub fn reset(namespace: String) {
-    post(&WorkerRequest::Reset { namespace });
 }
 
 /// Kills the worker (when Python does not answer Stop) and starts a fresh one.

@@ -14,6 +14,8 @@ pub enum Event {
     Msg(ServerMsg),
     /// The browser engine waits for a line of input.
     InputWanted,
+    /// The code needs what a browser cannot do (the reason, in words).
+    NeedsServer(String),
 }
 
 pub type Handler = Rc<dyn Fn(Event)>;

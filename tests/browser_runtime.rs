@@ -1,0 +1,125 @@
+//! The browser runtime behaves like python3 in a terminal: input() blocks for the student,
+//! Stop interrupts busy loops and sleeps, sleep streams what came before it, restart gives a
+//! fresh interpreter, and what a browser cannot do is offered to the server.
+
+use classbook_e2e::{output_of, require_built_page, scratch_url, serve, state_of, Browser};
+use std::time::{Duration, Instant};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn input_waits_for_the_student_and_close_input_raises_eoferror() {
+    require_built_page();
+    let server = serve(None).await;
+    let b = Browser::start().await;
+    let code = "name = input('名字？')\nprint('你好,', name)\nn = int(input('数字？'))\nprint(n * 2)\n\
+                try:\n    input()\nexcept EOFError:\n    print('EOF')\n";
+    b.goto(&scratch_url(&server, "browser", code)).await;
+    b.click("[data-cell-id=scratch] [data-action=run]").await;
+    b.wait_for("document.querySelector('[data-cell-id=scratch] [data-role=stdin]')", 60, "the input box").await;
+    // The prompt is on screen while Python waits, before any newline was printed.
+    assert!(b.eval(&output_of("scratch")).await.as_str().unwrap().contains("名字？"));
+    assert_eq!(b.eval(&state_of("scratch")).await, "running");
+    b.client.find(fantoccini::Locator::Css("[data-role=stdin]")).await.unwrap().send_keys("小明\n").await.unwrap();
+    b.wait_for(&format!("{}.includes('数字？')", output_of("scratch")), 10, "the second prompt").await;
+    b.wait_for("document.querySelector('[data-role=stdin]')", 10, "the input box again").await;
+    b.client.find(fantoccini::Locator::Css("[data-role=stdin]")).await.unwrap().send_keys("21\n").await.unwrap();
+    b.wait_for("document.querySelector('[data-action=eof]')", 10, "the close-input control").await;
+    b.click("[data-action=eof]").await;
+    b.wait_for(&format!("{} === 'done'", state_of("scratch")), 10, "done").await;
+    let out = b.eval(&output_of("scratch")).await;
+    assert_eq!(out.as_str().unwrap(), "名字？小明\n你好, 小明\n数字？21\n42\nEOF\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stop_interrupts_a_busy_loop_and_a_sleep_without_losing_state() {
+    require_built_page();
+    let server = serve(None).await;
+    let b = Browser::start().await;
+    b.goto(&scratch_url(&server, "browser", "x = 41\nwhile True:\n    pass\n")).await;
+    b.click("[data-cell-id=scratch] [data-action=run]").await;
+    b.wait_for(&format!("{} === 'running'", state_of("scratch")), 60, "running").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pressed = Instant::now();
+    b.click("[data-cell-id=scratch] [data-action=stop]").await;
+    b.wait_for(&format!("{} === 'failed'", state_of("scratch")), 10, "stopped").await;
+    println!("e2e: Stop → busy loop ended in {} ms", pressed.elapsed().as_millis());
+    assert!(pressed.elapsed() < Duration::from_secs(2), "Stop fell back to restarting the worker");
+    assert!(b.eval(&output_of("scratch")).await.as_str().unwrap().contains("KeyboardInterrupt"));
+
+    // The interpreter survived: the variable is still there. Then a long sleep is cut short.
+    b.set_code("scratch", "print(x + 1)\nimport time\ntime.sleep(30)\n").await;
+    b.click("[data-cell-id=scratch] [data-action=run]").await;
+    b.wait_for(&format!("{}.includes('42')", output_of("scratch")), 10, "42").await;
+    let pressed = Instant::now();
+    b.click("[data-cell-id=scratch] [data-action=stop]").await;
+    b.wait_for(&format!("{} === 'failed'", state_of("scratch")), 10, "sleep stopped").await;
+    println!("e2e: Stop → sleep(30) ended in {} ms", pressed.elapsed().as_millis());
+    assert!(pressed.elapsed() < Duration::from_secs(2));
+    assert!(b.eval(&output_of("scratch")).await.as_str().unwrap().contains("KeyboardInterrupt"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn output_before_a_sleep_shows_while_it_sleeps() {
+    require_built_page();
+    let server = serve(None).await;
+    let b = Browser::start().await;
+    let code = "import time\nprint('before')\nstart = time.monotonic()\ntime.sleep(2)\n\
+                print('after', round(time.monotonic() - start))\n";
+    b.goto(&scratch_url(&server, "browser", code)).await;
+    b.click("[data-cell-id=scratch] [data-action=run]").await;
+    b.wait_for(&format!("{}.includes('before')", output_of("scratch")), 60, "before").await;
+    assert_eq!(b.eval(&state_of("scratch")).await, "running", "'before' must show while the cell sleeps");
+    assert!(!b.eval(&output_of("scratch")).await.as_str().unwrap().contains("after"));
+    b.wait_for(&format!("{} === 'done'", state_of("scratch")), 10, "done").await;
+    assert_eq!(b.eval(&output_of("scratch")).await, "before\nafter 2\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restart_gives_a_fresh_interpreter() {
+    require_built_page();
+    let server = serve(None).await;
+    let b = Browser::start().await;
+    b.goto(&scratch_url(&server, "browser", "y = 5\nprint(y)")).await;
+    assert_eq!(b.run_cell("scratch", 60).await, "5\n");
+    b.click("[data-action=restart]").await;
+    b.wait_for("document.querySelector('[data-engine=ready]')", 60, "the engine ready again").await;
+    b.set_code("scratch", "print(y)").await;
+    let out = b.run_cell("scratch", 30).await;
+    assert!(out.contains("NameError: name 'y' is not defined"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn code_a_browser_cannot_run_is_offered_to_the_server() {
+    require_built_page();
+    let server = serve(None).await;
+    let b = Browser::start().await;
+    b.goto(&scratch_url(&server, "browser", "import socket\nprint(socket.gethostname())")).await;
+    let out = b.run_cell("scratch", 60).await;
+    assert!(out.contains("socket"), "{out}");
+    assert_eq!(b.eval(&state_of("scratch")).await, "failed");
+    b.click("[data-action=run-on-server]").await;
+    b.wait_for(&format!("{} === 'done'", state_of("scratch")), 30, "the server run").await;
+    assert_eq!(b.eval("document.querySelector('[data-cell-id=scratch]').dataset.runtime").await, "server");
+    assert_eq!(b.eval(&output_of("scratch")).await, "sandbox\n");
+
+    // Threads are found when they start.
+    b.set_code("scratch", "import threading\nthreading.Thread(target=print).start()").await;
+    b.eval("(document.querySelector('[data-cell-id=scratch]').dataset.runtime)").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tracebacks_show_the_cells_lines_without_engine_frames() {
+    require_built_page();
+    let server = serve(None).await;
+    let b = Browser::start().await;
+    b.goto(&scratch_url(&server, "browser", "def f(n):\n    return 10 / n\n\nf(0)\n")).await;
+    let out = b.run_cell("scratch", 60).await;
+    assert!(out.starts_with("Traceback (most recent call last):\n  File \"<scratch>\", line 4"), "{out}");
+    assert!(out.contains("    return 10 / n\n"), "{out}");
+    assert!(out.ends_with("ZeroDivisionError: division by zero\n"), "{out}");
+    assert!(!out.contains("_pyodide") && !out.contains("runner.py"), "{out}");
+    let stderr = b.eval("document.querySelector('[data-cell-id=scratch] .stderr') !== null").await;
+    assert_eq!(stderr, true, "stderr is shown apart from stdout");
+    b.set_code("scratch", "print('a'\n").await;
+    let out = b.run_cell("scratch", 30).await;
+    assert!(out.contains("^") && out.contains("SyntaxError"), "{out}");
+}
