@@ -123,3 +123,21 @@ async fn tracebacks_show_the_cells_lines_without_engine_frames() {
     let out = b.run_cell("scratch", 30).await;
     assert!(out.contains("^") && out.contains("SyntaxError"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn files_json_pickle_and_asyncio_work_in_the_browser() {
+    require_built_page();
+    let server = serve(None).await;
+    let b = Browser::start().await;
+    let code = "import json, pickle, os, asyncio\n\
+                with open('data.json', 'w', encoding='utf-8') as f:\n    json.dump({'名字': '小明'}, f, ensure_ascii=False)\n\
+                with open('data.json', encoding='utf-8') as f:\n    print(json.load(f))\n\
+                pickle.dump([1, 2], open('p.bin', 'wb'))\nprint(pickle.load(open('p.bin', 'rb')))\n\
+                print(os.getcwd())\n\
+                async def twice(x):\n    await asyncio.sleep(0.05)\n    return 2 * x\n\
+                async def main():\n    return await asyncio.gather(twice(1), twice(2))\n\
+                print(asyncio.run(main()))\n";
+    b.goto(&scratch_url(&server, "browser", code)).await;
+    let out = b.run_cell("scratch", 60).await;
+    assert_eq!(out, "{'名字': '小明'}\n[1, 2]\n/home/student/scratch\n[2, 4]\n");
+}

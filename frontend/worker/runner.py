@@ -3,6 +3,7 @@
 import ast
 import builtins
 import linecache
+import os
 import sys
 import time
 import traceback
@@ -99,6 +100,10 @@ def run(code, filename, namespace):
     ns = _namespaces.get(namespace)
     if ns is None:
         ns = _namespaces[namespace] = {"__name__": "__main__", "__builtins__": builtins}
+    # Each lesson has its own folder (in memory, like the rest of the browser's files).
+    home = os.path.join("/home/student", namespace)
+    os.makedirs(home, exist_ok=True)
+    os.chdir(home)
     linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
     status = 0
     try:

@@ -128,10 +128,16 @@ async function start() {
     post({ kind: "LoadFailed", message: String(e && e.message ? e.message : e) });
     return;
   }
-  while (queue.length) execute(queue.shift());
+  for (const req of queue.splice(0)) enqueue(req);
 }
 
-function execute(req) {
+// Runs are served one at a time, in order.
+let chain = Promise.resolve();
+function enqueue(req) {
+  chain = chain.then(() => execute(req));
+}
+
+async function execute(req) {
   if (req.type === "Run") {
     current = { id: req.run_id, out: { stream: "stdout", text: "" }, last: performance.now() };
     pendingInput = new Uint8Array(0);
@@ -140,7 +146,9 @@ function execute(req) {
     Atomics.store(ctrl, 0, 0);
     let code = 1;
     try {
-      code = runner(req.code, req.filename, req.namespace);
+      // Entered "promising", so asyncio.run can suspend the wasm stack (JSPI) while
+      // awaiting; input() and sleep still block synchronously on Atomics.
+      code = await runner.callPromising(req.code, req.filename, req.namespace);
     } catch (e) {
       emit("stderr", `classbook: the engine failed: ${e}\n`);
     }
@@ -167,6 +175,6 @@ self.onmessage = (event) => {
     return;
   }
   const req = JSON.parse(msg);
-  if (runner) execute(req);
+  if (runner) enqueue(req);
   else queue.push(req);
 };
