@@ -57,6 +57,14 @@ for f in pyodide.mjs pyodide.asm.mjs pyodide.asm.wasm python_stdlib.zip pyodide-
   cmp -s "frontend/node_modules/pyodide/$f" "frontend/vendor/pyodide/$f" || cp "frontend/node_modules/pyodide/$f" frontend/vendor/pyodide/
 done
 
+# Python packages the course teaches that Debian's python3 lacks; the sandbox binds them read-only.
+if ! .classbook/venv/bin/python -c "import greenlet, gevent" 2>/dev/null; then
+  say "installing greenlet and gevent for sandboxed programs"
+  rm -rf .classbook/venv
+  /usr/bin/python3 -m venv .classbook/venv
+  .classbook/venv/bin/pip install -q --disable-pip-version-check greenlet==3.5.6 gevent==26.9.0
+fi
+
 say "building the page (trunk)"
 cargo fetch --target wasm32-unknown-unknown -q
 PATH="$ROOT/frontend/node_modules/.bin:$PATH" trunk build --quiet

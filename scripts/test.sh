@@ -5,5 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 test -f dist/index.html || { echo "dist/ is not built: run ./run test" >&2; exit 1; }
-echo "== cargo test (workspace)"
+echo "== lesson browser cells in Pyodide (node)"
+cargo build -q --release -p classbook
+node tests/course/browser_cells.mjs target/release/classbook
+echo "== cargo test (workspace: units, WebSocket + sandbox, server lesson cells, TFTP, Chromium end-to-end)"
 cargo test --workspace --exclude classbook-frontend -- --test-threads=2

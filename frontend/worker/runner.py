@@ -7,6 +7,7 @@ import os
 import sys
 import time
 import traceback
+import types
 
 import _classbook
 
@@ -97,9 +98,14 @@ def run(code, filename, namespace):
         _explain(need)
         flush_std()
         return NEEDS_SERVER
-    ns = _namespaces.get(namespace)
-    if ns is None:
-        ns = _namespaces[namespace] = {"__name__": "__main__", "__builtins__": builtins}
+    # Each namespace is a real __main__ module while its cells run, as in a script, so
+    # pickle (and anything else that looks classes up in sys.modules) finds what cells define.
+    main = _namespaces.get(namespace)
+    if main is None:
+        main = _namespaces[namespace] = types.ModuleType("__main__")
+        main.__builtins__ = builtins
+    sys.modules["__main__"] = main
+    ns = main.__dict__
     # Each lesson has its own folder (in memory, like the rest of the browser's files).
     home = os.path.join("/home/student", namespace)
     os.makedirs(home, exist_ok=True)

@@ -91,6 +91,7 @@ async function boot() {
   });
   pyodide = await loadEngine();
   progress(0.85, "start");
+  await initialised;
   pyodide.setStdout(writer("stdout"));
   pyodide.setStderr(writer("stderr"));
   pyodide.setStdin({ read: readStdin, isatty: false });
@@ -120,6 +121,10 @@ async function loadEngine() {
   return loadPyodide(options);
 }
 
+// Loading starts as soon as the worker exists; the page's init message (the shared control
+// buffer) is awaited only when Python must be wired to it.
+let gotInit;
+const initialised = new Promise((resolve) => (gotInit = resolve));
 let runner = null;
 async function start() {
   try {
@@ -130,6 +135,7 @@ async function start() {
   }
   for (const req of queue.splice(0)) enqueue(req);
 }
+start();
 
 // Runs are served one at a time, in order.
 let chain = Promise.resolve();
@@ -171,7 +177,7 @@ self.onmessage = (event) => {
   if (typeof msg === "object" && msg.type === "init") {
     ctrl = new Int32Array(msg.control, 0, 4);
     stdinBytes = new Uint8Array(msg.control, 16);
-    start();
+    gotInit();
     return;
   }
   const req = JSON.parse(msg);

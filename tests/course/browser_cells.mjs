@@ -119,10 +119,8 @@ const forget = (ns) => { if (namespaces && namespaces.pop) namespaces.pop(ns, nu
 let nsCounter = 0;
 flushPython = pyodide.globals.get("flush_std");
 
-const CHECK_DEF = `
-def check(description, condition):
-    print(("\\u2714 " if condition else "\\u2718 ") + str(description))
-`;
+// The same check() the page uses (frontend/worker/check.py).
+const CHECK_DEF = readFileSync(join(ROOT, "frontend/worker/check.py"), "utf8");
 
 function runCode(code, filename, namespace, stdin) {
   captured = "";

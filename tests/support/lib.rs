@@ -15,6 +15,11 @@ pub struct Server {
 
 /// Serves the bundled course (or `course_dir`) with the built page.
 pub async fn serve(course_dir: Option<&std::path::Path>) -> Server {
+    serve_with(course_dir, axum::Router::new()).await
+}
+
+/// Like `serve`, with `extra` routes in front of classbook's own (benchmarks add pages).
+pub async fn serve_with(course_dir: Option<&std::path::Path>, extra: axum::Router) -> Server {
     let work = std::env::temp_dir().join(format!("classbook-e2e-{}", std::process::id()));
     let cfg = sandbox::Config::detect(work);
     classbook::probe_sandbox(&cfg).await.expect("sandboxes work on the test machine");
@@ -22,9 +27,13 @@ pub async fn serve(course_dir: Option<&std::path::Path>) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(classbook::serve(listener, app, async move {
-        let _ = stopped.await;
-    }));
+    let router = extra.merge(classbook::http::router(app));
+    tokio::spawn(async move {
+        axum::serve(listener, router).with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        })
+        .await
+    });
     Server { addr, _stop: stop }
 }
 

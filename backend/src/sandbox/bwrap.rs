@@ -27,9 +27,12 @@ pub struct Mounts<'a> {
     pub workdir: &'a Path,
     pub python: &'a Path,
     pub tmp_bytes: u64,
-    /// Extra read-only binds (host path, sandbox path), e.g. the Python packages venv.
-    pub ro_binds: &'a [(std::path::PathBuf, String)],
+    /// A site-packages directory to put on the sandbox's Python path, read-only.
+    pub packages: Option<&'a Path>,
 }
+
+/// Where `Mounts::packages` appears inside the sandbox.
+pub const PACKAGES_PATH: &str = "/opt/classbook/site-packages";
 
 pub fn args(m: &Mounts, fds: &DataFds, agent_chan: RawFd) -> Vec<OsString> {
     let mut a = Args(Vec::new());
@@ -54,8 +57,8 @@ pub fn args(m: &Mounts, fds: &DataFds, agent_chan: RawFd) -> Vec<OsString> {
     a.add(&["--dir", "/opt/classbook", "--ro-bind-data", &fd(fds.agent), AGENT_PATH]);
     a.add(&["--proc", "/proc", "--dev", "/dev"]);
     a.add(&["--size", &tmp, "--tmpfs", "/dev/shm", "--size", &tmp, "--tmpfs", "/tmp"]);
-    for (host, inside) in m.ro_binds {
-        a.0.extend(["--ro-bind".into(), host.into(), inside.into()]);
+    if let Some(host) = m.packages {
+        a.0.extend(["--ro-bind".into(), host.into(), PACKAGES_PATH.into()]);
     }
     a.add(&["--disable-userns"]);
     a.0.extend(["--bind".into(), m.workdir.into(), "/work".into()]);
@@ -63,7 +66,11 @@ pub fn args(m: &Mounts, fds: &DataFds, agent_chan: RawFd) -> Vec<OsString> {
     a.add(&["--uid", "1000", "--gid", "1000", "--hostname", "sandbox"]);
     a.add(&["--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/work"]);
     a.add(&["--setenv", "PYTHONUNBUFFERED", "1", "--setenv", "LANG", "C.UTF-8", "--setenv", "MALLOC_ARENA_MAX", "2"]);
-    a.add(&["--setenv", "USER", "student", "--setenv", "TMPDIR", "/tmp", "--"]);
+    a.add(&["--setenv", "USER", "student", "--setenv", "TMPDIR", "/tmp"]);
+    if m.packages.is_some() {
+        a.add(&["--setenv", "PYTHONPATH", PACKAGES_PATH]);
+    }
+    a.add(&["--"]);
     a.0.push(m.python.into());
     a.add(&[AGENT_PATH, &fd(agent_chan)]);
     a.0

@@ -65,12 +65,15 @@ pub struct Config {
     /// Host uids for sandboxes when the backend runs as root.
     pub uids: Option<UidPool>,
     pub limits: Limits,
-    pub ro_binds: Vec<(PathBuf, String)>,
+    /// Extra Python packages (greenlet, gevent) the sandbox sees read-only on its path:
+    /// a site-packages directory made by the set-up.
+    pub packages: Option<PathBuf>,
 }
 
 impl Config {
-    /// Defaults for this machine: Debian's /usr/bin/python3, bwrap from PATH, and a uid
-    /// range 61000–61999 when running as root.
+    /// Defaults for this machine: Debian's /usr/bin/python3, bwrap from PATH, a uid range
+    /// 61000–61999 when running as root, and the packages the set-up installed, if any
+    /// (`CLASSBOOK_PACKAGES`, else `.classbook/venv` of the source tree).
     pub fn detect(work_root: PathBuf) -> Config {
         // SAFETY: geteuid has no preconditions.
         let root = unsafe { libc::geteuid() } == 0;
@@ -80,9 +83,17 @@ impl Config {
             work_root,
             uids: root.then(|| UidPool::new(61000, 1000)),
             limits: Limits::default(),
-            ro_binds: Vec::new(),
+            packages: default_packages(),
         }
     }
+}
+
+fn default_packages() -> Option<PathBuf> {
+    let dir = match std::env::var_os("CLASSBOOK_PACKAGES") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../.classbook/venv/lib/python3.11/site-packages"),
+    };
+    dir.is_dir().then_some(dir)
 }
 
 fn find_in_path(name: &str) -> Option<PathBuf> {
@@ -164,7 +175,7 @@ impl Sandbox {
             workdir: &workdir,
             python: &cfg.python,
             tmp_bytes: cfg.limits.tmp_bytes,
-            ro_binds: &cfg.ro_binds,
+            packages: cfg.packages.as_deref(),
         };
         let mut cmd = Command::new(&cfg.bwrap);
         cmd.args(bwrap::args(&mounts, &fds, agent_end.as_raw_fd()))

@@ -58,6 +58,8 @@ pub struct Client {
 pub struct Outcome {
     pub stdout: String,
     pub stderr: String,
+    /// stdout and stderr as they arrived, as the page shows them.
+    pub combined: String,
     pub exit: ExitInfo,
     pub events: Vec<ServerMsg>,
 }
@@ -104,6 +106,15 @@ impl Client {
         self.send(&ClientMsg::Run(req)).await;
     }
 
+    /// Starts `entry`, types `stdin` (if any) and closes its input.
+    pub async fn start_with_input(&mut self, run_id: u32, files: &[(&str, &str)], entry: &str, watch: bool, stdin: Option<&str>) {
+        self.start(run_id, files, entry, watch).await;
+        if let Some(data) = stdin {
+            self.send(&ClientMsg::Stdin { run_id, data: data.to_string() }).await;
+        }
+        self.send(&ClientMsg::CloseStdin { run_id }).await;
+    }
+
     /// Runs one file named `main.py` and collects everything until its Exit.
     pub async fn run(&mut self, run_id: u32, code: &str) -> Outcome {
         self.start(run_id, &[("main.py", code)], "main.py", false).await;
@@ -117,10 +128,19 @@ impl Client {
 
     /// Collects the messages of several runs until each has exited.
     pub async fn collect_all(&mut self, ids: &[u32]) -> std::collections::HashMap<u32, Outcome> {
+        self.collect_all_after(ids, Vec::new()).await
+    }
+
+    /// Like `collect_all`, starting with messages already received.
+    pub async fn collect_all_after(&mut self, ids: &[u32], early: Vec<ServerMsg>) -> std::collections::HashMap<u32, Outcome> {
         let mut outs: std::collections::HashMap<u32, Outcome> = ids.iter().map(|i| (*i, Outcome::default())).collect();
         let mut open = ids.len();
+        let mut early = early.into_iter();
         while open > 0 {
-            let msg = self.recv().await;
+            let msg = match early.next() {
+                Some(m) => m,
+                None => self.recv().await,
+            };
             let id = match &msg {
                 ServerMsg::Output { run_id, .. } | ServerMsg::Started { run_id, .. } => *run_id,
                 ServerMsg::Listening { run_id } | ServerMsg::Queued { run_id, .. } => *run_id,
@@ -131,6 +151,9 @@ impl Client {
                 _ => continue,
             };
             let Some(out) = outs.get_mut(&id) else { continue };
+            if let ServerMsg::Output { data, .. } = &msg {
+                out.combined.push_str(data);
+            }
             match &msg {
                 ServerMsg::Output { stream: Stream::Stdout, data, .. } => out.stdout.push_str(data),
                 ServerMsg::Output { stream: Stream::Stderr, data, .. } => out.stderr.push_str(data),

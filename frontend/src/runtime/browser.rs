@@ -42,9 +42,11 @@ pub fn status() -> RwSignal<Engine> {
 
 /// Starts (or restarts) the worker. Idempotent apart from a restart after `terminate`.
 pub fn start() {
-    let options = WorkerOptions::new();
-    options.set_type(WorkerType::Module);
-    let worker = match Worker::new_with_options("./worker.js", &options) {
+    let worker = match adopt_early_worker().map(Ok).unwrap_or_else(|| {
+        let options = WorkerOptions::new();
+        options.set_type(WorkerType::Module);
+        Worker::new_with_options("./worker.js", &options)
+    }) {
         Ok(w) => w,
         Err(e) => {
             status().set(Engine::Failed(format!("cannot start the Python worker: {e:?}")));
@@ -87,6 +89,15 @@ pub fn start() {
             _on_error: on_error,
         })
     });
+}
+
+/// The worker index.html started before the app loaded (taken once; restarts make their own).
+fn adopt_early_worker() -> Option<Worker> {
+    let window = web_sys::window()?;
+    let key = JsValue::from_str("classbookWorker");
+    let worker = Reflect::get(&window, &key).ok()?.dyn_into::<Worker>().ok()?;
+    let _ = Reflect::delete_property(&window, &key);
+    Some(worker)
 }
 
 fn on_event(event: WorkerEvent) {

@@ -1,0 +1,156 @@
+//! Every server cell of the course runs in a real sandbox through the WebSocket, in lesson
+//! order (one student session per lesson), and prints what its lesson says it prints.
+//! Every server exercise: the solution passes its checks, each wrong solution fails them.
+
+mod support;
+
+use classbook::course::Course;
+use shared::course::{output_matches, Block, Cell, Runtime};
+use shared::wire::ServerMsg;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use support::{Client, Outcome};
+
+const CHECK_PRELUDE: &str = include_str!("../../frontend/worker/check.py");
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn file_of(cell: &Cell) -> String {
+    cell.file.clone().unwrap_or_else(|| format!("{}.py", cell.id))
+}
+
+struct Report {
+    passed: usize,
+    failures: Vec<String>,
+}
+
+impl Report {
+    fn check(&mut self, ok: bool, lesson: &str, cell: &Cell, what: impl FnOnce() -> String) {
+        if ok {
+            self.passed += 1;
+        } else {
+            self.failures.push(format!("course/{lesson}.md:{}: {}: {}", cell.line, cell.id, what()));
+        }
+    }
+}
+
+fn compare(report: &mut Report, lesson: &str, cell: &Cell, out: &Outcome) {
+    match &cell.expected {
+        Some(exp) => report.check(output_matches(exp, &out.combined), lesson, cell, || {
+            format!("output differs\n--- expected\n{}\n--- got\n{}", exp.text, out.combined)
+        }),
+        None => report.check(false, lesson, cell, || "no ```output block".into()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_server_cell_prints_what_its_lesson_expects() {
+    let course = Course::load(Some(&root().join("course"))).unwrap_or_else(|e| panic!("{}", e.join("\n")));
+    let server = support::start().await;
+    let mut report = Report { passed: 0, failures: Vec::new() };
+    let mut run_id = 0;
+    for lesson in course.lessons() {
+        if !lesson.cells().any(|c| c.runtime == Runtime::Server) {
+            continue;
+        }
+        let mut client = Client::connect(&server).await;
+        for block in &lesson.blocks {
+            match block {
+                Block::Cell(cell) if cell.runtime == Runtime::Server && cell.exercise.is_some() => {
+                    check_exercise(&mut client, &mut run_id, &mut report, &lesson.id, cell).await;
+                }
+                Block::Cell(cell) if cell.runtime == Runtime::Server => {
+                    run_id += 1;
+                    let file = file_of(cell);
+                    client.start_with_input(run_id, &[(&file, &cell.code)], &file, false, cell.stdin.as_deref()).await;
+                    let out = client.collect(run_id).await;
+                    compare(&mut report, &lesson.id, cell, &out);
+                }
+                Block::Group(group) => {
+                    let outs = run_group(&mut client, &mut run_id, &group.files).await;
+                    for (cell, out) in outs {
+                        compare(&mut report, &lesson.id, cell, &out);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    for f in &report.failures {
+        println!("{f}\n");
+    }
+    println!("server cells: {} passed, {} failed", report.passed, report.failures.len());
+    assert!(report.failures.is_empty(), "{} server cell check(s) failed (listed above)", report.failures.len());
+}
+
+/// Starts a group's files in order, each next one once the previous listens (or exits, or 3 s).
+async fn run_group<'a>(client: &mut Client, run_id: &mut u32, files: &'a [Cell]) -> Vec<(&'a Cell, Outcome)> {
+    let specs: Vec<(String, &str)> = files.iter().map(|c| (file_of(c), c.code.as_str())).collect();
+    let spec_refs: Vec<(&str, &str)> = specs.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+    let started: Vec<&Cell> = files.iter().filter(|c| c.start).collect();
+    let mut ids = Vec::new();
+    let mut early: Vec<ServerMsg> = Vec::new();
+    for (i, cell) in started.iter().enumerate() {
+        *run_id += 1;
+        ids.push(*run_id);
+        let last = i + 1 == started.len();
+        let files = if i == 0 { spec_refs.as_slice() } else { &[] };
+        client.start_with_input(*run_id, files, &file_of(cell), !last, cell.stdin.as_deref()).await;
+        if !last {
+            // Wait for Listening or Exit of this program, keeping every message for later.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+            loop {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                let Some(msg) = client.try_recv(left).await else { break };
+                let ready = matches!(&msg, ServerMsg::Listening { run_id: r } if r == run_id)
+                    || matches!(&msg, ServerMsg::Exit(e) if e.run_id == *run_id);
+                early.push(msg);
+                if ready {
+                    break;
+                }
+            }
+        }
+    }
+    let mut outs = client.collect_all_after(&ids, early).await;
+    started.into_iter().zip(ids).map(|(c, id)| (c, outs.remove(&id).expect("collected"))).collect()
+}
+
+/// Runs `code` as the student's file with the exercise's checks as `_check.py`.
+async fn attempt(client: &mut Client, run_id: &mut u32, cell: &Cell, check: &str, code: &str) -> Outcome {
+    *run_id += 1;
+    let file = file_of(cell);
+    let files = [(file.as_str(), code), ("_check.py", check)];
+    client.start_with_input(*run_id, &files, "_check.py", false, cell.stdin.as_deref()).await;
+    client.collect(*run_id).await
+}
+
+async fn check_exercise(client: &mut Client, run_id: &mut u32, report: &mut Report, lesson: &str, cell: &Cell) {
+    let exercise = cell.exercise.as_ref().expect("exercise");
+    let check = format!("{CHECK_PRELUDE}\n{}", exercise.check);
+    let Some(solution) = &exercise.solution else {
+        return report.check(false, lesson, cell, || "no ```solution block".into());
+    };
+    let out = attempt(client, run_id, cell, &check, solution).await;
+    let (ok, bad) = (out.stdout.matches("\u{2714} ").count(), out.stdout.matches("\u{2718} ").count());
+    report.check(ok > 0 && bad == 0 && out.exit.code == Some(0), lesson, cell, || {
+        format!("the solution does not pass its checks ({ok} passed, {bad} failed):\n{}", out.combined)
+    });
+    let dir = root().join("tests/exercises").join(lesson);
+    let prefix = format!("{}.wrong", cell.id);
+    let mut wrongs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
+        .unwrap_or_default();
+    wrongs.retain(|p| {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        name.starts_with(&prefix) && name.ends_with(".py")
+    });
+    report.check(!wrongs.is_empty(), lesson, cell, || format!("no wrong solution in {}", dir.display()));
+    for wrong in wrongs {
+        let code = std::fs::read_to_string(&wrong).expect("wrong solution readable");
+        let out = attempt(client, run_id, cell, &check, &code).await;
+        let rejected = out.stdout.contains("\u{2718} ") || out.exit.code != Some(0);
+        report.check(rejected, lesson, cell, || format!("{} passes the checks but is wrong", wrong.display()));
+    }
+}

@@ -1,0 +1,12 @@
+import asyncio
+
+async def download(name):
+    await asyncio.sleep(0.2)
+    return f"{name}: {len(name)} 字节"
+
+async def download_all(names):
+    # Wrong: the coroutines are created but never awaited, so nothing is downloaded.
+    return [download(n) for n in names]
+
+def main(names):
+    return asyncio.run(download_all(names))

@@ -1,0 +1,11 @@
+import socket
+
+def serve_reverse(port):
+    count = 0
+    with socket.create_server(("127.0.0.1", port)) as server:
+        conn, _ = server.accept()
+        with conn:
+            while data := conn.recv(1024):
+                conn.sendall(data[::-1])
+                count += 1
+    return count
