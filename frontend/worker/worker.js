@@ -2,7 +2,8 @@
 // their output; input() and sleep block on a SharedArrayBuffer the page wakes (Atomics).
 //
 // Page -> worker: first {type: "init", control: SharedArrayBuffer}, then JSON strings
-// (shared::worker::WorkerRequest). Worker -> page: JSON strings (shared::worker::WorkerEvent).
+// (shared::worker::WorkerRequest). Worker -> page: JSON strings, each one WorkerEvent
+// (shared::worker) or an array of them.
 // Control buffer (Int32Array view): [0] interrupt signal (Pyodide's interrupt buffer),
 // [1] stdin state (0 waiting, 1 data, 2 EOF), [2] stdin length, [3] wake counter;
 // bytes from offset 16: the stdin line.
@@ -28,11 +29,16 @@ function emit(stream, text) {
   buf.text += text;
   if (performance.now() - current.last > FLUSH_MS || buf.text.length > 65536) flushOutput();
 }
-function flushOutput() {
-  if (!current || !current.out.text) return;
-  post({ kind: "Run", type: "Output", run_id: current.id, stream: current.out.stream, data: current.out.text });
+function takeOutput() {
+  if (!current || !current.out.text) return null;
+  const ev = { kind: "Run", type: "Output", run_id: current.id, stream: current.out.stream, data: current.out.text };
   current.out.text = "";
   current.last = performance.now();
+  return ev;
+}
+function flushOutput() {
+  const ev = takeOutput();
+  if (ev) post(ev);
 }
 
 function writer(stream) {
@@ -137,6 +143,8 @@ async function start() {
 }
 start();
 
+const MAY_AWAIT = /\basync\b|\bawait\b|asyncio/;
+
 // Runs are served one at a time, in order.
 let chain = Promise.resolve();
 function enqueue(req) {
@@ -148,26 +156,30 @@ async function execute(req) {
     current = { id: req.run_id, out: { stream: "stdout", text: "" }, last: performance.now() };
     pendingInput = new Uint8Array(0);
     const started = performance.now();
-    post({ kind: "Run", type: "Started", run_id: req.run_id, pid: 0 });
     Atomics.store(ctrl, 0, 0);
     let code = 1;
     try {
-      // Entered "promising", so asyncio.run can suspend the wasm stack (JSPI) while
-      // awaiting; input() and sleep still block synchronously on Atomics.
-      code = await runner.callPromising(req.code, req.filename, req.namespace);
+      // A cell that may await (asyncio.run) is entered "promising", so the wasm stack can
+      // suspend (JSPI); others are called directly, which is faster. input() and sleep
+      // block synchronously on Atomics either way.
+      code = MAY_AWAIT.test(req.code)
+        ? await runner.callPromising(req.code, req.filename, req.namespace)
+        : runner(req.code, req.filename, req.namespace);
     } catch (e) {
       emit("stderr", `classbook: the engine failed: ${e}\n`);
     }
-    flushOutput();
+    // The end of a run is one message: its last output, whether it needs the server, its exit.
+    const last = [takeOutput()];
     if (code === 3) {
-      post({ kind: "NeedsServer", run_id: req.run_id, reason: pyodide.globals.get("last_reason") });
+      last.push({ kind: "NeedsServer", run_id: req.run_id, reason: pyodide.globals.get("last_reason") });
     }
     const interrupted = code === -2;
-    post({
+    last.push({
       kind: "Run", type: "Exit", run_id: req.run_id,
       code: interrupted ? null : code, signal: interrupted ? 2 : null,
       cpu_ms: 0, wall_ms: Math.round(performance.now() - started), truncated: false, reason: null,
     });
+    post(last.filter(Boolean));
     current = null;
   }
 }

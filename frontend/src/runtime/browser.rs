@@ -55,8 +55,13 @@ pub fn start() {
     };
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|ev: MessageEvent| {
         if let Some(text) = ev.data().as_string() {
-            match serde_json::from_str::<WorkerEvent>(&text) {
-                Ok(event) => on_event(event),
+            let events = if text.starts_with('[') {
+                serde_json::from_str::<Vec<WorkerEvent>>(&text)
+            } else {
+                serde_json::from_str::<WorkerEvent>(&text).map(|e| vec![e])
+            };
+            match events {
+                Ok(events) => events.into_iter().for_each(on_event),
                 Err(e) => web_sys::console::error_1(&format!("bad worker message {text}: {e}").into()),
             }
         }
