@@ -33,6 +33,9 @@ pub async fn probe_sandbox(cfg: &sandbox::Config) -> Result<(), String> {
         return Err(format!("{} is missing: run `apt-get install python3`", cfg.python.display()));
     }
     let name = format!("probe-{}", std::process::id());
+    if cfg.cgroups.is_none() {
+        tracing::warn!("no writable cgroups here: sandboxes are limited by rlimits only (no memory limit)");
+    }
     match sandbox::Sandbox::start(cfg, &name).await {
         Ok(s) => {
             s.close().await;

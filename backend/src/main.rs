@@ -23,9 +23,6 @@ enum Cmd {
         /// Lesson directory; the course bundled in the binary when absent.
         #[arg(long, env = "CLASSBOOK_COURSE")]
         course: Option<PathBuf>,
-        /// Where students' work dirs live (default: a classbook folder in the temp dir).
-        #[arg(long, env = "CLASSBOOK_WORK_DIR")]
-        work_dir: Option<PathBuf>,
     },
     /// Validate a lesson directory and print every problem as file:line.
     CheckCourse {
@@ -44,7 +41,7 @@ async fn main() -> Result<()> {
         )
         .init();
     match Cli::parse().command {
-        Cmd::Serve { bind, course, work_dir } => serve(bind, course, work_dir).await,
+        Cmd::Serve { bind, course } => serve(bind, course).await,
         Cmd::CheckCourse { dir, json } => check_course(&dir, json),
     }
 }
@@ -68,10 +65,12 @@ fn check_course(dir: &std::path::Path, json: bool) -> Result<()> {
     Ok(())
 }
 
-async fn serve(bind: SocketAddr, course: Option<PathBuf>, work_dir: Option<PathBuf>) -> Result<()> {
+async fn serve(bind: SocketAddr, course: Option<PathBuf>) -> Result<()> {
     let course = load_course(course.as_deref())?;
-    let work_root = work_dir.unwrap_or_else(|| std::env::temp_dir().join("classbook-work"));
-    let cfg = sandbox::Config::detect(work_root);
+    let cfg = sandbox::Config::detect();
+    if let Some(cg) = &cfg.cgroups {
+        cg.sweep_stale();
+    }
     let sandbox = match classbook::probe_sandbox(&cfg).await {
         Ok(()) => Ok(cfg),
         Err(why) => {

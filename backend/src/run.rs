@@ -38,6 +38,7 @@ pub async fn drive(
         .map(|(p, stream)| tokio::spawn(pump(p, id, stream, out.clone(), cap.clone())));
     let feeder = tokio::spawn(feed_stdin(stdin, stdin_rx));
 
+    let before = sandbox.counters();
     let deadline = tokio::time::Instant::from_std(started + Duration::from_secs(limits.wall_secs));
     let mut reason = None;
     let (code, signal, cpu_ms) = loop {
@@ -49,6 +50,11 @@ pub async fn drive(
                 let _ = out.send(ServerMsg::Listening { run_id: id }).await;
             }
             Ok(Some(RunEvent::Exit { code, signal, cpu_ms })) => break (code, signal, cpu_ms),
+            Ok(Some(RunEvent::Failed(message))) => {
+                feeder.abort();
+                let _ = out.send(ServerMsg::Error { run_id: Some(id), message }).await;
+                return;
+            }
             Ok(Some(RunEvent::Lost(why))) => {
                 reason = Some(why);
                 break (None, Some(libc::SIGKILL), 0);
@@ -68,8 +74,17 @@ pub async fn drive(
             }
         }
     };
-    if reason.is_none() && signal == Some(libc::SIGXCPU) {
-        reason = Some(format!("CPU time limit of {} s reached", limits.cpu_secs));
+    let after = sandbox.counters();
+    if reason.is_none() {
+        reason = if signal == Some(libc::SIGXCPU) {
+            Some(format!("CPU time limit of {} s reached", limits.cpu_secs))
+        } else if signal == Some(libc::SIGKILL) && after.oom_kills > before.oom_kills {
+            Some(format!("out of memory: the limit is {} MiB", limits.memory_bytes >> 20))
+        } else if code != Some(0) && after.pid_limit_hits > before.pid_limit_hits {
+            Some(format!("process limit of {} reached", limits.nproc))
+        } else {
+            None
+        };
     }
     // Every process of the run is gone now, so its pipes end: wait for the last output.
     for p in pumps {

@@ -141,8 +141,7 @@ impl Session {
         }
         let sandbox = self.sandbox().await?;
         let files: Vec<(String, String)> = req.files.into_iter().map(|f| (f.name, f.text)).collect();
-        sandbox.write_files(&files).await?;
-        let io = sandbox.spawn(id, &req.entry, &req.args, req.watch_listen).await?;
+        let io = sandbox.spawn(id, &files, &req.entry, &req.args, req.watch_listen).await?;
         let (stdin_tx, stdin_rx) = mpsc::channel(64);
         self.runs.lock().expect("runs poisoned").insert(id, stdin_tx);
         let (runs, out) = (self.runs.clone(), self.out.clone());

@@ -20,8 +20,7 @@ pub async fn serve(course_dir: Option<&std::path::Path>) -> Server {
 
 /// Like `serve`, with `extra` routes in front of classbook's own (benchmarks add pages).
 pub async fn serve_with(course_dir: Option<&std::path::Path>, extra: axum::Router) -> Server {
-    let work = std::env::temp_dir().join(format!("classbook-e2e-{}", std::process::id()));
-    let cfg = sandbox::Config::detect(work);
+    let cfg = sandbox::Config::detect();
     classbook::probe_sandbox(&cfg).await.expect("sandboxes work on the test machine");
     let app = App::new(Course::load(course_dir).expect("course"), Ok(cfg));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,9 +1,10 @@
 # classbook sandbox agent: the first program in every student sandbox. It starts each run
 # as a fork of this warm interpreter, reaps it, and kills what the run leaves behind.
 #
-# Protocol with the backend (a SOCK_SEQPACKET socket on the fd named in argv[1]); one JSON
-# object per packet.
-#   backend -> agent: {"op":"run","id":N,"entry":"a.py","args":[...],"watch":bool} + fds [stdin, stdout, stderr]
+# Protocol with the backend (a SOCK_SEQPACKET socket on the fd named in argv[1]; argv[2] is
+# the work dir); one JSON object per packet.
+#   backend -> agent: {"op":"run","id":N,"entry":"a.py","args":[...],"watch":bool,"cpu":S,
+#                      "files":["a.py", ...]} + fds [stdin, stdout, stderr, one pipe per file]
 #                     {"op":"signal","id":N,"sig":2}   {"op":"kill","id":N}
 #   agent -> backend: {"ev":"ready"} {"ev":"started","id":N,"pid":P} {"ev":"listening","id":N}
 #                     {"ev":"exit","id":N,"code":C|null,"signal":S|null,"cpu_ms":T}
@@ -16,14 +17,16 @@ import runpy
 import select
 import signal
 import socket
+import stat
 import sys
 import time
 import traceback
 
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
-WORK = "/work"
+WORK = sys.argv[2] if len(sys.argv) > 2 else "/work"
 SCAN_EVERY = 0.05
+NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
 def main():
@@ -114,9 +117,19 @@ class Agent:
                             pass
 
     def start(self, msg, fds):
-        if len(fds) != 3:
-            raise ValueError("a run needs three fds")
+        names = msg.get("files", [])
+        if len(fds) != 3 + len(names):
+            raise ValueError("a run needs three fds and one per file")
         rid = msg["id"]
+        try:
+            for name, fd in zip(names, fds[3:]):
+                write_file(name, fd)
+        except OSError as e:
+            for fd in fds:
+                close_quietly(fd)
+            self.send({"ev": "failed", "id": rid, "message": f"cannot write {e.filename or 'a file'}: {e.strerror}"})
+            return
+        fds = fds[:3]
         pid = os.fork()
         if pid == 0:
             child(msg, fds, self)
@@ -203,6 +216,33 @@ class Agent:
                         pass
         for p in [p for p, (r, _) in self.owner.items() if r == rid]:
             self.owner.pop(p, None)
+
+
+def write_file(name, fd):
+    """Writes what pipe `fd` holds into the work dir as `name`, never through a link."""
+    try:
+        if not name or name.startswith(".") or not set(name) <= NAME_CHARS or len(name) > 64:
+            raise OSError(22, "not a plain file name", name)
+        path = os.path.join(WORK, name)
+        out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+        try:
+            st = os.fstat(out)
+            if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
+                raise OSError(21, "exists and is not a plain file", name)
+            os.set_blocking(out, True)
+            os.ftruncate(out, 0)
+            while True:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                os.write(out, chunk)
+        finally:
+            os.close(out)
+    except OSError as e:
+        e.filename = e.filename or name
+        raise
+    finally:
+        os.close(fd)
 
 
 def list_procs():

@@ -1,5 +1,5 @@
 //! The bubblewrap command line of a sandbox (DESIGN.md, "Server runs"): read-only /usr,
-//! a private /work, its own namespaces, small generated /etc files, the seccomp filter.
+//! a private size-limited /work, its own namespaces, small generated /etc files, seccomp.
 
 use std::ffi::OsString;
 use std::os::fd::RawFd;
@@ -24,8 +24,9 @@ pub const NSSWITCH: &str = "passwd: files\ngroup: files\nhosts: files\nservices:
 pub const AGENT_PATH: &str = "/opt/classbook/agent.py";
 
 pub struct Mounts<'a> {
-    pub workdir: &'a Path,
     pub python: &'a Path,
+    /// Size of the student's /work (a tmpfs: it lives and dies with the sandbox).
+    pub work_bytes: u64,
     pub tmp_bytes: u64,
     /// A site-packages directory to put on the sandbox's Python path, read-only.
     pub packages: Option<&'a Path>,
@@ -60,8 +61,7 @@ pub fn args(m: &Mounts, fds: &DataFds, agent_chan: RawFd) -> Vec<OsString> {
     if let Some(host) = m.packages {
         a.0.extend(["--ro-bind".into(), host.into(), PACKAGES_PATH.into()]);
     }
-    a.add(&["--disable-userns"]);
-    a.0.extend(["--bind".into(), m.workdir.into(), "/work".into()]);
+    a.add(&["--disable-userns", "--size", &m.work_bytes.to_string(), "--perms", "0700", "--tmpfs", "/work"]);
     a.add(&["--chdir", "/work", "--remount-ro", "/"]);
     a.add(&["--uid", "1000", "--gid", "1000", "--hostname", "sandbox"]);
     a.add(&["--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/work"]);
@@ -72,7 +72,7 @@ pub fn args(m: &Mounts, fds: &DataFds, agent_chan: RawFd) -> Vec<OsString> {
     }
     a.add(&["--"]);
     a.0.push(m.python.into());
-    a.add(&[AGENT_PATH, &fd(agent_chan)]);
+    a.add(&[AGENT_PATH, &fd(agent_chan), "/work"]);
     a.0
 }
 

@@ -1,23 +1,26 @@
 //! Per-student sandboxes: one bubblewrap sandbox per session, started as its own host uid
-//! with an empty environment; every run is a process the in-sandbox agent forks.
-//! This module is the only code that spawns processes for students.
+//! with an empty environment, in its own cgroup; every run is a process the in-sandbox
+//! agent forks. This module is the only code that spawns processes for students.
 
 mod bwrap;
+mod cgroup;
 mod channel;
 mod seccomp;
 mod uids;
 
+pub use cgroup::Cgroups;
 pub use uids::UidPool;
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
 use std::collections::HashMap;
+use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::pipe;
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
@@ -29,12 +32,16 @@ pub struct Limits {
     pub cpu_secs: u64,
     /// Wall-clock seconds per run.
     pub wall_secs: u64,
-    /// Processes and threads of one sandbox (RLIMIT_NPROC of its uid).
+    /// Processes and threads of one sandbox (cgroup pids.max and RLIMIT_NPROC of its uid).
     pub nproc: u64,
+    /// Memory of one sandbox, its /work, /tmp and /dev/shm included (cgroup).
+    pub memory_bytes: u64,
     /// Open files per process.
     pub nofile: u64,
     /// Largest file a program may write, in bytes.
     pub fsize: u64,
+    /// Size of /work (the student's files), in bytes.
+    pub work_bytes: u64,
     /// Size of /tmp and /dev/shm, each, in bytes.
     pub tmp_bytes: u64,
     /// Output forwarded to the page per run, in bytes; the rest is cut and announced.
@@ -47,10 +54,12 @@ impl Default for Limits {
             cpu_secs: 30,
             wall_secs: 600,
             nproc: 256,
+            memory_bytes: 256 << 20,
             nofile: 256,
             fsize: 16 << 20,
-            tmp_bytes: 64 << 20,
-            output_bytes: 2 << 20,
+            work_bytes: 64 << 20,
+            tmp_bytes: 32 << 20,
+            output_bytes: 1 << 20,
         }
     }
 }
@@ -60,10 +69,10 @@ impl Default for Limits {
 pub struct Config {
     pub bwrap: PathBuf,
     pub python: PathBuf,
-    /// Parent of every session's work dir.
-    pub work_root: PathBuf,
     /// Host uids for sandboxes when the backend runs as root.
     pub uids: Option<UidPool>,
+    /// Where per-session cgroups go, when this machine lets us make them.
+    pub cgroups: Option<Cgroups>,
     pub limits: Limits,
     /// Extra Python packages (greenlet, gevent) the sandbox sees read-only on its path:
     /// a site-packages directory made by the set-up.
@@ -72,16 +81,16 @@ pub struct Config {
 
 impl Config {
     /// Defaults for this machine: Debian's /usr/bin/python3, bwrap from PATH, a uid range
-    /// 61000–61999 when running as root, and the packages the set-up installed, if any
-    /// (`CLASSBOOK_PACKAGES`, else `.classbook/venv` of the source tree).
-    pub fn detect(work_root: PathBuf) -> Config {
+    /// 61000–61999 and cgroups when running as root, and the packages the set-up installed,
+    /// if any (`CLASSBOOK_PACKAGES`, else `.classbook/venv` of the source tree).
+    pub fn detect() -> Config {
         // SAFETY: geteuid has no preconditions.
         let root = unsafe { libc::geteuid() } == 0;
         Config {
             bwrap: find_in_path("bwrap").unwrap_or_else(|| PathBuf::from("/usr/bin/bwrap")),
             python: PathBuf::from("/usr/bin/python3"),
-            work_root,
             uids: root.then(|| UidPool::new(61000, 1000)),
+            cgroups: if root { Cgroups::detect() } else { None },
             limits: Limits::default(),
             packages: default_packages(),
         }
@@ -107,6 +116,8 @@ pub enum RunEvent {
     Started { pid: u32 },
     Listening,
     Exit { code: Option<i32>, signal: Option<i32>, cpu_ms: u64 },
+    /// The run could not start (e.g. a file could not be written).
+    Failed(String),
     /// The sandbox itself ended (e.g. the program killed the agent).
     Lost(String),
 }
@@ -124,15 +135,16 @@ struct AgentMsg {
 
 type Routes = Arc<Mutex<HashMap<u32, mpsc::UnboundedSender<RunEvent>>>>;
 
-/// A live sandbox. Dropping it kills every process in it; `close` also removes the work dir.
+/// A live sandbox. Dropping it kills every process in it (kill_on_drop); `close` also
+/// waits for that and removes its cgroups.
 pub struct Sandbox {
     chan: Arc<channel::Channel>,
     child: tokio::sync::Mutex<Child>,
     routes: Routes,
-    workdir: PathBuf,
-    uid: Option<uids::UidLease>,
+    group: Mutex<Option<cgroup::SessionGroup>>,
+    _uid: Option<uids::UidLease>,
     limits: Limits,
-    alive: Arc<std::sync::atomic::AtomicBool>,
+    alive: Arc<AtomicBool>,
 }
 
 /// The page-facing ends of a run's standard streams, plus its events.
@@ -143,6 +155,13 @@ pub struct RunIo {
     pub events: mpsc::UnboundedReceiver<RunEvent>,
 }
 
+/// Counters a run compares before and after, to say which limit ended it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LimitCounters {
+    pub oom_kills: u64,
+    pub pid_limit_hits: u64,
+}
+
 impl Sandbox {
     /// Starts the sandbox for session `name` and waits until its agent is ready.
     pub async fn start(cfg: &Config, name: &str) -> Result<Sandbox> {
@@ -150,9 +169,13 @@ impl Sandbox {
             Some(pool) => Some(pool.lease().ok_or_else(|| anyhow!("no free sandbox uid: too many sessions"))?),
             None => None,
         };
-        let workdir = cfg.work_root.join(name);
-        make_workdir(&cfg.work_root, &workdir, uid.as_ref().map(|u| u.uid))?;
-
+        let group = match &cfg.cgroups {
+            Some(cg) => Some(
+                cg.create(name, cfg.limits.memory_bytes, cfg.limits.nproc)
+                    .context("cannot make the session's cgroup")?,
+            ),
+            None => None,
+        };
         let (chan, agent_end) = channel::pair()?;
         let data = [
             data_fd(bwrap::HOSTS.as_bytes())?,
@@ -172,8 +195,8 @@ impl Sandbox {
             seccomp: raw[5],
         };
         let mounts = bwrap::Mounts {
-            workdir: &workdir,
             python: &cfg.python,
+            work_bytes: cfg.limits.work_bytes,
             tmp_bytes: cfg.limits.tmp_bytes,
             packages: cfg.packages.as_deref(),
         };
@@ -184,19 +207,24 @@ impl Sandbox {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true);
-        if let Some(lease) = &uid {
-            cmd.uid(lease.uid).gid(lease.uid);
-        }
         let mut inherit = raw.clone();
         inherit.push(agent_end.as_raw_fd());
         let limits = cfg.limits.clone();
-        // SAFETY: the closure only calls async-signal-safe libc functions.
+        let procs: Vec<CString> = group.as_ref().map(|g| g.procs.clone()).unwrap_or_default();
+        let drop_to = uid.as_ref().map(|l| l.uid);
+        // SAFETY: the closure only calls async-signal-safe libc functions on data prepared
+        // before fork.
         unsafe {
             cmd.pre_exec(move || {
+                // Join the session's cgroups while still privileged, then become its uid.
+                cgroup::SessionGroup::join_self(&procs)?;
+                if let Some(id) = drop_to {
+                    check(libc::setgroups(0, std::ptr::null()))?;
+                    check(libc::setresgid(id, id, id))?;
+                    check(libc::setresuid(id, id, id))?;
+                }
                 for fd in &inherit {
-                    if libc::fcntl(*fd, libc::F_SETFD, 0) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
+                    check(libc::fcntl(*fd, libc::F_SETFD, 0))?;
                 }
                 set_rlimit(libc::RLIMIT_NPROC, limits.nproc)?;
                 set_rlimit(libc::RLIMIT_NOFILE, limits.nofile)?;
@@ -218,45 +246,66 @@ impl Sandbox {
                 let _ = tokio::time::timeout(Duration::from_secs(2), stderr.read_to_string(&mut err)).await;
             }
             let _ = child.kill().await;
+            if let Some(g) = group {
+                let _ = tokio::task::spawn_blocking(move || g.remove()).await;
+            }
             bail!("the sandbox did not start: {}", if err.trim().is_empty() { "no message from bwrap" } else { err.trim() });
         }
         let routes: Routes = Arc::default();
-        let alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let alive = Arc::new(AtomicBool::new(true));
         tokio::spawn(route_events(chan.clone(), routes.clone(), alive.clone()));
-        let child = tokio::sync::Mutex::new(child);
-        Ok(Sandbox { chan, child, routes, workdir, uid, limits: cfg.limits.clone(), alive })
+        Ok(Sandbox {
+            chan,
+            child: tokio::sync::Mutex::new(child),
+            routes,
+            group: Mutex::new(group),
+            _uid: uid,
+            limits: cfg.limits.clone(),
+            alive,
+        })
     }
 
     pub fn is_alive(&self) -> bool {
-        self.alive.load(std::sync::atomic::Ordering::SeqCst)
+        self.alive.load(Ordering::SeqCst)
     }
 
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
 
-    /// Writes `files` into the work dir without following links the student may have made.
-    pub async fn write_files(&self, files: &[(String, String)]) -> Result<()> {
-        let dir = self.workdir.clone();
-        let uid = self.uid.as_ref().map(|u| u.uid);
-        let files = files.to_vec();
-        tokio::task::spawn_blocking(move || {
-            for (name, text) in files {
-                write_file_safely(&dir, &name, text.as_bytes(), uid)?;
-            }
-            Ok(())
-        })
-        .await?
+    pub fn counters(&self) -> LimitCounters {
+        match self.group.lock().expect("group lock").as_ref() {
+            Some(g) => LimitCounters { oom_kills: g.oom_kills(), pid_limit_hits: g.pid_limit_hits() },
+            None => LimitCounters::default(),
+        }
     }
 
-    /// Starts `entry` (a file in the work dir) as run `id`.
-    pub async fn spawn(&self, id: u32, entry: &str, args: &[String], watch_listen: bool) -> Result<RunIo> {
+    /// Writes `files` into /work (the agent writes them, as the student, never through a
+    /// link), then starts `entry` as run `id`.
+    pub async fn spawn(
+        &self,
+        id: u32,
+        files: &[(String, String)],
+        entry: &str,
+        args: &[String],
+        watch_listen: bool,
+    ) -> Result<RunIo> {
         if !self.is_alive() {
             bail!("the sandbox has ended");
         }
         let (stdin_r, stdin_w) = pipe_pair()?;
         let (stdout_r, stdout_w) = pipe_pair()?;
         let (stderr_r, stderr_w) = pipe_pair()?;
+        let mut file_ends = Vec::new();
+        for (_, text) in files {
+            let (r, w) = pipe_pair()?;
+            let mut w = pipe::Sender::from_owned_fd(w)?;
+            let text = text.clone();
+            tokio::spawn(async move {
+                let _ = w.write_all(text.as_bytes()).await;
+            });
+            file_ends.push(r);
+        }
         let (tx, events) = mpsc::unbounded_channel();
         {
             let mut routes = self.routes.lock().expect("routes poisoned");
@@ -265,16 +314,18 @@ impl Sandbox {
             }
             routes.insert(id, tx);
         }
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
         let msg = serde_json::json!({
             "op": "run", "id": id, "entry": entry, "args": args, "watch": watch_listen,
-            "cpu": self.limits.cpu_secs,
+            "cpu": self.limits.cpu_secs, "files": names,
         });
-        let fds = [stdin_r.as_raw_fd(), stdout_w.as_raw_fd(), stderr_w.as_raw_fd()];
+        let mut fds = vec![stdin_r.as_raw_fd(), stdout_w.as_raw_fd(), stderr_w.as_raw_fd()];
+        fds.extend(file_ends.iter().map(|f| f.as_raw_fd()));
         if let Err(e) = self.chan.send(msg.to_string().as_bytes(), &fds).await {
             self.routes.lock().expect("routes poisoned").remove(&id);
             return Err(e).context("cannot reach the sandbox agent");
         }
-        drop((stdin_r, stdout_w, stderr_w));
+        drop((stdin_r, stdout_w, stderr_w, file_ends));
         Ok(RunIo {
             stdin: pipe::Sender::from_owned_fd(stdin_w)?,
             stdout: pipe::Receiver::from_owned_fd(stdout_r)?,
@@ -295,24 +346,21 @@ impl Sandbox {
         Ok(self.chan.send(msg.to_string().as_bytes(), &[]).await?)
     }
 
-    /// Ends every process of the sandbox (killing bwrap ends its PID namespace) and
-    /// removes its work dir.
+    /// Ends every process of the sandbox (killing bwrap ends its PID namespace, and with it
+    /// /work) and removes its cgroups.
     pub async fn close(&self) {
         let mut child = self.child.lock().await;
         let _ = child.start_kill();
         let _ = child.wait().await;
-        self.alive.store(false, std::sync::atomic::Ordering::SeqCst);
-        let dir = self.workdir.clone();
-        let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
-    }
-
-    /// The host pid of bwrap, whose child is PID 1 inside the sandbox.
-    pub async fn host_pid(&self) -> Option<u32> {
-        self.child.lock().await.id()
+        self.alive.store(false, Ordering::SeqCst);
+        let group = self.group.lock().expect("group lock").take();
+        if let Some(g) = group {
+            let _ = tokio::task::spawn_blocking(move || g.remove()).await;
+        }
     }
 }
 
-async fn route_events(chan: Arc<channel::Channel>, routes: Routes, alive: Arc<std::sync::atomic::AtomicBool>) {
+async fn route_events(chan: Arc<channel::Channel>, routes: Routes, alive: Arc<AtomicBool>) {
     let reason = loop {
         match chan.recv().await {
             Ok(Some(bytes)) => {
@@ -330,10 +378,11 @@ async fn route_events(chan: Arc<channel::Channel>, routes: Routes, alive: Arc<st
                     "started" => RunEvent::Started { pid: msg.pid.unwrap_or(0) },
                     "listening" => RunEvent::Listening,
                     "exit" => RunEvent::Exit { code: msg.code, signal: msg.signal, cpu_ms: msg.cpu_ms.unwrap_or(0) },
+                    "failed" => RunEvent::Failed(msg.message.unwrap_or_default()),
                     _ => continue,
                 };
                 let mut routes = routes.lock().expect("routes poisoned");
-                let done = matches!(event, RunEvent::Exit { .. });
+                let done = matches!(event, RunEvent::Exit { .. } | RunEvent::Failed(_));
                 if let Some(tx) = routes.get(&id) {
                     let _ = tx.send(event);
                 }
@@ -345,19 +394,23 @@ async fn route_events(chan: Arc<channel::Channel>, routes: Routes, alive: Arc<st
             Err(e) => break format!("the sandbox channel failed: {e}"),
         }
     };
-    alive.store(false, std::sync::atomic::Ordering::SeqCst);
+    alive.store(false, Ordering::SeqCst);
     for (_, tx) in routes.lock().expect("routes poisoned").drain() {
         let _ = tx.send(RunEvent::Lost(reason.clone()));
     }
 }
 
-fn set_rlimit(resource: libc::__rlimit_resource_t, value: u64) -> std::io::Result<()> {
-    let lim = libc::rlimit { rlim_cur: value, rlim_max: value };
-    // SAFETY: setrlimit with a valid struct.
-    if unsafe { libc::setrlimit(resource, &lim) } != 0 {
+fn check(ret: libc::c_int) -> std::io::Result<()> {
+    if ret != 0 {
         return Err(std::io::Error::last_os_error());
     }
     Ok(())
+}
+
+fn set_rlimit(resource: libc::__rlimit_resource_t, value: u64) -> std::io::Result<()> {
+    let lim = libc::rlimit { rlim_cur: value, rlim_max: value };
+    // SAFETY: setrlimit with a valid struct.
+    check(unsafe { libc::setrlimit(resource, &lim) })
 }
 
 /// A pipe whose read end holds `data` (small: it must fit the pipe buffer), for bwrap to read.
@@ -378,22 +431,6 @@ fn pipe_pair() -> std::io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (std::os::fd::FromRawFd::from_raw_fd(fds[0]), std::os::fd::FromRawFd::from_raw_fd(fds[1])) })
 }
 
-fn make_workdir(root: &Path, dir: &Path, uid: Option<u32>) -> Result<()> {
-    std::fs::create_dir_all(root).with_context(|| format!("cannot create {}", root.display()))?;
-    // Others may pass through (bwrap runs as the session uid) but not list the sessions.
-    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o711))?;
-    match std::fs::create_dir(dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
-    }
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    if let Some(uid) = uid {
-        std::os::unix::fs::chown(dir, Some(uid), Some(uid))?;
-    }
-    Ok(())
-}
-
 /// Only plain names: letters, digits, `-`, `_`, `.`; no leading dot, at most 64 bytes.
 pub fn valid_file_name(name: &str) -> bool {
     !name.is_empty()
@@ -401,32 +438,6 @@ pub fn valid_file_name(name: &str) -> bool {
         && !name.starts_with('.')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
-
-fn write_file_safely(dir: &Path, name: &str, data: &[u8], uid: Option<u32>) -> Result<()> {
-    if !valid_file_name(name) {
-        bail!("'{name}' is not a plain file name");
-    }
-    use std::io::Write;
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .mode(0o644)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(dir.join(name))
-        .with_context(|| format!("cannot write {name}"))?;
-    let meta = file.metadata()?;
-    if !meta.is_file() || meta.nlink() > 1 {
-        bail!("{name} exists and is not a plain file");
-    }
-    file.set_len(0)?;
-    (&file).write_all(data)?;
-    if let Some(uid) = uid {
-        std::os::unix::fs::fchown(&file, Some(uid), Some(uid))?;
-    }
-    Ok(())
-}
-
-use std::os::unix::fs::MetadataExt;
 
 #[cfg(test)]
 mod tests {

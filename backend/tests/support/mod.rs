@@ -6,7 +6,6 @@ use classbook::{app::App, course::Course, sandbox};
 use futures_util::{SinkExt, StreamExt};
 use shared::wire::{ClientMsg, ExitInfo, FileSpec, RunRequest, ServerMsg, Stream};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -14,7 +13,6 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub struct Server {
     pub addr: SocketAddr,
-    pub work_root: PathBuf,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -32,10 +30,7 @@ pub async fn start() -> Server {
 }
 
 pub async fn start_with(tweak: impl FnOnce(&mut sandbox::Config)) -> Server {
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let work_root = std::env::temp_dir().join(format!("classbook-test-{}-{n}", std::process::id()));
-    let mut cfg = sandbox::Config::detect(work_root.clone());
+    let mut cfg = sandbox::Config::detect();
     tweak(&mut cfg);
     classbook::probe_sandbox(&cfg).await.expect("sandboxes must work on the test machine");
     let app = App::new(Course::load(None).expect("bundled course"), Ok(cfg));
@@ -45,7 +40,7 @@ pub async fn start_with(tweak: impl FnOnce(&mut sandbox::Config)) -> Server {
     tokio::spawn(classbook::serve(listener, app, async move {
         let _ = stopped.await;
     }));
-    Server { addr, work_root, stop: Some(stop) }
+    Server { addr, stop: Some(stop) }
 }
 
 pub struct Client {

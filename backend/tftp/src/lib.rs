@@ -1,0 +1,39 @@
+//! classbook-tftp: TFTP (RFC 1350 with 2347 OACK, 2348 blksize, 2349 timeout/tsize, 7440
+//! windowsize) for classbook: a tokio server and client, a packet trace, exercise checks.
+//!
+//! Public modules:
+//! - [`packet`]: the wire codec (`Packet::decode` / `Packet::encode`) and its `PacketError`.
+//! - [`netascii`]: netascii newline conversion (CR LF / CR NUL).
+//! - [`server`]: `ServerConfig` and `Server::serve` on an already-bound UDP socket.
+//! - [`client`]: `Client::download` / `Client::upload` with `ClientOptions`.
+//! - [`checks`]: the four exercise checks against a student's server (`run_checks`).
+//! - [`trace`]: `TraceEvent`s, one per datagram, sent to an optional channel.
+//!
+//! Internal modules: `link` (a transfer's socket: TID, ERROR 5, tracing), `transfer` (shared
+//! parameters, errors, stats), `sender` and `receiver` (the windowed halves of every transfer),
+//! `blockio` (file/memory sources and sinks), `path` (confinement to the root, uploads),
+//! `session` (one server transfer), `tftpd` (`run_tftpd` for `classbook tftpd`).
+
+pub mod checks;
+pub mod client;
+pub mod netascii;
+pub mod packet;
+pub mod server;
+pub mod trace;
+
+mod blockio;
+mod link;
+mod path;
+mod receiver;
+mod sender;
+mod session;
+mod tftpd;
+mod transfer;
+
+pub use checks::{run_checks, CheckOutcome, CheckPlan};
+pub use client::{Client, ClientOptions, Download};
+pub use packet::{ErrorCode, Mode, Options, Packet, PacketError};
+pub use server::{Server, ServerConfig, SocketFactory};
+pub use tftpd::run_tftpd;
+pub use trace::{Direction, TraceEvent, TraceSink};
+pub use transfer::{TransferError, TransferStats};
