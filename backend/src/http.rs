@@ -3,7 +3,7 @@
 
 use crate::app::App;
 use crate::{assets, session};
-use axum::extract::{Path, State, WebSocketUpgrade};
+use axum::extract::{Path, Query, State, WebSocketUpgrade};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -32,11 +32,17 @@ async fn lesson(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response
     }
 }
 
-async fn ws(State(app): State<Arc<App>>, upgrade: WebSocketUpgrade) -> Response {
+#[derive(serde::Deserialize)]
+struct SessionQuery {
+    /// The student's token (kept by the page), so a reconnect finds the same sandbox.
+    token: Option<String>,
+}
+
+async fn ws(State(app): State<Arc<App>>, Query(q): Query<SessionQuery>, upgrade: WebSocketUpgrade) -> Response {
     // Frames above our own limit are still read, so the page gets a clear error for them.
     upgrade
         .max_message_size(session::MAX_MESSAGE * 16)
-        .on_upgrade(move |socket| session::serve(socket, app))
+        .on_upgrade(move |socket| session::serve(socket, app, q.token))
 }
 
 async fn isolation_headers(req: axum::extract::Request, next: Next) -> Response {

@@ -79,7 +79,7 @@ async fn serve(bind: SocketAddr, course: Option<PathBuf>) -> Result<()> {
         }
     };
     let lessons = course.lessons().len();
-    let app = App::new(course, sandbox);
+    let app = std::sync::Arc::new(App::new(course, sandbox));
     let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("cannot listen on {bind}"))?;
     println!("classbook: serving {lessons} lessons on http://{}/", listener.local_addr()?);
     classbook::serve(listener, app, shutdown_signal()).await?;

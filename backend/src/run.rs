@@ -10,6 +10,39 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::pipe;
 use tokio::sync::mpsc;
 
+/// A limited number of programs at once, first come first served; the rest wait and the
+/// page is told how many are ahead.
+pub struct Slots {
+    sem: Arc<tokio::sync::Semaphore>,
+    waiting: AtomicUsize,
+}
+
+impl Slots {
+    pub fn new(n: usize) -> Slots {
+        Slots { sem: Arc::new(tokio::sync::Semaphore::new(n)), waiting: AtomicUsize::new(0) }
+    }
+
+    /// A slot for run `id`, sending `Queued` first if it must wait. Fails if `cancel` fires.
+    pub async fn wait(
+        &self,
+        id: u32,
+        out: &mpsc::Sender<ServerMsg>,
+        cancel: &tokio::sync::Notify,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, String> {
+        if let Ok(permit) = self.sem.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        let ahead = self.waiting.fetch_add(1, Ordering::SeqCst) as u32;
+        let _ = out.send(ServerMsg::Queued { run_id: id, ahead }).await;
+        let result = tokio::select! {
+            permit = self.sem.clone().acquire_owned() => permit.map_err(|_| "the server is stopping".to_string()),
+            _ = cancel.notified() => Err("stopped while waiting in the queue".to_string()),
+        };
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        result
+    }
+}
+
 /// What the page sends to a running program's standard input.
 pub enum StdinCmd {
     Data(String),

@@ -1,34 +1,93 @@
-//! One WebSocket connection (`/api/session`) and the student's sandbox behind it:
-//! a writer task sends `ServerMsg`s, the read loop handles `ClientMsg`s, each run is a task.
+//! A student's session: one sandbox, found again by the student's token when the page
+//! reconnects. Each WebSocket connection (`/api/session?token=`) has a writer task that
+//! sends `ServerMsg`s and a read loop for `ClientMsg`s; each run is a task. When a
+//! connection closes its programs are killed; the sandbox (and /work) stays for a grace
+//! period, then goes.
 
 use crate::app::App;
-use crate::run::{self, StdinCmd};
+use crate::run::{self, Slots, StdinCmd};
 use crate::sandbox::{valid_file_name, Sandbox};
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use shared::wire::{ClientMsg, RunRequest, ServerMsg, Signal};
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 /// Largest message the page may send (a run's files included).
 pub const MAX_MESSAGE: usize = 1 << 20;
-/// Programs one student may have running at once.
-const MAX_RUNS: usize = 8;
 
-type Stdins = Arc<Mutex<HashMap<u32, mpsc::Sender<StdinCmd>>>>;
+/// A run of this connection, from the moment it is asked for until it has exited.
+struct RunHandle {
+    stdin: mpsc::Sender<StdinCmd>,
+    /// Stops it while it still waits in a queue.
+    cancel: Arc<tokio::sync::Notify>,
+    started: Arc<std::sync::atomic::AtomicBool>,
+}
+
+type Runs = Arc<Mutex<HashMap<u32, RunHandle>>>;
+
+/// Every session by token.
+#[derive(Default)]
+pub struct Sessions(Mutex<HashMap<String, Arc<Shared>>>);
+
+/// What outlives a connection: the sandbox, the student's run slots, who is connected.
+pub struct Shared {
+    sandbox: tokio::sync::Mutex<Option<Arc<Sandbox>>>,
+    slots: Slots,
+    connections: std::sync::atomic::AtomicUsize,
+    /// Bumped at every connect, so a grace timer knows whether the student came back.
+    epoch: std::sync::atomic::AtomicU64,
+}
+
+impl Sessions {
+    fn attach(&self, token: &str, runs_per_student: usize) -> Arc<Shared> {
+        let shared = self
+            .0
+            .lock()
+            .expect("sessions poisoned")
+            .entry(token.to_string())
+            .or_insert_with(|| {
+                Arc::new(Shared {
+                    sandbox: Default::default(),
+                    slots: Slots::new(runs_per_student),
+                    connections: Default::default(),
+                    epoch: Default::default(),
+                })
+            })
+            .clone();
+        shared.connections.fetch_add(1, Ordering::SeqCst);
+        shared.epoch.fetch_add(1, Ordering::SeqCst);
+        shared
+    }
+
+    /// How many sessions exist (connected or in their grace period).
+    pub fn len(&self) -> usize {
+        self.0.lock().expect("sessions poisoned").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
 struct Session {
     id: String,
     app: Arc<App>,
     out: mpsc::Sender<ServerMsg>,
-    sandbox: Option<Arc<Sandbox>>,
-    /// Runs still going, by run id, with their stdin.
-    runs: Stdins,
+    shared: Arc<Shared>,
+    /// This connection's runs, queued or going.
+    runs: Runs,
 }
 
-pub async fn serve(socket: WebSocket, app: Arc<App>) {
-    let id = new_session_id();
+/// A token the page may keep: 16 to 64 hex digits.
+fn valid_token(t: &str) -> bool {
+    (16..=64).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+pub async fn serve(socket: WebSocket, app: Arc<App>, token: Option<String>) {
+    let id = token.filter(|t| valid_token(t)).unwrap_or_else(new_session_id);
     let (mut sink, mut stream) = socket.split();
     let (out, mut rx) = mpsc::channel::<ServerMsg>(256);
     let writer = tokio::spawn(async move {
@@ -40,7 +99,8 @@ pub async fn serve(socket: WebSocket, app: Arc<App>) {
         }
     });
     tracing::info!(session = %id, "connected");
-    let mut session = Session { id: id.clone(), app, out, sandbox: None, runs: Arc::default() };
+    let shared = app.sessions.attach(&id, app.runs_per_student);
+    let mut session = Session { id: id.clone(), app, out, shared, runs: Arc::default() };
     session.send(ServerMsg::Hello { session: id.clone() }).await;
     while let Some(Ok(msg)) = stream.next().await {
         match msg {
@@ -51,9 +111,7 @@ pub async fn serve(socket: WebSocket, app: Arc<App>) {
         }
     }
     tracing::info!(session = %id, "disconnected");
-    if let Some(sandbox) = session.sandbox.take() {
-        sandbox.close().await;
-    }
+    session.leave().await;
     writer.abort();
 }
 
@@ -66,6 +124,35 @@ fn new_session_id() -> String {
 }
 
 impl Session {
+    /// Kills this connection's programs now; closes the sandbox after the grace period
+    /// unless the student reconnected.
+    async fn leave(self) {
+        let ids: Vec<u32> = self.runs.lock().expect("runs poisoned").keys().copied().collect();
+        let sandbox = self.shared.sandbox.lock().await.clone();
+        if let Some(sandbox) = &sandbox {
+            for id in ids {
+                let _ = sandbox.kill(id).await;
+            }
+        }
+        if self.shared.connections.fetch_sub(1, Ordering::SeqCst) > 1 {
+            return;
+        }
+        let epoch = self.shared.epoch.load(Ordering::SeqCst);
+        let (app, id, shared) = (self.app, self.id, self.shared);
+        tokio::spawn(async move {
+            tokio::time::sleep(app.grace).await;
+            if shared.connections.load(Ordering::SeqCst) > 0 || shared.epoch.load(Ordering::SeqCst) != epoch {
+                return; // the student came back
+            }
+            app.sessions.0.lock().expect("sessions poisoned").remove(&id);
+            let sandbox = shared.sandbox.lock().await.take();
+            if let Some(sandbox) = sandbox {
+                sandbox.close().await;
+            }
+            tracing::info!(session = %id, "session ended");
+        });
+    }
+
     async fn send(&self, msg: ServerMsg) {
         let _ = self.out.send(msg).await;
     }
@@ -93,9 +180,15 @@ impl Session {
             ClientMsg::Stdin { run_id, data } => self.stdin(run_id, StdinCmd::Data(data)).await,
             ClientMsg::CloseStdin { run_id } => self.stdin(run_id, StdinCmd::Close).await,
             ClientMsg::Signal { run_id, signal } => {
-                let (Some(sandbox), true) = (&self.sandbox, self.is_running(run_id)) else {
+                let handle = self.runs.lock().expect("runs poisoned").get(&run_id).map(|h| (h.started.clone(), h.cancel.clone()));
+                let Some((started, cancel)) = handle else {
                     return self.error(Some(run_id), format!("run {run_id} is not running")).await;
                 };
+                if !started.load(Ordering::SeqCst) {
+                    cancel.notify_one(); // still queued: it never starts
+                    return;
+                }
+                let Some(sandbox) = self.shared.sandbox.lock().await.clone() else { return };
                 let result = match signal {
                     Signal::Interrupt => sandbox.signal(run_id, libc::SIGINT).await,
                     Signal::Terminate => sandbox.signal(run_id, libc::SIGTERM).await,
@@ -108,12 +201,8 @@ impl Session {
         }
     }
 
-    fn is_running(&self, run_id: u32) -> bool {
-        self.runs.lock().expect("runs poisoned").contains_key(&run_id)
-    }
-
     async fn stdin(&self, run_id: u32, cmd: StdinCmd) {
-        let tx = self.runs.lock().expect("runs poisoned").get(&run_id).cloned();
+        let tx = self.runs.lock().expect("runs poisoned").get(&run_id).map(|h| h.stdin.clone());
         let Some(tx) = tx else {
             return self.error(Some(run_id), format!("run {run_id} is not running")).await;
         };
@@ -130,36 +219,51 @@ impl Session {
         if let Some(bad) = req.files.iter().find(|f| !valid_file_name(&f.name)) {
             anyhow::bail!("'{}' is not a plain file name (letters, digits, '-', '_', '.')", bad.name);
         }
+        let (stdin_tx, stdin_rx) = mpsc::channel(64);
+        let cancel = Arc::new(tokio::sync::Notify::new());
+        let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
         {
-            let runs = self.runs.lock().expect("runs poisoned");
+            let mut runs = self.runs.lock().expect("runs poisoned");
             if runs.contains_key(&id) {
                 anyhow::bail!("run {id} is already running");
             }
-            if runs.len() >= MAX_RUNS {
-                anyhow::bail!("you already have {MAX_RUNS} programs running: stop one first");
-            }
+            runs.insert(id, RunHandle { stdin: stdin_tx, cancel: cancel.clone(), started: started.clone() });
         }
-        let sandbox = self.sandbox().await?;
+        let (app, shared, runs, out, sid) =
+            (self.app.clone(), self.shared.clone(), self.runs.clone(), self.out.clone(), self.id.clone());
         let files: Vec<(String, String)> = req.files.into_iter().map(|f| (f.name, f.text)).collect();
-        let io = sandbox.spawn(id, &files, &req.entry, &req.args, req.watch_listen).await?;
-        let (stdin_tx, stdin_rx) = mpsc::channel(64);
-        self.runs.lock().expect("runs poisoned").insert(id, stdin_tx);
-        let (runs, out) = (self.runs.clone(), self.out.clone());
         tokio::spawn(async move {
-            run::drive(sandbox, id, io, stdin_rx, out).await;
+            let result: Result<(), String> = async {
+                // The student's own queue first, so their extra runs hold no server slot.
+                let _mine = shared.slots.wait(id, &out, &cancel).await?;
+                let _slot = app.run_slots.wait(id, &out, &cancel).await?;
+                let sandbox = sandbox_of(&app, &shared, &sid).await.map_err(|e| format!("{e:#}"))?;
+                let io = sandbox
+                    .spawn(id, &files, &req.entry, &req.args, req.watch_listen)
+                    .await
+                    .map_err(|e| format!("{e:#}"))?;
+                started.store(true, Ordering::SeqCst);
+                run::drive(sandbox, id, io, stdin_rx, out.clone()).await;
+                Ok(())
+            }
+            .await;
+            if let Err(message) = result {
+                let _ = out.send(ServerMsg::Error { run_id: Some(id), message }).await;
+            }
             runs.lock().expect("runs poisoned").remove(&id);
         });
         Ok(())
     }
+}
 
-    /// The session's sandbox, started on first use and again if it ended.
-    async fn sandbox(&mut self) -> anyhow::Result<Arc<Sandbox>> {
-        if let Some(s) = self.sandbox.as_ref().filter(|s| s.is_alive()) {
-            return Ok(s.clone());
-        }
-        let cfg = self.app.sandbox.as_ref().map_err(|why| anyhow::anyhow!("{why}"))?;
-        let sandbox = Arc::new(Sandbox::start(cfg, &self.id).await?);
-        self.sandbox = Some(sandbox.clone());
-        Ok(sandbox)
+/// The session's sandbox, started on first use and again if it ended.
+async fn sandbox_of(app: &App, shared: &Shared, id: &str) -> anyhow::Result<Arc<Sandbox>> {
+    let mut slot = shared.sandbox.lock().await;
+    if let Some(s) = slot.as_ref().filter(|s| s.is_alive()) {
+        return Ok(s.clone());
     }
+    let cfg = app.sandbox.as_ref().map_err(|why| anyhow::anyhow!("{why}"))?;
+    let sandbox = Arc::new(Sandbox::start(cfg, id).await?);
+    *slot = Some(sandbox.clone());
+    Ok(sandbox)
 }

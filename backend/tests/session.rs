@@ -137,3 +137,69 @@ async fn greenlet_and_gevent_are_importable_in_the_sandbox() {
     assert_eq!(out.exit.code, Some(0), "{}", out.stderr);
     assert!(out.stdout.starts_with("3."), "{}", out.stdout);
 }
+
+const PROBE_OTHERS: &str = r#"
+import os
+me, agent = os.getpid(), os.getppid()
+others = [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me, agent)]
+print("other processes:", len(others))
+try:
+    print(open("keep.txt").read())
+except FileNotFoundError:
+    print("keep.txt is gone")
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leaving_kills_the_programs_and_a_reconnect_finds_the_same_files() {
+    let server = support::start().await;
+    let token = "00112233445566778899aabbccddeeff";
+    let mut c = Client::connect_as(&server, token).await;
+    assert_eq!(c.session, token);
+    c.run(1, "open('keep.txt', 'w').write('kept')").await;
+    c.start(2, &[("long.py", "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(60)\ntime.sleep(60)\n")], "long.py", false).await;
+    loop {
+        if let ServerMsg::Started { run_id: 2, .. } = c.recv().await {
+            break;
+        }
+    }
+    c.close().await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let mut back = Client::connect_as(&server, token).await;
+    let out = back.run(3, PROBE_OTHERS).await;
+    assert_eq!(out.stdout, "other processes: 0\nkept\n", "{}", out.combined);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_the_grace_period_the_session_is_gone() {
+    let server = support::start_with_grace(std::time::Duration::from_millis(300)).await;
+    let token = "ffeeddccbbaa99887766554433221100";
+    let mut c = Client::connect_as(&server, token).await;
+    c.run(1, "open('keep.txt', 'w').write('kept')").await;
+    c.close().await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let mut back = Client::connect_as(&server, token).await;
+    let out = back.run(2, PROBE_OTHERS).await;
+    assert_eq!(out.stdout, "other processes: 0\nkeep.txt is gone\n", "{}", out.combined);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn runs_beyond_the_servers_capacity_wait_in_a_queue_the_page_sees() {
+    let server = support::start_with_app(|app| app.run_slots = classbook::run::Slots::new(1)).await;
+    let mut a = Client::connect(&server).await;
+    let mut b = Client::connect(&server).await;
+    a.start(1, &[("slow.py", "import time\ntime.sleep(1)\nprint('a done')")], "slow.py", false).await;
+    loop {
+        if let ServerMsg::Started { run_id: 1, .. } = a.recv().await {
+            break;
+        }
+    }
+    b.start(1, &[("quick.py", "print('b done')")], "quick.py", false).await;
+    assert_eq!(b.recv().await, ServerMsg::Queued { run_id: 1, ahead: 0 });
+    // A third run is stopped while it waits: it never starts.
+    b.start(2, &[("never.py", "print('should not run')")], "never.py", false).await;
+    assert_eq!(b.recv().await, ServerMsg::Queued { run_id: 2, ahead: 1 });
+    b.send(&ClientMsg::Signal { run_id: 2, signal: Signal::Interrupt }).await;
+    let outs = b.collect_all_until_error(&[1], 2).await;
+    assert_eq!(outs.stdout, "b done\n");
+    assert_eq!(a.collect(1).await.stdout, "a done\n");
+}

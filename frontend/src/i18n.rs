@@ -68,6 +68,8 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("solution", "参考答案", "Solution"),
     ("exercise", "练习", "Exercise"),
     ("language", "English", "中文"),
+    ("queued", "排队中", "Queued"),
+    ("ahead", "个在前面", "ahead"),
     ("share", "复制分享链接", "Copy share link"),
     ("copied", "链接已复制", "Link copied"),
     ("run-on-server", "在服务器上运行", "Run on the server"),

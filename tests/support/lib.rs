@@ -22,7 +22,7 @@ pub async fn serve(course_dir: Option<&std::path::Path>) -> Server {
 pub async fn serve_with(course_dir: Option<&std::path::Path>, extra: axum::Router) -> Server {
     let cfg = sandbox::Config::detect();
     classbook::probe_sandbox(&cfg).await.expect("sandboxes work on the test machine");
-    let app = App::new(Course::load(course_dir).expect("course"), Ok(cfg));
+    let app = std::sync::Arc::new(App::new(Course::load(course_dir).expect("course"), Ok(cfg)));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -30,10 +30,27 @@ pub async fn start() -> Server {
 }
 
 pub async fn start_with(tweak: impl FnOnce(&mut sandbox::Config)) -> Server {
+    start_full(tweak, Duration::from_secs(60), |_| {}).await
+}
+
+/// With sessions kept for `grace` after their last connection closes.
+pub async fn start_with_grace(grace: Duration) -> Server {
+    start_full(|_| {}, grace, |_| {}).await
+}
+
+/// With the server's other settings changed by `tweak_app`.
+pub async fn start_with_app(tweak_app: impl FnOnce(&mut App)) -> Server {
+    start_full(|_| {}, Duration::from_secs(60), tweak_app).await
+}
+
+async fn start_full(tweak: impl FnOnce(&mut sandbox::Config), grace: Duration, tweak_app: impl FnOnce(&mut App)) -> Server {
     let mut cfg = sandbox::Config::detect();
     tweak(&mut cfg);
     classbook::probe_sandbox(&cfg).await.expect("sandboxes must work on the test machine");
-    let app = App::new(Course::load(None).expect("bundled course"), Ok(cfg));
+    let mut app = App::new(Course::load(None).expect("bundled course"), Ok(cfg));
+    app.grace = grace;
+    tweak_app(&mut app);
+    let app = std::sync::Arc::new(app);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -61,7 +78,15 @@ pub struct Outcome {
 
 impl Client {
     pub async fn connect(server: &Server) -> Client {
-        let url = format!("ws://{}/api/session", server.addr);
+        Client::connect_url(format!("ws://{}/api/session", server.addr)).await
+    }
+
+    /// Connects as the student holding `token` (the page keeps it across reloads).
+    pub async fn connect_as(server: &Server, token: &str) -> Client {
+        Client::connect_url(format!("ws://{}/api/session?token={token}", server.addr)).await
+    }
+
+    async fn connect_url(url: String) -> Client {
         let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
         let mut c = Client { ws, session: String::new() };
         match c.recv().await {
@@ -69,6 +94,11 @@ impl Client {
             other => panic!("expected Hello, got {other:?}"),
         }
         c
+    }
+
+    /// Closes the connection as a page would when the student leaves.
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
     }
 
     pub async fn send(&mut self, msg: &ClientMsg) {
@@ -124,6 +154,28 @@ impl Client {
     /// Collects the messages of several runs until each has exited.
     pub async fn collect_all(&mut self, ids: &[u32]) -> std::collections::HashMap<u32, Outcome> {
         self.collect_all_after(ids, Vec::new()).await
+    }
+
+    /// Collects run `id` to its exit, checking that run `cancelled` ends in an Error.
+    pub async fn collect_all_until_error(&mut self, ids: &[u32], cancelled: u32) -> Outcome {
+        let mut out = Outcome::default();
+        let (mut exited, mut errored) = (false, false);
+        while !(exited && errored) {
+            match self.recv().await {
+                ServerMsg::Output { run_id, data, .. } if ids.contains(&run_id) => out.stdout.push_str(&data),
+                ServerMsg::Exit(e) if ids.contains(&e.run_id) => {
+                    out.exit = e;
+                    exited = true;
+                }
+                ServerMsg::Error { run_id: Some(r), message } if r == cancelled => {
+                    assert!(message.contains("queue"), "{message}");
+                    errored = true;
+                }
+                ServerMsg::Output { run_id, data, .. } if run_id == cancelled => panic!("cancelled run printed {data}"),
+                _ => {}
+            }
+        }
+        out
     }
 
     /// Like `collect_all`, starting with messages already received.

@@ -10,7 +10,8 @@
 //! - [`trace`]: `TraceEvent`s, one per datagram, sent to an optional channel.
 //!
 //! Internal modules: `link` (a transfer's socket: TID, ERROR 5, tracing), `transfer` (shared
-//! parameters, errors, stats), `sender` and `receiver` (the windowed halves of every transfer),
+//! parameters, adaptive retransmission timer, errors, stats), `sender` and `receiver` (the
+//! windowed halves of every transfer, RFC 1123 duplicate-ACK rule, block number rollover),
 //! `blockio` (file/memory sources and sinks), `path` (confinement to the root, uploads),
 //! `session` (one server transfer), `tftpd` (`run_tftpd` for `classbook tftpd`).
 
@@ -32,7 +33,7 @@ mod transfer;
 
 pub use checks::{run_checks, CheckOutcome, CheckPlan};
 pub use client::{Client, ClientOptions, Download};
-pub use packet::{ErrorCode, Mode, Options, Packet, PacketError};
+pub use packet::{ErrorCode, Mode, Options, Packet, PacketError, Request};
 pub use server::{Server, ServerConfig, SocketFactory};
 pub use tftpd::run_tftpd;
 pub use trace::{Direction, TraceEvent, TraceSink};

@@ -103,7 +103,9 @@ fn ShareButton(runtime: RwSignal<Runtime>, code: RwSignal<String>) -> impl IntoV
 fn Status(phase: RwSignal<Phase>) -> impl IntoView {
     move || match phase.get() {
         Phase::Loading => view! { <span class="status">{move || tr("engine-loading")}"…"</span> }.into_any(),
-        Phase::Queued(ahead) => view! { <span class="status">"⏳ " {ahead}</span> }.into_any(),
+        Phase::Queued(ahead) => view! {
+            <span class="status" role="status">{move || tr("queued")}" · "{ahead}" "{move || tr("ahead")}</span>
+        }.into_any(),
         Phase::Running => view! { <span class="status running" aria-hidden="true">"●"</span> }.into_any(),
         _ => ().into_any(),
     }

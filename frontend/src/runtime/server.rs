@@ -33,10 +33,25 @@ pub fn link() -> RwSignal<Link> {
     LINK.with(|l| *l)
 }
 
+/// The student's token, kept in the browser, so a reload or a dropped connection finds the
+/// same sandbox (and files) on the server.
+fn token() -> String {
+    if let Some(t) = crate::storage::get("token") {
+        return t;
+    }
+    let mut bytes = [0u8; 16];
+    if let Some(crypto) = web_sys::window().and_then(|w| w.crypto().ok()) {
+        let _ = crypto.get_random_values_with_u8_array(&mut bytes);
+    }
+    let t: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    crate::storage::set("token", &t);
+    t
+}
+
 fn url() -> String {
     let loc = web_sys::window().expect("window").location();
     let scheme = if loc.protocol().unwrap_or_default() == "https:" { "wss" } else { "ws" };
-    format!("{scheme}://{}/api/session", loc.host().unwrap_or_default())
+    format!("{scheme}://{}/api/session?token={}", loc.host().unwrap_or_default(), token())
 }
 
 pub fn connect() {
