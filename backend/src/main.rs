@@ -23,6 +23,10 @@ enum Cmd {
         /// Lesson directory; the course bundled in the binary when absent.
         #[arg(long, env = "CLASSBOOK_COURSE")]
         course: Option<PathBuf>,
+        /// DANGEROUS: when sandboxes cannot start here, run server cells anyway, as this
+        /// server's user, with no isolation. Never on a machine that matters.
+        #[arg(long)]
+        unsafe_no_sandbox: bool,
     },
     /// Validate a lesson directory and print every problem as file:line.
     CheckCourse {
@@ -41,7 +45,7 @@ async fn main() -> Result<()> {
         )
         .init();
     match Cli::parse().command {
-        Cmd::Serve { bind, course } => serve(bind, course).await,
+        Cmd::Serve { bind, course, unsafe_no_sandbox } => serve(bind, course, unsafe_no_sandbox).await,
         Cmd::CheckCourse { dir, json } => check_course(&dir, json),
     }
 }
@@ -65,14 +69,29 @@ fn check_course(dir: &std::path::Path, json: bool) -> Result<()> {
     Ok(())
 }
 
-async fn serve(bind: SocketAddr, course: Option<PathBuf>) -> Result<()> {
+async fn serve(bind: SocketAddr, course: Option<PathBuf>, unsafe_no_sandbox: bool) -> Result<()> {
     let course = load_course(course.as_deref())?;
-    let cfg = sandbox::Config::detect();
+    let mut cfg = sandbox::Config::detect();
     if let Some(cg) = &cfg.cgroups {
         cg.sweep_stale();
     }
     let sandbox = match classbook::probe_sandbox(&cfg).await {
-        Ok(()) => Ok(cfg),
+        Ok(()) => {
+            if unsafe_no_sandbox {
+                tracing::warn!("--unsafe-no-sandbox ignored: sandboxes work on this machine");
+            }
+            Ok(cfg)
+        }
+        Err(why) if unsafe_no_sandbox => {
+            for _ in 0..3 {
+                tracing::error!(
+                    "UNSAFE: sandboxes cannot start here ({why}); --unsafe-no-sandbox runs every student's \
+                     server cells as this server's user, with NO isolation: they can read and change your files"
+                );
+            }
+            cfg.unsafe_no_sandbox = true;
+            Ok(cfg)
+        }
         Err(why) => {
             tracing::error!("server cells are disabled: {why}");
             Err(format!("server cells are disabled on this class server: {why}"))

@@ -203,3 +203,29 @@ async fn runs_beyond_the_servers_capacity_wait_in_a_queue_the_page_sees() {
     assert_eq!(outs.stdout, "b done\n");
     assert_eq!(a.collect(1).await.stdout, "a done\n");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_bubblewrap_server_cells_say_what_to_install() {
+    let mut cfg = classbook::sandbox::Config::detect();
+    cfg.bwrap = "/nonexistent/bwrap".into();
+    let why = classbook::probe_sandbox(&cfg).await.unwrap_err();
+    assert!(why.contains("apt-get install bubblewrap"), "{why}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_explicit_unsafe_mode_runs_programs_without_a_sandbox_and_spares_host_processes() {
+    // Outside a sandbox the agent sees the host's processes: it must only ever end its own.
+    let mut before = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    let server = support::start_with(|cfg| cfg.unsafe_no_sandbox = true).await;
+    let mut c = Client::connect(&server).await;
+    c.start(1, &[("w.py", "import os, time\nprint(os.path.basename(os.getcwd()).startswith('classbook-unsafe-'))\ntime.sleep(0.5)")], "w.py", false).await;
+    let mut during = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    let out = c.collect(1).await;
+    assert_eq!(out.stdout, "True\n", "{}", out.combined);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for host in [&mut before, &mut during] {
+        assert!(host.try_wait().unwrap().is_none(), "a host process was killed by the agent");
+        host.kill().unwrap();
+        let _ = host.wait();
+    }
+}

@@ -171,22 +171,27 @@ class Agent:
                 continue
             # Walk up to a run's main process.
             seen, cur = 0, ppid
+            def known(p):  # an ancestor we attributed, and not a reused pid
+                return p in self.owner and p in procs and self.owner[p][1] == procs[p][1]
+
             while cur in procs and cur not in mains and cur not in (self.me, 1) and seen < 64:
-                if cur in self.owner:
+                if known(cur):
                     break
                 cur, seen = procs[cur][0], seen + 1
             if cur in mains:
                 self.owner[pid] = (self.runs[cur].id, ticks)
-            elif cur in self.owner:
+            elif known(cur):
                 self.owner[pid] = (self.owner[cur][0], ticks)
-            else:
-                # An orphan we never saw in a tree: blame the newest run started before it.
+            elif cur == self.me:
+                # An orphan we adopted (we are the subreaper) but never saw in a run's tree:
+                # blame the newest run started before it.
                 cands = [r for r in self.runs.values() if r.start_ticks <= ticks]
                 if cands:
                     newest = max(cands, key=lambda r: r.start_ticks)
                     self.owner[pid] = (newest.id, ticks)
                 else:
                     kill(pid)
+            # Anything else is not ours (outside a sandbox, the host's own processes).
         for run in list(self.runs.values()) if report else ():
             if run.watch and listening(run.pid):
                 run.watch = False
@@ -196,11 +201,12 @@ class Agent:
         """SIGKILLs every process attributed to run `rid`, until none is left."""
         for _ in range(50):
             self.scan()
-            victims = [p for p, (r, _) in self.owner.items() if r == rid]
+            live = list_procs()
+            # Only processes still the ones we saw (same start time): never a reused pid.
+            victims = [p for p, (r, t) in self.owner.items() if r == rid and p in live and live[p][1] == t]
             main = [p for p, run in self.runs.items() if run.id == rid]
             victims += main
             # Orphans with no owner at all belong to nobody: kill them too.
-            live = list_procs()
             victims += [p for p, (pp, _) in live.items() if pp == self.me and p not in self.runs and p not in self.owner]
             victims = [p for p in set(victims) if p in live]
             if not victims:

@@ -77,6 +77,9 @@ pub struct Config {
     /// Extra Python packages (greenlet, gevent) the sandbox sees read-only on its path:
     /// a site-packages directory made by the set-up.
     pub packages: Option<PathBuf>,
+    /// No isolation at all: programs run as the server's user in a temp dir. Only for a
+    /// machine without bubblewrap or user namespaces, when the teacher asked for it.
+    pub unsafe_no_sandbox: bool,
 }
 
 impl Config {
@@ -93,6 +96,7 @@ impl Config {
             cgroups: if root { Cgroups::detect() } else { None },
             limits: Limits::default(),
             packages: default_packages(),
+            unsafe_no_sandbox: false,
         }
     }
 }
@@ -145,6 +149,8 @@ pub struct Sandbox {
     _uid: Option<uids::UidLease>,
     limits: Limits,
     alive: Arc<AtomicBool>,
+    /// The host work dir of an unsafe (unsandboxed) session, removed on close.
+    unsafe_dir: Option<PathBuf>,
 }
 
 /// The page-facing ends of a run's standard streams, plus its events.
@@ -200,18 +206,35 @@ impl Sandbox {
             tmp_bytes: cfg.limits.tmp_bytes,
             packages: cfg.packages.as_deref(),
         };
-        let mut cmd = Command::new(&cfg.bwrap);
-        cmd.args(bwrap::args(&mounts, &fds, agent_end.as_raw_fd()))
-            .env_clear() // bwrap is PID 1 inside: /proc/1/environ must hold no secret
+        let unsafe_dir = cfg.unsafe_no_sandbox.then(|| std::env::temp_dir().join(format!("classbook-unsafe-{name}")));
+        let mut cmd = match &unsafe_dir {
+            None => {
+                let mut cmd = Command::new(&cfg.bwrap);
+                cmd.args(bwrap::args(&mounts, &fds, agent_end.as_raw_fd()));
+                cmd
+            }
+            Some(dir) => {
+                std::fs::create_dir_all(dir)?;
+                let mut cmd = Command::new(&cfg.python);
+                cmd.arg("-c").arg(String::from_utf8_lossy(include_bytes!("agent.py")).as_ref());
+                cmd.arg(agent_end.as_raw_fd().to_string()).arg(dir).current_dir(dir);
+                cmd.envs([("PATH", "/usr/bin:/bin"), ("PYTHONUNBUFFERED", "1"), ("LANG", "C.UTF-8")]);
+                cmd
+            }
+        };
+        cmd.env_clear() // bwrap is PID 1 inside: /proc/1/environ must hold no secret
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true);
+        if unsafe_dir.is_some() {
+            cmd.envs([("PATH", "/usr/bin:/bin"), ("PYTHONUNBUFFERED", "1"), ("LANG", "C.UTF-8")]);
+        }
         let mut inherit = raw.clone();
         inherit.push(agent_end.as_raw_fd());
         let limits = cfg.limits.clone();
         let procs: Vec<CString> = group.as_ref().map(|g| g.procs.clone()).unwrap_or_default();
-        let drop_to = uid.as_ref().map(|l| l.uid);
+        let drop_to = if unsafe_dir.is_some() { None } else { uid.as_ref().map(|l| l.uid) };
         // SAFETY: the closure only calls async-signal-safe libc functions on data prepared
         // before fork.
         unsafe {
@@ -262,6 +285,7 @@ impl Sandbox {
             _uid: uid,
             limits: cfg.limits.clone(),
             alive,
+            unsafe_dir,
         })
     }
 
@@ -356,6 +380,9 @@ impl Sandbox {
         let group = self.group.lock().expect("group lock").take();
         if let Some(g) = group {
             let _ = tokio::task::spawn_blocking(move || g.remove()).await;
+        }
+        if let Some(dir) = self.unsafe_dir.clone() {
+            let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
         }
     }
 }
