@@ -1,4 +1,5 @@
-//! The `classbook` command: `serve` runs the class server, `check-course` validates lessons.
+//! The `classbook` command: `serve` runs the class server, `check-course` validates lessons,
+//! `tftpd` runs the TFTP server alone (for a LAN).
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -28,6 +29,18 @@ enum Cmd {
         #[arg(long)]
         unsafe_no_sandbox: bool,
     },
+    /// Run classbook's TFTP server alone, e.g. for a LAN practical.
+    Tftpd {
+        /// Directory served; paths are confined to it.
+        #[arg(long)]
+        root: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:6969")]
+        listen: SocketAddr,
+        /// Accept uploads (WRQ) into the root; existing files are never overwritten.
+        #[arg(long)]
+        allow_write: bool,
+    },
     /// Validate a lesson directory and print every problem as file:line.
     CheckCourse {
         dir: PathBuf,
@@ -47,6 +60,7 @@ async fn main() -> Result<()> {
     match Cli::parse().command {
         Cmd::Serve { bind, course, unsafe_no_sandbox } => serve(bind, course, unsafe_no_sandbox).await,
         Cmd::CheckCourse { dir, json } => check_course(&dir, json),
+        Cmd::Tftpd { root, listen, allow_write } => classbook_tftp::run_tftpd(root, listen, allow_write).await,
     }
 }
 
