@@ -44,3 +44,39 @@ async fn a_browser_cell_and_a_server_group_both_run_from_the_page() {
     }
     browser.close().await;
 }
+
+/// The exercise of `lesson` that runs in `runtime`, with its solution.
+fn exercise_of(lesson: &str, runtime: shared::course::Runtime) -> (String, String) {
+    let course = classbook::course::Course::load(None).expect("bundled course");
+    let cell = course
+        .lesson(lesson)
+        .expect("lesson")
+        .cells()
+        .find(|c| c.exercise.is_some() && c.runtime == runtime)
+        .expect("an exercise")
+        .clone();
+    (cell.id, cell.exercise.unwrap().solution.expect("a solution"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_exercise_check_says_which_checks_pass_in_the_browser_and_on_the_server() {
+    require_built_page();
+    let server = serve(None).await;
+    let b = Browser::start().await;
+    for (lesson, runtime) in [("closures", shared::course::Runtime::Browser), ("tcp-echo", shared::course::Runtime::Server)] {
+        let (id, solution) = exercise_of(lesson, runtime);
+        b.goto(&format!("http://{}/#/lesson/{lesson}", server.addr)).await;
+        let verdict = format!("document.querySelector('[data-cell-id=\"{id}\"] [data-role=checks]')");
+        // The starter code does not pass.
+        b.click(&format!("[data-cell-id=\"{id}\"] [data-action=check]")).await;
+        b.wait_for(&verdict, 60, "the first verdict").await;
+        assert_eq!(b.eval(&format!("{verdict}.dataset.passed")).await, "false", "{lesson}: the starter code passed");
+        // The lesson's solution does.
+        b.set_code(&id, &solution).await;
+        b.click(&format!("[data-cell-id=\"{id}\"] [data-action=check]")).await;
+        b.wait_for(&format!("{verdict} && {verdict}.dataset.passed === 'true'"), 60, "a passing verdict").await;
+        let listed = b.eval(&format!("{verdict}.querySelectorAll('li[data-passed=true]').length")).await;
+        assert!(listed.as_u64().unwrap() >= 1, "{lesson}: no check listed");
+    }
+    b.close().await;
+}

@@ -1,6 +1,7 @@
 //! Code cells: a lone cell (browser or server) and a server group of files that start
 //! together (each started file gets its own output, input box and Stop).
 
+use super::exercise::ExerciseCheck;
 use super::program::{Phase, Program, ProgramView};
 use crate::editor::Editor;
 use crate::i18n::tr;
@@ -22,6 +23,7 @@ pub fn CodeCell(cell: Cell, namespace: String) -> impl IntoView {
     let code = RwSignal::new(cell.code.clone());
     let program = Program::new(cell.runtime);
     let file = cell.file.clone().unwrap_or_else(|| format!("{}.py", cell.id));
+    let check_file = file.clone();
     let browser_name = format!("<{}>", cell.id);
     let run = Callback::new(move |_| {
         if program.phase.get_untracked().active() {
@@ -74,6 +76,7 @@ pub fn CodeCell(cell: Cell, namespace: String) -> impl IntoView {
                 </div>
             })}
             {exercise.map(|ex| view! {
+                <ExerciseCheck exercise=ex.clone() code=code runtime=cell.runtime cell_id=cell.id.clone() file=check_file.clone()/>
                 {ex.hint.map(|h| view! { <details class="hint"><summary>{move || tr("hint")}</summary><p>{h}</p></details> })}
                 {ex.solution.map(|s| view! { <details class="solution"><summary>{move || tr("solution")}</summary><pre>{s}</pre></details> })}
             })}

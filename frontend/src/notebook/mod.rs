@@ -1,6 +1,7 @@
 //! Notebook views: the lesson list, a lesson (prose and cells), and the scratch page.
 
 mod cell;
+mod exercise;
 mod program;
 
 use crate::api;
