@@ -21,7 +21,18 @@ pub async fn serve(
     app: Arc<app::App>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, http::router(app)).with_graceful_shutdown(shutdown).await
+    axum::serve(no_delay(listener), http::router(app)).with_graceful_shutdown(shutdown).await
+}
+
+/// Run output is many small WebSocket frames: without TCP_NODELAY, Nagle's algorithm holds
+/// each one back until the page's delayed ACK (40 ms) arrives.
+pub fn no_delay(listener: tokio::net::TcpListener) -> impl axum::serve::Listener<Addr = std::net::SocketAddr> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!("cannot set TCP_NODELAY: {e}");
+        }
+    })
 }
 
 /// Checks that sandboxes can start here; the error says what to install or enable.

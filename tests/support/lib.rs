@@ -28,7 +28,7 @@ pub async fn serve_with(course_dir: Option<&std::path::Path>, extra: axum::Route
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let router = extra.merge(classbook::http::router(app));
     tokio::spawn(async move {
-        axum::serve(listener, router).with_graceful_shutdown(async move {
+        axum::serve(classbook::no_delay(listener), router).with_graceful_shutdown(async move {
             let _ = stopped.await;
         })
         .await
