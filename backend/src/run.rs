@@ -49,10 +49,32 @@ pub enum StdinCmd {
     Close,
 }
 
-/// The run's share of output it may still send, and whether some was cut.
+/// The run's share of output it may still send, and whether some was cut; and the pace
+/// at which it may send it.
 struct OutputCap {
     left: AtomicUsize,
     truncated: AtomicBool,
+    pace: std::sync::Mutex<Pace>,
+}
+
+/// A token bucket over both streams of a run: `RATE` bytes a second after a `BURST`.
+struct Pace {
+    /// When the bucket is empty again (past instants mean it holds a full burst).
+    free_at: tokio::time::Instant,
+}
+
+const RATE: f64 = 512.0 * 1024.0;
+const BURST: Duration = Duration::from_millis(125); // 64 KiB at RATE
+
+impl OutputCap {
+    /// How long to wait before sending `n` more bytes.
+    fn delay_for(&self, n: usize) -> Duration {
+        let mut pace = self.pace.lock().expect("pace poisoned");
+        let now = tokio::time::Instant::now();
+        let start = pace.free_at.max(now - BURST);
+        pace.free_at = start + Duration::from_secs_f64(n as f64 / RATE);
+        (pace.free_at - BURST).saturating_duration_since(now)
+    }
 }
 
 /// Drives run `id` to its end. `out` carries messages to the page.
@@ -66,7 +88,11 @@ pub async fn drive(
     let started = Instant::now();
     let RunIo { stdin, stdout, stderr, mut events } = io;
     let limits = sandbox.limits().clone();
-    let cap = Arc::new(OutputCap { left: AtomicUsize::new(limits.output_bytes), truncated: AtomicBool::new(false) });
+    let cap = Arc::new(OutputCap {
+        left: AtomicUsize::new(limits.output_bytes),
+        truncated: AtomicBool::new(false),
+        pace: std::sync::Mutex::new(Pace { free_at: tokio::time::Instant::now() }),
+    });
     let pumps = [(stdout, Stream::Stdout), (stderr, Stream::Stderr)]
         .map(|(p, stream)| tokio::spawn(pump(p, id, stream, out.clone(), cap.clone())));
     let feeder = tokio::spawn(feed_stdin(stdin, stdin_rx));
@@ -145,9 +171,10 @@ async fn wait_exit(events: &mut mpsc::UnboundedReceiver<RunEvent>) -> Option<(Op
     None
 }
 
-/// Copies one stream to the page as text. Sending waits for room in the page's queue, so a
-/// slow page slows the program (its pipe fills) instead of growing memory; past the cap the
-/// rest is read and dropped, so the program can still finish.
+/// Copies one stream to the page as text, at most at the run's pace. Sending waits (for
+/// the pace, and for room in the page's queue), so a flood slows the program (its pipe
+/// fills) instead of growing memory or drowning the page; past the cap the rest is read
+/// and dropped, so the program can still finish.
 async fn pump(mut pipe: pipe::Receiver, id: u32, stream: Stream, out: mpsc::Sender<ServerMsg>, cap: Arc<OutputCap>) {
     let mut buf = vec![0u8; 16384];
     let mut text = Utf8Carry::default();
@@ -156,6 +183,7 @@ async fn pump(mut pipe: pipe::Receiver, id: u32, stream: Stream, out: mpsc::Send
         let data = if n == 0 { text.finish() } else { text.push(&buf[..n]) };
         if open && !data.is_empty() {
             let (data, cut) = cap.take(data);
+            tokio::time::sleep(cap.delay_for(data.len())).await;
             if !data.is_empty() && out.send(ServerMsg::Output { run_id: id, stream, data }).await.is_err() {
                 open = false;
             }
@@ -255,9 +283,26 @@ mod tests {
         assert_eq!(carry.finish(), "");
     }
 
+    #[tokio::test]
+    async fn the_pace_allows_a_burst_then_the_rate() {
+        let cap = OutputCap {
+            left: AtomicUsize::new(usize::MAX),
+            truncated: AtomicBool::new(false),
+            pace: std::sync::Mutex::new(Pace { free_at: tokio::time::Instant::now() }),
+        };
+        assert_eq!(cap.delay_for(32 << 10), Duration::ZERO);
+        assert_eq!(cap.delay_for(32 << 10), Duration::ZERO);
+        let wait = cap.delay_for(512 << 10);
+        assert!(wait > Duration::from_millis(900) && wait <= Duration::from_millis(1000), "{wait:?}");
+    }
+
     #[test]
     fn the_output_cap_cuts_on_a_character_boundary() {
-        let cap = OutputCap { left: AtomicUsize::new(4), truncated: AtomicBool::new(false) };
+        let cap = OutputCap {
+            left: AtomicUsize::new(4),
+            truncated: AtomicBool::new(false),
+            pace: std::sync::Mutex::new(Pace { free_at: tokio::time::Instant::now() }),
+        };
         assert_eq!(cap.take("ab".into()), ("ab".to_string(), false));
         assert_eq!(cap.take("中文".into()), (String::new(), true));
         assert_eq!(cap.take("x".into()), (String::new(), true));
