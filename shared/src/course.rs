@@ -98,6 +98,23 @@ fn yes() -> bool {
     true
 }
 
+impl Cell {
+    /// A plain cell: no file name, no expectations, not an exercise.
+    pub fn new(id: impl Into<String>, runtime: Runtime, code: impl Into<String>) -> Cell {
+        Cell {
+            id: id.into(),
+            runtime,
+            file: None,
+            start: true,
+            code: code.into(),
+            stdin: None,
+            expected: None,
+            exercise: None,
+            line: 0,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Expected {
     pub text: String,

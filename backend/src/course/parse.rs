@@ -221,17 +221,8 @@ fn make_cell(
     n: usize,
     default_runtime: Runtime,
 ) -> Result<(Cell, Option<String>), LessonError> {
-    let mut cell = Cell {
-        id: format!("c{n}"),
-        runtime: default_runtime,
-        file: None,
-        start: true,
-        code,
-        stdin: None,
-        expected: None,
-        exercise: None,
-        line: line as u32,
-    };
+    let mut cell = Cell::new(format!("c{n}"), default_runtime, code);
+    cell.line = line as u32;
     let mut group = None;
     for (key, value) in attrs {
         match key.as_str() {

@@ -76,11 +76,7 @@ pub(crate) async fn receive_blocks(
     loop {
         match link.recv(&mut buf, deadline).await? {
             None => {
-                retries += 1;
-                if retries > params.retries {
-                    return Err(TransferError::Timeout(params.retries));
-                }
-                state.rto.backoff();
+                state.rto.timed_out(&mut retries, &params)?;
                 state.gap_reported = false;
                 state.ack(link).await?;
                 deadline = Instant::now() + state.rto.timeout();

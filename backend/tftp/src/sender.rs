@@ -47,11 +47,7 @@ pub(crate) async fn send_blocks(
         loop {
             match link.recv(&mut buf, deadline).await? {
                 None => {
-                    retries += 1;
-                    if retries > params.retries {
-                        return Err(TransferError::Timeout(params.retries));
-                    }
-                    rto.backoff();
+                    rto.timed_out(&mut retries, &params)?;
                     break; // resend the whole window
                 }
                 Some(Packet::Ack { block }) => {

@@ -133,11 +133,7 @@ async fn await_ack_of_oack(link: &mut Link, oack: Packet<'static>, params: Param
     loop {
         match link.recv(&mut buf, deadline).await? {
             None => {
-                retries += 1;
-                if retries > params.retries {
-                    return Err(TransferError::Timeout(params.retries));
-                }
-                rto.backoff();
+                rto.timed_out(&mut retries, &params)?;
                 link.send(&oack, true).await?;
                 deadline = Instant::now() + rto.timeout();
             }

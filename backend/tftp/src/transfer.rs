@@ -86,6 +86,16 @@ impl Rto {
         self.current = (self.current * 2).min(self.max);
     }
 
+    /// A wait timed out: counts the retry, gives up past `params.retries`, else backs off.
+    pub fn timed_out(&mut self, retries: &mut u32, params: &Params) -> Result<(), TransferError> {
+        *retries += 1;
+        if *retries > params.retries {
+            return Err(TransferError::Timeout(params.retries));
+        }
+        self.backoff();
+        Ok(())
+    }
+
     /// The peer acknowledged new data: it is alive, so the backoff ends.
     pub fn progress(&mut self) {
         self.current = self.base;

@@ -91,17 +91,7 @@ fn RestartButton() -> impl IntoView {
 /// One editable cell holding shared code (`#/scratch?...`).
 #[component]
 pub fn Scratch(runtime: Runtime, code: String) -> impl IntoView {
-    let cell = Cell {
-        id: "scratch".into(),
-        runtime,
-        file: None,
-        start: true,
-        code,
-        stdin: None,
-        expected: None,
-        exercise: None,
-        line: 0,
-    };
+    let cell = Cell::new("scratch", runtime, code);
     view! {
         <h1>{move || tr("scratch")}</h1>
         <div class="lesson-tools"><RestartButton/></div>
