@@ -7,6 +7,11 @@ use crate::session::Sessions;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+/// Programs running at once on a server, by default.
+pub const MAX_RUNS: usize = 32;
+/// Programs one student may run at once, by default.
+pub const RUNS_PER_STUDENT: usize = 8;
+
 pub struct App {
     course: RwLock<Arc<Course>>,
     /// How to start sandboxes, or why server cells cannot run on this machine.
@@ -28,8 +33,8 @@ impl App {
             sandbox,
             sessions: Sessions::default(),
             grace: Duration::from_secs(60),
-            run_slots: Slots::new(32),
-            runs_per_student: 8,
+            run_slots: Slots::new(MAX_RUNS),
+            runs_per_student: RUNS_PER_STUDENT,
         }
     }
 

@@ -28,6 +28,8 @@ enum Cmd {
         /// server's user, with no isolation. Never on a machine that matters.
         #[arg(long)]
         unsafe_no_sandbox: bool,
+        #[command(flatten)]
+        limits: LimitFlags,
     },
     /// Run classbook's TFTP server alone, e.g. for a LAN practical.
     Tftpd {
@@ -50,6 +52,46 @@ enum Cmd {
     },
 }
 
+/// Sandbox and queue limits; defaults suit a class of 30–40 on one laptop.
+#[derive(clap::Args)]
+struct LimitFlags {
+    /// CPU seconds per process.
+    #[arg(long, default_value_t = sandbox::Limits::default().cpu_secs, env = "CLASSBOOK_CPU_SECS")]
+    cpu_secs: u64,
+    /// Wall-clock seconds per run.
+    #[arg(long, default_value_t = sandbox::Limits::default().wall_secs, env = "CLASSBOOK_WALL_SECS")]
+    wall_secs: u64,
+    /// Memory per student in MiB, their files included (needs writable cgroups).
+    #[arg(long, default_value_t = sandbox::Limits::default().memory_bytes >> 20, env = "CLASSBOOK_MEMORY_MIB")]
+    memory_mib: u64,
+    /// Processes and threads per student.
+    #[arg(long, default_value_t = sandbox::Limits::default().nproc, env = "CLASSBOOK_MAX_PROCS")]
+    max_procs: u64,
+    /// Size of a student's /work in MiB.
+    #[arg(long, default_value_t = sandbox::Limits::default().work_bytes >> 20, env = "CLASSBOOK_WORK_MIB")]
+    work_mib: u64,
+    /// Output sent to the page per run, in KiB.
+    #[arg(long, default_value_t = sandbox::Limits::default().output_bytes >> 10, env = "CLASSBOOK_OUTPUT_KIB")]
+    output_kib: usize,
+    /// Programs one student may run at once (more wait in a queue).
+    #[arg(long, default_value_t = classbook::app::RUNS_PER_STUDENT, env = "CLASSBOOK_RUNS_PER_STUDENT")]
+    runs_per_student: usize,
+    /// Programs running at once on the server (more wait in a queue).
+    #[arg(long, default_value_t = classbook::app::MAX_RUNS, env = "CLASSBOOK_MAX_RUNS")]
+    max_runs: usize,
+}
+
+impl LimitFlags {
+    fn apply(&self, limits: &mut sandbox::Limits) {
+        limits.cpu_secs = self.cpu_secs;
+        limits.wall_secs = self.wall_secs;
+        limits.memory_bytes = self.memory_mib << 20;
+        limits.nproc = self.max_procs;
+        limits.work_bytes = self.work_mib << 20;
+        limits.output_bytes = self.output_kib << 10;
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     tracing_subscriber::fmt()
@@ -58,7 +100,7 @@ async fn main() -> Result<()> {
         )
         .init();
     match Cli::parse().command {
-        Cmd::Serve { bind, course, unsafe_no_sandbox } => serve(bind, course, unsafe_no_sandbox).await,
+        Cmd::Serve { bind, course, unsafe_no_sandbox, limits } => serve(bind, course, unsafe_no_sandbox, limits).await,
         Cmd::CheckCourse { dir, json } => check_course(&dir, json),
         Cmd::Tftpd { root, listen, allow_write } => classbook_tftp::run_tftpd(root, listen, allow_write).await,
     }
@@ -83,9 +125,10 @@ fn check_course(dir: &std::path::Path, json: bool) -> Result<()> {
     Ok(())
 }
 
-async fn serve(bind: SocketAddr, course: Option<PathBuf>, unsafe_no_sandbox: bool) -> Result<()> {
+async fn serve(bind: SocketAddr, course: Option<PathBuf>, unsafe_no_sandbox: bool, limits: LimitFlags) -> Result<()> {
     let course = load_course(course.as_deref())?;
     let mut cfg = sandbox::Config::detect();
+    limits.apply(&mut cfg.limits);
     if let Some(cg) = &cfg.cgroups {
         cg.sweep_stale();
     }
@@ -112,7 +155,10 @@ async fn serve(bind: SocketAddr, course: Option<PathBuf>, unsafe_no_sandbox: boo
         }
     };
     let lessons = course.lessons().len();
-    let app = std::sync::Arc::new(App::new(course, sandbox));
+    let mut app = App::new(course, sandbox);
+    app.run_slots = classbook::run::Slots::new(limits.max_runs);
+    app.runs_per_student = limits.runs_per_student;
+    let app = std::sync::Arc::new(app);
     let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("cannot listen on {bind}"))?;
     println!("classbook: serving {lessons} lessons on http://{}/", listener.local_addr()?);
     classbook::serve(listener, app, shutdown_signal()).await?;
