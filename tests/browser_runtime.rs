@@ -141,3 +141,22 @@ async fn files_json_pickle_and_asyncio_work_in_the_browser() {
     let out = b.run_cell("scratch", 60).await;
     assert_eq!(out, "{'名字': '小明'}\n[1, 2]\n/home/student/scratch\n[2, 4]\n");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stop_replaces_an_engine_stuck_in_c_code_and_says_state_was_lost() {
+    require_built_page();
+    let server = serve(None).await;
+    let b = Browser::start().await;
+    // sum() over a huge range loops in C and never looks at the interrupt buffer.
+    b.goto(&scratch_url(&server, "browser", "kept = 1\nprint('start')\nsum(range(10**13))\n")).await;
+    b.click("[data-cell-id=scratch] [data-action=run]").await;
+    b.wait_for(&format!("{}.includes('start')", output_of("scratch")), 60, "start").await;
+    b.click("[data-cell-id=scratch] [data-action=stop]").await;
+    b.wait_for(&format!("{} === 'failed'", state_of("scratch")), 15, "the engine replaced").await;
+    let exit = b.eval("document.querySelector('[data-cell-id=scratch] [data-role=exit]').textContent").await;
+    assert!(exit.as_str().unwrap().contains("restarted"), "{exit}");
+    // A fresh interpreter answers, and the old variable is gone.
+    b.wait_for("document.querySelector('[data-engine=ready]')", 60, "the new engine").await;
+    b.set_code("scratch", "print('alive')\nprint('kept' in dir())").await;
+    assert_eq!(b.run_cell("scratch", 60).await, "alive\nFalse\n");
+}

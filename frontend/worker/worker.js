@@ -19,15 +19,17 @@ let stdinBytes = null; // Uint8Array over the stdin area
 let current = null; // the run in progress: { id, out: {stdout, stderr}, last }
 const queue = [];
 
-// Output is coalesced: one message per stream at most every 25 ms, and at every pause.
-const FLUSH_MS = 25;
+// Output goes to the page at every complete line (a cell that prints, then computes for a
+// long time in C, must show what it printed: nothing can flush it later), when the stream
+// changes, and before input, sleep and the end. A partial line waits for its end, as on a
+// line-buffered terminal. The page batches what arrives per frame.
 function emit(stream, text) {
   if (!current || !text) return;
   const buf = current.out;
   if (buf.stream !== stream && buf.text) flushOutput();
   buf.stream = stream;
   buf.text += text;
-  if (performance.now() - current.last > FLUSH_MS || buf.text.length > 65536) flushOutput();
+  if (text.includes("\n") || buf.text.length > 65536) flushOutput();
 }
 function takeOutput() {
   if (!current || !current.out.text) return null;
@@ -139,7 +141,8 @@ async function start() {
     post({ kind: "LoadFailed", message: String(e && e.message ? e.message : e) });
     return;
   }
-  for (const req of queue.splice(0)) enqueue(req);
+  // Runs that waited for the engine are announced: the page shows them as loading till then.
+  for (const req of queue.splice(0)) enqueue({ ...req, announce: true });
 }
 start();
 
@@ -156,6 +159,7 @@ async function execute(req) {
     current = { id: req.run_id, out: { stream: "stdout", text: "" }, last: performance.now() };
     pendingInput = new Uint8Array(0);
     const started = performance.now();
+    if (req.announce) post({ kind: "Run", type: "Started", run_id: req.run_id, pid: 0 });
     Atomics.store(ctrl, 0, 0);
     let code = 1;
     try {

@@ -53,6 +53,8 @@ pub struct Program {
     pub listening: RwSignal<bool>,
     /// The browser could not run it, and why: the page offers the server instead.
     pub needs_server: RwSignal<Option<String>>,
+    /// Output received but not drawn yet (drawn once per animation frame).
+    pending: StoredValue<Vec<(Stream, String)>, LocalStorage>,
 }
 
 impl Program {
@@ -66,12 +68,14 @@ impl Program {
             wants_input: RwSignal::new(false),
             listening: RwSignal::new(false),
             needs_server: RwSignal::new(None),
+            pending: StoredValue::new_local(Vec::new()),
         }
     }
 
     /// Clears the last run and returns a fresh run id.
     pub fn begin(&self) -> u32 {
         let id = crate::runtime::next_run_id();
+        self.pending.update_value(Vec::clear);
         self.output.set(Vec::new());
         self.exit.set(None);
         self.wants_input.set(false);
@@ -84,7 +88,32 @@ impl Program {
         id
     }
 
+    /// Adds output; what arrives within one animation frame is shown in one update, so a
+    /// flood of small messages costs one redraw per frame, not one per message.
     pub fn append(&self, stream: Stream, text: &str) {
+        let first = self.pending.try_update_value(|p| {
+            p.push((stream, text.to_string()));
+            p.len() == 1
+        });
+        if first != Some(true) {
+            return;
+        }
+        let me = *self;
+        let flush = wasm_bindgen::closure::Closure::once_into_js(move || me.flush_pending());
+        if let Some(w) = web_sys::window() {
+            let _ = w.request_animation_frame(wasm_bindgen::JsCast::unchecked_ref(&flush));
+        }
+    }
+
+    /// Shows what `append` gathered (also called before a run's end is shown).
+    fn flush_pending(&self) {
+        let chunks = self.pending.try_update_value(std::mem::take).unwrap_or_default();
+        for (stream, text) in chunks {
+            self.show(stream, &text);
+        }
+    }
+
+    fn show(&self, stream: Stream, text: &str) {
         self.output.update(|out| {
             let used: usize = out.iter().map(|(_, t)| t.len()).sum();
             if used >= MAX_OUTPUT {
@@ -126,6 +155,7 @@ impl Program {
                     self.append(stream, &data);
                 }
                 ServerMsg::Exit(exit) => {
+                    self.flush_pending();
                     let ok = exit.code == Some(0);
                     self.exit.set(Some(exit));
                     self.wants_input.set(false);
@@ -136,7 +166,8 @@ impl Program {
                     }
                 }
                 ServerMsg::Error { message, .. } => {
-                    self.append(Stream::Stderr, &format!("{message}\n"));
+                    self.flush_pending();
+                    self.show(Stream::Stderr, &format!("{message}\n"));
                     self.run_id.set(None);
                     self.phase.set(Phase::Failed);
                     if let Some(f) = &then {
