@@ -13,14 +13,11 @@ thread_local! {
     static LANG: RwSignal<Lang> = RwSignal::new(initial());
 }
 
+/// The remembered choice, else Chinese: the course is written in Chinese.
 fn initial() -> Lang {
     match crate::storage::get("lang").as_deref() {
         Some("en") => Lang::En,
-        Some("zh") => Lang::Zh,
-        _ => {
-            let nav = web_sys::window().and_then(|w| w.navigator().language()).unwrap_or_default();
-            if nav.starts_with("en") { Lang::En } else { Lang::Zh }
-        }
+        _ => Lang::Zh,
     }
 }
 
