@@ -311,3 +311,13 @@ for p in ["/tmp/x.bin", "/dev/shm/x.bin"]:
     assert_eq!(again.stdout, "ok\n", "{}", again.combined);
     bystander_ok(&mut other, 1001).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_cgroups_a_memory_bomb_meets_the_address_space_limit_and_threads_still_start() {
+    let server = support::start_with(|cfg| cfg.cgroups = None).await;
+    let mut a = Client::connect(&server).await;
+    let threads = a.run(1, "import threading\nts = [threading.Thread(target=lambda: None) for _ in range(64)]\nfor t in ts: t.start()\nfor t in ts: t.join()\nprint('64 threads')").await;
+    assert_eq!(threads.stdout, "64 threads\n", "{}", threads.combined);
+    let bomb = a.run(2, "hog = []\nwhile True:\n    hog.append(bytearray(16 << 20))\n").await;
+    assert!(bomb.stderr.contains("MemoryError"), "{:?} {}", bomb.exit, bomb.stderr);
+}

@@ -234,6 +234,10 @@ impl Sandbox {
         inherit.push(agent_end.as_raw_fd());
         let limits = cfg.limits.clone();
         let procs: Vec<CString> = group.as_ref().map(|g| g.procs.clone()).unwrap_or_default();
+        // Without a cgroup, an address-space limit is the memory limit. It must stay well
+        // above the memory limit: glibc reserves arenas and 8 MiB stacks per thread (with
+        // MALLOC_ARENA_MAX=2 set inside, 1 GiB still lets ~100 threads start).
+        let address_space = group.is_none().then(|| (cfg.limits.memory_bytes * 4).max(1 << 30));
         let drop_to = if unsafe_dir.is_some() { None } else { uid.as_ref().map(|l| l.uid) };
         // SAFETY: the closure only calls async-signal-safe libc functions on data prepared
         // before fork.
@@ -253,6 +257,9 @@ impl Sandbox {
                 set_rlimit(libc::RLIMIT_NOFILE, limits.nofile)?;
                 set_rlimit(libc::RLIMIT_FSIZE, limits.fsize)?;
                 set_rlimit(libc::RLIMIT_CORE, 0)?;
+                if let Some(bytes) = address_space {
+                    set_rlimit(libc::RLIMIT_AS, bytes)?;
+                }
                 Ok(())
             });
         }
