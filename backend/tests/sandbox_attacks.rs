@@ -230,7 +230,7 @@ if os.fork() == 0:
 time.sleep(0.3)
 print("parent leaves")
 "#).await;
-    assert_eq!(out.stdout, "parent leaves\n");
+    assert_eq!(out.stdout, "parent leaves\n", "{:?}\n{}", out.exit, out.stderr);
     let check = a.run(2, r#"
 import os
 pid = int(open("/work/daemon.pid").read())

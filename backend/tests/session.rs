@@ -162,10 +162,19 @@ async fn leaving_kills_the_programs_and_a_reconnect_finds_the_same_files() {
             break;
         }
     }
+    let left = std::time::Instant::now();
     c.close().await;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // Every program of the session must be gone within 2 s of leaving; the files stay.
     let mut back = Client::connect_as(&server, token).await;
-    let out = back.run(3, PROBE_OTHERS).await;
+    let mut probe = 3;
+    let out = loop {
+        let out = back.run(probe, PROBE_OTHERS).await;
+        if out.stdout.starts_with("other processes: 0\n") || left.elapsed() > std::time::Duration::from_secs(2) {
+            break out;
+        }
+        probe += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
     assert_eq!(out.stdout, "other processes: 0\nkept\n", "{}", out.combined);
 }
 

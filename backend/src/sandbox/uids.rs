@@ -1,12 +1,14 @@
 //! Host uids for sandboxes. Started by root, bwrap would map the sandbox user to host
 //! root, so each live sandbox gets a uid of its own from a configured range.
 
-use std::collections::BTreeSet;
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+/// Free uids, least recently released first: a uid comes back only after every other one,
+/// so a session never inherits the last one's dying processes (which RLIMIT_NPROC counts).
 #[derive(Clone, Debug)]
 pub struct UidPool {
-    free: Arc<Mutex<BTreeSet<u32>>>,
+    free: Arc<Mutex<VecDeque<u32>>>,
 }
 
 /// A uid lent to one sandbox; it goes back to the pool when dropped.
@@ -22,9 +24,7 @@ impl UidPool {
     }
 
     pub fn lease(&self) -> Option<UidLease> {
-        let mut free = self.free.lock().expect("uid pool poisoned");
-        let uid = *free.iter().next()?;
-        free.remove(&uid);
+        let uid = self.free.lock().expect("uid pool poisoned").pop_front()?;
         Some(UidLease { uid, pool: self.clone() })
     }
 }
@@ -32,7 +32,7 @@ impl UidPool {
 impl Drop for UidLease {
     fn drop(&mut self) {
         if let Ok(mut free) = self.pool.free.lock() {
-            free.insert(self.uid);
+            free.push_back(self.uid);
         }
     }
 }
@@ -42,13 +42,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn leases_are_distinct_and_return_to_the_pool() {
-        let pool = UidPool::new(61000, 2);
+    fn leases_are_distinct_and_a_released_uid_comes_back_last() {
+        let pool = UidPool::new(61000, 3);
         let a = pool.lease().unwrap();
         let b = pool.lease().unwrap();
         assert_ne!(a.uid, b.uid);
-        assert!(pool.lease().is_none());
         drop(a);
-        assert_eq!(pool.lease().unwrap().uid, 61000);
+        let c = pool.lease().unwrap();
+        assert_eq!(c.uid, 61002, "the never-used uid comes before the released one");
+        let d = pool.lease().unwrap();
+        assert_eq!(d.uid, 61000);
+        assert!(pool.lease().is_none());
+        drop((b, c, d));
     }
 }

@@ -139,7 +139,10 @@ impl Program {
     /// when the program exits or starts listening.
     pub fn handler(self, then: Option<Rc<dyn Fn()>>) -> Handler {
         Rc::new(move |event| match event {
-            Event::InputWanted => self.wants_input.set(true),
+            Event::InputWanted => {
+                self.flush_pending(); // the prompt shows with the box, not a frame later
+                self.wants_input.set(true);
+            }
             Event::NeedsServer(reason) => self.needs_server.set(Some(reason)),
             Event::Msg(msg) => match msg {
                 ServerMsg::Started { .. } => self.phase.set(Phase::Running),
