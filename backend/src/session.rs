@@ -177,6 +177,8 @@ impl Session {
                     self.error(Some(id), e.to_string()).await;
                 }
             }
+            // Presence and exercise results: recorded by the class module (issue 8).
+            ClientMsg::Viewing { .. } | ClientMsg::ExerciseResult { .. } => {}
             ClientMsg::Stdin { run_id, data } => self.stdin(run_id, StdinCmd::Data(data)).await,
             ClientMsg::CloseStdin { run_id } => self.stdin(run_id, StdinCmd::Close).await,
             ClientMsg::Signal { run_id, signal } => {

@@ -3,5 +3,6 @@
 
 pub mod course;
 pub mod link;
+pub mod trace;
 pub mod wire;
 pub mod worker;

@@ -14,6 +14,12 @@ pub enum ClientMsg {
     /// End of input: the program's next read returns EOF.
     CloseStdin { run_id: u32 },
     Signal { run_id: u32, signal: Signal },
+    /// Which lesson the student has open (`None`: the lesson list or the scratch page), for
+    /// the teacher's view. Sent on connect and at every change of page.
+    Viewing { lesson: Option<String> },
+    /// The student checked an exercise: recorded as an attempt (passed or not) in the class
+    /// database, shown in the teacher's grid.
+    ExerciseResult { lesson: String, cell: String, passed: bool },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -75,6 +81,15 @@ pub enum ServerMsg {
         run_id: Option<u32>,
         message: String,
     },
+    /// A packet the run's companion TFTP server (or the exercise checker) sent or received.
+    Trace { run_id: u32, event: crate::trace::PacketTrace },
+    /// A message from the teacher (or the server, e.g. "the class server is shutting down"),
+    /// shown to the student as a banner.
+    Notice { message: String },
+    /// The teacher takes the class to a lesson.
+    Goto { lesson: String },
+    /// Lesson files changed on the server: the page refetches these lessons (and the list).
+    CourseChanged { lessons: Vec<String> },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -177,7 +177,12 @@ impl Program {
                         f();
                     }
                 }
-                ServerMsg::Hello { .. } => {}
+                // Drawn by the TFTP sequence diagram (issue 5); class-wide messages never reach a run.
+                ServerMsg::Trace { .. }
+                | ServerMsg::Hello { .. }
+                | ServerMsg::Notice { .. }
+                | ServerMsg::Goto { .. }
+                | ServerMsg::CourseChanged { .. } => {}
             },
         })
     }

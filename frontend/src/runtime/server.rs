@@ -112,7 +112,10 @@ fn on_message(msg: ServerMsg) {
         ServerMsg::Output { run_id, .. }
         | ServerMsg::Started { run_id, .. }
         | ServerMsg::Queued { run_id, .. }
-        | ServerMsg::Listening { run_id } => (*run_id, false),
+        | ServerMsg::Listening { run_id }
+        | ServerMsg::Trace { run_id, .. } => (*run_id, false),
+        // Class-wide messages (issue 8: shown as a banner, navigation, lesson reload).
+        ServerMsg::Notice { .. } | ServerMsg::Goto { .. } | ServerMsg::CourseChanged { .. } => return,
         ServerMsg::Hello { .. } | ServerMsg::Error { run_id: None, .. } => {
             if let ServerMsg::Error { message, .. } = &msg {
                 web_sys::console::warn_1(&format!("class server: {message}").into());
