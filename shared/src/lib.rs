@@ -1,7 +1,9 @@
 //! Types that cross a boundary in classbook: the course model (backend → page),
-//! the run protocol (page ↔ backend WebSocket, page ↔ Python worker). Pure data, no I/O.
+//! the run protocol (page ↔ backend WebSocket, page ↔ Python worker), and pure conversions
+//! (`ipynb`: notebooks in and out; `link`: scratch links). Pure data, no I/O.
 
 pub mod course;
+pub mod ipynb;
 pub mod link;
 pub mod trace;
 pub mod wire;

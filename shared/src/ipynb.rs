@@ -1,0 +1,397 @@
+//! Jupyter notebooks (nbformat 4.5) to and from classbook cells: a lesson with the student's
+//! code exported as .ipynb or .py, and an .ipynb read back whole or refused with a clear reason.
+
+use crate::course::{Block, Lesson, Runtime};
+use serde_json::{json, Map, Value};
+use std::fmt;
+
+/// The largest notebook `from_ipynb` reads (it ends up in the browser's storage).
+pub const MAX_BYTES: usize = 2 * 1024 * 1024;
+/// The most cells `from_ipynb` reads.
+pub const MAX_CELLS: usize = 500;
+
+/// A notebook as classbook sees it: prose and code cells in order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notebook {
+    pub title: String,
+    /// The lesson it was exported from, if any.
+    pub lesson: Option<String>,
+    pub cells: Vec<NbCell>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum NbCell {
+    /// Prose: Markdown (which may hold HTML, as a lesson's rendered text does).
+    Markdown(String),
+    Code(CodeCell),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CodeCell {
+    /// The cell's id: the lesson's, or `cell-N` for a notebook that has none.
+    pub id: String,
+    pub runtime: Runtime,
+    /// File name inside a server group.
+    pub file: Option<String>,
+    /// The group this file belongs to.
+    pub group: Option<String>,
+    pub code: String,
+}
+
+/// Why a file could not be read as a notebook. Nothing is imported when there is one.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ImportError {
+    TooLarge(usize),
+    NotJson(String),
+    NotNotebook(String),
+    Version(i64),
+    NotPython(String),
+    TooManyCells(usize),
+    BadCell { index: usize, why: String },
+}
+
+impl fmt::Display for ImportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ImportError::TooLarge(n) => write!(f, "the file is {n} bytes; notebooks up to {MAX_BYTES} bytes are read"),
+            ImportError::NotJson(e) => write!(f, "not a notebook: the file is not valid JSON ({e})"),
+            ImportError::NotNotebook(why) => write!(f, "not a Jupyter notebook: {why}"),
+            ImportError::Version(v) => write!(f, "notebook format {v}; only format 4 is read"),
+            ImportError::NotPython(l) => write!(f, "a notebook in {l}, not Python"),
+            ImportError::TooManyCells(n) => write!(f, "{n} cells; notebooks up to {MAX_CELLS} cells are read"),
+            ImportError::BadCell { index, why } => write!(f, "cell {}: {why}", index + 1),
+        }
+    }
+}
+
+impl Notebook {
+    /// A lesson's prose and code, with `code_of(cell_id)` (the student's edit) in place of
+    /// a cell's original where it returns `Some`.
+    pub fn from_lesson(lesson: &Lesson, code_of: impl Fn(&str) -> Option<String>) -> Notebook {
+        let mut cells = vec![NbCell::Markdown(format!("# {}", lesson.title))];
+        let code = |c: &crate::course::Cell, group: Option<&str>| {
+            NbCell::Code(CodeCell {
+                id: c.id.clone(),
+                runtime: c.runtime,
+                file: c.file.clone(),
+                group: group.map(str::to_string),
+                code: code_of(&c.id).unwrap_or_else(|| c.code.clone()),
+            })
+        };
+        for block in &lesson.blocks {
+            match block {
+                Block::Text { html } => cells.push(NbCell::Markdown(html.trim().to_string())),
+                Block::Cell(c) => cells.push(code(c, None)),
+                Block::Group(g) => cells.extend(g.files.iter().map(|c| code(c, Some(&g.id)))),
+            }
+        }
+        Notebook { title: lesson.title.clone(), lesson: Some(lesson.id.clone()), cells }
+    }
+
+    pub fn code_cells(&self) -> impl Iterator<Item = &CodeCell> {
+        self.cells.iter().filter_map(|c| match c {
+            NbCell::Code(c) => Some(c),
+            NbCell::Markdown(_) => None,
+        })
+    }
+}
+
+/// Jupyter's convention: the source as a list of lines, each but the last ending in `\n`.
+fn source_lines(text: &str) -> Value {
+    Value::Array(text.split_inclusive('\n').map(|l| Value::String(l.to_string())).collect())
+}
+
+/// The notebook as nbformat 4.5 JSON. Code cells carry `metadata.classbook` (runtime, file,
+/// group, cell id) so an import puts them back where they ran.
+pub fn to_ipynb(nb: &Notebook) -> String {
+    let cells: Vec<Value> = nb
+        .cells
+        .iter()
+        .enumerate()
+        .map(|(i, cell)| match cell {
+            NbCell::Markdown(text) => json!({
+                "cell_type": "markdown", "id": format!("md-{i}"), "metadata": {}, "source": source_lines(text),
+            }),
+            NbCell::Code(c) => {
+                let mut meta = Map::new();
+                meta.insert("cell".into(), json!(c.id));
+                meta.insert("runtime".into(), json!(c.runtime.as_str()));
+                if let Some(f) = &c.file {
+                    meta.insert("file".into(), json!(f));
+                }
+                if let Some(g) = &c.group {
+                    meta.insert("group".into(), json!(g));
+                }
+                json!({
+                    "cell_type": "code", "id": format!("code-{i}"), "execution_count": null,
+                    "metadata": { "classbook": meta }, "outputs": [], "source": source_lines(&c.code),
+                })
+            }
+        })
+        .collect();
+    let mut classbook = Map::new();
+    classbook.insert("title".into(), json!(nb.title));
+    if let Some(l) = &nb.lesson {
+        classbook.insert("lesson".into(), json!(l));
+    }
+    let doc = json!({
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": { "name": "python3", "display_name": "Python 3", "language": "python" },
+            "language_info": { "name": "python" },
+            "classbook": classbook,
+        },
+        "cells": cells,
+    });
+    let mut out = serde_json::to_string_pretty(&doc).expect("a JSON value serialises");
+    out.push('\n');
+    out
+}
+
+/// The notebook as a Python script in the "percent" format editors know (`# %%` starts a cell):
+/// prose becomes comments, code stays code.
+pub fn to_py(nb: &Notebook) -> String {
+    let mut out = format!("# {}\n", nb.title);
+    if let Some(l) = &nb.lesson {
+        out.push_str(&format!("# classbook lesson: {l}\n"));
+    }
+    for cell in &nb.cells {
+        out.push('\n');
+        match cell {
+            NbCell::Markdown(text) => {
+                out.push_str("# %% [markdown]\n");
+                for line in plain_text(text).lines() {
+                    out.push_str(if line.is_empty() { "#" } else { "# " });
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+            NbCell::Code(c) => {
+                out.push_str(&format!("# %% {} runtime={}", c.id, c.runtime.as_str()));
+                if let Some(f) = &c.file {
+                    out.push_str(&format!(" file={f}"));
+                }
+                out.push('\n');
+                out.push_str(&c.code);
+                if !c.code.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Text without HTML tags (entities decoded), blank-line runs squeezed: lesson prose for
+/// places that must not render HTML (comments, imported notebooks).
+pub fn plain_text(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for ch in html.chars() {
+        match ch {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let text = text
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&nbsp;", " ")
+        .replace("&amp;", "&");
+    let mut out = String::new();
+    let mut blank = 0;
+    for line in text.trim().lines() {
+        if line.trim().is_empty() {
+            blank += 1;
+            if blank > 1 {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn source_of(v: Option<&Value>) -> Result<String, String> {
+    match v {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .map(|p| p.as_str().ok_or_else(|| "its source holds something other than text".to_string()))
+            .collect(),
+        Some(_) => Err("its source is not text".into()),
+        None => Err("it has no source".into()),
+    }
+}
+
+/// Reads an .ipynb: nbformat 4, Python (when the notebook says its language), markdown, raw
+/// and code cells. Every problem is an `ImportError`; nothing partial is returned.
+pub fn from_ipynb(text: &str) -> Result<Notebook, ImportError> {
+    if text.len() > MAX_BYTES {
+        return Err(ImportError::TooLarge(text.len()));
+    }
+    let doc: Value = serde_json::from_str(text).map_err(|e| ImportError::NotJson(e.to_string()))?;
+    let doc = doc.as_object().ok_or_else(|| ImportError::NotNotebook("the top level is not an object".into()))?;
+    let version = doc
+        .get("nbformat")
+        .ok_or_else(|| ImportError::NotNotebook("no \"nbformat\" field".into()))?
+        .as_i64()
+        .ok_or_else(|| ImportError::NotNotebook("\"nbformat\" is not a number".into()))?;
+    if version != 4 {
+        return Err(ImportError::Version(version));
+    }
+    let empty = Map::new();
+    let meta = match doc.get("metadata") {
+        None => &empty,
+        Some(m) => m.as_object().ok_or_else(|| ImportError::NotNotebook("\"metadata\" is not an object".into()))?,
+    };
+    let language = meta
+        .get("kernelspec")
+        .and_then(|k| k.get("language"))
+        .or_else(|| meta.get("language_info").and_then(|l| l.get("name")))
+        .and_then(Value::as_str);
+    if let Some(lang) = language {
+        if !lang.eq_ignore_ascii_case("python") {
+            return Err(ImportError::NotPython(lang.to_string()));
+        }
+    }
+    let cells = doc
+        .get("cells")
+        .ok_or_else(|| ImportError::NotNotebook("no \"cells\" list".into()))?
+        .as_array()
+        .ok_or_else(|| ImportError::NotNotebook("\"cells\" is not a list".into()))?;
+    if cells.len() > MAX_CELLS {
+        return Err(ImportError::TooManyCells(cells.len()));
+    }
+    let classbook = meta.get("classbook");
+    let title = classbook.and_then(|c| c.get("title")).and_then(Value::as_str).unwrap_or("").to_string();
+    let lesson = classbook.and_then(|c| c.get("lesson")).and_then(Value::as_str).map(str::to_string);
+    let mut out = Vec::with_capacity(cells.len());
+    let mut ids = std::collections::HashSet::new();
+    for (index, cell) in cells.iter().enumerate() {
+        let bad = |why: String| ImportError::BadCell { index, why };
+        let kind = cell.get("cell_type").and_then(Value::as_str).ok_or_else(|| bad("no cell_type".into()))?;
+        let source = source_of(cell.get("source")).map_err(bad)?;
+        match kind {
+            "markdown" | "raw" => out.push(NbCell::Markdown(source)),
+            "code" => {
+                let cb = cell.get("metadata").and_then(|m| m.get("classbook"));
+                let field = |name: &str| cb.and_then(|c| c.get(name)).and_then(Value::as_str).map(str::to_string);
+                let runtime = match field("runtime") {
+                    None => Runtime::Browser,
+                    Some(r) => Runtime::parse(&r).ok_or_else(|| bad(format!("unknown runtime {r:?}")))?,
+                };
+                let valid = |s: &String| !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_alphanumeric() || "-_.".contains(c));
+                let mut id = field("cell").filter(valid).unwrap_or_else(|| format!("cell-{}", index + 1));
+                if !ids.insert(id.clone()) {
+                    id = format!("{id}-{}", index + 1);
+                    ids.insert(id.clone());
+                }
+                let file = field("file").filter(|f| valid(f) && f.ends_with(".py"));
+                out.push(NbCell::Code(CodeCell { id, runtime, file, group: field("group"), code: source }));
+            }
+            other => return Err(bad(format!("unknown cell_type {other:?}"))),
+        }
+    }
+    Ok(Notebook { title, lesson, cells: out })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::course::{Cell, Group, Lesson};
+
+    fn lesson() -> Lesson {
+        let mut server = Cell::new("srv", Runtime::Server, "import socket\n");
+        server.file = Some("server.py".into());
+        let mut client = Cell::new("cli", Runtime::Server, "print('client')\n");
+        client.file = Some("client.py".into());
+        Lesson {
+            id: "closures".into(),
+            title: "闭包".into(),
+            minutes: 30,
+            blocks: vec![
+                Block::Text { html: "<p>A <em>closure</em> &amp; its cells</p>".into() },
+                Block::Cell(Cell::new("greeter", Runtime::Browser, "def f():\n    return 1\nprint(f())")),
+                Block::Group(Group { id: "echo".into(), runtime: Runtime::Server, files: vec![server, client], line: 0 }),
+            ],
+            prev: None,
+            next: None,
+        }
+    }
+
+    #[test]
+    fn export_then_import_keeps_every_cell_and_the_students_edit() {
+        let nb = Notebook::from_lesson(&lesson(), |id| (id == "greeter").then(|| "print('edited')\n".to_string()));
+        let back = from_ipynb(&to_ipynb(&nb)).expect("reads its own export");
+        assert_eq!(back, nb);
+        let codes: Vec<&str> = back.code_cells().map(|c| c.code.as_str()).collect();
+        assert_eq!(codes, ["print('edited')\n", "import socket\n", "print('client')\n"]);
+        let cli = back.code_cells().find(|c| c.id == "cli").unwrap();
+        assert_eq!((cli.runtime, cli.file.as_deref(), cli.group.as_deref()), (Runtime::Server, Some("client.py"), Some("echo")));
+    }
+
+    #[test]
+    fn export_is_nbformat_4_with_line_lists_and_unique_ids() {
+        let v: Value = serde_json::from_str(&to_ipynb(&Notebook::from_lesson(&lesson(), |_| None))).unwrap();
+        assert_eq!((v["nbformat"].as_i64(), v["nbformat_minor"].as_i64()), (Some(4), Some(5)));
+        let cells = v["cells"].as_array().unwrap();
+        assert_eq!(cells.len(), 5);
+        assert_eq!(cells[2]["source"], json!(["def f():\n", "    return 1\n", "print(f())"]));
+        assert_eq!(cells[2]["outputs"], json!([]));
+        let ids: std::collections::HashSet<&str> = cells.iter().map(|c| c["id"].as_str().unwrap()).collect();
+        assert_eq!(ids.len(), cells.len());
+    }
+
+    #[test]
+    fn py_export_has_percent_cells_and_prose_as_comments() {
+        let py = to_py(&Notebook::from_lesson(&lesson(), |_| None));
+        assert!(py.contains("# %% [markdown]\n# A closure & its cells\n"), "{py}");
+        assert!(py.contains("# %% greeter runtime=browser\ndef f():\n    return 1\nprint(f())\n"), "{py}");
+        assert!(py.contains("# %% cli runtime=server file=client.py\nprint('client')\n"), "{py}");
+    }
+
+    #[test]
+    fn a_plain_jupyter_notebook_is_read_with_string_sources_and_raw_cells() {
+        let text = r#"{"nbformat": 4, "nbformat_minor": 2, "metadata": {},
+            "cells": [{"cell_type": "code", "source": "x = 1", "metadata": {}, "outputs": []},
+                      {"cell_type": "raw", "source": ["a", "b"], "metadata": {}},
+                      {"cell_type": "code", "source": [], "metadata": {}, "outputs": []}]}"#;
+        let nb = from_ipynb(text).unwrap();
+        assert_eq!(nb.cells.len(), 3);
+        assert_eq!(nb.cells[1], NbCell::Markdown("ab".into()));
+        let ids: Vec<&str> = nb.code_cells().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["cell-1", "cell-3"]);
+        assert!(nb.code_cells().all(|c| c.runtime == Runtime::Browser));
+    }
+
+    #[test]
+    fn corrupt_or_foreign_files_are_refused_with_a_reason() {
+        let err = |t: &str| from_ipynb(t).unwrap_err();
+        assert!(matches!(err("{\"nbformat\": 4, \"cells\": ["), ImportError::NotJson(_)));
+        assert!(matches!(err("[1, 2]"), ImportError::NotNotebook(_)));
+        assert!(matches!(err("{\"cells\": []}"), ImportError::NotNotebook(_)));
+        assert_eq!(err("{\"nbformat\": 3, \"worksheets\": []}"), ImportError::Version(3));
+        let r = r#"{"nbformat": 4, "metadata": {"kernelspec": {"language": "R"}}, "cells": []}"#;
+        assert_eq!(err(r), ImportError::NotPython("R".into()));
+        let bad = r#"{"nbformat": 4, "cells": [{"cell_type": "markdown", "source": "ok"}, {"cell_type": "widget", "source": ""}]}"#;
+        assert_eq!(err(bad).to_string(), "cell 2: unknown cell_type \"widget\"");
+        let rt = r#"{"nbformat": 4, "cells": [{"cell_type": "code", "source": "", "metadata": {"classbook": {"runtime": "gpu"}}}]}"#;
+        assert!(matches!(err(rt), ImportError::BadCell { index: 0, .. }));
+        assert!(matches!(err(&" ".repeat(MAX_BYTES + 1)), ImportError::TooLarge(_)));
+    }
+
+    #[test]
+    fn plain_text_drops_tags_and_decodes_entities() {
+        assert_eq!(plain_text("<h2>标题</h2>\n\n\n<p>a &lt;b&gt; &amp; c</p>"), "标题\n\na <b> & c\n");
+    }
+}
