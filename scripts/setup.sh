@@ -49,7 +49,7 @@ if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BIND
 fi
 
 if [ ! -d frontend/node_modules/pyodide ] || [ frontend/package-lock.json -nt frontend/node_modules/.package-lock.json ]; then
-  say "installing npm packages (Pyodide, binaryen)"
+  say "installing npm packages (Pyodide, CodeMirror, esbuild, binaryen)"
   (cd frontend && npm ci --no-audit --no-fund --loglevel=error)
 fi
 mkdir -p frontend/vendor/pyodide
@@ -57,12 +57,31 @@ for f in pyodide.mjs pyodide.asm.mjs pyodide.asm.wasm python_stdlib.zip pyodide-
   cmp -s "frontend/node_modules/pyodide/$f" "frontend/vendor/pyodide/$f" || cp "frontend/node_modules/pyodide/$f" frontend/vendor/pyodide/
 done
 
+# The code editor (CodeMirror 6), bundled into one ES module; rebuilt only when its entry file
+# or the npm lockfile changed (the stamp holds their checksum).
+editor_inputs=$(cat frontend/editor/codemirror.js frontend/package-lock.json | sha256sum | cut -d' ' -f1)
+if [ ! -f frontend/vendor/codemirror.js ] || [ "$(cat frontend/vendor/codemirror.stamp 2>/dev/null)" != "$editor_inputs" ]; then
+  say "bundling the code editor (esbuild)"
+  frontend/node_modules/.bin/esbuild frontend/editor/codemirror.js --bundle --format=esm --minify \
+    --target=es2020 --log-level=warning --outfile=frontend/vendor/codemirror.js
+  echo "$editor_inputs" > frontend/vendor/codemirror.stamp
+fi
+
 # Python packages the course teaches that Debian's python3 lacks; the sandbox binds them read-only.
 if ! .classbook/venv/bin/python -c "import greenlet, gevent" 2>/dev/null; then
   say "installing greenlet and gevent for sandboxed programs"
   rm -rf .classbook/venv
   /usr/bin/python3 -m venv .classbook/venv
   .classbook/venv/bin/pip install -q --disable-pip-version-check greenlet==3.5.6 gevent==26.9.0
+fi
+
+# nbformat, for the test that validates exported notebooks; a venv of its own, so the sandbox's
+# venv stays what the course needs.
+if [ "${1:-}" = "--for-tests" ] && ! .classbook/test-venv/bin/python -c "import nbformat" 2>/dev/null; then
+  say "installing nbformat for the notebook export test"
+  rm -rf .classbook/test-venv
+  /usr/bin/python3 -m venv .classbook/test-venv
+  .classbook/test-venv/bin/pip install -q --disable-pip-version-check nbformat==5.11.1
 fi
 
 say "building the page (trunk)"

@@ -1,4 +1,5 @@
-//! The page shell: header (engine progress, server link, language), and the current route.
+//! The page shell: header (engine progress, server link, language, shortcuts, settings), and
+//! the current route.
 
 use crate::i18n::{lang, set_lang, tr, Lang};
 use crate::notebook::{LessonList, LessonView, Scratch};
@@ -11,15 +12,24 @@ pub fn App() -> impl IntoView {
     let route = RwSignal::new(route::current());
     let handle = window_event_listener(leptos::ev::hashchange, move |_| route.set(route::current()));
     on_cleanup(move || handle.remove());
+    // Screen readers and the browser's own text handling follow the interface language.
+    Effect::new(move |_| {
+        let code = if lang().get() == Lang::En { "en" } else { "zh-CN" };
+        if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
+            let _ = root.set_attribute("lang", code);
+        }
+    });
     view! {
         <header class="top">
             <a class="brand" href="#/">{move || tr("app")}</a>
             <EngineStatus/>
             <ServerStatus/>
-            <button class="lang" aria-label="language / 语言"
+            <button class="lang" aria-label="language / 语言" data-action="language"
                 on:click=move |_| set_lang(if lang().get() == Lang::Zh { Lang::En } else { Lang::Zh })>
                 {move || tr("language")}
             </button>
+            <crate::help::HelpButton/>
+            <crate::settings::SettingsButton/>
         </header>
         <main>
             {move || match route.get() {

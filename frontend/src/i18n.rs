@@ -10,7 +10,8 @@ pub enum Lang {
 }
 
 thread_local! {
-    static LANG: RwSignal<Lang> = RwSignal::new(initial());
+    // Reference-counted, not owned by whichever view first asked: it lives as long as the page.
+    static LANG: ArcRwSignal<Lang> = ArcRwSignal::new(initial());
 }
 
 /// The remembered choice, else Chinese: the course is written in Chinese.
@@ -21,8 +22,8 @@ fn initial() -> Lang {
     }
 }
 
-pub fn lang() -> RwSignal<Lang> {
-    LANG.with(|l| *l)
+pub fn lang() -> ArcRwSignal<Lang> {
+    LANG.with(|l| l.clone())
 }
 
 pub fn set_lang(l: Lang) {
@@ -78,7 +79,57 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("run-on-server", "在服务器上运行", "Run on the server"),
     ("restart-python", "重启 Python", "Restart Python"),
     ("restarted", "Python 已重启，之前的变量都已清空", "Python was restarted; earlier variables are gone"),
+    // Notebook experience: saved edits, export/import, settings, shortcuts, progress.
+    ("edited", "已修改（已保存在本浏览器）", "edited (saved in this browser)"),
+    ("reset-cell", "恢复原始代码", "Reset to original"),
+    ("reset-lesson", "本课恢复原始代码", "Reset lesson to original"),
+    ("reset-lesson-confirm", "本课的所有修改都会丢失。确定吗？", "All your edits in this lesson will be lost. Sure?"),
+    ("yes-reset", "确定恢复", "Yes, reset"),
+    ("cancel", "取消", "Cancel"),
+    ("original-changed", "老师修改了这个单元格的原始代码，你的修改仍然保留。", "The teacher changed this cell's original; your edit is kept."),
+    ("show-original", "对比新的原始代码", "Compare with the new original"),
+    ("hide-original", "收起对比", "Hide comparison"),
+    ("take-original", "换成新的原始代码", "Take the new original"),
+    ("keep-mine", "保留我的", "Keep mine"),
+    ("new-original", "新的原始代码", "New original"),
+    ("your-code", "你的代码", "Your code"),
+    ("export-ipynb", "导出 .ipynb", "Export .ipynb"),
+    ("export-py", "导出 .py", "Export .py"),
+    ("import-ipynb", "导入 .ipynb 到草稿", "Import .ipynb into scratch"),
+    ("import-failed", "无法导入，什么都没有改变：", "Cannot import; nothing was changed:"),
+    ("imported", "导入的笔记本", "Imported notebook"),
+    ("remove-imported", "移除导入的笔记本", "Remove the imported notebook"),
+    ("settings", "设置", "Settings"),
+    ("theme", "配色", "Theme"),
+    ("theme-system", "跟随系统", "Follow the system"),
+    ("theme-light", "浅色", "Light"),
+    ("theme-dark", "深色", "Dark"),
+    ("erase", "清除我的全部数据", "Erase all my data"),
+    ("erase-confirm", "这会删除本浏览器中你的全部修改、进度和设置，无法恢复。确定吗？", "This deletes all your edits, progress and settings in this browser, for good. Sure?"),
+    ("erase-yes", "确定清除", "Yes, erase everything"),
+    ("close", "关闭", "Close"),
+    ("help", "快捷键", "Keyboard shortcuts"),
+    ("key-run-next", "运行，然后到下一个单元格", "Run, then go to the next cell"),
+    ("key-run", "运行，留在本单元格", "Run and stay in the cell"),
+    ("key-stop", "停止运行", "Stop the run"),
+    ("key-comment", "注释 / 取消注释", "Comment / uncomment"),
+    ("key-indent", "缩进 / 减少缩进", "Indent / unindent"),
+    ("key-undo", "撤销 / 重做（每个单元格各自的历史）", "Undo / redo (each cell has its own history)"),
+    ("key-leave", "离开编辑器：先按 Esc，再按 Tab", "Leave the editor: Esc, then Tab"),
+    ("key-help", "显示本帮助（不在编辑器中时）", "Show this help (outside an editor)"),
+    ("passed", "已通过", "Passed"),
+    ("not-passed", "尚未通过", "Not yet passed"),
+    ("exercises-passed", "个练习已通过", "exercises passed"),
+    ("copy-failed", "无法自动复制，请手动复制：", "Could not copy; copy it by hand:"),
+    ("share-link", "分享链接", "Share link"),
+    ("code-of", "代码", "Code of"),
 ];
+
+/// The text of `key` in the current language, without subscribing (for labels fixed when a
+/// view is made, outside reactive closures).
+pub fn tr_now(key: &str) -> &'static str {
+    untrack(|| tr(key))
+}
 
 pub fn tr(key: &str) -> &'static str {
     let en = lang().get() == Lang::En;

@@ -20,10 +20,28 @@ pub async fn serve(course_dir: Option<&std::path::Path>) -> Server {
 
 /// Like `serve`, with `extra` routes in front of classbook's own (benchmarks add pages).
 pub async fn serve_with(course_dir: Option<&std::path::Path>, extra: axum::Router) -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    serve_on(listener, course_dir, extra).await
+}
+
+/// A server again at `addr` (after the one there was dropped): the page's origin, and with it
+/// the browser's storage, stays the same, as when a teacher restarts `classbook serve`.
+pub async fn serve_again(addr: SocketAddr, course_dir: Option<&std::path::Path>) -> Server {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let listener = loop {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => break l,
+            Err(e) if Instant::now() > deadline => panic!("{addr} stayed busy: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    serve_on(listener, course_dir, axum::Router::new()).await
+}
+
+async fn serve_on(listener: tokio::net::TcpListener, course_dir: Option<&std::path::Path>, extra: axum::Router) -> Server {
     let cfg = sandbox::Config::detect();
     classbook::probe_sandbox(&cfg).await.expect("sandboxes work on the test machine");
     let app = std::sync::Arc::new(App::new(Course::load(course_dir).expect("course"), Ok(cfg)));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let router = extra.merge(classbook::http::router(app));
@@ -41,6 +59,8 @@ pub struct Browser {
     pub client: Client,
     driver: Child,
     profile: std::path::PathBuf,
+    /// Where the page's downloads land.
+    pub downloads: std::path::PathBuf,
 }
 
 impl Browser {
@@ -53,9 +73,14 @@ impl Browser {
             .spawn()
             .expect("chromedriver runs (apt-get install chromium-driver)");
         let profile = std::env::temp_dir().join(format!("classbook-chromium-{}-{port}", std::process::id()));
+        let downloads = profile.join("downloads");
         let caps = json!({
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
+                "prefs": {
+                    "download.default_directory": downloads.display().to_string(),
+                    "download.prompt_for_download": false,
+                },
                 "args": [
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -78,7 +103,7 @@ impl Browser {
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         };
-        Browser { client, driver, profile }
+        Browser { client, driver, profile, downloads }
     }
 
     pub async fn goto(&self, url: &str) {
@@ -141,6 +166,13 @@ pub fn output_of(cell_id: &str) -> String {
     )
 }
 
+/// A JS expression: the text of cell `cell_id`'s first editor (null before it is loaded).
+pub fn code_of(cell_id: &str) -> String {
+    format!(
+        "(window.classbookEditor ? window.classbookEditor.getText(document.querySelector('[data-cell-id=\"{cell_id}\"] [data-role=editor]')) : null)"
+    )
+}
+
 pub fn state_of(cell_id: &str) -> String {
     format!("(document.querySelector('[data-cell-id=\"{cell_id}\"]') || {{}}).dataset?.state")
 }
@@ -157,11 +189,33 @@ pub fn scratch_url(server: &Server, runtime: &str, code: &str) -> String {
 }
 
 impl Browser {
-    /// Replaces the code of cell `cell_id` as if the student had typed it.
+    /// Replaces the code of cell `cell_id` (its first editor) as if the student had typed it.
     pub async fn set_code(&self, cell_id: &str, code: &str) {
-        let script = "const t = document.querySelector(`[data-cell-id=\"${arguments[0]}\"] textarea`);\
-                      t.value = arguments[1]; t.dispatchEvent(new Event('input', {bubbles: true}));";
-        self.client.execute(script, vec![json!(cell_id), json!(code)]).await.expect("set code");
+        self.wait_for(&format!("{} !== null", code_of(cell_id)), 30, "the cell's editor").await;
+        let script = "return window.classbookEditor.setText(\
+                      document.querySelector(`[data-cell-id=\"${arguments[0]}\"] [data-role=editor]`), arguments[1]);";
+        let done = self.client.execute(script, vec![json!(cell_id), json!(code)]).await.expect("set code");
+        assert_eq!(done, json!(true), "no editor in cell {cell_id}");
+    }
+
+    /// The code in cell `cell_id`'s (first) editor, once the editor is there.
+    pub async fn code(&self, cell_id: &str) -> String {
+        let v = self.wait_for(&format!("{} ?? false", code_of(cell_id)), 30, "the cell's editor").await;
+        v.as_str().unwrap_or_default().to_string()
+    }
+
+    /// Presses `keys` together (modifiers first; `fantoccini::key::Key` converts to char) on
+    /// whatever has the focus, like a keyboard.
+    pub async fn press(&self, keys: &[char]) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let mut seq = KeyActions::new("keyboard".into());
+        for k in keys {
+            seq = seq.then(KeyAction::Down { value: *k });
+        }
+        for k in keys.iter().rev() {
+            seq = seq.then(KeyAction::Up { value: *k });
+        }
+        self.client.perform_actions(seq).await.expect("keys pressed");
     }
 
     /// Runs cell `cell_id` and waits until it is no longer loading or running.

@@ -1,10 +1,11 @@
 //! Code cells: a lone cell (browser or server) and a server group of files that start
 //! together (each started file gets its own output, input box and Stop).
 
+use super::edits::{Edit, LessonEdits};
 use super::exercise::ExerciseCheck;
 use super::program::{Phase, Program, ProgramView};
-use crate::editor::Editor;
-use crate::i18n::tr;
+use crate::editor::{is_stop_key, Editor};
+use crate::i18n::{tr, tr_now};
 use crate::runtime::{browser, server};
 use leptos::prelude::*;
 use shared::course::{Cell, Group, Runtime};
@@ -20,7 +21,9 @@ fn runtime_note(r: Runtime) -> &'static str {
 
 #[component]
 pub fn CodeCell(cell: Cell, namespace: String) -> impl IntoView {
-    let code = RwSignal::new(cell.code.clone());
+    let edit = LessonEdits::cell(&cell.id, &cell.code);
+    let code = edit.code;
+    let lesson = use_context::<LessonEdits>().map(|c| c.lesson.get_value()).unwrap_or_else(|| namespace.clone());
     let program = Program::new(cell.runtime);
     let file = cell.file.clone().unwrap_or_else(|| format!("{}.py", cell.id));
     let check_file = file.clone();
@@ -52,8 +55,16 @@ pub fn CodeCell(cell: Cell, namespace: String) -> impl IntoView {
     };
     let exercise = cell.exercise.clone();
     let is_exercise = exercise.is_some();
+    let on_key = move |ev: web_sys::KeyboardEvent| {
+        if is_stop_key(&ev) {
+            ev.prevent_default();
+            program.stop();
+        }
+    };
+    let progress_lesson = lesson.clone();
+    let progress_cell = cell.id.clone();
     view! {
-        <div class="cell" class:exercise=is_exercise data-cell-id=cell.id.clone()
+        <div class="cell" class:exercise=is_exercise data-cell-id=cell.id.clone() on:keydown=on_key
             data-runtime=move || program.runtime.get().as_str() data-state=move || program.phase.get().as_str()>
             <div class="cell-bar">
                 <button class="run" data-action="run" aria-label=move || tr("run") title="Shift+Enter"
@@ -66,9 +77,12 @@ pub fn CodeCell(cell: Cell, namespace: String) -> impl IntoView {
                 </button>
                 <span class="where muted">{move || runtime_note(program.runtime.get())}</span>
                 <Status phase=program.phase/>
+                {is_exercise.then(|| view! { <ProgressBadge lesson=progress_lesson.clone() cell=progress_cell.clone()/> })}
+                <ResetButton edit=edit/>
                 <ShareButton runtime=program.runtime code=code/>
             </div>
-            <Editor code=code label=format!("{} {}", tr("run"), cell.id) on_run=run/>
+            <EditNotice edit=edit/>
+            <Editor code=code label=format!("{} {}", tr_now("code-of"), cell.id) on_run=Callback::new(move |_| run.run(()))/>
             <ProgramView program=program/>
             {move || program.needs_server.get().map(|_| view! {
                 <div class="needs-server" role="note">
@@ -76,7 +90,7 @@ pub fn CodeCell(cell: Cell, namespace: String) -> impl IntoView {
                 </div>
             })}
             {exercise.map(|ex| view! {
-                <ExerciseCheck exercise=ex.clone() code=code runtime=cell.runtime cell_id=cell.id.clone() file=check_file.clone()/>
+                <ExerciseCheck exercise=ex.clone() code=code runtime=cell.runtime cell_id=cell.id.clone() file=check_file.clone() lesson=lesson.clone()/>
                 {ex.hint.map(|h| view! { <details class="hint"><summary>{move || tr("hint")}</summary><p>{h}</p></details> })}
                 {ex.solution.map(|s| view! { <details class="solution"><summary>{move || tr("solution")}</summary><pre>{s}</pre></details> })}
             })}
@@ -84,21 +98,106 @@ pub fn CodeCell(cell: Cell, namespace: String) -> impl IntoView {
     }
 }
 
-/// Copies a scratch link holding the cell's current code.
+/// Copies a scratch link holding the cell's current code, and says whether it could: where
+/// the page is not a secure context (plain http on the class network) the link is shown to copy.
 #[component]
 fn ShareButton(runtime: RwSignal<Runtime>, code: RwSignal<String>) -> impl IntoView {
-    let copied = RwSignal::new(false);
+    // None: not clicked; Some(Ok): copied; Some(Err(link)): copy by hand.
+    let result: RwSignal<Option<Result<(), String>>> = RwSignal::new(None);
     let share = move |_| {
         let link = crate::route::scratch_link(runtime.get_untracked(), &code.get_untracked());
-        if let Some(w) = web_sys::window() {
-            let _ = w.navigator().clipboard().write_text(&link);
+        if copy_text(&link) {
+            result.set(Some(Ok(())));
+        } else {
+            result.set(Some(Err(link)));
         }
-        copied.set(true);
     };
     view! {
         <button class="small" data-action="share" aria-label=move || tr("share") title=move || tr("share") on:click=share>
-            {move || if copied.get() { tr("copied") } else { tr("share") }}
+            {move || if result.get() == Some(Ok(())) { tr("copied") } else { tr("share") }}
         </button>
+        <span class="sr-only" role="status">{move || (result.get() == Some(Ok(()))).then(|| tr("copied"))}</span>
+        {move || result.get().and_then(|r| r.err()).map(|link| view! {
+            <label class="share-link">{move || tr("copy-failed")}" "
+                <input readonly data-role="share-link" aria-label=move || tr("share-link") prop:value=link
+                    on:focus=|ev| { if let Some(i) = ev.target().and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlInputElement>(t).ok()) { i.select() } }/>
+            </label>
+        })}
+    }
+}
+
+/// Puts `text` on the clipboard the synchronous way every browser allows in a click handler
+/// (a selected, off-screen textarea and the copy command); false when the browser refused.
+fn copy_text(text: &str) -> bool {
+    use wasm_bindgen::JsCast;
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return false };
+    let Some(body) = doc.body() else { return false };
+    let Ok(area) = doc.create_element("textarea") else { return false };
+    let area: web_sys::HtmlTextAreaElement = area.unchecked_into();
+    area.set_value(text);
+    let _ = area.set_attribute("style", "position:fixed;top:-100px;opacity:0");
+    let _ = body.append_child(&area);
+    let active = doc.active_element();
+    area.select();
+    let copied = doc.unchecked_ref::<web_sys::HtmlDocument>().exec_command("copy").unwrap_or(false);
+    area.remove();
+    if let Some(el) = active.and_then(|a| a.dyn_into::<web_sys::HtmlElement>().ok()) {
+        let _ = el.focus();
+    }
+    copied
+}
+
+/// "Reset to original", shown while the code differs from it.
+#[component]
+fn ResetButton(edit: Edit) -> impl IntoView {
+    view! {
+        <Show when=move || edit.edited()>
+            <span class="edited muted" title=move || tr("edited")>"✎"</span>
+            <button class="small" data-action="reset" aria-label=move || tr("reset-cell") title=move || tr("reset-cell")
+                on:click=move |_| edit.reset()>
+                "↺ " {move || tr("reset-cell")}
+            </button>
+        </Show>
+    }
+}
+
+/// "The original changed": the student's edit stays; they can compare, take the new one, or keep theirs.
+#[component]
+fn EditNotice(edit: Edit) -> impl IntoView {
+    let comparing = RwSignal::new(false);
+    view! {
+        <Show when=move || edit.original_changed.get()>
+            <div class="original-changed" role="alert" data-role="original-changed">
+                <p>{move || tr("original-changed")}</p>
+                <button data-action="show-original" aria-expanded=move || comparing.get().to_string()
+                    on:click=move |_| comparing.update(|c| *c = !*c)>
+                    {move || if comparing.get() { tr("hide-original") } else { tr("show-original") }}
+                </button>
+                <button data-action="take-original" on:click=move |_| { comparing.set(false); edit.reset() }>{move || tr("take-original")}</button>
+                <button data-action="keep-mine" on:click=move |_| { comparing.set(false); edit.keep_mine() }>{move || tr("keep-mine")}</button>
+                <Show when=move || comparing.get()>
+                    <div class="compare">
+                        <figure><figcaption>{move || tr("new-original")}</figcaption>
+                            <pre data-role="new-original">{edit.original.get_value()}</pre></figure>
+                        <figure><figcaption>{move || tr("your-code")}</figcaption>
+                            <pre>{move || edit.code.get()}</pre></figure>
+                    </div>
+                </Show>
+            </div>
+        </Show>
+    }
+}
+
+/// Passed / not yet, for an exercise, from the browser's record.
+#[component]
+fn ProgressBadge(lesson: String, cell: String) -> impl IntoView {
+    let (lesson, cell) = (StoredValue::new(lesson), StoredValue::new(cell));
+    let status = move || lesson.with_value(|l| cell.with_value(|c| super::progress::status(l, c)));
+    view! {
+        <span class="progress-badge" data-role="progress" data-passed=move || status().unwrap_or(false).to_string()
+            class:passed=move || status() == Some(true)>
+            {move || if status() == Some(true) { format!("✔ {}", tr("passed")) } else { tr("not-passed").to_string() }}
+        </span>
     }
 }
 
@@ -118,8 +217,8 @@ fn Status(phase: RwSignal<Phase>) -> impl IntoView {
 /// file once the previous one listens on a socket (or exits, or after 3 s).
 #[component]
 pub fn GroupCell(group: Group) -> impl IntoView {
-    let files: Vec<(Cell, RwSignal<String>)> =
-        group.files.iter().map(|c| (c.clone(), RwSignal::new(c.code.clone()))).collect();
+    let edits: Vec<(Cell, Edit)> = group.files.iter().map(|c| (c.clone(), LessonEdits::cell(&c.id, &c.code))).collect();
+    let files: Vec<(Cell, RwSignal<String>)> = edits.iter().map(|(c, e)| (c.clone(), e.code)).collect();
     let programs: Vec<(String, Program)> = group
         .files
         .iter()
@@ -164,8 +263,15 @@ pub fn GroupCell(group: Group) -> impl IntoView {
         move || progs.iter().any(|p| p.phase.get().active())
     };
     let any_active2 = any_active.clone();
+    let key_progs = stop_progs.clone();
+    let on_key = move |ev: web_sys::KeyboardEvent| {
+        if is_stop_key(&ev) {
+            ev.prevent_default();
+            key_progs.iter().for_each(|p| p.stop());
+        }
+    };
     view! {
-        <div class="cell group" data-cell-id=group.id.clone() data-runtime="server" data-state=state>
+        <div class="cell group" data-cell-id=group.id.clone() data-runtime="server" data-state=state on:keydown=on_key>
             <div class="cell-bar">
                 <button class="run" data-action="run" aria-label=move || tr("run") title="Shift+Enter"
                     disabled=any_active on:click=move |_| run.run(())>
@@ -178,18 +284,21 @@ pub fn GroupCell(group: Group) -> impl IntoView {
                 </button>
                 <span class="where muted">{move || runtime_note(Runtime::Server)}</span>
             </div>
-            {files.into_iter().map(|(cell, code)| {
+            {edits.into_iter().map(|(cell, edit)| {
+                let code = edit.code;
                 let name = cell.file.clone().unwrap_or_default();
                 let program = programs.iter().find(|(f, _)| *f == name).map(|(_, p)| *p);
                 view! {
                     <div class="file" data-file=name.clone()>
                         <div class="file-name">{name.clone()}
                             {program.map(|p| view! {
-                                <button class="stop small" data-action="stop-file" aria-label=format!("{} {name}", tr("stop"))
+                                <button class="stop small" data-action="stop-file" aria-label=format!("{} {name}", tr_now("stop"))
                                     disabled=move || !p.phase.get().active() on:click=move |_| p.stop()>"■"</button>
                             })}
+                            <ResetButton edit=edit/>
                         </div>
-                        <Editor code=code label=name.clone() on_run=run/>
+                        <EditNotice edit=edit/>
+                        <Editor code=code label=format!("{} {name}", tr_now("code-of")) on_run=Callback::new(move |_| run.run(()))/>
                         {program.map(|p| view! { <ProgramView program=p file=name.clone()/> })}
                     </div>
                 }

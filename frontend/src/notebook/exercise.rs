@@ -39,6 +39,8 @@ pub fn ExerciseCheck(
     runtime: Runtime,
     cell_id: String,
     file: String,
+    /// The lesson, for the progress kept in the browser.
+    lesson: String,
 ) -> impl IntoView {
     let verdict: RwSignal<Option<Verdict>> = RwSignal::new(None);
     let check_code = format!("{CHECK_PRELUDE}\n{}", exercise.check);
@@ -52,11 +54,14 @@ pub fn ExerciseCheck(
         let crashed = Rc::new(std::cell::RefCell::new(None::<String>));
         let finish = {
             let (output, crashed) = (output.clone(), crashed.clone());
+            let (lesson, cell_id) = (lesson.clone(), cell_id.clone());
             move || {
                 let results = parse(&output.borrow());
                 let crashed = crashed.borrow().clone().or_else(|| {
                     results.is_empty().then(|| output.borrow().lines().last().unwrap_or("").to_string())
                 });
+                let passed = !results.is_empty() && results.iter().all(|(ok, _)| *ok) && crashed.is_none();
+                super::progress::record(&lesson, &cell_id, passed);
                 verdict.set(Some(Verdict::Done { results, crashed }));
             }
         };

@@ -1,12 +1,17 @@
-//! Notebook views: the lesson list, a lesson (prose and cells), and the scratch page.
+//! Notebook views: the lesson list (with progress), a lesson (prose and cells, the student's
+//! edits kept), and the scratch page (a shared cell, an imported notebook).
 
 mod cell;
+mod edits;
 mod exercise;
+mod io;
+pub mod progress;
 mod program;
 
 use crate::api;
 use crate::i18n::tr;
 use cell::{CodeCell, GroupCell};
+use edits::LessonEdits;
 use leptos::prelude::*;
 use shared::course::{Block, Cell, Runtime};
 
@@ -25,7 +30,16 @@ pub fn LessonList() -> impl IntoView {
                             <a href=format!("#/lesson/{}", l.id) data-lesson-id=l.id.clone()>{l.title.clone()}</a>
                             <span class="muted">
                                 " · " {l.minutes} " " {move || tr("minutes")}
-                                {(l.exercises > 0).then(|| view! { " · " {l.exercises} " " {move || tr("exercises")} })}
+                                {(l.exercises > 0).then(|| {
+                                    let (id, total) = (l.id.clone(), l.exercises as usize);
+                                    view! {
+                                        " · "
+                                        <span data-role="lesson-progress">
+                                            {move || progress::passed_count(&id).min(total)} "/" {total}
+                                        </span>
+                                        " " {move || tr("exercises-passed")}
+                                    }
+                                })}
                             </span>
                         </li>
                     }).collect_view()}
@@ -45,6 +59,8 @@ pub fn LessonView(id: String) -> impl IntoView {
         None => view! { <p class="muted">{move || tr("loading")}</p> }.into_any(),
         Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
         Some(Ok(lesson)) => {
+            let edits = LessonEdits::provide(&lesson.id);
+            let export = lesson.clone();
             let ns = lesson.id.clone();
             let blocks = lesson.blocks.into_iter().map(|block| match block {
                 Block::Text { html } => view! { <section class="prose" inner_html=html></section> }.into_any(),
@@ -57,6 +73,8 @@ pub fn LessonView(id: String) -> impl IntoView {
             view! {
                 <article class="lesson" data-lesson=lesson.id.clone()>
                     <div class="lesson-tools">
+                        <io::ExportButtons lesson=export/>
+                        <ResetLessonButton edits=edits/>
                         <RestartButton/>
                     </div>
                     {blocks.collect_view()}
@@ -88,13 +106,34 @@ fn RestartButton() -> impl IntoView {
     }
 }
 
-/// One editable cell holding shared code (`#/scratch?...`).
+/// "Reset lesson to original", after a confirmation.
+#[component]
+fn ResetLessonButton(edits: LessonEdits) -> impl IntoView {
+    let asking = RwSignal::new(false);
+    view! {
+        <Show when=move || !asking.get()>
+            <button data-action="reset-lesson" on:click=move |_| asking.set(true)>"↺ " {move || tr("reset-lesson")}</button>
+        </Show>
+        <Show when=move || asking.get()>
+            <span class="confirm" role="alertdialog" aria-label=move || tr("reset-lesson")>
+                {move || tr("reset-lesson-confirm")}" "
+                <button data-action="reset-lesson-yes" class="danger" on:click=move |_| { edits.reset_all(); asking.set(false) }>
+                    {move || tr("yes-reset")}
+                </button>
+                <button data-action="cancel" on:click=move |_| asking.set(false)>{move || tr("cancel")}</button>
+            </span>
+        </Show>
+    }
+}
+
+/// One editable cell holding shared code (`#/scratch?...`), then the imported notebook.
 #[component]
 pub fn Scratch(runtime: Runtime, code: String) -> impl IntoView {
     let cell = Cell::new("scratch", runtime, code);
     view! {
         <h1>{move || tr("scratch")}</h1>
-        <div class="lesson-tools"><RestartButton/></div>
+        <div class="lesson-tools"><io::ImportButton/><RestartButton/></div>
         <CodeCell cell=cell namespace="scratch".to_string()/>
+        <io::ImportedNotebook/>
     }
 }

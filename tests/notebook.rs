@@ -1,0 +1,213 @@
+//! The notebook as a student uses it, in headless Chromium against a real server: edits kept
+//! across reloads and server restarts, a changed original noticed and taken, export and import
+//! of an .ipynb, the language switch, and running a cell with the keyboard alone.
+
+use classbook_e2e::{code_of, output_of, require_built_page, serve, serve_again, state_of, Browser};
+use fantoccini::key::Key;
+use fantoccini::Locator;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// A temporary copy of the bundled course, removed on drop.
+struct CourseCopy(PathBuf);
+
+impl CourseCopy {
+    fn new() -> CourseCopy {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../course");
+        let dir = std::env::temp_dir().join(format!("classbook-course-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for entry in std::fs::read_dir(&src).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "md") {
+                std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+            }
+        }
+        CourseCopy(dir)
+    }
+}
+
+impl Drop for CourseCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The original code of cell `cell` of `lesson` in the bundled course.
+fn original(lesson: &str, cell: &str) -> String {
+    let course = classbook::course::Course::load(None).expect("bundled course");
+    let code = course.lesson(lesson).unwrap().cells().find(|c| c.id == cell).expect("cell").code.clone();
+    code
+}
+
+fn saved_edit(lesson: &str, cell: &str) -> String {
+    format!("localStorage.getItem('classbook.edit:{lesson}:{cell}')")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edit_survives_reloads_and_restarts_and_a_changed_original_can_be_taken() {
+    require_built_page();
+    let course = CourseCopy::new();
+    let server = serve(Some(&course.0)).await;
+    let addr = server.addr;
+    let url = format!("http://{addr}/#/lesson/closures");
+    let b = Browser::start().await;
+    b.goto(&url).await;
+
+    // Type into the greeter cell (WebDriver puts the caret at the end of an editable element).
+    let before = b.code("greeter").await;
+    assert_eq!(before, original("closures", "greeter"));
+    let content = b.client.find(Locator::Css("[data-cell-id=greeter] .cm-content")).await.unwrap();
+    content.send_keys(&format!("{}# my edit", Key::Enter.to_string())).await.unwrap();
+    b.wait_for(&format!("{} !== null", saved_edit("closures", "greeter")), 10, "the edit saved").await;
+    let typed = b.code("greeter").await;
+    assert!(typed.starts_with(&before) && typed.ends_with("# my edit"), "{typed:?}");
+    assert!(b.eval("document.querySelector('[data-cell-id=greeter] [data-action=reset]') !== null").await.as_bool().unwrap());
+
+    // A reload shows the edit, not the original.
+    b.client.refresh().await.unwrap();
+    b.wait_for(&format!("{} === {}", code_of("greeter"), serde_json::to_string(&typed).unwrap()), 30, "the edit restored").await;
+
+    // The teacher changes the cell's original and restarts the server on the same port.
+    let file = course.0.join("closures.md");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let new_original = format!("{before}print('第二版')\n");
+    assert!(text.contains(&before));
+    std::fs::write(&file, text.replacen(&before, &new_original, 1)).unwrap();
+    drop(server);
+    let _server = serve_again(addr, Some(&course.0)).await;
+    b.client.refresh().await.unwrap();
+    let notice = "document.querySelector('[data-cell-id=greeter] [data-role=original-changed]')";
+    b.wait_for(notice, 30, "the 'original changed' notice").await;
+    assert_eq!(b.code("greeter").await, typed, "the student's edit must be kept");
+    b.click("[data-cell-id=greeter] [data-action=show-original]").await;
+    let shown = b.wait_for("document.querySelector('[data-cell-id=greeter] [data-role=new-original]')?.textContent", 10, "the new original").await;
+    assert_eq!(shown.as_str().unwrap(), new_original);
+    b.click("[data-cell-id=greeter] [data-action=take-original]").await;
+    b.wait_for(&format!("!{notice}"), 10, "the notice gone").await;
+    assert_eq!(b.code("greeter").await, new_original);
+    b.wait_for(&format!("{} === null", saved_edit("closures", "greeter")), 10, "the edit forgotten").await;
+
+    // "Reset lesson to original" takes back edits of every cell, after a confirmation.
+    b.set_code("inspect", "print('scratch work')\n").await;
+    b.wait_for(&format!("{} !== null", saved_edit("closures", "inspect")), 10, "the second edit saved").await;
+    b.click("[data-action=reset-lesson]").await;
+    b.click("[data-action=reset-lesson-yes]").await;
+    b.wait_for(&format!("{} === null", saved_edit("closures", "inspect")), 10, "the lesson reset").await;
+    assert_eq!(b.code("inspect").await, original("closures", "inspect"));
+    b.close().await;
+}
+
+/// Waits for a file in `dir` whose name ends with `suffix` and is complete.
+async fn downloaded(dir: &Path, name: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(dir.join(name)) {
+            if !text.is_empty() {
+                return text;
+            }
+        }
+        assert!(Instant::now() < deadline, "{name} was not downloaded into {}", dir.display());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lesson_exported_as_ipynb_imports_into_scratch_and_a_corrupt_file_changes_nothing() {
+    require_built_page();
+    let server = serve(None).await;
+    let b = Browser::start().await;
+    b.goto(&format!("http://{}/#/lesson/closures", server.addr)).await;
+    let edit = "print('导出的修改')\n";
+    b.set_code("greeter", edit).await;
+    b.click("[data-action=export-ipynb]").await;
+    let text = downloaded(&b.downloads, "closures.ipynb").await;
+    let nb: Value = serde_json::from_str(&text).expect("the export is JSON");
+    assert_eq!(nb["nbformat"], 4);
+    let codes: Vec<String> = nb["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["cell_type"] == "code")
+        .map(|c| c["source"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect())
+        .collect();
+    assert!(codes.len() >= 3, "{codes:?}");
+    assert_eq!(codes[0], edit, "the student's edit is exported");
+    assert_eq!(codes[1], original("closures", "inspect"));
+
+    // Import it into the scratch page: every code cell comes back, the edit included.
+    b.goto(&format!("http://{}/#/scratch", server.addr)).await;
+    let file_input = "[data-role=import-file]";
+    b.wait_for(&format!("document.querySelector('{file_input}')"), 30, "the import control").await;
+    let path = b.downloads.join("closures.ipynb");
+    b.client.find(Locator::Css(file_input)).await.unwrap().send_keys(&path.display().to_string()).await.unwrap();
+    let imported = "document.querySelectorAll('[data-role=imported] .cell')";
+    b.wait_for(&format!("{imported}.length === {}", codes.len()), 20, "the imported cells").await;
+    assert_eq!(b.code("greeter").await, edit);
+    assert_eq!(b.code("inspect").await, original("closures", "inspect"));
+
+    // A corrupt file: a clear error, and the imported notebook stays as it was.
+    let corrupt = b.downloads.join("broken.ipynb");
+    std::fs::write(&corrupt, &text[..text.len() / 2]).unwrap();
+    b.client.find(Locator::Css(file_input)).await.unwrap().send_keys(&corrupt.display().to_string()).await.unwrap();
+    let error = b.wait_for("document.querySelector('[data-role=import-error]')?.textContent", 20, "the import error").await;
+    assert!(error.as_str().unwrap().contains("JSON"), "{error}");
+    assert_eq!(b.eval(&format!("{imported}.length")).await, codes.len());
+
+    // The import is kept in the browser: a reload shows it again.
+    b.client.refresh().await.unwrap();
+    b.wait_for(&format!("{imported}.length === {}", codes.len()), 30, "the import after a reload").await;
+    assert_eq!(b.code("greeter").await, edit);
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_language_switch_is_remembered_and_a_cell_runs_from_the_keyboard_alone() {
+    require_built_page();
+    let server = serve(None).await;
+    let b = Browser::start().await;
+    b.goto(&format!("http://{}/#/lesson/closures", server.addr)).await;
+    let run_label = "document.querySelector('[data-cell-id=greeter] [data-action=run]')?.textContent";
+    b.wait_for(&format!("{run_label}?.includes('运行')"), 30, "the Chinese interface").await;
+    b.click("[data-action=language]").await;
+    b.wait_for(&format!("{run_label}?.includes('Run')"), 5, "the English interface").await;
+    assert_eq!(b.eval("document.documentElement.lang").await, "en");
+    b.client.refresh().await.unwrap();
+    b.wait_for(&format!("{run_label}?.includes('Run')"), 30, "English after a reload").await;
+    b.wait_for(&format!("{} !== null", code_of("greeter")), 30, "the editor").await;
+
+    // Tab from the top of the page until the greeter's editor has the focus.
+    b.eval("document.activeElement.blur() || true").await;
+    let in_greeter = "document.activeElement?.closest('[data-cell-id]')?.dataset.cellId";
+    let mut tabs = 0;
+    loop {
+        b.press(&[Key::Tab.into()]).await;
+        tabs += 1;
+        let at = b.eval(&format!("{in_greeter} === 'greeter' && document.activeElement.classList.contains('cm-content')")).await;
+        if at == Value::Bool(true) {
+            break;
+        }
+        let visible = b.eval("(() => { const s = getComputedStyle(document.activeElement); return document.activeElement === document.body || s.outlineStyle !== 'none' || document.activeElement.matches(':focus-visible'); })()").await;
+        assert_eq!(visible, Value::Bool(true), "focus is not visible on tab stop {tabs}");
+        assert!(tabs < 40, "the greeter's editor is not reachable with Tab");
+    }
+    println!("e2e: greeter's editor reached after {tabs} Tab presses");
+    // Shift+Enter runs it and moves on to the next cell's editor.
+    b.press(&[Key::Shift.into(), Key::Enter.into()]).await;
+    b.wait_for(&format!("{}.includes('早上好，小红！')", output_of("greeter")), 90, "the greeter output").await;
+    assert_eq!(b.eval(in_greeter).await, "inspect", "Shift+Enter moves to the next cell");
+    // Ctrl+Enter runs in place.
+    b.press(&[Key::Control.into(), Key::Enter.into()]).await;
+    b.wait_for(&format!("{} === 'done'", state_of("inspect")), 30, "inspect done").await;
+    assert!(b.eval(&output_of("inspect")).await.as_str().unwrap().contains("42"));
+    assert_eq!(b.eval(in_greeter).await, "inspect");
+    assert_eq!(b.code("greeter").await, original("closures", "greeter"), "running typed nothing");
+
+    // The shortcut list opens from the keyboard and closes with Escape.
+    b.press(&[Key::Control.into(), Key::Shift.into(), '/']).await;
+    b.wait_for("document.querySelector('[data-role=help]')", 5, "the shortcut help").await;
+    assert!(b.eval("document.querySelector('[data-role=help]').textContent").await.as_str().unwrap().contains("Shift+Enter"));
+    b.press(&[Key::Escape.into()]).await;
+    b.wait_for("!document.querySelector('[data-role=help]')", 5, "the help closed").await;
+    b.close().await;
+}
