@@ -202,6 +202,20 @@ async fn the_language_switch_is_remembered_and_a_cell_runs_from_the_keyboard_alo
     assert!(b.eval(&output_of("inspect")).await.as_str().unwrap().contains("42"));
     assert_eq!(b.eval(in_greeter).await, "inspect");
     assert_eq!(b.code("greeter").await, original("closures", "greeter"), "running typed nothing");
+    // Esc then Tab leaves the editor (Tab alone indents).
+    b.press(&[Key::Escape.into()]).await;
+    b.press(&[Key::Tab.into()]).await;
+    assert_eq!(b.eval("document.activeElement.classList.contains('cm-content')").await, false, "Esc, Tab left the editor");
+    assert_eq!(b.code("inspect").await, original("closures", "inspect"), "Tab after Esc indented nothing");
+
+    // Ctrl+Shift+X stops a running cell.
+    b.set_code("inspect", "while True:\n    pass\n").await;
+    b.eval("document.querySelector('[data-cell-id=inspect] .cm-content').focus() || true").await;
+    b.press(&[Key::Control.into(), Key::Enter.into()]).await;
+    b.wait_for(&format!("{} === 'running'", state_of("inspect")), 30, "the loop running").await;
+    b.press(&[Key::Control.into(), Key::Shift.into(), 'x']).await;
+    b.wait_for(&format!("{} === 'failed'", state_of("inspect")), 10, "the loop stopped by the shortcut").await;
+    assert!(b.eval(&output_of("inspect")).await.as_str().unwrap().contains("KeyboardInterrupt"));
 
     // The shortcut list opens from the keyboard and closes with Escape.
     b.press(&[Key::Control.into(), Key::Shift.into(), '/']).await;
@@ -209,5 +223,29 @@ async fn the_language_switch_is_remembered_and_a_cell_runs_from_the_keyboard_alo
     assert!(b.eval("document.querySelector('[data-role=help]').textContent").await.as_str().unwrap().contains("Shift+Enter"));
     b.press(&[Key::Escape.into()]).await;
     b.wait_for("!document.querySelector('[data-role=help]')", 5, "the help closed").await;
+
+    // A passed exercise shows as passed, and the lesson list counts it.
+    let (exercise, solution) = {
+        let course = classbook::course::Course::load(None).expect("bundled course");
+        let cell = course.lesson("closures").unwrap().cells().find(|c| c.exercise.is_some()).unwrap().clone();
+        (cell.id, cell.exercise.unwrap().solution.unwrap())
+    };
+    let badge = format!("document.querySelector('[data-cell-id=\"{exercise}\"] [data-role=progress]')");
+    assert_eq!(b.eval(&format!("{badge}.dataset.passed")).await, "false");
+    b.set_code(&exercise, &solution).await;
+    b.click(&format!("[data-cell-id=\"{exercise}\"] [data-action=check]")).await;
+    b.wait_for(&format!("{badge}.dataset.passed === 'true'"), 60, "the exercise marked passed").await;
+    b.goto(&format!("http://{}/#/", server.addr)).await;
+    let progress = b.wait_for("document.querySelector('[data-lesson-id=closures]')?.parentElement.querySelector('[data-role=lesson-progress]')?.textContent", 30, "the lesson's progress").await;
+    assert!(progress.as_str().unwrap().starts_with("1/"), "{progress}");
+
+    // Settings: erase all my data, after a confirmation; the page starts again in Chinese.
+    b.click("[data-action=settings]").await;
+    b.click("[data-action=erase]").await;
+    assert!(b.eval("localStorage.getItem('classbook.lang')").await == "en", "nothing erased before the confirmation");
+    b.click("[data-action=erase-yes]").await;
+    b.wait_for("document.querySelector('[data-action=language]')?.textContent === 'English'", 30, "the Chinese interface again").await;
+    let left = b.eval("Object.keys(localStorage).filter(k => k.startsWith('classbook.') && k !== 'classbook.token')").await;
+    assert_eq!(left, serde_json::json!([]), "erased data is gone");
     b.close().await;
 }
