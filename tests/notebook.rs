@@ -239,6 +239,15 @@ async fn the_language_switch_is_remembered_and_a_cell_runs_from_the_keyboard_alo
     let progress = b.wait_for("document.querySelector('[data-lesson-id=closures]')?.parentElement.querySelector('[data-role=lesson-progress]')?.textContent", 30, "the lesson's progress").await;
     assert!(progress.as_str().unwrap().starts_with("1/"), "{progress}");
 
+    // Settings: a theme chosen by hand overrides the system's and is remembered.
+    b.click("[data-action=settings]").await;
+    b.click("[data-theme-choice=dark]").await;
+    assert_eq!(b.eval("document.documentElement.dataset.theme").await, "dark");
+    let bg = "getComputedStyle(document.body).backgroundColor";
+    assert_eq!(b.eval(bg).await, "rgb(22, 24, 28)", "the dark background");
+    b.client.refresh().await.unwrap();
+    b.wait_for("document.documentElement.dataset.theme === 'dark'", 30, "the theme after a reload").await;
+
     // Settings: erase all my data, after a confirmation; the page starts again in Chinese.
     b.click("[data-action=settings]").await;
     b.click("[data-action=erase]").await;

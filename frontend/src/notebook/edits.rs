@@ -58,6 +58,18 @@ impl Edit {
                     edit.save_soon();
                 }
             });
+            // Leaving the page (or the tab being hidden) must not lose typing still waiting to be saved.
+            let flush = move || {
+                if edit.pending.try_get_value().is_some_and(|p| p != 0) {
+                    edit.save_now();
+                }
+            };
+            let hide = window_event_listener(leptos::ev::pagehide, move |_| flush());
+            let hidden = window_event_listener(leptos::ev::visibilitychange, move |_| flush());
+            on_cleanup(move || {
+                hide.remove();
+                hidden.remove();
+            });
         }
         edit
     }
