@@ -135,6 +135,20 @@ async fn a_lesson_exported_as_ipynb_imports_into_scratch_and_a_corrupt_file_chan
     assert_eq!(codes[0], edit, "the student's edit is exported");
     assert_eq!(codes[1], original("closures", "inspect"));
 
+    // Share: the link is on the clipboard (pasted into another cell here) and opens the code.
+    b.click("[data-cell-id=greeter] [data-action=share]").await;
+    let share_label = "document.querySelector('[data-cell-id=greeter] [data-action=share]').textContent";
+    assert_eq!(b.eval(share_label).await, "链接已复制", "the button says the link was copied");
+    b.eval("document.querySelector('[data-cell-id=inspect] .cm-content').focus() || true").await;
+    b.press(&[Key::Control.into(), 'a']).await;
+    b.press(&[Key::Control.into(), 'v']).await;
+    let link = b.code("inspect").await;
+    let prefix = format!("http://{}/#/scratch?runtime=browser&code=", server.addr);
+    assert!(link.starts_with(&prefix), "pasted {link:?}");
+    b.click("[data-cell-id=inspect] [data-action=reset]").await;
+    b.goto(&link).await;
+    b.wait_for(&format!("{} === {}", code_of("scratch"), serde_json::to_string(edit).unwrap()), 30, "the shared code").await;
+
     // Import it into the scratch page: every code cell comes back, the edit included.
     b.goto(&format!("http://{}/#/scratch", server.addr)).await;
     let file_input = "[data-role=import-file]";
