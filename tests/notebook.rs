@@ -237,6 +237,7 @@ async fn the_language_switch_is_remembered_and_a_cell_runs_from_the_keyboard_alo
     assert!(b.eval("document.querySelector('[data-role=help]').textContent").await.as_str().unwrap().contains("Shift+Enter"));
     b.press(&[Key::Escape.into()]).await;
     b.wait_for("!document.querySelector('[data-role=help]')", 5, "the help closed").await;
+    b.wait_for(&format!("{in_greeter} === 'inspect'"), 5, "the focus back in the editor").await;
 
     // A passed exercise shows as passed, and the lesson list counts it.
     let (exercise, solution) = {

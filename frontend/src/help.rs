@@ -38,7 +38,20 @@ pub fn HelpButton() -> impl IntoView {
         }
     });
     on_cleanup(move || handle.remove());
-    // Focus goes into the overlay when it opens.
+    // Focus goes into the overlay when it opens, and back where it was when it closes.
+    let before: StoredValue<Option<web_sys::HtmlElement>, LocalStorage> = StoredValue::new_local(None);
+    Effect::new(move |was_open: Option<bool>| {
+        let is_open = open.get();
+        let doc = web_sys::window().and_then(|w| w.document());
+        if is_open && was_open != Some(true) {
+            before.set_value(doc.and_then(|d| d.active_element()).and_then(|e| e.dyn_into().ok()));
+        } else if !is_open && was_open == Some(true) {
+            if let Some(el) = before.try_update_value(|b| b.take()).flatten() {
+                let _ = el.focus();
+            }
+        }
+        is_open
+    });
     Effect::new(move |_| {
         if let Some(b) = close_button.get() {
             let _ = b.focus();
