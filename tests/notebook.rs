@@ -95,6 +95,20 @@ async fn an_edit_survives_reloads_and_restarts_and_a_changed_original_can_be_tak
     b.click("[data-action=reset-lesson-yes]").await;
     b.wait_for(&format!("{} === null", saved_edit("closures", "inspect")), 10, "the lesson reset").await;
     assert_eq!(b.code("inspect").await, original("closures", "inspect"));
+
+    // When the browser's storage is full, the cell says its edit is not saved; once there is
+    // room again, the next change is saved and the warning goes.
+    let filled = b.eval("(() => { let i = 0; for (let size = 1 << 20; size >= 1; size >>= 1) { \
+                          const s = 'x'.repeat(size); \
+                          try { for (; i < 1000; i++) localStorage.setItem('filler' + i, s); return -1; } catch (e) {} } \
+                          return i; })()").await;
+    assert!(filled.as_i64().unwrap() > 0, "the storage never filled: {filled}");
+    b.set_code("inspect", "print('no room')\n").await;
+    b.wait_for("document.querySelector('[data-cell-id=inspect] [data-role=save-failed]')", 10, "the save warning").await;
+    b.eval("(Object.keys(localStorage).filter(k => k.startsWith('filler')).forEach(k => localStorage.removeItem(k)), true)").await;
+    b.set_code("inspect", "print('room again')\n").await;
+    b.wait_for(&format!("{} !== null", saved_edit("closures", "inspect")), 10, "the edit saved again").await;
+    b.wait_for("!document.querySelector('[data-cell-id=inspect] [data-role=save-failed]')", 10, "the warning gone").await;
     b.close().await;
 }
 

@@ -123,6 +123,7 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("copy-failed", "无法自动复制，请手动复制：", "Could not copy; copy it by hand:"),
     ("share-link", "分享链接", "Share link"),
     ("code-of", "代码", "Code of"),
+    ("save-failed", "浏览器拒绝保存（存储已满或被禁用）：这个修改只在本页面上，请先导出或复制。", "The browser refused to save (storage full or disabled): this edit lives only on this page; export or copy it."),
 ];
 
 /// The text of `key` in the current language, without subscribing (for labels fixed when a

@@ -166,6 +166,9 @@ fn ResetButton(edit: Edit) -> impl IntoView {
 fn EditNotice(edit: Edit) -> impl IntoView {
     let comparing = RwSignal::new(false);
     view! {
+        <Show when=move || edit.save_failed.get()>
+            <p class="error save-failed" role="alert" data-role="save-failed">{move || tr("save-failed")}</p>
+        </Show>
         <Show when=move || edit.original_changed.get()>
             <div class="original-changed" role="alert" data-role="original-changed">
                 <p>{move || tr("original-changed")}</p>

@@ -28,6 +28,8 @@ pub struct Edit {
     pub original: StoredValue<String>,
     /// The teacher changed the original since the student's edit (until taken or kept).
     pub original_changed: RwSignal<bool>,
+    /// The browser refused the last save (storage full or disabled): the edit lives only on screen.
+    pub save_failed: RwSignal<bool>,
     base: StoredValue<String>,
     key: StoredValue<Option<String>>,
     pending: StoredValue<u32>,
@@ -45,6 +47,7 @@ impl Edit {
         };
         let edit = Edit {
             original_changed: RwSignal::new(base != original),
+            save_failed: RwSignal::new(false),
             code: RwSignal::new(code),
             original: StoredValue::new(original.to_string()),
             base: StoredValue::new(base),
@@ -101,7 +104,10 @@ impl Edit {
             self.original_changed.set(false);
             self.base.set_value(code);
         } else {
-            storage::set_json(&key, &Saved { code, base: self.base.get_value() });
+            let saved = storage::set_json(&key, &Saved { code, base: self.base.get_value() });
+            if self.save_failed.get_untracked() == saved {
+                self.save_failed.set(!saved);
+            }
         }
     }
 
