@@ -186,6 +186,19 @@ async fn a_lesson_exported_as_ipynb_imports_into_scratch_and_a_corrupt_file_chan
     b.client.refresh().await.unwrap();
     b.wait_for(&format!("{imported}.length === {}", codes.len()), 30, "the import after a reload").await;
     assert_eq!(b.code("greeter").await, edit);
+
+    // A server group (TCP server + client) comes back as a group, and runs as one.
+    b.goto(&format!("http://{}/#/lesson/tcp-echo", server.addr)).await;
+    b.click("[data-action=export-ipynb]").await;
+    downloaded(&b.downloads, "tcp-echo.ipynb").await;
+    b.goto(&format!("http://{}/#/scratch", server.addr)).await;
+    b.wait_for(&format!("document.querySelector('{file_input}')"), 30, "the import control").await;
+    let path = b.downloads.join("tcp-echo.ipynb");
+    b.client.find(Locator::Css(file_input)).await.unwrap().send_keys(&path.display().to_string()).await.unwrap();
+    b.wait_for("document.querySelector('[data-role=imported] .cell.group[data-cell-id=echo]')", 20, "the imported group").await;
+    b.click("[data-role=imported] [data-cell-id=echo] [data-action=run]").await;
+    b.wait_for(&format!("{} === 'done'", state_of("echo")), 30, "the imported group's run").await;
+    assert!(b.eval(&output_of("echo")).await.as_str().unwrap().contains("客户端收到： HELLO"));
     b.close().await;
 }
 

@@ -35,6 +35,8 @@ pub struct CodeCell {
     pub file: Option<String>,
     /// The group this file belongs to.
     pub group: Option<String>,
+    /// Whether the group starts this file as a program (false for a module it imports).
+    pub start: bool,
     pub code: String,
 }
 
@@ -75,6 +77,7 @@ impl Notebook {
                 runtime: c.runtime,
                 file: c.file.clone(),
                 group: group.map(str::to_string),
+                start: c.start,
                 code: code_of(&c.id).unwrap_or_else(|| c.code.clone()),
             })
         };
@@ -86,6 +89,33 @@ impl Notebook {
             }
         }
         Notebook { title: lesson.title.clone(), lesson: Some(lesson.id.clone()), cells }
+    }
+
+    /// The notebook as lesson blocks: prose as text (never HTML: an imported file is not
+    /// trusted), code cells as cells, and consecutive files of one group as that group again.
+    pub fn blocks(&self) -> Vec<Block> {
+        let mut blocks: Vec<Block> = Vec::new();
+        for cell in &self.cells {
+            match cell {
+                NbCell::Markdown(text) => blocks.push(Block::Text { html: plain_text(text) }),
+                NbCell::Code(c) => {
+                    let mut cell = crate::course::Cell::new(c.id.clone(), c.runtime, c.code.clone());
+                    cell.file = c.file.clone();
+                    cell.start = c.start;
+                    match (&c.group, blocks.last_mut()) {
+                        (Some(g), Some(Block::Group(last))) if last.id == *g => last.files.push(cell),
+                        (Some(g), _) => blocks.push(Block::Group(crate::course::Group {
+                            id: g.clone(),
+                            runtime: Runtime::Server,
+                            files: vec![cell],
+                            line: 0,
+                        })),
+                        (None, _) => blocks.push(Block::Cell(cell)),
+                    }
+                }
+            }
+        }
+        blocks
     }
 
     pub fn code_cells(&self) -> impl Iterator<Item = &CodeCell> {
@@ -121,6 +151,9 @@ pub fn to_ipynb(nb: &Notebook) -> String {
                 }
                 if let Some(g) = &c.group {
                     meta.insert("group".into(), json!(g));
+                }
+                if !c.start {
+                    meta.insert("start".into(), json!(false));
                 }
                 json!({
                     "cell_type": "code", "id": format!("code-{i}"), "execution_count": null,
@@ -297,7 +330,9 @@ pub fn from_ipynb(text: &str) -> Result<Notebook, ImportError> {
                     ids.insert(id.clone());
                 }
                 let file = field("file").filter(|f| valid(f) && f.ends_with(".py"));
-                out.push(NbCell::Code(CodeCell { id, runtime, file, group: field("group"), code: source }));
+                let start = cb.and_then(|c| c.get("start")).and_then(Value::as_bool).unwrap_or(true);
+                let group = field("group").filter(|_| file.is_some() && runtime == Runtime::Server);
+                out.push(NbCell::Code(CodeCell { id, runtime, file, group, start, code: source }));
             }
             other => return Err(bad(format!("unknown cell_type {other:?}"))),
         }
@@ -350,6 +385,27 @@ mod tests {
         assert_eq!(cells[2]["outputs"], json!([]));
         let ids: std::collections::HashSet<&str> = cells.iter().map(|c| c["id"].as_str().unwrap()).collect();
         assert_eq!(ids.len(), cells.len());
+    }
+
+    #[test]
+    fn an_imported_export_gives_back_the_lessons_group() {
+        let mut l = lesson();
+        if let Block::Group(g) = &mut l.blocks[2] {
+            g.files[0].start = false;
+        }
+        let nb = from_ipynb(&to_ipynb(&Notebook::from_lesson(&l, |_| None))).unwrap();
+        let blocks = nb.blocks();
+        assert_eq!(blocks.len(), 4, "{blocks:?}");
+        assert!(matches!(&blocks[0], Block::Text { html } if html == "# 闭包\n"));
+        assert!(matches!(&blocks[1], Block::Text { html } if html == "A closure & its cells\n"));
+        match &blocks[3] {
+            Block::Group(g) => {
+                assert_eq!(g.id, "echo");
+                let files: Vec<(&str, bool)> = g.files.iter().map(|f| (f.file.as_deref().unwrap(), f.start)).collect();
+                assert_eq!(files, [("server.py", false), ("client.py", true)]);
+            }
+            other => panic!("not a group: {other:?}"),
+        }
     }
 
     #[test]

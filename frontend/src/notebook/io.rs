@@ -2,13 +2,13 @@
 //! .py, and an .ipynb imported into the scratch page (kept in the browser). The conversions
 //! themselves are `shared::ipynb`.
 
-use super::cell::CodeCell;
+use super::cell::{CodeCell, GroupCell};
 use super::edits::LessonEdits;
 use crate::i18n::tr;
 use crate::storage;
 use leptos::prelude::*;
-use shared::course::{Cell, Lesson};
-use shared::ipynb::{self, NbCell, Notebook};
+use shared::course::{Block, Lesson};
+use shared::ipynb::{self, Notebook};
 use wasm_bindgen::JsCast;
 
 /// Where the imported notebook's text is kept, and the "lesson" its cells' edits are kept under.
@@ -120,13 +120,11 @@ pub fn ImportedNotebook() -> impl IntoView {
 fn ImportedCells(nb: Notebook) -> impl IntoView {
     LessonEdits::provide(IMPORT_LESSON);
     let title = if nb.title.is_empty() { None } else { Some(nb.title.clone()) };
-    let cells = nb.cells.into_iter().map(|c| match c {
-        NbCell::Markdown(text) => view! { <div class="prose imported-text">{ipynb::plain_text(&text)}</div> }.into_any(),
-        NbCell::Code(c) => {
-            let mut cell = Cell::new(c.id, c.runtime, c.code);
-            cell.file = c.file;
-            view! { <CodeCell cell=cell namespace="scratch".to_string()/> }.into_any()
-        }
+    // Prose comes back as plain text (`Notebook::blocks`), so it is shown as text, never as HTML.
+    let blocks = nb.blocks().into_iter().map(|b| match b {
+        Block::Text { html: text } => view! { <div class="prose imported-text">{text}</div> }.into_any(),
+        Block::Cell(cell) => view! { <CodeCell cell=cell namespace="scratch".to_string()/> }.into_any(),
+        Block::Group(group) => view! { <GroupCell group=group/> }.into_any(),
     });
     view! {
         <section class="imported" data-role="imported">
@@ -136,7 +134,7 @@ fn ImportedCells(nb: Notebook) -> impl IntoView {
                 super::edits::forget_lesson(IMPORT_LESSON);
                 imports().update(|v| *v += 1);
             }>{move || tr("remove-imported")}</button>
-            {cells.collect_view()}
+            {blocks.collect_view()}
         </section>
     }
 }
