@@ -20,6 +20,10 @@ pub enum ClientMsg {
     /// The student checked an exercise: recorded as an attempt (passed or not) in the class
     /// database, shown in the teacher's grid.
     ExerciseResult { lesson: String, cell: String, passed: bool },
+    /// Check a "tftp-server" exercise: the backend starts `code` (the student's server, as the
+    /// cell's file) in the sandbox, runs the built-in TFTP client's checks against it and
+    /// answers with `TftpCheck`s, `Trace`s, the program's own messages, and `Exit` last.
+    CheckTftp { run_id: u32, lesson: String, cell: String, code: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -90,6 +94,8 @@ pub enum ServerMsg {
     Goto { lesson: String },
     /// Lesson files changed on the server: the page refetches these lessons (and the list).
     CourseChanged { lessons: Vec<String> },
+    /// One case of a TFTP exercise check ("download", "upload", "missing_file", "lost_ack").
+    TftpCheck { run_id: u32, case: String, passed: bool, message: String },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
