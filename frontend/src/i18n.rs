@@ -78,6 +78,17 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("run-on-server", "在服务器上运行", "Run on the server"),
     ("restart-python", "重启 Python", "Restart Python"),
     ("restarted", "Python 已重启，之前的变量都已清空", "Python was restarted; earlier variables are gone"),
+    // TFTP: the packet sequence diagram and the TFTP server exercise's cases.
+    ("trace-title", "TFTP 报文时序图", "TFTP packet sequence diagram"),
+    ("trace-client", "客户端", "client"),
+    ("trace-server", "服务器", "server"),
+    ("trace-transfer", "传输", "transfer"),
+    ("trace-folded", "还有 {n} 个 DATA/ACK", "{n} more DATA/ACK"),
+    ("trace-retransmit", "重传", "retransmitted"),
+    ("tftp-case-download", "下载一个生成的文件，内容逐字节一致", "downloads a generated file, byte for byte"),
+    ("tftp-case-upload", "上传的文件原样存进当前目录", "stores an uploaded file unchanged in the current directory"),
+    ("tftp-case-missing_file", "请求不存在的文件时回 ERROR 1", "answers ERROR 1 for a missing file"),
+    ("tftp-case-lost_ack", "ACK 丢失后重传 DATA", "retransmits DATA when an ACK is lost"),
 ];
 
 pub fn tr(key: &str) -> &'static str {

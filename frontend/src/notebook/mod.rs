@@ -3,6 +3,7 @@
 mod cell;
 mod exercise;
 mod program;
+mod trace;
 
 use crate::api;
 use crate::i18n::tr;
