@@ -271,7 +271,7 @@ mod tests {
         let drawn = rows.iter().filter(|r| matches!(r, Row::Packet { .. })).count();
         assert_eq!(drawn + folded, events.len());
         assert_eq!(drawn, 1 + HEAD + TAIL + 1, "{rows:?}");
-        assert!(rows.contains(&Row::Packet { index: 101, again: true }), "the second DATA 50 is drawn as a retransmission");
+        assert!(rows.contains(&Row::Packet { index: 100, again: true }), "the second DATA 50 is drawn as a retransmission");
         assert_eq!(rows[0], Row::Transfer(1));
     }
 
