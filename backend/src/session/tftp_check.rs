@@ -45,20 +45,31 @@ pub async fn check(
     let bound = tokio::time::sleep(BIND_WITHIN);
     tokio::pin!(bound);
     let mut exit = None;
+    // The last line the program printed, to say why it ended early.
+    let mut last_line = String::new();
     let listening = loop {
         tokio::select! {
             msg = program.recv() => match msg {
                 Some(ServerMsg::Listening { .. }) => break true,
                 Some(ServerMsg::Exit(e)) => { exit = Some(ServerMsg::Exit(e)); break false; }
-                Some(other) => { let _ = out.send(other).await; }
+                Some(other) => {
+                    if let ServerMsg::Output { data, .. } = &other {
+                        if let Some(line) = data.lines().rev().find(|l| !l.trim().is_empty()) {
+                            last_line = line.trim().to_string();
+                        }
+                    }
+                    let _ = out.send(other).await;
+                }
                 None => break false,
             },
             _ = &mut bound => break false,
         }
     };
     if !listening {
-        let why = if exit.is_some() {
-            "your server ended before it bound a UDP socket (see its output above)".to_string()
+        let why = if exit.is_some() && !last_line.is_empty() {
+            format!("your server ended before it bound a UDP socket: {last_line}")
+        } else if exit.is_some() {
+            "your server ended before it bound a UDP socket".to_string()
         } else {
             format!("your server did not bind a UDP socket within {} s", BIND_WITHIN.as_secs())
         };

@@ -42,22 +42,22 @@ fn layout(events: &[PacketTrace]) -> Vec<Row> {
         let e = &events[i];
         matches!(e.opcode.as_str(), "DATA" | "ACK") && !again[i] && e.note.is_none() && e.error.is_none()
     };
+    // Transfers in the order they began, each with its own packets in order (the packets of
+    // two transfers running at once arrive interleaved).
+    let mut transfers: Vec<(u64, Vec<usize>)> = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        match transfers.iter_mut().find(|(t, _)| *t == e.transfer) {
+            Some((_, list)) => list.push(i),
+            None => transfers.push((e.transfer, vec![i])),
+        }
+    }
     let mut rows = Vec::new();
-    let mut start = 0;
-    while start < events.len() {
-        let transfer = events[start].transfer;
-        let mut end = start;
-        while end < events.len() && events[end].transfer == transfer {
-            end += 1;
-        }
-        // A transfer's packets may interleave with another's: draw each run of them in order.
-        if rows.last() != Some(&Row::Transfer(transfer)) {
-            rows.push(Row::Transfer(transfer));
-        }
-        let plain_total = (start..end).filter(|&i| plain(i)).count();
+    for (transfer, list) in transfers {
+        rows.push(Row::Transfer(transfer));
+        let plain_total = list.iter().filter(|&&i| plain(i)).count();
         let mut nth_plain = 0;
         let mut folded = 0;
-        for i in start..end {
+        for i in list {
             let keep = if plain(i) {
                 nth_plain += 1;
                 nth_plain <= HEAD || nth_plain > plain_total.saturating_sub(TAIL)
@@ -77,7 +77,6 @@ fn layout(events: &[PacketTrace]) -> Vec<Row> {
         if folded > 0 {
             rows.push(Row::Folded(folded));
         }
-        start = end;
     }
     rows
 }
@@ -273,6 +272,26 @@ mod tests {
         assert_eq!(drawn, 1 + HEAD + TAIL + 1, "{rows:?}");
         assert!(rows.contains(&Row::Packet { index: 100, again: true }), "the second DATA 50 is drawn as a retransmission");
         assert_eq!(rows[0], Row::Transfer(1));
+    }
+
+    #[test]
+    fn interleaved_transfers_are_drawn_one_after_the_other() {
+        let events = [
+            packet(1, "client", "RRQ", None),
+            packet(1, "server", "DATA", Some(1)),
+            packet(2, "client", "RRQ", None),
+            packet(1, "client", "ACK", Some(1)),
+            packet(2, "server", "ERROR", None),
+        ];
+        let order: Vec<String> = layout(&events)
+            .iter()
+            .map(|r| match r {
+                Row::Transfer(t) => format!("#{t}"),
+                Row::Packet { index, .. } => events[*index].opcode.clone(),
+                Row::Folded(n) => format!("+{n}"),
+            })
+            .collect();
+        assert_eq!(order, ["#1", "RRQ", "DATA", "ACK", "#2", "RRQ", "ERROR"]);
     }
 
     #[test]
