@@ -25,11 +25,32 @@ const MAX_UPLOAD: u64 = 8 << 20;
 #[folder = "../course/tftp-files"]
 struct BundledFiles;
 
+/// This process's private directory (mode 0700) for TFTP files and uploads, made once.
+fn private_dir() -> Result<PathBuf, String> {
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    DIR.get_or_init(|| {
+        use std::os::unix::fs::DirBuilderExt;
+        let dir = std::env::temp_dir().join(format!("classbook-tftp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        // Those of classbook processes that are gone (they cannot clean up after themselves).
+        for entry in std::fs::read_dir(std::env::temp_dir()).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let pid = name.to_str().and_then(|n| n.strip_prefix("classbook-tftp-")).and_then(|p| p.parse::<u32>().ok());
+            if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        std::fs::DirBuilder::new().mode(0o700).create(&dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
+        Ok(dir)
+    })
+    .clone()
+}
+
 /// A directory holding the bundled TFTP files, written once per process.
 fn bundled_files_dir() -> Result<PathBuf, String> {
     static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("classbook-tftp-files-{}", std::process::id()));
+        let dir = private_dir()?.join("course-files");
         let write = || -> std::io::Result<()> {
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir)?;
@@ -103,7 +124,7 @@ impl Companion {
             Some(dir) => dir.to_path_buf(),
             None => bundled_files_dir()?,
         };
-        let uploads = std::env::temp_dir().join(format!("classbook-uploads-{name}"));
+        let uploads = private_dir()?.join(format!("uploads-{name}"));
         let _ = std::fs::remove_dir_all(&uploads);
         std::fs::create_dir_all(&uploads).map_err(|e| format!("cannot make {}: {e}", uploads.display()))?;
         let mut config = ServerConfig::new(root);
