@@ -106,10 +106,15 @@ fn label(e: &PacketTrace) -> String {
     if let Some((code, message)) = &e.error {
         let _ = write!(s, " {code} {message}");
     }
-    if s.chars().count() > 60 {
-        s = s.chars().take(58).collect::<String>() + "…";
+    shorten(&s, 60)
+}
+
+/// `text`, cut to `max` characters with an ellipsis.
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
     }
-    s
+    text.chars().take(max - 1).collect::<String>() + "…"
 }
 
 /// Interface words of the diagram, in the page's language.
@@ -206,10 +211,11 @@ fn draw_packet(svg: &mut String, e: &PacketTrace, again: bool, y: u32, words: &W
         let end = if to_server { mid - 20 } else { mid + 20 };
         let _ = write!(
             svg,
-            r##"<line x1="{x1}" y1="{y}" x2="{end}" y2="{y}" stroke="{color}" stroke-dasharray="4 3"/><text x="{}" y="{}" fill="{color}" data-kind="{kind}">✕ {}</text>"##,
-            end + if to_server { 4 } else { 0 },
+            r##"<line x1="{x1}" y1="{y}" x2="{end}" y2="{y}" stroke="{color}" stroke-dasharray="4 3"/><text x="{}" y="{}" fill="{color}" data-kind="{kind}"><title>{}</title>✕ {}</text>"##,
+            mid - 16,
             y + 4,
-            escape(&text)
+            escape(&text),
+            escape(&shorten(&text, 34))
         );
         return;
     }
@@ -218,18 +224,20 @@ fn draw_packet(svg: &mut String, e: &PacketTrace, again: bool, y: u32, words: &W
         svg,
         r##"<line x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" stroke="{color}" stroke-width="1.5"{dash} marker-end="url(#tftp-arrow)"/>"##
     );
+    let full = format!("{} {}", label(e), e.note.as_deref().unwrap_or(""));
     let mut text = label(e);
     if again {
         text = format!("↻ {text} · {}", words.retransmit);
     }
     if let Some(note) = &e.note {
-        text = format!("{text} ({note})");
+        text = shorten(&format!("{text} ({note})"), 60);
     }
     let _ = write!(
         svg,
-        r##"<text x="{mid}" y="{}" text-anchor="middle" fill="{color}" data-kind="{kind}" data-opcode="{}">{}</text>"##,
+        r##"<text x="{mid}" y="{}" text-anchor="middle" fill="{color}" data-kind="{kind}" data-opcode="{}"><title>{}</title>{}</text>"##,
         y - 4,
         escape(&e.opcode),
+        escape(full.trim_end()),
         escape(&text)
     );
 }
