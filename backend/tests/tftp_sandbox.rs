@@ -140,3 +140,34 @@ async fn the_tftp_server_exercise_passes_its_solution_and_rejects_wrong_servers(
     let (cases, _) = check(&mut client, 5, "raise SystemExit('端口被占用')\n").await;
     assert!(cases.len() == 4 && cases.iter().all(|c| !c.1 && c.2.ends_with("before it bound a UDP socket: 端口被占用")), "{cases:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_trace_is_cut_and_the_cut_announced() {
+    let server = support::start().await;
+    let mut client = Client::connect(&server).await;
+    // blksize 8: each download of the 1024-byte file is about 260 packets; 10 of them pass the cap.
+    let code = r#"
+import socket, struct
+total = 0
+for _ in range(10):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+    s.sendto(b"\0\1blocks.bin\0octet\0blksize\0" + b"8\0", ("127.0.0.1", 6969))
+    while True:
+        pkt, peer = s.recvfrom(100)
+        op, n = struct.unpack("!HH", pkt[:4])
+        if op == 6:
+            s.sendto(struct.pack("!HH", 4, 0), peer); continue
+        total += len(pkt) - 4
+        s.sendto(struct.pack("!HH", 4, n), peer)
+        if len(pkt) - 4 < 8:
+            break
+print(total)
+"#;
+    let out = client.run(1, code).await;
+    assert_eq!(out.stdout, "10240\n", "{}", out.stderr);
+    let trace = traces(&out);
+    assert_eq!(trace.len(), classbook::sandbox::tftp::MAX_TRACE_EVENTS + 1);
+    let last = trace.last().unwrap();
+    assert_eq!(last.opcode, "CUT");
+    assert!(last.note.as_deref().unwrap().contains("trace cut after 2000 packets"), "{last:?}");
+}
