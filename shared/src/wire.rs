@@ -139,4 +139,16 @@ mod tests {
         let back: ServerMsg = serde_json::from_str(&serde_json::to_string(&exit).unwrap()).unwrap();
         assert_eq!(back, exit);
     }
+
+    #[test]
+    fn tftp_check_messages_have_a_stable_json_shape() {
+        let check: ClientMsg =
+            serde_json::from_str(r#"{"type":"CheckTftp","run_id":7,"lesson":"tftp","cell":"tftp-serve","code":"pass"}"#).unwrap();
+        assert_eq!(check, ClientMsg::CheckTftp { run_id: 7, lesson: "tftp".into(), cell: "tftp-serve".into(), code: "pass".into() });
+        let case = ServerMsg::TftpCheck { run_id: 7, case: "lost_ack".into(), passed: false, message: "no retransmission".into() };
+        assert_eq!(
+            serde_json::to_string(&case).unwrap(),
+            r#"{"type":"TftpCheck","run_id":7,"case":"lost_ack","passed":false,"message":"no retransmission"}"#
+        );
+    }
 }
