@@ -333,6 +333,15 @@ impl Sandbox {
         }
     }
 
+    /// Waits until the companion's packets traced so far have been passed on.
+    pub async fn flush_companion_trace(&self) {
+        let flushed = match self.companion.lock().expect("companion lock").as_ref() {
+            Ok(companion) => companion.flush(),
+            Err(_) => return,
+        };
+        flushed.await;
+    }
+
     pub fn untrace_companion(&self, run_id: u32) {
         if let Ok(companion) = self.companion.lock().expect("companion lock").as_ref() {
             companion.unfollow(run_id);

@@ -112,9 +112,18 @@ struct Follower {
 /// session's uploads.
 pub struct Companion {
     follower: Arc<Mutex<Option<Follower>>>,
+    /// The server's trace channel, also used to send a flush marker through it.
+    events: mpsc::UnboundedSender<TraceEvent>,
+    /// Who waits for a flush marker to come out of the channel, in order.
+    flushes: Flushes,
     _stop: oneshot::Sender<()>,
     uploads: PathBuf,
 }
+
+type Flushes = Arc<Mutex<std::collections::VecDeque<oneshot::Sender<()>>>>;
+
+/// A flush marker's transfer number (real transfers count up from 0).
+const FLUSH: u64 = u64::MAX;
 
 impl Companion {
     /// Starts serving the course's TFTP files (read-only) and a fresh uploads directory of
@@ -140,9 +149,11 @@ impl Companion {
             .map_err(|e| format!("the companion TFTP server cannot listen in the sandbox: {e}"))?;
         let server = Server::new(config).with_socket_factory(ns.socket_factory());
         let (stop, stopped) = oneshot::channel::<()>();
-        let (events, receiver) = mpsc::unbounded_channel();
+        let (events, receiver) = mpsc::unbounded_channel::<TraceEvent>();
+        let marker_events = events.clone();
         let follower: Arc<Mutex<Option<Follower>>> = Arc::default();
-        tokio::spawn(forward(receiver, follower.clone()));
+        let flushes: Flushes = Arc::default();
+        tokio::spawn(forward(receiver, follower.clone(), flushes.clone()));
         tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stopped.await;
@@ -151,12 +162,41 @@ impl Companion {
                 tracing::warn!("companion TFTP server stopped: {e}");
             }
         });
-        Ok(Companion { follower, _stop: stop, uploads })
+        Ok(Companion { follower, events: marker_events, flushes, _stop: stop, uploads })
     }
 
     /// Draws the companion's packets under run `run_id` from now on (the newest run wins).
     pub fn follow(&self, run_id: u32, out: mpsc::Sender<ServerMsg>) {
         *self.follower.lock().expect("follower poisoned") = Some(Follower { run_id, out, sent: 0 });
+    }
+
+    /// Resolves once every packet traced before the call has been passed on (so a run's last
+    /// packets reach the page before its `Exit`); at most one second.
+    pub fn flush(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let (done, flushed) = oneshot::channel();
+        self.flushes.lock().expect("flushes poisoned").push_back(done);
+        let marker = TraceEvent {
+            transfer: FLUSH,
+            direction: Direction::Sent,
+            local: SocketAddr::from(([127, 0, 0, 1], COMPANION_PORT)),
+            peer: SocketAddr::from(([127, 0, 0, 1], COMPANION_PORT)),
+            opcode: None,
+            block: None,
+            size: 0,
+            data_len: None,
+            filename: None,
+            mode: None,
+            options: Vec::new(),
+            elapsed_us: 0,
+            retransmit: false,
+            error_code: None,
+            error_message: None,
+            note: None,
+        };
+        let _ = self.events.send(marker);
+        async move {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), flushed).await;
+        }
     }
 
     /// Run `run_id` ended: its trace stops (unless a newer run took over).
@@ -174,8 +214,14 @@ impl Drop for Companion {
     }
 }
 
-async fn forward(mut events: mpsc::UnboundedReceiver<TraceEvent>, follower: Arc<Mutex<Option<Follower>>>) {
+async fn forward(mut events: mpsc::UnboundedReceiver<TraceEvent>, follower: Arc<Mutex<Option<Follower>>>, flushes: Flushes) {
     while let Some(event) = events.recv().await {
+        if event.transfer == FLUSH {
+            if let Some(done) = flushes.lock().expect("flushes poisoned").pop_front() {
+                let _ = done.send(());
+            }
+            continue;
+        }
         let msg = {
             let mut guard = follower.lock().expect("follower poisoned");
             let Some(f) = guard.as_mut() else { continue };

@@ -148,7 +148,7 @@ fn render(events: &[PacketTrace], words: &Words) -> String {
     let mut svg = String::new();
     let _ = write!(
         svg,
-        r#"<svg data-role="trace" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="100%" role="img" aria-label="{}" font-family="ui-monospace, monospace" font-size="12">"#,
+        r#"<svg data-role="trace" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="100%" style="max-width: {WIDTH}px" role="img" aria-label="{}" font-family="ui-monospace, monospace" font-size="12">"#,
         escape(words.title)
     );
     svg.push_str(r#"<defs><marker id="tftp-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="context-stroke"/></marker></defs>"#);
