@@ -142,7 +142,10 @@ pub fn ExerciseCheck(
 /// Asks the backend to check the student's TFTP server: one result per case as it comes
 /// (`TftpCheck`), the client's packets into `trace`, done at the server's `Exit`.
 fn check_tftp(cell_id: String, code: String, verdict: RwSignal<Option<Verdict>>, trace: RwSignal<Vec<shared::trace::PacketTrace>>) {
-    let crate::route::Route::Lesson(lesson) = crate::route::current() else { return };
+    let crate::route::Route::Lesson(lesson) = crate::route::current() else {
+        let why = "a TFTP server exercise is checked from its lesson page".to_string();
+        return verdict.set(Some(Verdict::Done { results: Vec::new(), crashed: Some(why) }));
+    };
     trace.set(Vec::new());
     let results = Rc::new(std::cell::RefCell::new(Results::new()));
     let crashed = Rc::new(std::cell::RefCell::new(None::<String>));
