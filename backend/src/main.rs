@@ -126,8 +126,9 @@ fn check_course(dir: &std::path::Path, json: bool) -> Result<()> {
 }
 
 async fn serve(bind: SocketAddr, course: Option<PathBuf>, unsafe_no_sandbox: bool, limits: LimitFlags) -> Result<()> {
-    let course = load_course(course.as_deref())?;
     let mut cfg = sandbox::Config::detect();
+    cfg.tftp_files = course.as_ref().map(|dir| dir.join("tftp-files")).filter(|dir| dir.is_dir());
+    let course = load_course(course.as_deref())?;
     limits.apply(&mut cfg.limits);
     if let Some(cg) = &cfg.cgroups {
         cg.sweep_stale();

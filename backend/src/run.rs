@@ -150,6 +150,8 @@ pub async fn drive(
         let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
     }
     feeder.abort();
+    // The companion TFTP server's last packets of this run go before its Exit.
+    sandbox.flush_companion_trace().await;
     let exit = ExitInfo {
         run_id: id,
         code,

@@ -4,11 +4,14 @@
 //! connection closes its programs are killed; the sandbox (and /work) stays for a grace
 //! period, then goes.
 
+mod tftp_check;
+
 use crate::app::App;
 use crate::run::{self, Slots, StdinCmd};
 use crate::sandbox::{valid_file_name, Sandbox};
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
+use shared::course::TftpServerCheck;
 use shared::wire::{ClientMsg, RunRequest, ServerMsg, Signal};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -173,8 +176,13 @@ impl Session {
         match msg {
             ClientMsg::Run(req) => {
                 let id = req.run_id;
-                if let Err(e) = self.start_run(req).await {
+                if let Err(e) = self.start_run(req, None).await {
                     self.error(Some(id), e.to_string()).await;
+                }
+            }
+            ClientMsg::CheckTftp { run_id, lesson, cell, code } => {
+                if let Err(e) = self.check_tftp(run_id, &lesson, &cell, code).await {
+                    self.error(Some(run_id), e.to_string()).await;
                 }
             }
             // Presence and exercise results: recorded by the class module (issue 8).
@@ -213,7 +221,22 @@ impl Session {
         }
     }
 
-    async fn start_run(&mut self, req: RunRequest) -> anyhow::Result<()> {
+    /// A "tftp-server" exercise of the course: the student's code runs as the cell's file and
+    /// the built-in client checks it (see `tftp_check`).
+    async fn check_tftp(&mut self, run_id: u32, lesson: &str, cell: &str, code: String) -> anyhow::Result<()> {
+        let course = self.app.course();
+        let found = course.lesson(lesson).and_then(|l| l.cells().find(|c| c.id == cell).cloned());
+        let Some(found) = found else { anyhow::bail!("no cell '{cell}' in lesson '{lesson}'") };
+        let Some(spec) = found.exercise.as_ref().and_then(|e| e.tftp_server.clone()) else {
+            anyhow::bail!("cell '{cell}' of lesson '{lesson}' is not a TFTP server exercise");
+        };
+        let entry = found.file.clone().unwrap_or_else(|| format!("{}.py", found.id));
+        let files = vec![shared::wire::FileSpec { name: entry.clone(), text: code }];
+        let req = RunRequest { run_id, files, entry, args: Vec::new(), watch_listen: true };
+        self.start_run(req, Some(spec)).await
+    }
+
+    async fn start_run(&mut self, req: RunRequest, tftp: Option<TftpServerCheck>) -> anyhow::Result<()> {
         let id = req.run_id;
         if !valid_file_name(&req.entry) || !req.entry.ends_with(".py") {
             anyhow::bail!("entry '{}' must be a plain file name ending in .py", req.entry);
@@ -240,12 +263,20 @@ impl Session {
                 let _mine = shared.slots.wait(id, &out, &cancel).await?;
                 let _slot = app.run_slots.wait(id, &out, &cancel).await?;
                 let sandbox = sandbox_of(&app, &shared, &sid).await.map_err(|e| format!("{e:#}"))?;
+                if let Some(spec) = tftp {
+                    started.store(true, Ordering::SeqCst);
+                    let check = tftp_check::check(sandbox, id, files, &req.entry, spec.port, stdin_rx, out.clone());
+                    return check.await.map_err(|e| format!("{e:#}"));
+                }
                 let io = sandbox
                     .spawn(id, &files, &req.entry, &req.args, req.watch_listen)
                     .await
                     .map_err(|e| format!("{e:#}"))?;
                 started.store(true, Ordering::SeqCst);
-                run::drive(sandbox, id, io, stdin_rx, out.clone()).await;
+                // The companion TFTP server's packets are drawn under the newest run.
+                sandbox.trace_companion(id, out.clone());
+                run::drive(sandbox.clone(), id, io, stdin_rx, out.clone()).await;
+                sandbox.untrace_companion(id);
                 Ok(())
             }
             .await;

@@ -124,6 +124,17 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("share-link", "分享链接", "Share link"),
     ("code-of", "代码", "Code of"),
     ("save-failed", "浏览器拒绝保存（存储已满或被禁用）：这个修改只在本页面上，请先导出或复制。", "The browser refused to save (storage full or disabled): this edit lives only on this page; export or copy it."),
+    // TFTP: the packet sequence diagram and the TFTP server exercise's cases.
+    ("trace-title", "TFTP 报文时序图", "TFTP packet sequence diagram"),
+    ("trace-client", "客户端", "client"),
+    ("trace-server", "服务器", "server"),
+    ("trace-transfer", "传输", "transfer"),
+    ("trace-folded", "还有 {n} 个 DATA/ACK", "{n} more DATA/ACK"),
+    ("trace-retransmit", "重传", "retransmitted"),
+    ("tftp-case-download", "下载一个生成的文件，内容逐字节一致", "downloads a generated file, byte for byte"),
+    ("tftp-case-upload", "上传的文件原样存进当前目录", "stores an uploaded file unchanged in the current directory"),
+    ("tftp-case-missing_file", "请求不存在的文件时回 ERROR 1", "answers ERROR 1 for a missing file"),
+    ("tftp-case-lost_ack", "ACK 丢失后重传 DATA", "retransmits DATA when an ACK is lost"),
 ];
 
 /// The text of `key` in the current language, without subscribing (for labels fixed when a

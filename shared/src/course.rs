@@ -131,6 +131,17 @@ pub struct Exercise {
     pub hint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub solution: Option<String>,
+    /// A "tftp-server" exercise: the student writes a TFTP server and the built-in client
+    /// checks it (then `check` is empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tftp_server: Option<TftpServerCheck>,
+}
+
+/// Where a "tftp-server" exercise's server listens (127.0.0.1:port in the student's sandbox,
+/// serving and storing files in its working directory).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TftpServerCheck {
+    pub port: u16,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PacketTrace {
+    /// Which transfer of the run it belongs to (each has its own client and server ports).
+    #[serde(default)]
+    pub transfer: u64,
     /// Which side sent it: "client" (the student's program, or our checker) or "server".
     pub from: String,
     /// "RRQ", "WRQ", "DATA", "ACK", "ERROR", "OACK", or "?" for a malformed datagram.

@@ -20,6 +20,10 @@ pub enum ClientMsg {
     /// The student checked an exercise: recorded as an attempt (passed or not) in the class
     /// database, shown in the teacher's grid.
     ExerciseResult { lesson: String, cell: String, passed: bool },
+    /// Check a "tftp-server" exercise: the backend starts `code` (the student's server, as the
+    /// cell's file) in the sandbox, runs the built-in TFTP client's checks against it and
+    /// answers with `TftpCheck`s, `Trace`s, the program's own messages, and `Exit` last.
+    CheckTftp { run_id: u32, lesson: String, cell: String, code: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -90,6 +94,8 @@ pub enum ServerMsg {
     Goto { lesson: String },
     /// Lesson files changed on the server: the page refetches these lessons (and the list).
     CourseChanged { lessons: Vec<String> },
+    /// One case of a TFTP exercise check ("download", "upload", "missing_file", "lost_ack").
+    TftpCheck { run_id: u32, case: String, passed: bool, message: String },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -132,5 +138,17 @@ mod tests {
         let exit = ServerMsg::Exit(ExitInfo { run_id: 1, code: Some(0), ..Default::default() });
         let back: ServerMsg = serde_json::from_str(&serde_json::to_string(&exit).unwrap()).unwrap();
         assert_eq!(back, exit);
+    }
+
+    #[test]
+    fn tftp_check_messages_have_a_stable_json_shape() {
+        let check: ClientMsg =
+            serde_json::from_str(r#"{"type":"CheckTftp","run_id":7,"lesson":"tftp","cell":"tftp-serve","code":"pass"}"#).unwrap();
+        assert_eq!(check, ClientMsg::CheckTftp { run_id: 7, lesson: "tftp".into(), cell: "tftp-serve".into(), code: "pass".into() });
+        let case = ServerMsg::TftpCheck { run_id: 7, case: "lost_ack".into(), passed: false, message: "no retransmission".into() };
+        assert_eq!(
+            serde_json::to_string(&case).unwrap(),
+            r#"{"type":"TftpCheck","run_id":7,"case":"lost_ack","passed":false,"message":"no retransmission"}"#
+        );
     }
 }

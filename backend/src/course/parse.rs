@@ -2,7 +2,7 @@
 //! Markdown prose, and fenced code cells with `{key=value}` attributes, plus attached blocks.
 
 use pulldown_cmark::{html, Options, Parser};
-use shared::course::{Block, Cell, Exercise, Expected, Group, Lesson, Runtime};
+use shared::course::{Block, Cell, Exercise, Expected, Group, Lesson, Runtime, TftpServerCheck};
 
 /// One problem in a lesson file; `line` is 1-based.
 #[derive(Debug, Clone, PartialEq)]
@@ -243,7 +243,9 @@ fn make_cell(
                     _ => return Err(err(line, "start must be true or false")),
                 }
             }
-            "exercise" => cell.exercise = Some(Exercise { check: String::new(), hint: None, solution: None }),
+            "exercise" => {
+                cell.exercise = Some(Exercise { check: String::new(), hint: None, solution: None, tftp_server: None })
+            }
             other => {
                 return Err(err(
                     line,
@@ -293,11 +295,36 @@ fn last_cell(blocks: &mut [Block]) -> Option<&mut Cell> {
 
 fn attach(cell: &mut Cell, kind: &str, attrs: &[(String, String)], content: String, line: usize) -> Result<(), LessonError> {
     let mut loose = false;
-    for (key, _) in attrs {
+    let (mut tftp_server, mut port) = (false, None);
+    for (key, value) in attrs {
         match (kind, key.as_str()) {
             ("output", "loose") => loose = true,
+            ("check", "tftp-server") => tftp_server = true,
+            ("check", "port") => match value.parse::<u16>() {
+                Ok(p) if p >= 1024 && p != 6969 => port = Some(p),
+                _ => return Err(err(line, format!("port must be a number from 1024 to 65535 other than 6969 (the companion server's), not '{value}'"))),
+            },
             _ => return Err(err(line, format!("unknown attribute '{key}' on a '{kind}' block"))),
         }
+    }
+    if tftp_server || port.is_some() {
+        let Some(port) = port.filter(|_| tftp_server) else {
+            return Err(err(line, "a TFTP server check is written ```check {tftp-server port=NUMBER}"));
+        };
+        if cell.runtime != Runtime::Server {
+            return Err(err(line, "a tftp-server exercise runs in the sandbox: add runtime=server to its cell"));
+        }
+        if !content.trim().is_empty() {
+            return Err(err(line, "a tftp-server check block stays empty: the built-in TFTP client does the checking"));
+        }
+        let Some(ex) = cell.exercise.as_mut() else {
+            return Err(err(line, "a 'check' block belongs to an exercise cell: add 'exercise' to the cell's attributes"));
+        };
+        if !ex.check.is_empty() || ex.tftp_server.is_some() {
+            return Err(err(line, "this cell already has a 'check' block"));
+        }
+        ex.tftp_server = Some(TftpServerCheck { port });
+        return Ok(());
     }
     let twice = || err(line, format!("this cell already has a '{kind}' block"));
     match kind {
@@ -369,7 +396,7 @@ fn check_cells(blocks: &[Block], errors: &mut Vec<LessonError>) {
             seen.push(id);
         }
         for c in cells {
-            if c.exercise.as_ref().is_some_and(|e| e.check.trim().is_empty()) {
+            if c.exercise.as_ref().is_some_and(|e| e.check.trim().is_empty() && e.tftp_server.is_none()) {
                 errors.push(err(c.line as usize, "an exercise cell needs a 'check' block after it"));
             }
         }
@@ -435,6 +462,27 @@ mod tests {
         assert_eq!(e.line, 2);
         let e = first_error("---\ntitle: T\n---\n```python {runtime=server group=g file=a.py}\n```\ntext\n```python {runtime=server group=g file=b.py}\n```\n");
         assert!(e.message.contains("split"), "{}", e.message);
+    }
+
+    #[test]
+    fn tftp_server_checks_name_a_port_and_are_validated() {
+        let cell = "---\ntitle: T\n---\n```python {id=s runtime=server exercise}\npass\n```\n";
+        let (_, lesson) = parse_lesson("t", &format!("{cell}```check {{tftp-server port=6970}}\n```\n")).unwrap();
+        let Block::Cell(c) = &lesson.blocks[0] else { panic!() };
+        assert_eq!(c.exercise.as_ref().unwrap().tftp_server, Some(TftpServerCheck { port: 6970 }));
+        for (check, says) in [
+            ("```check {tftp-server}\n```\n", "port=NUMBER"),
+            ("```check {tftp-server port=6969}\n```\n", "other than 6969"),
+            ("```check {tftp-server port=80}\n```\n", "1024"),
+            ("```check {port=7000}\n```\n", "port=NUMBER"),
+            ("```check {tftp-server port=7000}\ncheck('x', True)\n```\n", "stays empty"),
+        ] {
+            let e = first_error(&format!("{cell}{check}"));
+            assert_eq!(e.line, 7, "{check}");
+            assert!(e.message.contains(says), "{check}: {}", e.message);
+        }
+        let browser = "---\ntitle: T\n---\n```python {id=s exercise}\npass\n```\n```check {tftp-server port=7000}\n```\n";
+        assert!(first_error(browser).message.contains("runtime=server"));
     }
 
     #[test]

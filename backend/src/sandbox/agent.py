@@ -6,7 +6,10 @@
 #   backend -> agent: {"op":"run","id":N,"entry":"a.py","args":[...],"watch":bool,"cpu":S,
 #                      "files":["a.py", ...]} + fds [stdin, stdout, stderr, one pipe per file]
 #                     {"op":"signal","id":N,"sig":2}   {"op":"kill","id":N}
-#   agent -> backend: {"ev":"ready"} {"ev":"started","id":N,"pid":P} {"ev":"listening","id":N}
+#                     {"op":"read","name":"a.bin","max":B} + fd [a pipe]: the agent writes "+" and
+#                       the file's first B bytes (never through a link), or "-" and why not
+#   agent -> backend: {"ev":"ready"} + fd [this sandbox's network namespace, for the companion
+#                       TFTP server] {"ev":"started","id":N,"pid":P} {"ev":"listening","id":N}
 #                     {"ev":"exit","id":N,"code":C|null,"signal":S|null,"cpu_ms":T}
 #                     {"ev":"error","id":N,"message":"..."}
 import ctypes
@@ -44,9 +47,18 @@ def main():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     agent = Agent(chan, wake_r, wake_w, libc)
+    try:
+        netns = [os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)]
+    except OSError:
+        netns = []  # the backend then runs no companion TFTP server here
     # Not ptrace-able or /proc/<pid>/fd-readable by the student's own programs.
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    agent.send({"ev": "ready"})
+    ready = json.dumps({"ev": "ready"}).encode()
+    if netns:
+        socket.send_fds(chan, [ready], netns)
+        os.close(netns[0])
+    else:
+        chan.send(ready)
     agent.loop()
 
 
@@ -105,6 +117,10 @@ class Agent:
         op = msg.get("op")
         if op == "run":
             self.start(msg, fds)
+        elif op == "read":
+            if len(fds) != 1:
+                raise ValueError("read needs one fd")
+            read_file(msg.get("name", ""), int(msg.get("max", 0)), fds[0])
         elif op in ("signal", "kill"):
             for run in self.runs.values():
                 if run.id == msg["id"]:
@@ -247,6 +263,39 @@ def write_file(name, fd):
     except OSError as e:
         e.filename = e.filename or name
         raise
+    finally:
+        os.close(fd)
+
+
+def read_file(name, limit, fd):
+    """Writes "+" and the first `limit` bytes of work-dir file `name` into pipe `fd`, or "-" and
+    why not. Never through a link; only a plain file."""
+    try:
+        try:
+            if not name or name.startswith(".") or not set(name) <= NAME_CHARS or len(name) > 64:
+                raise OSError(22, "not a plain file name")
+            src = os.open(os.path.join(WORK, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError as e:
+            os.write(fd, b"-" + (e.strerror or str(e)).encode())
+            return
+        try:
+            if not stat.S_ISREG(os.fstat(src).st_mode):
+                os.write(fd, b"-not a plain file")
+                return
+            os.write(fd, b"+")
+            left = limit
+            while left > 0:
+                chunk = os.read(src, min(65536, left))
+                if not chunk:
+                    break
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view):]
+                left -= len(chunk)
+        finally:
+            os.close(src)
+    except OSError:
+        pass  # the backend stopped reading
     finally:
         os.close(fd)
 

@@ -1,5 +1,6 @@
 //! The backend's end of the SOCK_SEQPACKET channel to a sandbox's agent: one JSON
-//! message per packet, with file descriptors attached (SCM_RIGHTS) when a run starts.
+//! message per packet, with file descriptors attached (SCM_RIGHTS) when a run starts, and
+//! the sandbox's network namespace attached to the agent's first message.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -73,6 +74,61 @@ impl Channel {
                 Err(_would_block) => continue,
             }
         }
+    }
+}
+
+impl Channel {
+    /// Receives one packet and the file descriptors attached to it (at most `max_fds`; the
+    /// agent's first message carries its network namespace). `Ok(None)` when closed.
+    pub async fn recv_with_fds(&self, max_fds: usize) -> io::Result<Option<(Vec<u8>, Vec<OwnedFd>)>> {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let mut guard = self.fd.readable().await?;
+            let fd = guard.get_inner().as_raw_fd();
+            match guard.try_io(|_| recvmsg(fd, &mut buf, max_fds)) {
+                Ok(Ok((0, _))) => return Ok(None),
+                Ok(Ok((n, fds))) => {
+                    buf.truncate(n);
+                    return Ok(Some((buf, fds)));
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+}
+
+fn recvmsg(sock: RawFd, buf: &mut [u8], max_fds: usize) -> io::Result<(usize, Vec<OwnedFd>)> {
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    let fd_bytes = (max_fds * std::mem::size_of::<RawFd>()) as u32;
+    // SAFETY: CMSG_SPACE is a pure size computation.
+    let space = unsafe { libc::CMSG_SPACE(fd_bytes) } as usize;
+    let mut control = vec![0u8; space];
+    let mut fds = Vec::new();
+    // SAFETY: msghdr is plain data pointing into live buffers; every fd the kernel hands us
+    // is new, and owned here from the moment it is read out of the control message.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = space as _;
+        let n = libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC);
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let count = ((*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / std::mem::size_of::<RawFd>();
+                let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
+                for i in 0..count {
+                    fds.push(OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(i))));
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+        Ok((n as usize, fds))
     }
 }
 

@@ -6,6 +6,7 @@ mod bwrap;
 mod cgroup;
 mod channel;
 mod seccomp;
+pub mod tftp;
 mod uids;
 
 pub use cgroup::Cgroups;
@@ -23,6 +24,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::pipe;
 use tokio::process::{Child, Command};
+use shared::wire::ServerMsg;
 use tokio::sync::mpsc;
 
 /// Limits of one sandbox and its runs. Classroom defaults; all configurable.
@@ -80,6 +82,9 @@ pub struct Config {
     /// No isolation at all: programs run as the server's user in a temp dir. Only for a
     /// machine without bubblewrap or user namespaces, when the teacher asked for it.
     pub unsafe_no_sandbox: bool,
+    /// What the companion TFTP server of each sandbox serves; `None`: the course's bundled
+    /// `tftp-files/`.
+    pub tftp_files: Option<PathBuf>,
 }
 
 impl Config {
@@ -97,6 +102,7 @@ impl Config {
             limits: Limits::default(),
             packages: default_packages(),
             unsafe_no_sandbox: false,
+            tftp_files: None,
         }
     }
 }
@@ -151,6 +157,10 @@ pub struct Sandbox {
     alive: Arc<AtomicBool>,
     /// The host work dir of an unsafe (unsandboxed) session, removed on close.
     unsafe_dir: Option<PathBuf>,
+    /// The sandbox's network namespace (none for an unsafe session).
+    netns: Option<Arc<tftp::NetNs>>,
+    /// The TFTP server on the sandbox's 127.0.0.1:6969, or why there is none.
+    companion: Mutex<Result<tftp::Companion, String>>,
 }
 
 /// The page-facing ends of a run's standard streams, plus its events.
@@ -268,8 +278,8 @@ impl Sandbox {
         drop(agent_end);
 
         let chan = Arc::new(chan);
-        let first = tokio::time::timeout(Duration::from_secs(10), chan.recv()).await;
-        let ready = matches!(&first, Ok(Ok(Some(m))) if m.starts_with(br#"{"ev": "ready"#));
+        let first = tokio::time::timeout(Duration::from_secs(10), chan.recv_with_fds(1)).await;
+        let ready = matches!(&first, Ok(Ok(Some((m, _)))) if m.starts_with(br#"{"ev": "ready"#));
         if !ready {
             let mut err = String::new();
             if let Some(mut stderr) = child.stderr.take() {
@@ -280,6 +290,19 @@ impl Sandbox {
                 let _ = tokio::task::spawn_blocking(move || g.remove()).await;
             }
             bail!("the sandbox did not start: {}", if err.trim().is_empty() { "no message from bwrap" } else { err.trim() });
+        }
+        let netns = match first {
+            Ok(Ok(Some((_, mut fds)))) if unsafe_dir.is_none() && fds.len() == 1 => {
+                Some(Arc::new(tftp::NetNs::new(fds.remove(0))))
+            }
+            _ => None,
+        };
+        let companion = match &netns {
+            Some(ns) => tftp::Companion::start(ns, name, cfg.tftp_files.as_deref()),
+            None => Err("no companion TFTP server without a sandbox".to_string()),
+        };
+        if let Err(why) = &companion {
+            tracing::warn!(session = %name, "{why}");
         }
         let routes: Routes = Arc::default();
         let alive = Arc::new(AtomicBool::new(true));
@@ -293,7 +316,59 @@ impl Sandbox {
             limits: cfg.limits.clone(),
             alive,
             unsafe_dir,
+            netns,
+            companion: Mutex::new(companion),
         })
+    }
+
+    /// Opens UDP sockets inside this sandbox's network namespace (none for an unsafe session).
+    pub fn socket_factory(&self) -> Option<classbook_tftp::SocketFactory> {
+        self.netns.as_ref().map(|ns| ns.socket_factory())
+    }
+
+    /// Draws the companion TFTP server's packets under run `run_id` (see `tftp::Companion`).
+    pub fn trace_companion(&self, run_id: u32, out: mpsc::Sender<ServerMsg>) {
+        if let Ok(companion) = self.companion.lock().expect("companion lock").as_ref() {
+            companion.follow(run_id, out);
+        }
+    }
+
+    /// Waits until the companion's packets traced so far have been passed on.
+    pub async fn flush_companion_trace(&self) {
+        let flushed = match self.companion.lock().expect("companion lock").as_ref() {
+            Ok(companion) => companion.flush(),
+            Err(_) => return,
+        };
+        flushed.await;
+    }
+
+    pub fn untrace_companion(&self, run_id: u32) {
+        if let Ok(companion) = self.companion.lock().expect("companion lock").as_ref() {
+            companion.unfollow(run_id);
+        }
+    }
+
+    /// The first `max` bytes of `/work/name`, read by the agent (never through a link).
+    pub async fn read_file(&self, name: &str, max: usize) -> Result<Vec<u8>, String> {
+        if !valid_file_name(name) {
+            return Err(format!("'{name}' is not a plain file name"));
+        }
+        let (r, w) = pipe_pair().map_err(|e| e.to_string())?;
+        let msg = serde_json::json!({"op": "read", "name": name, "max": max});
+        self.chan.send(msg.to_string().as_bytes(), &[w.as_raw_fd()]).await.map_err(|e| format!("cannot reach the sandbox agent: {e}"))?;
+        drop(w);
+        let mut reader = pipe::Receiver::from_owned_fd(r).map_err(|e| e.to_string())?;
+        let mut data = Vec::new();
+        let mut limited = (&mut reader).take(max as u64 + 1);
+        tokio::time::timeout(Duration::from_secs(10), limited.read_to_end(&mut data))
+            .await
+            .map_err(|_| "the sandbox agent did not answer".to_string())?
+            .map_err(|e| e.to_string())?;
+        match data.split_first() {
+            Some((b'+', content)) => Ok(content.to_vec()),
+            Some((b'-', why)) => Err(String::from_utf8_lossy(why).into_owned()),
+            _ => Err("the sandbox agent did not answer".into()),
+        }
     }
 
     pub fn is_alive(&self) -> bool {
@@ -313,10 +388,10 @@ impl Sandbox {
 
     /// Writes `files` into /work (the agent writes them, as the student, never through a
     /// link), then starts `entry` as run `id`.
-    pub async fn spawn(
+    pub async fn spawn<T: AsRef<[u8]>>(
         &self,
         id: u32,
-        files: &[(String, String)],
+        files: &[(String, T)],
         entry: &str,
         args: &[String],
         watch_listen: bool,
@@ -328,12 +403,12 @@ impl Sandbox {
         let (stdout_r, stdout_w) = pipe_pair()?;
         let (stderr_r, stderr_w) = pipe_pair()?;
         let mut file_ends = Vec::new();
-        for (_, text) in files {
+        for (_, content) in files {
             let (r, w) = pipe_pair()?;
             let mut w = pipe::Sender::from_owned_fd(w)?;
-            let text = text.clone();
+            let content = content.as_ref().to_vec();
             tokio::spawn(async move {
-                let _ = w.write_all(text.as_bytes()).await;
+                let _ = w.write_all(&content).await;
             });
             file_ends.push(r);
         }
@@ -384,6 +459,8 @@ impl Sandbox {
         let _ = child.start_kill();
         let _ = child.wait().await;
         self.alive.store(false, Ordering::SeqCst);
+        // Stops the companion server and removes the session's uploads.
+        *self.companion.lock().expect("companion lock") = Err("the sandbox has ended".into());
         let group = self.group.lock().expect("group lock").take();
         if let Some(g) = group {
             let _ = tokio::task::spawn_blocking(move || g.remove()).await;

@@ -3,6 +3,7 @@
 
 use crate::client::{Client, ClientOptions};
 use crate::packet::ErrorCode;
+use crate::server::SocketFactory;
 use crate::trace::TraceSink;
 use crate::transfer::TransferError;
 use serde::Serialize;
@@ -10,7 +11,10 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
 
 /// The result of one check.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -42,25 +46,44 @@ pub struct CheckPlan {
 }
 
 impl CheckPlan {
-    /// Writes a generated download file into `dir` (the server's directory) and plans an upload
-    /// into the same directory. `seed` varies names and contents between runs.
-    pub fn prepare(dir: &Path, seed: u64) -> io::Result<CheckPlan> {
-        let download_name = format!("check-{seed}.bin");
-        let download_data = generated_bytes(seed, 5 * 512 + 123);
-        std::fs::write(dir.join(&download_name), &download_data)?;
-        let upload_name = format!("upload-{seed}.bin");
-        Ok(CheckPlan {
-            upload_landing: Some(dir.join(&upload_name)),
-            upload_name,
+    /// Names and contents of the checks' files, without writing anything (the caller puts
+    /// `download_data` where the server serves it). `seed` varies names and contents.
+    pub fn new(seed: u64) -> CheckPlan {
+        CheckPlan {
+            download_name: format!("check-{seed}.bin"),
+            download_data: generated_bytes(seed, 5 * 512 + 123),
+            upload_name: format!("upload-{seed}.bin"),
             upload_data: generated_bytes(seed ^ 0x5555, 3 * 512 + 45),
-            download_name,
-            download_data,
+            upload_landing: None,
             missing_name: format!("no-such-file-{seed}.txt"),
             dropped_ack: 3,
             retransmit_wait: Duration::from_secs(8),
             limit: Duration::from_secs(30),
-        })
+        }
     }
+
+    /// Writes a generated download file into `dir` (the server's directory) and plans an upload
+    /// into the same directory.
+    pub fn prepare(dir: &Path, seed: u64) -> io::Result<CheckPlan> {
+        let mut plan = CheckPlan::new(seed);
+        std::fs::write(dir.join(&plan.download_name), &plan.download_data)?;
+        plan.upload_landing = Some(dir.join(&plan.upload_name));
+        Ok(plan)
+    }
+}
+
+/// Reads back the file the server stored under a name (e.g. from a sandbox); `Err` says why not.
+pub type StoredFile = Arc<dyn Fn(String) -> Pin<Box<dyn Future<Output = Result<Vec<u8>, String>> + Send>> + Send + Sync>;
+
+/// Where the checks run from, when not from this process's own network.
+#[derive(Clone, Default)]
+pub struct CheckEnv {
+    /// Opens the client's sockets (e.g. inside the student's sandbox).
+    pub sockets: Option<SocketFactory>,
+    /// How the upload check reads the stored file when `CheckPlan::upload_landing` is `None`.
+    pub stored: Option<StoredFile>,
+    /// Each outcome as soon as it is known.
+    pub progress: Option<UnboundedSender<CheckOutcome>>,
 }
 
 /// Deterministic pseudo-random bytes (xorshift64*), for test files.
@@ -82,7 +105,16 @@ pub fn generated_bytes(seed: u64, len: usize) -> Vec<u8> {
 
 /// Runs the four checks in order: "download", "upload", "missing_file", "lost_ack".
 pub async fn run_checks(server: SocketAddr, plan: &CheckPlan, trace: TraceSink) -> Vec<CheckOutcome> {
-    let plain = Client::new(server, ClientOptions::default(), trace.clone());
+    run_checks_in(server, plan, trace, CheckEnv::default()).await
+}
+
+/// `run_checks` with the client's sockets, the stored upload and progress taken from `env`.
+pub async fn run_checks_in(server: SocketAddr, plan: &CheckPlan, trace: TraceSink, env: CheckEnv) -> Vec<CheckOutcome> {
+    let with_sockets = |client: Client| match &env.sockets {
+        Some(sockets) => client.with_socket_factory(sockets.clone()),
+        None => client,
+    };
+    let plain = with_sockets(Client::new(server, ClientOptions::default(), trace.clone()));
     let lossy = Client::new(
         server,
         ClientOptions {
@@ -93,12 +125,19 @@ pub async fn run_checks(server: SocketAddr, plan: &CheckPlan, trace: TraceSink) 
         },
         trace,
     );
-    vec![
-        check("download", plan.limit, download(&plain, plan)).await,
-        check("upload", plan.limit, upload(&plain, plan)).await,
-        check("missing_file", plan.limit, missing(&plain, plan)).await,
-        check("lost_ack", plan.limit + plan.retransmit_wait, lost_ack(&lossy, plan)).await,
-    ]
+    let lossy = with_sockets(lossy);
+    let mut outcomes = Vec::new();
+    let mut record = |outcome: CheckOutcome| {
+        if let Some(progress) = &env.progress {
+            let _ = progress.send(outcome.clone());
+        }
+        outcomes.push(outcome);
+    };
+    record(check("download", plan.limit, download(&plain, plan)).await);
+    record(check("upload", plan.limit, upload(&plain, plan, env.stored.as_ref())).await);
+    record(check("missing_file", plan.limit, missing(&plain, plan)).await);
+    record(check("lost_ack", plan.limit + plan.retransmit_wait, lost_ack(&lossy, plan)).await);
+    outcomes
 }
 
 async fn check(name: &str, limit: Duration, run: impl Future<Output = Result<String, String>>) -> CheckOutcome {
@@ -124,20 +163,25 @@ async fn download(client: &Client, plan: &CheckPlan) -> Result<String, String> {
     Ok(format!("{} bytes in {} blocks, identical", done.data.len(), done.stats.blocks))
 }
 
-async fn upload(client: &Client, plan: &CheckPlan) -> Result<String, String> {
+async fn upload(client: &Client, plan: &CheckPlan, fetch: Option<&StoredFile>) -> Result<String, String> {
     let stats = client.upload(&plan.upload_name, &plan.upload_data).await.map_err(|e| format!("upload failed: {e}"))?;
-    let Some(landing) = &plan.upload_landing else {
+    if plan.upload_landing.is_none() && fetch.is_none() {
         return Ok(format!("{} bytes acknowledged in {} blocks", stats.bytes, stats.blocks));
-    };
+    }
     // The server may still be closing the file: give it a moment.
-    let mut stored = Vec::new();
+    let mut stored = Err(String::new());
     for _ in 0..20 {
-        stored = tokio::fs::read(landing).await.unwrap_or_default();
-        if stored == plan.upload_data {
+        stored = match (&plan.upload_landing, fetch) {
+            (Some(landing), _) => tokio::fs::read(landing).await.map_err(|e| e.to_string()),
+            (None, Some(fetch)) => fetch(plan.upload_name.clone()).await,
+            (None, None) => unreachable!("checked above"),
+        };
+        if stored.as_deref() == Ok(&plan.upload_data[..]) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let stored = stored.map_err(|why| format!("the upload was acknowledged, but {} cannot be read back: {why}", plan.upload_name))?;
     compare("stored file", &stored, &plan.upload_data)?;
     Ok(format!("{} bytes acknowledged in {} blocks and stored identically", stats.bytes, stats.blocks))
 }

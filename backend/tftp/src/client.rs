@@ -6,9 +6,11 @@ use crate::link::Link;
 use crate::packet::{ErrorCode, Mode, Options, Packet, Request, DEFAULT_BLKSIZE, MAX_PACKET};
 use crate::receiver::{dally, receive_blocks, Start};
 use crate::sender::send_blocks;
+use crate::server::SocketFactory;
 use crate::trace::{TraceSink, Tracer};
 use crate::transfer::{report, Params, TransferError, TransferStats};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket as StdUdpSocket};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::net::UdpSocket;
@@ -64,12 +66,16 @@ pub struct Download {
     pub stats: TransferStats,
 }
 
+/// Transfer numbers of every client of this process, so traces of several clients never mix.
+static NEXT_TRANSFER: AtomicU64 = AtomicU64::new(1);
+
 /// A client for one server address; each call is its own transfer from a new local port.
 pub struct Client {
     server: SocketAddr,
     options: ClientOptions,
     trace: TraceSink,
-    next_id: AtomicU64,
+    /// How each transfer's local socket is opened (default: a plain bind).
+    sockets: SocketFactory,
 }
 
 /// The server's first answer to a request: an OACK, or plain RFC 1350 (ACK 0 to a write
@@ -81,7 +87,14 @@ enum Reply {
 
 impl Client {
     pub fn new(server: SocketAddr, options: ClientOptions, trace: TraceSink) -> Client {
-        Client { server, options, trace, next_id: AtomicU64::new(1) }
+        Client { server, options, trace, sockets: Arc::new(StdUdpSocket::bind) }
+    }
+
+    /// Replaces how transfer sockets are opened, e.g. to make them inside another network
+    /// namespace (a student's sandbox).
+    pub fn with_socket_factory(mut self, sockets: SocketFactory) -> Client {
+        self.sockets = sockets;
+        self
     }
 
     /// Reads `filename` from the server into memory.
@@ -118,8 +131,10 @@ impl Client {
             SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
             SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
         };
-        let socket = UdpSocket::bind(any).await?;
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let socket = (self.sockets)(any)?;
+        socket.set_nonblocking(true)?;
+        let socket = UdpSocket::from_std(socket)?;
+        let id = NEXT_TRANSFER.fetch_add(1, Ordering::Relaxed);
         let tracer = Tracer::new(self.trace.clone(), id, socket.local_addr()?);
         Ok(Link::new(socket, self.server, false, tracer))
     }

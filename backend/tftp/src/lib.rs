@@ -6,7 +6,8 @@
 //! - [`netascii`]: netascii newline conversion (CR LF / CR NUL).
 //! - [`server`]: `ServerConfig` and `Server::serve` on an already-bound UDP socket.
 //! - [`client`]: `Client::download` / `Client::upload` with `ClientOptions`.
-//! - [`checks`]: the four exercise checks against a student's server (`run_checks`).
+//! - [`checks`]: the four exercise checks against a student's server (`run_checks`, or
+//!   `run_checks_in` from another network namespace).
 //! - [`trace`]: `TraceEvent`s, one per datagram, sent to an optional channel.
 //!
 //! Internal modules: `link` (a transfer's socket: TID, ERROR 5, tracing), `transfer` (shared
@@ -31,7 +32,7 @@ mod session;
 mod tftpd;
 mod transfer;
 
-pub use checks::{run_checks, CheckOutcome, CheckPlan};
+pub use checks::{run_checks, run_checks_in, CheckEnv, CheckOutcome, CheckPlan, StoredFile};
 pub use client::{Client, ClientOptions, Download};
 pub use packet::{ErrorCode, Mode, Options, Packet, PacketError, Request};
 pub use server::{Server, ServerConfig, SocketFactory};

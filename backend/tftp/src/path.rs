@@ -71,6 +71,23 @@ pub(crate) fn open_read(root: &Path, name: &str) -> Result<(File, u64), Transfer
     Ok((file, meta.len()))
 }
 
+/// Bytes of the regular files under `dir`, subdirectories included (symlinks not followed).
+pub(crate) fn bytes_under(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&next) else { continue };
+        for entry in entries.flatten() {
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => pending.push(entry.path()),
+                Ok(t) if t.is_file() => total += entry.metadata().map(|m| m.len()).unwrap_or(0),
+                _ => {}
+            }
+        }
+    }
+    total
+}
+
 /// An upload being written to a hidden temporary file next to its target; removed on drop
 /// unless committed.
 pub(crate) struct Upload {

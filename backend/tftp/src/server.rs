@@ -39,6 +39,12 @@ pub struct ServerConfig {
     pub max_window_bytes: usize,
     /// Largest upload accepted (ERROR 3 beyond).
     pub max_upload_bytes: u64,
+    /// Bytes all files in `write_dir` may hold together; an upload that would go beyond is
+    /// cut with ERROR 3. `None`: only `max_upload_bytes` applies.
+    pub write_dir_quota: Option<u64>,
+    /// Read requests for a name missing from `root` are served from `write_dir`, so a client
+    /// can fetch back what it uploaded.
+    pub read_uploads: bool,
     /// A transfer still running after this long is ended.
     pub max_transfer_time: Duration,
 }
@@ -57,6 +63,8 @@ impl ServerConfig {
             max_windowsize: 64,
             max_window_bytes: 1 << 20,
             max_upload_bytes: 64 << 20,
+            write_dir_quota: None,
+            read_uploads: false,
             max_transfer_time: Duration::from_secs(600),
         }
     }

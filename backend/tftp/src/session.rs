@@ -70,7 +70,14 @@ async fn blocking<T: Send + 'static>(
 
 async fn send(dirs: &Dirs, config: &ServerConfig, link: &mut Link, request: Request) -> Result<(), TransferError> {
     let (root, name) = (dirs.root.clone(), request.filename.clone());
-    let (file, size) = blocking(move || path::open_read(&root, &name)).await?;
+    let uploads = dirs.write_dir.clone().filter(|_| config.read_uploads);
+    let (file, size) = blocking(move || match path::open_read(&root, &name) {
+        Err(TransferError::Local { code: ErrorCode::FILE_NOT_FOUND, .. }) if uploads.is_some() => {
+            path::open_read(uploads.as_deref().expect("checked"), &name)
+        }
+        other => other,
+    })
+    .await?;
     // The netascii size is unknown before conversion, so tsize is only answered for octet.
     let tsize = (request.mode == Mode::Octet).then_some(size);
     let (params, oack) = negotiate(config, &request.options, tsize);
@@ -90,12 +97,25 @@ async fn receive(dirs: &Dirs, config: &ServerConfig, link: &mut Link, request: R
         let message = format!("file larger than the {}-byte upload limit", config.max_upload_bytes);
         return Err(TransferError::local(ErrorCode::DISK_FULL, message));
     }
+    let limit = match config.write_dir_quota {
+        None => config.max_upload_bytes,
+        Some(quota) => {
+            let scan = dir.clone();
+            let used = tokio::task::spawn_blocking(move || path::bytes_under(&scan)).await.unwrap_or(u64::MAX);
+            let left = quota.saturating_sub(used);
+            if left == 0 || request.options.tsize.is_some_and(|size| size > left) {
+                let message = format!("upload space used up ({used} of {quota} bytes)");
+                return Err(TransferError::local(ErrorCode::DISK_FULL, message));
+            }
+            left.min(config.max_upload_bytes)
+        }
+    };
     let (name, overwrite) = (request.filename.clone(), config.allow_overwrite);
     let (upload, file) = blocking(move || Upload::create(&dir, &name, overwrite, id)).await?;
     let (params, oack) = negotiate(config, &request.options, request.options.tsize);
     let pending = oack.map_or(Packet::Ack { block: 0 }, Packet::Oack);
     link.send(&pending, false).await?;
-    let mut sink = Sink::file(file, request.mode, config.max_upload_bytes);
+    let mut sink = Sink::file(file, request.mode, limit);
     let start = Start { pending: Some(pending), first: None };
     let received = receive_blocks(link, &mut sink, params, start, None).await?;
     sink.finish().await?;

@@ -319,3 +319,36 @@ async fn tftpd_entry_point_serves_the_root_and_stores_uploads_there() {
     assert_eq!(std::fs::read(root.path().join("new.txt")).unwrap(), b"uploaded");
     tftpd.abort();
 }
+
+#[tokio::test]
+async fn uploads_share_a_quota_and_can_be_read_back_from_the_upload_directory() {
+    let uploads = tempfile::tempdir().unwrap();
+    let dir = uploads.path().to_path_buf();
+    let server = start_server(move |config, _| {
+        config.write_dir = Some(dir);
+        config.write_dir_quota = Some(3000);
+        config.read_uploads = true;
+    })
+    .await;
+    server.put("course.txt", b"from the root");
+    let client = server.client(options(None, None, false));
+    within("quota", async {
+        client.upload("a.bin", &generated_bytes(1, 2000)).await.unwrap();
+        assert_eq!(client.download("a.bin").await.unwrap().data, generated_bytes(1, 2000), "read back from the uploads");
+        assert_eq!(client.download("course.txt").await.unwrap().data, b"from the root", "the root still comes first");
+        // 1000 bytes are left: a 1500-byte upload is cut with ERROR 3 and leaves nothing behind.
+        match client.upload("b.bin", &generated_bytes(2, 1500)).await {
+            Err(TransferError::Peer { code: ErrorCode::DISK_FULL, .. }) => {}
+            other => panic!("expected ERROR 3, got {other:?}"),
+        }
+        assert!(!uploads.path().join("b.bin").exists());
+        client.upload("c.bin", &generated_bytes(3, 900)).await.unwrap();
+        // 100 bytes are left: the upload is cut once it goes beyond them.
+        match client.upload("d.bin", &generated_bytes(4, 200)).await {
+            Err(TransferError::Peer { code: ErrorCode::DISK_FULL, message }) => assert!(message.contains("100-byte"), "{message}"),
+            other => panic!("expected ERROR 3, got {other:?}"),
+        }
+    })
+    .await;
+    server.stop().await;
+}

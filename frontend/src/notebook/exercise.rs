@@ -1,7 +1,9 @@
 //! Exercise checking on the page: the student's code, then the lesson's hidden checks
 //! (browser: in a fresh namespace; server: `_check.py` beside the student's file), and a
-//! list of which checks passed. `check()` itself is frontend/worker/check.py.
+//! list of which checks passed. `check()` itself is frontend/worker/check.py. A "tftp-server"
+//! exercise is checked by the backend's TFTP client instead, with its packets drawn below.
 
+use super::trace::TraceView;
 use crate::i18n::tr;
 use crate::runtime::{browser, next_run_id, server, Event};
 use leptos::prelude::*;
@@ -43,6 +45,8 @@ pub fn ExerciseCheck(
     lesson: String,
 ) -> impl IntoView {
     let verdict: RwSignal<Option<Verdict>> = RwSignal::new(None);
+    let trace = RwSignal::new(Vec::new());
+    let tftp_server = exercise.tftp_server.is_some();
     let check_code = format!("{CHECK_PRELUDE}\n{}", exercise.check);
     let hint = exercise.hint.clone();
     let start = move |_| {
@@ -50,6 +54,9 @@ pub fn ExerciseCheck(
             return;
         }
         verdict.set(Some(Verdict::Checking));
+        if tftp_server {
+            return check_tftp(cell_id.clone(), code.get_untracked(), verdict, trace);
+        }
         let output = Rc::new(std::cell::RefCell::new(String::new()));
         let crashed = Rc::new(std::cell::RefCell::new(None::<String>));
         let finish = {
@@ -132,8 +139,47 @@ pub fn ExerciseCheck(
                     }.into_any()
                 }
             }}
+            <TraceView events=trace/>
         </div>
     }
+}
+
+/// Asks the backend to check the student's TFTP server: one result per case as it comes
+/// (`TftpCheck`), the client's packets into `trace`, done at the server's `Exit`.
+fn check_tftp(cell_id: String, code: String, verdict: RwSignal<Option<Verdict>>, trace: RwSignal<Vec<shared::trace::PacketTrace>>) {
+    let crate::route::Route::Lesson(lesson) = crate::route::current() else {
+        let why = "a TFTP server exercise is checked from its lesson page".to_string();
+        return verdict.set(Some(Verdict::Done { results: Vec::new(), crashed: Some(why) }));
+    };
+    trace.set(Vec::new());
+    let results = Rc::new(std::cell::RefCell::new(Results::new()));
+    let crashed = Rc::new(std::cell::RefCell::new(None::<String>));
+    let handler = Rc::new(move |ev: Event| match ev {
+        Event::Msg(ServerMsg::TftpCheck { case, passed, message, .. }) => {
+            let label = tr(&format!("tftp-case-{case}"));
+            let label = if label == "?" { case } else { label.to_string() };
+            results.borrow_mut().push((passed, if passed { label } else { format!("{label}: {message}") }));
+        }
+        Event::Msg(ServerMsg::Trace { event, .. }) => trace.update(|t| t.push(event)),
+        Event::Msg(ServerMsg::Output { data, .. }) => {
+            // The last line the server printed, in case it crashed.
+            if let Some(line) = data.lines().rev().find(|l| !l.trim().is_empty()) {
+                *crashed.borrow_mut() = Some(line.to_string());
+            }
+        }
+        Event::Msg(ServerMsg::Error { message, .. }) => {
+            let results = results.borrow().clone();
+            verdict.set(Some(Verdict::Done { results, crashed: Some(message) }));
+        }
+        Event::Msg(ServerMsg::Exit(_)) => {
+            let results = results.borrow().clone();
+            let crashed = if results.is_empty() { crashed.borrow().clone().or(Some(String::new())) } else { None };
+            verdict.set(Some(Verdict::Done { results, crashed }));
+        }
+        _ => {}
+    }) as crate::runtime::Handler;
+    let id = next_run_id();
+    server::send(&ClientMsg::CheckTftp { run_id: id, lesson, cell: cell_id, code }, Some((id, handler)));
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod exercise;
 mod io;
 pub mod progress;
 mod program;
+mod trace;
 
 use crate::api;
 use crate::i18n::tr;

@@ -1,10 +1,12 @@
 //! One program's run as the page shows it: its phase, output (stdout/stderr kept apart),
 //! stdin box and how it ended. A cell has one; a group has one per started file.
 
+use super::trace::TraceView;
 use crate::i18n::tr;
 use crate::runtime::{browser, server, Event, Handler};
 use leptos::prelude::*;
 use shared::course::Runtime;
+use shared::trace::PacketTrace;
 use shared::wire::{ClientMsg, ExitInfo, ServerMsg, Signal, Stream};
 use std::rc::Rc;
 
@@ -53,6 +55,8 @@ pub struct Program {
     pub listening: RwSignal<bool>,
     /// The browser could not run it, and why: the page offers the server instead.
     pub needs_server: RwSignal<Option<String>>,
+    /// TFTP packets between the program and the sandbox's companion server, as they happen.
+    pub trace: RwSignal<Vec<PacketTrace>>,
     /// Output received but not drawn yet (drawn once per animation frame).
     pending: StoredValue<Vec<(Stream, String)>, LocalStorage>,
 }
@@ -68,6 +72,7 @@ impl Program {
             wants_input: RwSignal::new(false),
             listening: RwSignal::new(false),
             needs_server: RwSignal::new(None),
+            trace: RwSignal::new(Vec::new()),
             pending: StoredValue::new_local(Vec::new()),
         }
     }
@@ -81,6 +86,7 @@ impl Program {
         self.wants_input.set(false);
         self.listening.set(false);
         self.needs_server.set(None);
+        self.trace.set(Vec::new());
         self.run_id.set(Some(id));
         let ready = matches!(browser::status().get_untracked(), browser::Engine::Ready { .. });
         let browser = self.runtime.get_untracked() == Runtime::Browser;
@@ -177,8 +183,9 @@ impl Program {
                         f();
                     }
                 }
-                // Drawn by the TFTP sequence diagram (issue 5); class-wide messages never reach a run.
-                ServerMsg::Trace { .. }
+                ServerMsg::Trace { event, .. } => self.trace.update(|t| t.push(event)),
+                // Exercise checks and class-wide messages never reach a program's view.
+                ServerMsg::TftpCheck { .. }
                 | ServerMsg::Hello { .. }
                 | ServerMsg::Notice { .. }
                 | ServerMsg::Goto { .. }
@@ -290,6 +297,7 @@ pub fn ProgramView(program: Program, #[prop(optional)] file: Option<String>) -> 
                     view! { <span class=if stream == Stream::Stderr { "stderr" } else { "stdout" }>{text}</span> }
                 }).collect_view()}
             </pre>
+            <TraceView events=program.trace/>
             <Show when=show_input>
                 <form class="stdin" on:submit=move |ev| { ev.prevent_default(); submit(); }>
                     <input data-role="stdin" type="text" autocomplete="off" aria-label=move || tr("input")

@@ -113,7 +113,8 @@ fn on_message(msg: ServerMsg) {
         | ServerMsg::Started { run_id, .. }
         | ServerMsg::Queued { run_id, .. }
         | ServerMsg::Listening { run_id }
-        | ServerMsg::Trace { run_id, .. } => (*run_id, false),
+        | ServerMsg::Trace { run_id, .. }
+        | ServerMsg::TftpCheck { run_id, .. } => (*run_id, false),
         // Class-wide messages (issue 8: shown as a banner, navigation, lesson reload).
         ServerMsg::Notice { .. } | ServerMsg::Goto { .. } | ServerMsg::CourseChanged { .. } => return,
         ServerMsg::Hello { .. } | ServerMsg::Error { run_id: None, .. } => {

@@ -1,0 +1,33 @@
+//! The TFTP lesson in headless Chromium against a real server: a cell that talks to the
+//! sandbox's companion server shows its packets as a sequence diagram, and the TFTP server
+//! exercise's Check shows the four cases of the built-in client.
+
+use classbook_e2e::{require_built_page, serve, Browser};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_companion_trace_is_drawn_and_the_tftp_exercise_is_checked_from_the_page() {
+    require_built_page();
+    let server = serve(None).await;
+    let b = Browser::start().await;
+    b.goto(&format!("http://{}/#/lesson/tftp", server.addr)).await;
+    b.wait_for("document.querySelector('[data-cell-id=companion-get] [data-action=run]')", 30, "the companion cell").await;
+    let out = b.run_cell("companion-get", 60).await;
+    assert!(out.contains("ERROR 1: File not found"), "{out}");
+    let svg = "document.querySelector('[data-cell-id=companion-get] svg[data-role=trace]')";
+    b.wait_for(&format!("{svg} && {svg}.querySelectorAll('[data-kind=error]').length > 0"), 10, "the trace with its ERROR").await;
+    let opcodes = b.eval(&format!("Array.from({svg}.querySelectorAll('[data-opcode]')).map(e => e.dataset.opcode).join(' ')")).await;
+    let opcodes = opcodes.as_str().unwrap();
+    assert!(opcodes.starts_with("RRQ DATA ACK RRQ DATA ACK DATA ACK RRQ OACK ACK DATA ACK RRQ ERROR"), "{opcodes}");
+
+    // The exercise: the lesson's own solution passes the four cases, drawn with their packets.
+    let solution = b.eval("document.querySelector('[data-cell-id=tftp-serve] details.solution pre').textContent").await;
+    b.set_code("tftp-serve", solution.as_str().unwrap()).await;
+    b.click("[data-cell-id=tftp-serve] [data-action=check]").await;
+    let verdict = "document.querySelector('[data-cell-id=tftp-serve] [data-role=checks]')";
+    b.wait_for(verdict, 60, "the verdict").await;
+    assert_eq!(b.eval(&format!("{verdict}.dataset.passed")).await, "true", "{}", b.eval(&format!("{verdict}.textContent")).await);
+    assert_eq!(b.eval(&format!("{verdict}.querySelectorAll('li.pass').length")).await, 4);
+    let retransmitted = "document.querySelectorAll('[data-cell-id=tftp-serve] svg[data-role=trace] [data-kind=retransmit]').length";
+    assert!(b.eval(retransmitted).await.as_u64().unwrap() >= 1, "the retransmitted DATA 3 is highlighted");
+    b.close().await;
+}
