@@ -172,7 +172,7 @@ impl Sandbox {
     /// Starts the sandbox for session `name` and waits until its agent is ready.
     pub async fn start(cfg: &Config, name: &str) -> Result<Sandbox> {
         let uid = match &cfg.uids {
-            Some(pool) => Some(pool.lease().ok_or_else(|| anyhow!("no free sandbox uid: too many sessions"))?),
+            Some(pool) => Some(pool.lease().map_err(|e| anyhow!(e))?),
             None => None,
         };
         let group = match &cfg.cgroups {
