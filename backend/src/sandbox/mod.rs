@@ -304,6 +304,11 @@ impl Sandbox {
         &self.limits
     }
 
+    /// The sandbox's memory in use (from its cgroup; `None` without one).
+    pub fn memory_bytes(&self) -> Option<u64> {
+        self.group.lock().expect("group lock").as_ref().and_then(|g| g.memory_bytes())
+    }
+
     pub fn counters(&self) -> LimitCounters {
         match self.group.lock().expect("group lock").as_ref() {
             Some(g) => LimitCounters { oom_kills: g.oom_kills(), pid_limit_hits: g.pid_limit_hits() },
