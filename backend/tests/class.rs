@@ -181,7 +181,8 @@ async fn the_teacher_sees_a_running_program_and_stops_it() {
     let (_, joined) = join(server.addr, &t, "Han Meimei", None).await;
     let mut c = Client::connect_to(server.addr, &t).await;
     c.send(&ClientMsg::Viewing { lesson: Some("tcp-echo".into()) }).await;
-    c.start(5, &[("server.py", "import time\nprint('up', flush=True)\ntime.sleep(120)\n")], "server.py", false).await;
+    let busy = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3:\n    pass\nprint('up', flush=True)\ntime.sleep(120)\n";
+    c.start(5, &[("server.py", busy)], "server.py", false).await;
     next_matching(&mut c, |m| matches!(m, ServerMsg::Output { run_id: 5, .. }).then_some(())).await;
 
     let me = eventually("the running program in the teacher's list", || async {
@@ -193,6 +194,11 @@ async fn the_teacher_sees_a_running_program_and_stops_it() {
     let run = &me["runs"][0];
     assert_eq!((run["run_id"].as_u64(), run["entry"].as_str(), run["state"].as_str()), (Some(5), Some("server.py"), Some("running")));
     assert!(run["elapsed_ms"].as_u64().unwrap() < 60_000);
+    let cpu = run["cpu_ms"].as_u64().expect("the CPU time of a running program is known");
+    assert!((250..60_000).contains(&cpu), "{cpu} ms of CPU after a 0.3 s busy loop");
+    if let Some(mem) = me["memory_bytes"].as_u64() {
+        assert!(mem > 1 << 20, "a sandbox with python in it uses more than 1 MiB: {mem}");
+    }
     assert!(me["last_active_ms"].as_i64().unwrap() > 1_600_000_000_000);
 
     let stop = serde_json::json!({"student": joined["id"], "run_id": 5});
@@ -412,4 +418,61 @@ async fn a_corrupt_or_locked_database_file_stops_the_start_with_a_clear_error() 
     assert!(!out.status.success());
     assert!(stderr.contains(&locked.display().to_string()) && stderr.contains("in use by another process"), "{stderr}");
     holder.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_tells_the_students_and_flushes_the_database() {
+    let dir = temp_dir("sigterm");
+    let data = dir.join("class.sqlite3");
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_classbook"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--teacher-token", TEACHER, "--data"])
+        .arg(&data)
+        .env_remove("CLASSBOOK_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = server.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let banner = rx.recv_timeout(Duration::from_secs(30)).expect("a banner");
+    let addr: SocketAddr = banner.split("http://").nth(1).and_then(|s| s.split('/').next()).unwrap().parse().unwrap();
+    let teacher_line = std::iter::from_fn(|| rx.recv_timeout(Duration::from_secs(5)).ok()).find(|l| l.contains("teacher page"));
+    assert!(teacher_line.is_some_and(|l| l.contains(&format!("/#/teacher?token={TEACHER}"))));
+
+    let (lesson, cell) = first_exercise();
+    let mut c = Client::connect_to(addr, &token(10)).await;
+    c.send(&ClientMsg::ExerciseResult { lesson: lesson.clone(), cell: cell.clone(), passed: true }).await;
+    c.start(1, &[("wait.py", "import time\nprint('waiting', flush=True)\ntime.sleep(120)\n")], "wait.py", false).await;
+    next_matching(&mut c, |m| matches!(m, ServerMsg::Output { run_id: 1, .. }).then_some(())).await;
+
+    // SAFETY: kill on our own child's pid.
+    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    let notice = next_matching(&mut c, |m| match m {
+        ServerMsg::Notice { message } => Some(message),
+        _ => None,
+    })
+    .await;
+    assert!(notice.contains("stopping"), "{notice}");
+    let mut closed = false;
+    for _ in 0..50 {
+        if c.try_recv(Duration::from_secs(10)).await.is_none() {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "the server closes the connection");
+    let status = tokio::task::spawn_blocking(move || server.wait()).await.unwrap().unwrap();
+    assert!(status.success(), "{status}");
+    let wal = std::fs::metadata(dir.join("class.sqlite3-wal")).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(wal, 0, "the WAL was checkpointed into the database file");
+    let db = Db::open(&data).unwrap();
+    let results = db.results().await.unwrap();
+    assert!(results.iter().any(|r| r.lesson == lesson && r.cell == cell && r.passed), "{results:?}");
+    db.close().await.unwrap();
 }
