@@ -46,6 +46,7 @@ struct Setup {
     course: Option<PathBuf>,
     code: Option<&'static str>,
     max: Option<usize>,
+    run_rate: Option<classbook::class::rate::Rate>,
 }
 
 async fn start(setup: Setup) -> ClassServer {
@@ -61,6 +62,9 @@ async fn start(setup: Setup) -> ClassServer {
     app.class.access_code = setup.code.map(str::to_string);
     if let Some(max) = setup.max {
         app.class.max_students = max;
+    }
+    if let Some(rate) = setup.run_rate {
+        app.class.run_rate = rate;
     }
     let app = Arc::new(app);
     if let Some(dir) = setup.course {
@@ -83,7 +87,7 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn token(n: u8) -> String {
-    format!("{:032x}", 0xc1a55_0000u64 + n as u64)
+    format!("{:032x}", 0x000c_1a55_0000_u64 + n as u64)
 }
 
 /// One HTTP/1.1 request; the status and the body.
@@ -475,4 +479,30 @@ async fn sigterm_tells_the_students_and_flushes_the_database() {
     let results = db.results().await.unwrap();
     assert!(results.iter().any(|r| r.lesson == lesson && r.cell == cell && r.passed), "{results:?}");
     db.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn runs_beyond_the_rate_limit_get_a_clear_error() {
+    let rate = classbook::class::rate::Rate { burst: 2.0, per_sec: 0.01 };
+    let server = start(Setup { run_rate: Some(rate), ..Default::default() }).await;
+    let mut c = Client::connect_to(server.addr, &token(11)).await;
+    assert_eq!(c.run(1, "print(1)").await.stdout, "1\n");
+    assert_eq!(c.run(2, "print(2)").await.stdout, "2\n");
+    c.start(3, &[("main.py", "print(3)")], "main.py", false).await;
+    let (id, message) = next_matching(&mut c, |m| match m {
+        ServerMsg::Error { run_id, message } => Some((run_id, message)),
+        ServerMsg::Started { run_id: 3, .. } => panic!("run 3 started beyond the limit"),
+        _ => None,
+    })
+    .await;
+    assert_eq!(id, Some(3));
+    assert!(message.contains("too many programs started"), "{message}");
+    // Other messages still work.
+    c.send(&ClientMsg::Viewing { lesson: Some("closures".into()) }).await;
+    let students = eventually("the lesson in the teacher's list", || async {
+        let s = teacher_get(server.addr, "/api/teacher/students").await;
+        (s[0]["lesson"] == "closures").then_some(s)
+    })
+    .await;
+    assert_eq!(students[0]["online"], true);
 }

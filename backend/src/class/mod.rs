@@ -153,8 +153,8 @@ pub fn valid_token(t: &str) -> bool {
 /// expected secret is not hidden, only its content).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let mut diff = (a.len() != b.len()) as u8;
-    for i in 0..b.len() {
-        diff |= a.get(i).copied().unwrap_or(0) ^ b[i];
+    for (i, byte) in b.iter().enumerate() {
+        diff |= a.get(i).copied().unwrap_or(0) ^ byte;
     }
     std::hint::black_box(diff) == 0
 }
