@@ -47,6 +47,7 @@ struct Setup {
     code: Option<&'static str>,
     max: Option<usize>,
     run_rate: Option<classbook::class::rate::Rate>,
+    wrong_code_rate: Option<classbook::class::rate::Rate>,
 }
 
 async fn start(setup: Setup) -> ClassServer {
@@ -65,6 +66,9 @@ async fn start(setup: Setup) -> ClassServer {
     }
     if let Some(rate) = setup.run_rate {
         app.class.run_rate = rate;
+    }
+    if let Some(rate) = setup.wrong_code_rate {
+        app.class.wrong_code_rate = rate;
     }
     let app = Arc::new(app);
     if let Some(dir) = setup.course {
@@ -369,7 +373,8 @@ async fn a_lesson_edit_reaches_a_connected_student_and_a_broken_one_keeps_the_ol
 
 #[tokio::test(flavor = "multi_thread")]
 async fn joining_needs_the_right_code_and_room_in_the_class() {
-    let server = start(Setup { code: Some("4711"), max: Some(1), ..Default::default() }).await;
+    let guessing = classbook::class::rate::Rate { burst: 10.0, per_sec: 0.01 };
+    let server = start(Setup { code: Some("4711"), max: Some(1), wrong_code_rate: Some(guessing), ..Default::default() }).await;
     let (status, info) = http(server.addr, "GET", "/api/class", None, None).await;
     assert_eq!(status, 200);
     assert!(info.contains(r#""needs_code":true"#), "{info}");
@@ -392,6 +397,15 @@ async fn joining_needs_the_right_code_and_room_in_the_class() {
     assert_eq!(c.run(1, "print(6*7)").await.stdout, "42\n");
     let (status, body) = join(server.addr, &token(9), "Zhou", Some("4711")).await;
     assert_eq!((status, body["error"].as_str()), (503, Some("the class is full (1 students)")));
+
+    // Guessing: after a burst of wrong codes, every code is refused for a while, the right one too.
+    let mut statuses = Vec::new();
+    for guess in 0..12 {
+        statuses.push(join(server.addr, &token(8), "Sun", Some(&format!("{guess:04}"))).await.0);
+    }
+    assert!(statuses.iter().all(|s| [403, 429].contains(s)) && statuses.contains(&429), "{statuses:?}");
+    let (status, _) = join(server.addr, &token(8), "Sun", Some("4711")).await;
+    assert_eq!(status, 429, "the right code learns nothing while guessing is refused");
 }
 
 fn serve_with_data(data: &Path) -> std::process::Output {
