@@ -3,10 +3,12 @@
 //! - `http`: routes; `assets`: the embedded, precompressed page.
 //! - `session`: one WebSocket and its student's sandbox; `run`: one program's streams and exit.
 //! - `sandbox`: bubblewrap sandboxes, the only code that starts student processes.
+//! - `class`: students, the teacher, progress, the class database, course reloading.
 //! - `app`: state shared by every request.
 
 pub mod app;
 pub mod assets;
+pub mod class;
 pub mod course;
 pub mod http;
 pub mod run;
@@ -43,7 +45,11 @@ pub async fn probe_sandbox(cfg: &sandbox::Config) -> Result<(), String> {
     if !cfg.python.exists() {
         return Err(format!("{} is missing: run `apt-get install python3`", cfg.python.display()));
     }
-    let name = format!("probe-{}", std::process::id());
+    // Unique per probe: two probes at once (tests in one binary) must not share a cgroup,
+    // or the first to finish removes it while the other joins it.
+    static PROBES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("probe-{}-{n}", std::process::id());
     if cfg.cgroups.is_none() {
         tracing::warn!("no writable cgroups here: sandboxes are limited by rlimits only (no memory limit)");
     }

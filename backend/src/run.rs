@@ -77,13 +77,24 @@ impl OutputCap {
     }
 }
 
-/// Drives run `id` to its end. `out` carries messages to the page.
+/// What others may learn about, or do to, a run while it goes (the teacher's view).
+#[derive(Debug, Default)]
+pub struct RunStatus {
+    /// Why someone else (the teacher) stopped it; it becomes the `Exit`'s reason.
+    pub stopped_because: std::sync::OnceLock<String>,
+    /// Its pid inside the sandbox once it started (0 before).
+    pub pid: std::sync::atomic::AtomicU32,
+}
+
+/// Drives run `id` to its end. `out` carries messages to the page; `status` is shared with
+/// the teacher's view.
 pub async fn drive(
     sandbox: Arc<Sandbox>,
     id: u32,
     io: RunIo,
     stdin_rx: mpsc::Receiver<StdinCmd>,
     out: mpsc::Sender<ServerMsg>,
+    status: Arc<RunStatus>,
 ) {
     let started = Instant::now();
     let RunIo { stdin, stdout, stderr, mut events } = io;
@@ -103,6 +114,7 @@ pub async fn drive(
     let (code, signal, cpu_ms) = loop {
         match tokio::time::timeout_at(deadline, events.recv()).await {
             Ok(Some(RunEvent::Started { pid })) => {
+                status.pid.store(pid, Ordering::SeqCst);
                 let _ = out.send(ServerMsg::Started { run_id: id, pid }).await;
             }
             Ok(Some(RunEvent::Listening)) => {
@@ -134,6 +146,9 @@ pub async fn drive(
         }
     };
     let after = sandbox.counters();
+    if let Some(why) = status.stopped_because.get() {
+        reason = Some(why.clone());
+    }
     if reason.is_none() {
         reason = if signal == Some(libc::SIGXCPU) {
             Some(format!("CPU time limit of {} s reached", limits.cpu_secs))

@@ -8,8 +8,10 @@ mod channel;
 mod seccomp;
 pub mod tftp;
 mod uids;
+mod usage;
 
 pub use cgroup::Cgroups;
+pub use usage::ProcTable;
 pub use uids::UidPool;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -155,6 +157,8 @@ pub struct Sandbox {
     _uid: Option<uids::UidLease>,
     limits: Limits,
     alive: Arc<AtomicBool>,
+    /// bwrap's pid on the host (every process of the sandbox descends from it).
+    host_pid: Option<u32>,
     /// The host work dir of an unsafe (unsandboxed) session, removed on close.
     unsafe_dir: Option<PathBuf>,
     /// The sandbox's network namespace (none for an unsafe session).
@@ -182,7 +186,7 @@ impl Sandbox {
     /// Starts the sandbox for session `name` and waits until its agent is ready.
     pub async fn start(cfg: &Config, name: &str) -> Result<Sandbox> {
         let uid = match &cfg.uids {
-            Some(pool) => Some(pool.lease().ok_or_else(|| anyhow!("no free sandbox uid: too many sessions"))?),
+            Some(pool) => Some(pool.lease().map_err(|e| anyhow!(e))?),
             None => None,
         };
         let group = match &cfg.cgroups {
@@ -307,7 +311,9 @@ impl Sandbox {
         let routes: Routes = Arc::default();
         let alive = Arc::new(AtomicBool::new(true));
         tokio::spawn(route_events(chan.clone(), routes.clone(), alive.clone()));
+        let host_pid = child.id();
         Ok(Sandbox {
+            host_pid,
             chan,
             child: tokio::sync::Mutex::new(child),
             routes,
@@ -377,6 +383,16 @@ impl Sandbox {
 
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// bwrap's pid on the host, while it runs.
+    pub fn host_pid(&self) -> Option<u32> {
+        self.host_pid
+    }
+
+    /// The sandbox's memory in use (from its cgroup; `None` without one).
+    pub fn memory_bytes(&self) -> Option<u64> {
+        self.group.lock().expect("group lock").as_ref().and_then(|g| g.memory_bytes())
     }
 
     pub fn counters(&self) -> LimitCounters {

@@ -28,6 +28,7 @@ pub async fn check(
     port: u16,
     stdin_rx: mpsc::Receiver<StdinCmd>,
     out: mpsc::Sender<ServerMsg>,
+    status: Arc<run::RunStatus>,
 ) -> anyhow::Result<()> {
     let Some(sockets) = sandbox.socket_factory() else {
         anyhow::bail!("TFTP checks need a real sandbox (its own network); this server runs without one");
@@ -41,7 +42,7 @@ pub async fn check(
 
     // The program's own messages pass through here, so its Exit can wait for the results.
     let (tx, mut program) = mpsc::channel::<ServerMsg>(256);
-    let driver = tokio::spawn(run::drive(sandbox.clone(), id, io, stdin_rx, tx));
+    let driver = tokio::spawn(run::drive(sandbox.clone(), id, io, stdin_rx, tx, status));
     let bound = tokio::time::sleep(BIND_WITHIN);
     tokio::pin!(bound);
     let mut exit = None;
