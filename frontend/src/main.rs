@@ -1,20 +1,24 @@
 //! The classbook page (Leptos, client-side rendered). Map: `app` (shell, routing),
 //! `notebook` (lesson list, lesson view, cells), `editor`, `runtime` (browser worker,
-//! server WebSocket), `api` (HTTP), `i18n` (interface text), `storage` (browser storage).
+//! server WebSocket), `class` (joining, presence, teacher messages), `teacher` (the
+//! teacher's page), `api` (HTTP), `i18n` (interface text), `storage` (browser storage).
 
 mod api;
 mod app;
+mod class;
 mod editor;
 mod i18n;
 mod notebook;
 mod route;
 mod runtime;
 mod storage;
+mod teacher;
 
 fn main() {
     console_error_panic_hook::set_once();
     // Start the Python engine before anything renders: it is the slowest thing to load.
     runtime::browser::start();
-    runtime::server::connect();
+    // The class WebSocket (presence, server cells) and the name dialog; not on the teacher's page.
+    class::start();
     leptos::mount::mount_to_body(app::App);
 }

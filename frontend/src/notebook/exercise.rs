@@ -51,12 +51,14 @@ pub fn ExerciseCheck(
         let output = Rc::new(std::cell::RefCell::new(String::new()));
         let crashed = Rc::new(std::cell::RefCell::new(None::<String>));
         let finish = {
-            let (output, crashed) = (output.clone(), crashed.clone());
+            let (output, crashed, cell_id_done) = (output.clone(), crashed.clone(), cell_id.clone());
             move || {
                 let results = parse(&output.borrow());
                 let crashed = crashed.borrow().clone().or_else(|| {
                     results.is_empty().then(|| output.borrow().lines().last().unwrap_or("").to_string())
                 });
+                let passed = !results.is_empty() && results.iter().all(|(ok, _)| *ok) && crashed.is_none();
+                crate::class::exercise_checked(&cell_id_done, passed);
                 verdict.set(Some(Verdict::Done { results, crashed }));
             }
         };
