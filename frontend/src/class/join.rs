@@ -89,7 +89,8 @@ pub fn resume() {
     if stored.is_none() {
         s.open.set(true);
     }
-    spawn_local(async move {
+    // Runs before the app mounts (and so before leptos' executor exists): spawn directly.
+    wasm_bindgen_futures::spawn_local(async move {
         if let Ok(info) = api::fetch_json::<ClassInfo>("GET", "/api/class", None, None).await {
             s.needs_code.set(info.needs_code);
         }
