@@ -1,5 +1,7 @@
-//! The state every request shares: the course and how (or why not) to make sandboxes.
+//! The state every request shares: the course, how (or why not) to make sandboxes, the
+//! class (students, teacher, database), and whether the server is stopping.
 
+use crate::class::{db::Db, Class};
 use crate::course::Course;
 use crate::run::Slots;
 use crate::sandbox;
@@ -23,10 +25,14 @@ pub struct App {
     pub run_slots: Slots,
     /// Programs one student may run at once; more wait in their own queue.
     pub runs_per_student: usize,
+    pub class: Class,
+    /// Turns true when the server begins to stop: sessions end, new ones are refused.
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl App {
-    /// Classroom defaults: 60 s grace, 32 programs at once, 8 per student.
+    /// Classroom defaults: 60 s grace, 32 programs at once, 8 per student; a class with no
+    /// access code whose data lives in memory (`serve` opens the class database file).
     pub fn new(course: Course, sandbox: Result<sandbox::Config, String>) -> App {
         App {
             course: RwLock::new(Arc::new(course)),
@@ -35,10 +41,32 @@ impl App {
             grace: Duration::from_secs(60),
             run_slots: Slots::new(MAX_RUNS),
             runs_per_student: RUNS_PER_STUDENT,
+            class: Class::new(Db::in_memory()),
+            stopping: tokio::sync::watch::Sender::new(false),
         }
     }
 
     pub fn course(&self) -> Arc<Course> {
         self.course.read().expect("course lock poisoned").clone()
+    }
+
+    /// Serves `course` from now on (a reload of the course directory).
+    pub fn set_course(&self, course: Course) {
+        *self.course.write().expect("course lock poisoned") = Arc::new(course);
+    }
+
+    /// Stops the class gracefully: new sessions are refused, every page is told, each
+    /// session ends (its programs are killed), every sandbox is closed, and the database is
+    /// flushed and closed.
+    pub async fn shut_down(&self) {
+        let notice = "the class server is stopping: your work in the browser is kept; reload when it is back".to_string();
+        let told = self.sessions.broadcast(shared::wire::ServerMsg::Notice { message: notice }).await;
+        tracing::info!("stopping: told {told} connected page(s)");
+        self.stopping.send_replace(true);
+        self.sessions.close_all().await;
+        match self.class.db.close().await {
+            Ok(()) => tracing::info!("class database flushed and closed"),
+            Err(e) => tracing::error!("{e:#}"),
+        }
     }
 }

@@ -1,13 +1,17 @@
-//! HTTP routes: the lesson API, the session WebSocket, and the page's assets, with the
-//! cross-origin isolation headers (SharedArrayBuffer needs them) on every response.
+//! HTTP routes: the lesson API, joining the class, the session WebSocket, the teacher's
+//! API (`teacher`), and the page's assets, with the cross-origin isolation headers
+//! (SharedArrayBuffer needs them) on every response.
+
+mod teacher;
 
 use crate::app::App;
+use crate::class::JoinError;
 use crate::{assets, session};
 use axum::extract::{Path, Query, State, WebSocketUpgrade};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::sync::Arc;
 
@@ -16,6 +20,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/lessons", get(lessons))
         .route("/api/lessons/{id}", get(lesson))
         .route("/api/session", get(ws))
+        .route("/api/class", get(class_info))
+        .route("/api/join", post(join))
+        .nest("/api/teacher", teacher::router(app.clone()))
         .fallback(assets::serve)
         .layer(middleware::from_fn(isolation_headers))
         .with_state(app)
@@ -28,7 +35,44 @@ async fn lessons(State(app): State<Arc<App>>) -> Response {
 async fn lesson(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
     match app.course().lesson(&id) {
         Some(lesson) => Json(lesson.clone()).into_response(),
-        None => (StatusCode::NOT_FOUND, Json(serde_json::json!({"error": format!("no lesson '{id}'")}))).into_response(),
+        None => error(StatusCode::NOT_FOUND, format!("no lesson '{id}'")),
+    }
+}
+
+/// A JSON `{"error": …}` with `status`.
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(serde_json::json!({"error": message.into()}))).into_response()
+}
+
+async fn class_info(State(app): State<Arc<App>>) -> Response {
+    Json(serde_json::json!({"needs_code": app.class.access_code.is_some(), "title": app.class.title})).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct JoinRequest {
+    token: String,
+    name: String,
+    #[serde(default)]
+    code: Option<String>,
+}
+
+async fn join(State(app): State<Arc<App>>, body: Result<Json<JoinRequest>, axum::extract::rejection::JsonRejection>) -> Response {
+    let Json(req) = match body {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("expected {{\"token\", \"name\", \"code\"}}: {e}")),
+    };
+    match app.class.join(&req.token, &req.name, req.code.as_deref()).await {
+        Ok(s) => {
+            tracing::info!(student = s.id, name = %s.name, "joined");
+            Json(serde_json::json!({"id": s.id, "name": s.name})).into_response()
+        }
+        Err(JoinError::BadRequest(why)) => error(StatusCode::BAD_REQUEST, why),
+        Err(JoinError::WrongCode) => error(StatusCode::FORBIDDEN, "wrong access code"),
+        Err(JoinError::Full(n)) => error(StatusCode::SERVICE_UNAVAILABLE, format!("the class is full ({n} students)")),
+        Err(JoinError::Failed(why)) => {
+            tracing::error!("join failed: {why}");
+            error(StatusCode::INTERNAL_SERVER_ERROR, why)
+        }
     }
 }
 

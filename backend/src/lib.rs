@@ -3,10 +3,12 @@
 //! - `http`: routes; `assets`: the embedded, precompressed page.
 //! - `session`: one WebSocket and its student's sandbox; `run`: one program's streams and exit.
 //! - `sandbox`: bubblewrap sandboxes, the only code that starts student processes.
+//! - `class`: students, the teacher, progress, the class database, course reloading.
 //! - `app`: state shared by every request.
 
 pub mod app;
 pub mod assets;
+pub mod class;
 pub mod course;
 pub mod http;
 pub mod run;

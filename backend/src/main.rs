@@ -2,8 +2,8 @@
 //! `tftpd` runs the TFTP server alone (for a LAN).
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
-use classbook::{app::App, course::Course, sandbox};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use classbook::{app::App, class, course::Course, sandbox};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -21,13 +21,18 @@ enum Cmd {
         /// Address to listen on; use 0.0.0.0:8080 to let the LAN in.
         #[arg(long, default_value = "127.0.0.1:8080", env = "CLASSBOOK_BIND")]
         bind: SocketAddr,
-        /// Lesson directory; the course bundled in the binary when absent.
+        /// Lesson directory, watched for changes; the course bundled in the binary when absent.
         #[arg(long, env = "CLASSBOOK_COURSE")]
         course: Option<PathBuf>,
         /// DANGEROUS: when sandboxes cannot start here, run server cells anyway, as this
         /// server's user, with no isolation. Never on a machine that matters.
         #[arg(long)]
         unsafe_no_sandbox: bool,
+        /// Settings file (TOML, keys are these flags' names); flags and environment win over it.
+        #[arg(long, env = "CLASSBOOK_CONFIG")]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        class: ClassFlags,
         #[command(flatten)]
         limits: LimitFlags,
     },
@@ -50,6 +55,26 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// The class: its data, who may join, the teacher's token.
+#[derive(clap::Args)]
+struct ClassFlags {
+    /// The class database (SQLite): students and their exercise results.
+    #[arg(long, default_value = "classbook.sqlite3", env = "CLASSBOOK_DATA")]
+    data: PathBuf,
+    /// Students must enter this code to join (none: anyone who opens the page joins).
+    #[arg(long, env = "CLASSBOOK_ACCESS_CODE")]
+    access_code: Option<String>,
+    /// Most students the class holds.
+    #[arg(long, default_value_t = class::MAX_STUDENTS, env = "CLASSBOOK_MAX_STUDENTS")]
+    max_students: usize,
+    /// The teacher's token for the teacher page and API (generated and printed when absent).
+    #[arg(long, env = "CLASSBOOK_TEACHER_TOKEN")]
+    teacher_token: Option<String>,
+    /// The class's name, shown on the join page.
+    #[arg(long, default_value = "classbook", env = "CLASSBOOK_TITLE")]
+    title: String,
 }
 
 /// Sandbox and queue limits; defaults suit a class of 30–40 on one laptop.
@@ -93,17 +118,42 @@ impl LimitFlags {
 }
 
 #[tokio::main]
-async fn main() -> Result<()> {
+async fn main() {
+    if let Err(e) = run().await {
+        eprintln!("classbook: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()),
         )
         .init();
-    match Cli::parse().command {
-        Cmd::Serve { bind, course, unsafe_no_sandbox, limits } => serve(bind, course, unsafe_no_sandbox, limits).await,
+    match parse_cli()?.command {
+        Cmd::Serve { bind, course, unsafe_no_sandbox, config: _, class, limits } => {
+            serve(bind, course, unsafe_no_sandbox, class, limits).await
+        }
         Cmd::CheckCourse { dir, json } => check_course(&dir, json),
         Cmd::Tftpd { root, listen, allow_write } => classbook_tftp::run_tftpd(root, listen, allow_write).await,
     }
+}
+
+/// The command line, with the settings file's values for what flags and environment left
+/// at their defaults.
+fn parse_cli() -> Result<Cli> {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let matches = Cli::command().get_matches_from(&args);
+    if let Some(("serve", given)) = matches.subcommand() {
+        if let Some(file) = given.get_one::<PathBuf>("config") {
+            let cmd = Cli::command();
+            let serve = cmd.find_subcommand("serve").expect("serve exists");
+            args.extend(class::config::file_args(file, serve, given)?);
+        }
+    }
+    let matches = Cli::command().try_get_matches_from(&args).unwrap_or_else(|e| e.exit());
+    Ok(Cli::from_arg_matches(&matches)?)
 }
 
 fn load_course(dir: Option<&std::path::Path>) -> Result<Course> {
@@ -125,8 +175,16 @@ fn check_course(dir: &std::path::Path, json: bool) -> Result<()> {
     Ok(())
 }
 
-async fn serve(bind: SocketAddr, course: Option<PathBuf>, unsafe_no_sandbox: bool, limits: LimitFlags) -> Result<()> {
-    let course = load_course(course.as_deref())?;
+async fn serve(
+    bind: SocketAddr,
+    course_dir: Option<PathBuf>,
+    unsafe_no_sandbox: bool,
+    flags: ClassFlags,
+    limits: LimitFlags,
+) -> Result<()> {
+    let course = load_course(course_dir.as_deref())?;
+    let data = flags.data.clone();
+    let db = tokio::task::spawn_blocking(move || class::db::Db::open(&data)).await??;
     let mut cfg = sandbox::Config::detect();
     limits.apply(&mut cfg.limits);
     if let Some(cg) = &cfg.cgroups {
@@ -158,11 +216,56 @@ async fn serve(bind: SocketAddr, course: Option<PathBuf>, unsafe_no_sandbox: boo
     let mut app = App::new(course, sandbox);
     app.run_slots = classbook::run::Slots::new(limits.max_runs);
     app.runs_per_student = limits.runs_per_student;
+    app.class.db = db;
+    app.class.access_code = flags.access_code.filter(|c| !c.is_empty());
+    app.class.max_students = flags.max_students;
+    app.class.title = flags.title;
+    if let Some(token) = flags.teacher_token {
+        anyhow::ensure!(token.len() >= 8, "--teacher-token must have at least 8 characters");
+        app.class.teacher_token = token;
+    }
     let app = std::sync::Arc::new(app);
     let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("cannot listen on {bind}"))?;
-    println!("classbook: serving {lessons} lessons on http://{}/", listener.local_addr()?);
-    classbook::serve(listener, app, shutdown_signal()).await?;
+    let addr = listener.local_addr()?;
+    banner(&app, addr, lessons, &flags.data);
+    if let Some(dir) = course_dir.filter(|d| d.is_dir()) {
+        class::watch::spawn(app.clone(), dir);
+    }
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(classbook::serve(listener, app.clone(), async move {
+        let _ = stopped.await;
+    }));
+    tokio::select! {
+        _ = shutdown_signal() => {}
+        r = server => { r??; return Ok(()) }
+    }
+    // Stop accepting first, then tell and end every session, close sandboxes, flush the data.
+    let _ = stop.send(());
+    app.shut_down().await;
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// What the teacher needs at start: where students go, and the teacher page.
+fn banner(app: &App, addr: SocketAddr, lessons: usize, data: &std::path::Path) {
+    println!("classbook: serving {lessons} lessons on http://{addr}/ (class data: {})", data.display());
+    let port = addr.port();
+    let local = if addr.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], port)) } else { addr };
+    if addr.ip().is_unspecified() {
+        let lan = class::lan_addresses();
+        if lan.is_empty() {
+            println!("  no LAN address found on this machine's interfaces");
+        }
+        for ip in lan {
+            println!("  students open: http://{}/", SocketAddr::new(ip, port));
+        }
+    } else if addr.ip().is_loopback() {
+        println!("  only this machine can connect; use --bind 0.0.0.0:{port} to let the class in");
+    }
+    if let Some(code) = &app.class.access_code {
+        println!("  access code: {code}");
+    }
+    println!("  teacher page: http://{local}/#/teacher?token={}", app.class.teacher_token);
 }
 
 async fn shutdown_signal() {
@@ -171,5 +274,5 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
-    tracing::info!("shutting down");
+    tracing::info!("shutting down: telling students, stopping sandboxes, flushing the class database");
 }

@@ -77,13 +77,15 @@ impl OutputCap {
     }
 }
 
-/// Drives run `id` to its end. `out` carries messages to the page.
+/// Drives run `id` to its end. `out` carries messages to the page; `stopped_because` is
+/// set when someone else (the teacher) stops it, and becomes the `Exit`'s reason.
 pub async fn drive(
     sandbox: Arc<Sandbox>,
     id: u32,
     io: RunIo,
     stdin_rx: mpsc::Receiver<StdinCmd>,
     out: mpsc::Sender<ServerMsg>,
+    stopped_because: Arc<std::sync::OnceLock<String>>,
 ) {
     let started = Instant::now();
     let RunIo { stdin, stdout, stderr, mut events } = io;
@@ -134,6 +136,9 @@ pub async fn drive(
         }
     };
     let after = sandbox.counters();
+    if let Some(why) = stopped_because.get() {
+        reason = Some(why.clone());
+    }
     if reason.is_none() {
         reason = if signal == Some(libc::SIGXCPU) {
             Some(format!("CPU time limit of {} s reached", limits.cpu_secs))

@@ -2,9 +2,14 @@
 //! reconnects. Each WebSocket connection (`/api/session?token=`) has a writer task that
 //! sends `ServerMsg`s and a read loop for `ClientMsg`s; each run is a task. When a
 //! connection closes its programs are killed; the sandbox (and /work) stays for a grace
-//! period, then goes.
+//! period, then goes. `roster` is the teacher's side: presence, runs, stop, broadcast.
+
+mod roster;
+
+pub use roster::{LiveRun, LiveStudent};
 
 use crate::app::App;
+use crate::class::rate::Bucket;
 use crate::run::{self, Slots, StdinCmd};
 use crate::sandbox::{valid_file_name, Sandbox};
 use axum::extract::ws::{Message, WebSocket};
@@ -24,6 +29,11 @@ struct RunHandle {
     /// Stops it while it still waits in a queue.
     cancel: Arc<tokio::sync::Notify>,
     started: Arc<std::sync::atomic::AtomicBool>,
+    /// The file it runs, for the teacher's view.
+    entry: String,
+    asked: std::time::Instant,
+    /// Why someone else (the teacher) stopped it, for its `Exit`.
+    stopped_because: Arc<std::sync::OnceLock<String>>,
 }
 
 type Runs = Arc<Mutex<HashMap<u32, RunHandle>>>;
@@ -34,15 +44,24 @@ pub struct Sessions(Mutex<HashMap<String, Arc<Shared>>>);
 
 /// What outlives a connection: the sandbox, the student's run slots, who is connected.
 pub struct Shared {
+    /// The student's row in the class database.
+    student: i64,
     sandbox: tokio::sync::Mutex<Option<Arc<Sandbox>>>,
     slots: Slots,
     connections: std::sync::atomic::AtomicUsize,
     /// Bumped at every connect, so a grace timer knows whether the student came back.
     epoch: std::sync::atomic::AtomicU64,
+    /// Each open connection's outbox and runs, by connection number.
+    conns: Mutex<HashMap<u64, (mpsc::Sender<ServerMsg>, Runs)>>,
+    /// Which lesson the student has open, and when they last did something.
+    presence: Mutex<roster::Presence>,
+    /// Rate limits: runs, and every message.
+    buckets: Mutex<(Bucket, Bucket)>,
 }
 
 impl Sessions {
-    fn attach(&self, token: &str, runs_per_student: usize) -> Arc<Shared> {
+    fn attach(&self, token: &str, student: i64, app: &App, out: &mpsc::Sender<ServerMsg>, runs: &Runs) -> (Arc<Shared>, u64) {
+        let class = &app.class;
         let shared = self
             .0
             .lock()
@@ -50,16 +69,22 @@ impl Sessions {
             .entry(token.to_string())
             .or_insert_with(|| {
                 Arc::new(Shared {
+                    student,
                     sandbox: Default::default(),
-                    slots: Slots::new(runs_per_student),
+                    slots: Slots::new(app.runs_per_student),
                     connections: Default::default(),
                     epoch: Default::default(),
+                    conns: Default::default(),
+                    presence: Default::default(),
+                    buckets: Mutex::new((Bucket::full(class.run_rate), Bucket::full(class.message_rate))),
                 })
             })
             .clone();
         shared.connections.fetch_add(1, Ordering::SeqCst);
-        shared.epoch.fetch_add(1, Ordering::SeqCst);
-        shared
+        let conn = shared.epoch.fetch_add(1, Ordering::SeqCst);
+        shared.conns.lock().expect("conns poisoned").insert(conn, (out.clone(), runs.clone()));
+        shared.presence.lock().expect("presence poisoned").touch();
+        (shared, conn)
     }
 
     /// How many sessions exist (connected or in their grace period).
@@ -77,32 +102,54 @@ struct Session {
     app: Arc<App>,
     out: mpsc::Sender<ServerMsg>,
     shared: Arc<Shared>,
+    /// This connection's number within the session.
+    conn: u64,
     /// This connection's runs, queued or going.
     runs: Runs,
 }
 
-/// A token the page may keep: 16 to 64 hex digits.
-fn valid_token(t: &str) -> bool {
-    (16..=64).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 pub async fn serve(socket: WebSocket, app: Arc<App>, token: Option<String>) {
-    let id = token.filter(|t| valid_token(t)).unwrap_or_else(new_session_id);
+    let id = token.filter(|t| crate::class::valid_token(t)).unwrap_or_else(|| crate::class::random_hex(9));
     let (mut sink, mut stream) = socket.split();
     let (out, mut rx) = mpsc::channel::<ServerMsg>(256);
     let writer = tokio::spawn(async move {
         while let Some(msg) = rx.recv().await {
             let text = serde_json::to_string(&msg).expect("wire types serialize");
             if sink.send(Message::Text(text.into())).await.is_err() {
-                break;
+                return;
             }
         }
+        let _ = sink.send(Message::Close(None)).await; // every sender is gone: we are done
     });
-    tracing::info!(session = %id, "connected");
-    let shared = app.sessions.attach(&id, app.runs_per_student);
-    let mut session = Session { id: id.clone(), app, out, shared, runs: Arc::default() };
+    let mut stopping = app.stopping.subscribe();
+    let student = if *stopping.borrow() {
+        Err("the class server is stopping".to_string())
+    } else {
+        app.class.admit_session(&id).await
+    };
+    let student = match student {
+        Ok(s) => s,
+        Err(message) => {
+            tracing::info!(session = %id, "refused: {message}");
+            let _ = out.send(ServerMsg::Error { run_id: None, message }).await;
+            drop(out);
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
+            return;
+        }
+    };
+    tracing::info!(session = %id, student = student.id, "connected");
+    let _ = app.class.db.touch(student.id).await;
+    let runs = Runs::default();
+    let (shared, conn) = app.sessions.attach(&id, student.id, &app, &out, &runs);
+    let mut session = Session { id: id.clone(), app, out, shared, conn, runs };
     session.send(ServerMsg::Hello { session: id.clone() }).await;
-    while let Some(Ok(msg)) = stream.next().await {
+    let mut stopped = false;
+    loop {
+        let msg = tokio::select! {
+            msg = stream.next() => msg,
+            _ = stopping.wait_for(|s| *s) => { stopped = true; break }
+        };
+        let Some(Ok(msg)) = msg else { break };
         match msg {
             Message::Text(text) => session.handle(text.as_str()).await,
             Message::Binary(_) => session.error(None, "binary messages are not understood: send JSON text").await,
@@ -111,22 +158,23 @@ pub async fn serve(socket: WebSocket, app: Arc<App>, token: Option<String>) {
         }
     }
     tracing::info!(session = %id, "disconnected");
+    let student = session.shared.student;
+    let app = session.app.clone();
     session.leave().await;
-    writer.abort();
-}
-
-fn new_session_id() -> String {
-    let mut bytes = [0u8; 9];
-    // SAFETY: getrandom fills the buffer we own.
-    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
-    assert_eq!(n, bytes.len() as isize, "getrandom failed");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let _ = app.class.db.touch(student).await;
+    if stopped {
+        // Let the writer deliver what is queued (the stopping notice) and close the socket.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
+    } else {
+        writer.abort();
+    }
 }
 
 impl Session {
     /// Kills this connection's programs now; closes the sandbox after the grace period
     /// unless the student reconnected.
     async fn leave(self) {
+        self.shared.conns.lock().expect("conns poisoned").remove(&self.conn);
         let ids: Vec<u32> = self.runs.lock().expect("runs poisoned").keys().copied().collect();
         let sandbox = self.shared.sandbox.lock().await.clone();
         if let Some(sandbox) = &sandbox {
@@ -139,6 +187,9 @@ impl Session {
         }
         let epoch = self.shared.epoch.load(Ordering::SeqCst);
         let (app, id, shared) = (self.app, self.id, self.shared);
+        if *app.stopping.borrow() {
+            return; // the server closes every sandbox itself
+        }
         tokio::spawn(async move {
             tokio::time::sleep(app.grace).await;
             if shared.connections.load(Ordering::SeqCst) > 0 || shared.epoch.load(Ordering::SeqCst) != epoch {
@@ -170,6 +221,15 @@ impl Session {
             Ok(m) => m,
             Err(e) => return self.error(None, format!("malformed message: {e}")).await,
         };
+        let run_id = match &msg {
+            ClientMsg::Run(r) => Some(r.run_id),
+            ClientMsg::Stdin { run_id, .. } | ClientMsg::CloseStdin { run_id } | ClientMsg::Signal { run_id, .. } => Some(*run_id),
+            _ => None,
+        };
+        if let Err(why) = self.within_rate(matches!(msg, ClientMsg::Run(_))) {
+            return self.error(run_id, why).await;
+        }
+        self.shared.presence.lock().expect("presence poisoned").touch();
         match msg {
             ClientMsg::Run(req) => {
                 let id = req.run_id;
@@ -177,8 +237,19 @@ impl Session {
                     self.error(Some(id), e.to_string()).await;
                 }
             }
-            // Presence and exercise results: recorded by the class module (issue 8).
-            ClientMsg::Viewing { .. } | ClientMsg::ExerciseResult { .. } => {}
+            ClientMsg::Viewing { lesson } => {
+                let lesson = lesson.filter(|l| l.len() <= 64);
+                self.shared.presence.lock().expect("presence poisoned").lesson = lesson;
+            }
+            ClientMsg::ExerciseResult { lesson, cell, passed } => {
+                if lesson.len() > 64 || cell.len() > 64 || self.app.course().lesson(&lesson).is_none() {
+                    return self.error(None, format!("no exercise '{cell}' in lesson '{lesson}'")).await;
+                }
+                if let Err(e) = self.app.class.db.record_attempt(self.shared.student, &lesson, &cell, passed).await {
+                    tracing::error!("cannot record an exercise result: {e:#}");
+                    self.error(None, format!("your result was not saved: {e:#}")).await;
+                }
+            }
             ClientMsg::Stdin { run_id, data } => self.stdin(run_id, StdinCmd::Data(data)).await,
             ClientMsg::CloseStdin { run_id } => self.stdin(run_id, StdinCmd::Close).await,
             ClientMsg::Signal { run_id, signal } => {
@@ -203,6 +274,25 @@ impl Session {
         }
     }
 
+    /// Takes a token from the student's buckets, or says why not.
+    fn within_rate(&self, is_run: bool) -> Result<(), String> {
+        let class = &self.app.class;
+        let mut buckets = self.shared.buckets.lock().expect("buckets poisoned");
+        if !buckets.1.take(class.message_rate) {
+            return Err(format!(
+                "too many messages: at most {} a second; this one was not handled, try again in a moment",
+                class.message_rate.per_sec
+            ));
+        }
+        if is_run && !buckets.0.take(class.run_rate) {
+            return Err(format!(
+                "too many programs started: at most {} a second; this one did not run, try again in a moment",
+                class.run_rate.per_sec
+            ));
+        }
+        Ok(())
+    }
+
     async fn stdin(&self, run_id: u32, cmd: StdinCmd) {
         let tx = self.runs.lock().expect("runs poisoned").get(&run_id).map(|h| h.stdin.clone());
         let Some(tx) = tx else {
@@ -224,12 +314,23 @@ impl Session {
         let (stdin_tx, stdin_rx) = mpsc::channel(64);
         let cancel = Arc::new(tokio::sync::Notify::new());
         let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped_because = Arc::new(std::sync::OnceLock::new());
         {
             let mut runs = self.runs.lock().expect("runs poisoned");
             if runs.contains_key(&id) {
                 anyhow::bail!("run {id} is already running");
             }
-            runs.insert(id, RunHandle { stdin: stdin_tx, cancel: cancel.clone(), started: started.clone() });
+            runs.insert(
+                id,
+                RunHandle {
+                    stdin: stdin_tx,
+                    cancel: cancel.clone(),
+                    started: started.clone(),
+                    entry: req.entry.clone(),
+                    asked: std::time::Instant::now(),
+                    stopped_because: stopped_because.clone(),
+                },
+            );
         }
         let (app, shared, runs, out, sid) =
             (self.app.clone(), self.shared.clone(), self.runs.clone(), self.out.clone(), self.id.clone());
@@ -245,7 +346,7 @@ impl Session {
                     .await
                     .map_err(|e| format!("{e:#}"))?;
                 started.store(true, Ordering::SeqCst);
-                run::drive(sandbox, id, io, stdin_rx, out.clone()).await;
+                run::drive(sandbox, id, io, stdin_rx, out.clone(), stopped_because).await;
                 Ok(())
             }
             .await;

@@ -22,6 +22,8 @@ pub struct SessionGroup {
     pub procs: Vec<CString>,
     oom_file: PathBuf,
     pids_file: PathBuf,
+    /// The group's memory in use, in bytes (for the teacher's view).
+    memory_file: PathBuf,
 }
 
 const BASE: &str = "classbook";
@@ -70,6 +72,7 @@ impl Cgroups {
                 SessionGroup {
                     procs: vec![cstring(&dir.join("cgroup.procs"))],
                     oom_file: dir.join("memory.events"),
+                    memory_file: dir.join("memory.current"),
                     pids_file: dir.join("pids.events"),
                     dirs: vec![dir],
                 }
@@ -84,6 +87,7 @@ impl Cgroups {
                 SessionGroup {
                     procs: vec![cstring(&m.join("cgroup.procs")), cstring(&p.join("cgroup.procs"))],
                     oom_file: m.join("memory.oom_control"),
+                    memory_file: m.join("memory.usage_in_bytes"),
                     pids_file: p.join("pids.events"),
                     dirs: vec![m, p],
                 }
@@ -111,6 +115,11 @@ impl SessionGroup {
     /// How many times the OOM killer ended a process of this session.
     pub fn oom_kills(&self) -> u64 {
         counter(&self.oom_file, "oom_kill ")
+    }
+
+    /// Memory the session uses now, its files in /work and /tmp included.
+    pub fn memory_bytes(&self) -> Option<u64> {
+        std::fs::read_to_string(&self.memory_file).ok()?.trim().parse().ok()
     }
 
     /// How many times a fork failed at the process limit.

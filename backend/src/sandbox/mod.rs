@@ -172,7 +172,7 @@ impl Sandbox {
     /// Starts the sandbox for session `name` and waits until its agent is ready.
     pub async fn start(cfg: &Config, name: &str) -> Result<Sandbox> {
         let uid = match &cfg.uids {
-            Some(pool) => Some(pool.lease().ok_or_else(|| anyhow!("no free sandbox uid: too many sessions"))?),
+            Some(pool) => Some(pool.lease().map_err(|e| anyhow!(e))?),
             None => None,
         };
         let group = match &cfg.cgroups {
@@ -302,6 +302,11 @@ impl Sandbox {
 
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// The sandbox's memory in use (from its cgroup; `None` without one).
+    pub fn memory_bytes(&self) -> Option<u64> {
+        self.group.lock().expect("group lock").as_ref().and_then(|g| g.memory_bytes())
     }
 
     pub fn counters(&self) -> LimitCounters {

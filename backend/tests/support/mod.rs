@@ -86,6 +86,11 @@ impl Client {
         Client::connect_url(format!("ws://{}/api/session?token={token}", server.addr)).await
     }
 
+    /// Connects to the server at `addr` as the student holding `token`.
+    pub async fn connect_to(addr: SocketAddr, token: &str) -> Client {
+        Client::connect_url(format!("ws://{addr}/api/session?token={token}")).await
+    }
+
     async fn connect_url(url: String) -> Client {
         let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
         let mut c = Client { ws, session: String::new() };

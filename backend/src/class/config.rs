@@ -1,0 +1,74 @@
+//! The settings file (`serve --config FILE`): TOML whose keys are `serve`'s long flag names
+//! (`bind = "0.0.0.0:8080"`, `max-students = 40`). A flag or its environment variable wins over
+//! the file, and the file over the built-in default.
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::parser::ValueSource;
+use std::ffi::OsString;
+use std::path::Path;
+
+/// The `--key=value` arguments the file adds: one per key that neither a flag nor an
+/// environment variable already set. Unknown keys and values of the wrong kind are errors
+/// naming the file.
+pub fn file_args(file: &Path, cmd: &clap::Command, given: &clap::ArgMatches) -> Result<Vec<OsString>> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read the settings file {}", file.display()))?;
+    let table: toml::Table = text.parse().map_err(|e| anyhow!("{}: {e}", file.display()))?;
+    let mut args = Vec::new();
+    for (key, value) in table {
+        let long = key.replace('_', "-");
+        let Some(arg) = cmd.get_arguments().find(|a| a.get_long() == Some(long.as_str()) && long != "config") else {
+            let known: Vec<&str> = cmd.get_arguments().filter_map(|a| a.get_long()).filter(|l| *l != "config" && *l != "help").collect();
+            bail!("{}: unknown setting '{key}' (known: {})", file.display(), known.join(", "));
+        };
+        if matches!(given.value_source(arg.get_id().as_str()), Some(ValueSource::CommandLine | ValueSource::EnvVariable)) {
+            continue; // a flag or the environment says otherwise
+        }
+        let takes_value = arg.get_action().takes_values();
+        match (value, takes_value) {
+            (toml::Value::Boolean(on), false) => {
+                if on {
+                    args.push(format!("--{long}").into());
+                }
+            }
+            (toml::Value::String(s), true) => args.push(format!("--{long}={s}").into()),
+            (toml::Value::Integer(n), true) => args.push(format!("--{long}={n}").into()),
+            (toml::Value::Float(x), true) => args.push(format!("--{long}={x}").into()),
+            (v, true) => bail!("{}: '{key}' must be a string or a number, not {}", file.display(), v.type_str()),
+            (v, false) => bail!("{}: '{key}' must be true or false, not {}", file.display(), v.type_str()),
+        }
+    }
+    Ok(args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{Arg, ArgAction, Command};
+
+    fn cmd() -> Command {
+        Command::new("serve")
+            .arg(Arg::new("config").long("config"))
+            .arg(Arg::new("bind").long("bind").default_value("127.0.0.1:8080").env("TEST_CLASSBOOK_BIND"))
+            .arg(Arg::new("max_students").long("max-students").default_value("60"))
+            .arg(Arg::new("unsafe").long("unsafe-no-sandbox").action(ArgAction::SetTrue))
+    }
+
+    #[test]
+    fn the_file_fills_in_what_flags_left_at_their_default() {
+        let dir = std::env::temp_dir().join(format!("classbook-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("classbook.toml");
+        std::fs::write(&file, "bind = \"0.0.0.0:9000\"\nmax_students = 40\nunsafe-no-sandbox = false\n").unwrap();
+        let given = cmd().get_matches_from(["serve", "--max-students", "30"]);
+        let args = file_args(&file, &cmd(), &given).unwrap();
+        assert_eq!(args, [OsString::from("--bind=0.0.0.0:9000")], "the flag beats the file; false adds nothing");
+
+        std::fs::write(&file, "colour = 3\n").unwrap();
+        let err = file_args(&file, &cmd(), &given).unwrap_err().to_string();
+        assert!(err.contains("unknown setting 'colour'") && err.contains("classbook.toml"), "{err}");
+        std::fs::write(&file, "bind = [1]\n").unwrap();
+        assert!(file_args(&file, &cmd(), &given).unwrap_err().to_string().contains("'bind' must be"));
+        std::fs::write(&file, "bind = \n").unwrap();
+        assert!(file_args(&file, &cmd(), &given).unwrap_err().to_string().contains("classbook.toml"));
+    }
+}

@@ -1,0 +1,325 @@
+//! The class database: one SQLite file (WAL, migrations by `PRAGMA user_version`) holding
+//! students and exercise attempts, used from one dedicated thread so no async task blocks on it.
+
+use anyhow::{anyhow, bail, Context, Result};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+/// Schema steps, applied in order; `PRAGMA user_version` says how many a file has.
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE students (
+        id INTEGER PRIMARY KEY,
+        token TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        joined_ms INTEGER NOT NULL,
+        last_seen_ms INTEGER NOT NULL
+    );
+    CREATE TABLE attempts (
+        id INTEGER PRIMARY KEY,
+        student INTEGER NOT NULL REFERENCES students(id),
+        lesson TEXT NOT NULL,
+        cell TEXT NOT NULL,
+        passed INTEGER NOT NULL,
+        at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX attempts_by_student ON attempts(student, lesson, cell);",
+];
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+enum Msg {
+    Job(Job),
+    /// Checkpoint the WAL into the file and close; the sender learns when it is done.
+    Close(tokio::sync::oneshot::Sender<Result<()>>),
+}
+
+/// A handle on the database thread. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    tx: mpsc::Sender<Msg>,
+    /// The file, for messages (`None`: in memory).
+    pub path: Option<PathBuf>,
+}
+
+/// A student as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StudentRow {
+    pub id: i64,
+    pub name: String,
+    pub last_seen_ms: i64,
+}
+
+/// What a join (or an automatic registration) came to.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Admission {
+    Admitted(StudentRow),
+    /// Already `max` students: a new one cannot join.
+    Full(usize),
+}
+
+/// The best result of each (student, lesson, cell) tried at least once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResultRow {
+    pub student: i64,
+    pub lesson: String,
+    pub cell: String,
+    pub passed: bool,
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+impl Db {
+    /// Opens (or creates) the class database at `path`, refusing a file that is not a
+    /// classbook database, is damaged, or is in use by another process: the error names the
+    /// file and nothing in it is changed.
+    pub fn open(path: &Path) -> Result<Db> {
+        let conn = open_file(path).with_context(|| format!("cannot use the class database {}", path.display()))?;
+        Ok(Db::run(conn, Some(path.to_path_buf())))
+    }
+
+    /// A database that lives only as long as the server (tests, or no data file wanted).
+    pub fn in_memory() -> Db {
+        let mut conn = Connection::open_in_memory().expect("an in-memory database opens");
+        migrate(&mut conn).expect("migrations apply to an empty database");
+        Db::run(conn, None)
+    }
+
+    fn run(mut conn: Connection, path: Option<PathBuf>) -> Db {
+        let (tx, rx) = mpsc::channel::<Msg>();
+        std::thread::Builder::new()
+            .name("classbook-db".into())
+            .spawn(move || {
+                while let Ok(msg) = rx.recv() {
+                    match msg {
+                        Msg::Job(job) => job(&mut conn),
+                        Msg::Close(done) => {
+                            let _ = done.send(close(conn));
+                            return;
+                        }
+                    }
+                }
+                let _ = close(conn);
+            })
+            .expect("the database thread starts");
+        Db { tx, path }
+    }
+
+    /// Runs `f` on the database thread.
+    pub async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let _ = done.send(f(conn));
+        });
+        self.tx.send(Msg::Job(job)).map_err(|_| anyhow!("the class database is closed"))?;
+        let r = result.await.map_err(|_| anyhow!("the class database is closed"))?;
+        r.map_err(|e| anyhow!("class database: {e}"))
+    }
+
+    /// Flushes the WAL into the file and closes it. Later calls fail.
+    pub async fn close(&self) -> Result<()> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        if self.tx.send(Msg::Close(done)).is_err() {
+            return Ok(()); // already closed
+        }
+        result.await.unwrap_or(Ok(()))
+    }
+
+    /// The student holding `token`, if they joined (or were registered) before.
+    pub async fn student_by_token(&self, token: &str) -> Result<Option<StudentRow>> {
+        let token = token.to_string();
+        self.call(move |c| {
+            c.query_row("SELECT id, name, last_seen_ms FROM students WHERE token = ?1", [token], |r| {
+                Ok(StudentRow { id: r.get(0)?, name: r.get(1)?, last_seen_ms: r.get(2)? })
+            })
+            .optional()
+        })
+        .await
+    }
+
+    /// Finds or adds the student holding `token`. `name`, when given, renames them.
+    /// A new student is refused when `max` students are already known.
+    pub async fn admit(&self, token: &str, name: Option<&str>, max: usize) -> Result<Admission> {
+        let (token, name) = (token.to_string(), name.map(str::to_string));
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let now = now_ms();
+            let found: Option<i64> =
+                tx.query_row("SELECT id FROM students WHERE token = ?1", [&token], |r| r.get(0)).optional()?;
+            let id = match found {
+                Some(id) => {
+                    if let Some(name) = &name {
+                        tx.execute("UPDATE students SET name = ?1, last_seen_ms = ?2 WHERE id = ?3", params![name, now, id])?;
+                    }
+                    id
+                }
+                None => {
+                    let count: i64 = tx.query_row("SELECT COUNT(*) FROM students", [], |r| r.get(0))?;
+                    if count as usize >= max {
+                        return Ok(Admission::Full(max));
+                    }
+                    tx.execute(
+                        "INSERT INTO students (token, name, joined_ms, last_seen_ms) VALUES (?1, ?2, ?3, ?3)",
+                        params![token, name.as_deref().unwrap_or(""), now],
+                    )?;
+                    tx.last_insert_rowid()
+                }
+            };
+            let row = tx.query_row("SELECT id, name, last_seen_ms FROM students WHERE id = ?1", [id], |r| {
+                Ok(StudentRow { id: r.get(0)?, name: r.get(1)?, last_seen_ms: r.get(2)? })
+            })?;
+            tx.commit()?;
+            Ok(Admission::Admitted(row))
+        })
+        .await
+    }
+
+    /// Notes that student `id` was active now.
+    pub async fn touch(&self, id: i64) -> Result<()> {
+        self.call(move |c| c.execute("UPDATE students SET last_seen_ms = ?1 WHERE id = ?2", params![now_ms(), id]).map(drop))
+            .await
+    }
+
+    /// Stores one checked attempt at an exercise.
+    pub async fn record_attempt(&self, student: i64, lesson: &str, cell: &str, passed: bool) -> Result<()> {
+        let (lesson, cell) = (lesson.to_string(), cell.to_string());
+        self.call(move |c| {
+            let now = now_ms();
+            c.execute(
+                "INSERT INTO attempts (student, lesson, cell, passed, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![student, lesson, cell, passed, now],
+            )?;
+            c.execute("UPDATE students SET last_seen_ms = ?1 WHERE id = ?2", params![now, student])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Every student, in joining order.
+    pub async fn students(&self) -> Result<Vec<StudentRow>> {
+        self.call(|c| {
+            let mut st = c.prepare("SELECT id, name, last_seen_ms FROM students ORDER BY id")?;
+            let rows = st.query_map([], |r| Ok(StudentRow { id: r.get(0)?, name: r.get(1)?, last_seen_ms: r.get(2)? }))?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// Each student's best result per exercise tried.
+    pub async fn results(&self) -> Result<Vec<ResultRow>> {
+        self.call(|c| {
+            let mut st = c.prepare("SELECT student, lesson, cell, MAX(passed) FROM attempts GROUP BY student, lesson, cell")?;
+            let rows = st.query_map([], |r| {
+                Ok(ResultRow { student: r.get(0)?, lesson: r.get(1)?, cell: r.get(2)?, passed: r.get::<_, i64>(3)? != 0 })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+}
+
+/// Opens the file, takes it for this process alone, and brings its schema up to date.
+fn open_file(path: &Path) -> Result<Connection> {
+    let mut conn = Connection::open(path)?;
+    // Held for as long as the server runs: a second server on the same file is refused
+    // instead of both writing to it.
+    conn.busy_timeout(std::time::Duration::from_millis(500))?;
+    conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(|e| explain(e, path))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        bail!("cannot switch it to WAL mode (it stays in '{mode}' mode)");
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0)).map_err(|e| explain(e, path))?;
+    if check != "ok" {
+        bail!("it is damaged ({check}); move it away to start a new class database");
+    }
+    migrate(&mut conn).map_err(|e| explain(e, path))?;
+    // In EXCLUSIVE locking mode a write lock, once taken, is kept until close.
+    conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;").map_err(|e| explain(e, path))?;
+    Ok(conn)
+}
+
+/// Turns SQLite's codes into what the teacher should do.
+fn explain(e: rusqlite::Error, path: &Path) -> anyhow::Error {
+    use rusqlite::ErrorCode::*;
+    match e.sqlite_error_code() {
+        Some(NotADatabase) => anyhow!(
+            "it is not a SQLite database, or it is damaged ({e}); nothing was changed: move it away (or pass \
+             another --data file) to start a new class database"
+        ),
+        Some(DatabaseBusy) | Some(DatabaseLocked) => anyhow!(
+            "it is in use by another process (another classbook server?) ({e}); stop that process or pass \
+             another --data file"
+        ),
+        Some(DatabaseCorrupt) => anyhow!("it is damaged ({e}); move it away to start a new class database"),
+        _ => anyhow!("{e} ({})", path.display()),
+    }
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version as usize > MIGRATIONS.len() {
+        return Err(rusqlite::Error::InvalidParameterName(format!(
+            "the file has schema version {version}, newer than this classbook knows ({}): use a newer classbook",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn close(conn: Connection) -> Result<()> {
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).optional()?;
+    conn.close().map_err(|(_, e)| anyhow!("cannot close the class database: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("classbook-db-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("class.sqlite3")
+    }
+
+    #[tokio::test]
+    async fn results_survive_a_reopen() {
+        let path = temp("reopen");
+        let db = Db::open(&path).unwrap();
+        let Admission::Admitted(s) = db.admit("aa", Some("Li"), 5).await.unwrap() else { panic!() };
+        db.record_attempt(s.id, "closures", "acc", false).await.unwrap();
+        db.record_attempt(s.id, "closures", "acc", true).await.unwrap();
+        db.close().await.unwrap();
+        let db = Db::open(&path).unwrap();
+        let results = db.results().await.unwrap();
+        assert_eq!(results, [ResultRow { student: s.id, lesson: "closures".into(), cell: "acc".into(), passed: true }]);
+        assert_eq!(db.admit("bb", None, 1).await.unwrap(), Admission::Full(1));
+        db.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_second_opener_is_refused_while_the_first_holds_the_file() {
+        let path = temp("busy");
+        let db = Db::open(&path).unwrap();
+        let err = format!("{:#}", Db::open(&path).err().expect("a second open must fail"));
+        assert!(err.contains(&path.display().to_string()) && err.contains("in use"), "{err}");
+        db.close().await.unwrap();
+        Db::open(&path).unwrap().close().await.unwrap();
+    }
+}

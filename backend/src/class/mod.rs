@@ -1,0 +1,240 @@
+//! The class: who joined (students by token, in the class database), the teacher's token,
+//! the access code and class size, exercise progress, rate limits, and course reloading.
+//!
+//! `db` is the SQLite file; `progress` builds the teacher's grid; `rate` the per-student
+//! token buckets; `watch` reloads the course directory; `config` the TOML settings file.
+
+pub mod config;
+pub mod db;
+pub mod progress;
+pub mod rate;
+pub mod watch;
+
+use db::{Admission, Db, StudentRow};
+use std::sync::Mutex;
+
+/// Students a class may hold, by default.
+pub const MAX_STUDENTS: usize = 60;
+/// Longest display name, in characters.
+pub const MAX_NAME: usize = 40;
+
+pub struct Class {
+    pub db: Db,
+    /// When set, students must join with this code before their session opens.
+    pub access_code: Option<String>,
+    pub max_students: usize,
+    /// What `Authorization: Bearer` must carry on every teacher endpoint.
+    pub teacher_token: String,
+    /// Shown on the join page.
+    pub title: String,
+    /// Problems of the last course reload that failed (empty once the course is valid again).
+    pub course_errors: Mutex<Vec<CourseProblem>>,
+    /// Runs a student may start: a burst, then this many a second.
+    pub run_rate: rate::Rate,
+    /// Messages a student may send (input, presence, results...): a burst, then a rate.
+    pub message_rate: rate::Rate,
+}
+
+/// One `file:line: message` problem of a lesson file.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct CourseProblem {
+    pub file: String,
+    pub line: Option<u32>,
+    pub message: String,
+}
+
+impl CourseProblem {
+    /// Splits `file:line: message` (as `course::Course::load` reports it).
+    pub fn parse(text: &str) -> CourseProblem {
+        // The line number is the last `:<digits>:` before the message.
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while let Some(off) = text[i..].find(':') {
+            let start = i + off + 1;
+            let digits = text[start..].bytes().take_while(u8::is_ascii_digit).count();
+            if digits > 0 && bytes.get(start + digits) == Some(&b':') {
+                return CourseProblem {
+                    file: text[..start - 1].to_string(),
+                    line: text[start..start + digits].parse().ok(),
+                    message: text[start + digits + 1..].trim().to_string(),
+                };
+            }
+            i = start;
+        }
+        match text.split_once(": ") {
+            Some((file, message)) => CourseProblem { file: file.into(), line: None, message: message.into() },
+            None => CourseProblem { file: String::new(), line: None, message: text.into() },
+        }
+    }
+}
+
+/// Why a join was refused, with the HTTP status it gets.
+#[derive(Debug, PartialEq)]
+pub enum JoinError {
+    BadRequest(String),
+    WrongCode,
+    Full(usize),
+    Failed(String),
+}
+
+impl Class {
+    /// A class with no access code, 60 students at most, a fresh teacher token and an
+    /// in-memory database (the server's `serve` opens a file instead).
+    pub fn new(db: Db) -> Class {
+        Class {
+            db,
+            access_code: None,
+            max_students: MAX_STUDENTS,
+            teacher_token: random_hex(16),
+            title: "classbook".into(),
+            course_errors: Mutex::default(),
+            run_rate: rate::Rate { burst: 60.0, per_sec: 5.0 },
+            message_rate: rate::Rate { burst: 400.0, per_sec: 100.0 },
+        }
+    }
+
+    /// A student joining from the page: checks the code, the name and the room left.
+    /// Joining again with the same token renames the student and keeps everything else.
+    pub async fn join(&self, token: &str, name: &str, code: Option<&str>) -> Result<StudentRow, JoinError> {
+        if !valid_token(token) {
+            return Err(JoinError::BadRequest("the token must be 16 to 64 hexadecimal digits".into()));
+        }
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(JoinError::BadRequest("enter a name".into()));
+        }
+        if name.chars().count() > MAX_NAME {
+            return Err(JoinError::BadRequest(format!("the name is longer than {MAX_NAME} characters")));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(JoinError::BadRequest("the name has control characters".into()));
+        }
+        if let Some(expected) = &self.access_code {
+            if !constant_time_eq(code.unwrap_or("").as_bytes(), expected.as_bytes()) {
+                return Err(JoinError::WrongCode);
+            }
+        }
+        match self.db.admit(token, Some(name), self.max_students).await {
+            Ok(Admission::Admitted(row)) => Ok(row),
+            Ok(Admission::Full(n)) => Err(JoinError::Full(n)),
+            Err(e) => Err(JoinError::Failed(format!("{e:#}"))),
+        }
+    }
+
+    /// The student a session connects as: someone who joined, or (with no access code) a
+    /// new anonymous student. `Err` is what the page is told before the socket closes.
+    pub async fn admit_session(&self, token: &str) -> Result<StudentRow, String> {
+        if self.access_code.is_some() {
+            return match self.db.student_by_token(token).await {
+                Ok(Some(row)) => Ok(row),
+                Ok(None) => Err("join the class first".into()),
+                Err(e) => Err(format!("{e:#}")),
+            };
+        }
+        match self.db.admit(token, None, self.max_students).await {
+            Ok(Admission::Admitted(row)) => Ok(row),
+            Ok(Admission::Full(n)) => Err(format!("the class is full ({n} students)")),
+            Err(e) => Err(format!("{e:#}")),
+        }
+    }
+
+    /// Whether `presented` is the teacher's token (in constant time).
+    pub fn is_teacher(&self, presented: &str) -> bool {
+        constant_time_eq(presented.as_bytes(), self.teacher_token.as_bytes())
+    }
+}
+
+/// A token the page may keep: 16 to 64 hex digits.
+pub fn valid_token(t: &str) -> bool {
+    (16..=64).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Compares two secrets without an early exit on the first difference (the length of the
+/// expected secret is not hidden, only its content).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = (a.len() != b.len()) as u8;
+    for i in 0..b.len() {
+        diff |= a.get(i).copied().unwrap_or(0) ^ b[i];
+    }
+    std::hint::black_box(diff) == 0
+}
+
+/// This machine's non-loopback IPv4 addresses (for the LAN URLs students open).
+pub fn lan_addresses() -> Vec<std::net::IpAddr> {
+    let mut out = Vec::new();
+    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `list`, which we walk read-only and free once.
+    unsafe {
+        if libc::getifaddrs(&mut list) != 0 {
+            return out;
+        }
+        let mut at = list;
+        while !at.is_null() {
+            let ifa = &*at;
+            if !ifa.ifa_addr.is_null() && i32::from((*ifa.ifa_addr).sa_family) == libc::AF_INET {
+                let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
+                let ip = std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+                if !ip.is_loopback() && !out.contains(&ip.into()) {
+                    out.push(ip.into());
+                }
+            }
+            at = ifa.ifa_next;
+        }
+        libc::freeifaddrs(list);
+    }
+    out
+}
+
+/// `bytes` random bytes from the kernel's CSPRNG, as hex.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    let mut filled = 0;
+    while filled < buf.len() {
+        // SAFETY: getrandom writes at most the remaining length into our buffer.
+        let n = unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
+        assert!(n > 0, "getrandom failed: {}", std::io::Error::last_os_error());
+        filled += n as usize;
+    }
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_compare_by_content_and_length() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abd", b"abc"));
+        assert!(!constant_time_eq(b"ab", b"abc"));
+        assert!(!constant_time_eq(b"abcd", b"abc"));
+        assert!(!constant_time_eq(b"", b"abc"));
+    }
+
+    #[test]
+    fn course_problems_split_into_file_line_and_message() {
+        let p = CourseProblem::parse("/tmp/c/bad.md:12: unknown cell attribute 'x: y'");
+        assert_eq!((p.file.as_str(), p.line, p.message.as_str()), ("/tmp/c/bad.md", Some(12), "unknown cell attribute 'x: y'"));
+        let p = CourseProblem::parse("the course has no lesson files (*.md)");
+        assert_eq!((p.file.as_str(), p.line), ("", None));
+    }
+
+    #[tokio::test]
+    async fn joining_checks_name_code_and_size() {
+        let mut class = Class::new(Db::in_memory());
+        class.access_code = Some("1234".into());
+        class.max_students = 1;
+        let t1 = "0123456789abcdef";
+        assert!(matches!(class.join(t1, " ", Some("1234")).await, Err(JoinError::BadRequest(_))));
+        assert!(matches!(class.join(t1, &"x".repeat(41), Some("1234")).await, Err(JoinError::BadRequest(_))));
+        assert!(matches!(class.join("zz", "Li", Some("1234")).await, Err(JoinError::BadRequest(_))));
+        assert_eq!(class.join(t1, "Li", Some("123")).await, Err(JoinError::WrongCode));
+        assert_eq!(class.join(t1, "Li", None).await, Err(JoinError::WrongCode));
+        let first = class.join(t1, "Li", Some("1234")).await.unwrap();
+        let again = class.join(t1, "Li Lei", Some("1234")).await.unwrap();
+        assert_eq!((again.id, again.name.as_str()), (first.id, "Li Lei"));
+        assert_eq!(class.join("fedcba9876543210", "Han", Some("1234")).await, Err(JoinError::Full(1)));
+        assert_eq!(class.admit_session("fedcba9876543210").await, Err("join the class first".to_string()));
+        assert_eq!(class.admit_session(t1).await.unwrap().id, first.id);
+    }
+}

@@ -1,0 +1,60 @@
+//! Per-student rate limits: a token bucket that allows a burst, then a steady rate. Excess
+//! is refused with a message (never dropped silently); the caller tells the student.
+
+use std::time::Instant;
+
+/// A limit: `burst` at once, refilled at `per_sec`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rate {
+    pub burst: f64,
+    pub per_sec: f64,
+}
+
+/// One student's bucket for one kind of action.
+#[derive(Debug)]
+pub struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    pub fn full(rate: Rate) -> Bucket {
+        Bucket { tokens: rate.burst, at: Instant::now() }
+    }
+
+    /// Takes one token if there is one.
+    pub fn take(&mut self, rate: Rate) -> bool {
+        self.take_at(rate, Instant::now())
+    }
+
+    fn take_at(&mut self, rate: Rate, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate.per_sec).min(rate.burst);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_burst_then_the_rate() {
+        let rate = Rate { burst: 3.0, per_sec: 2.0 };
+        let mut b = Bucket::full(rate);
+        let t0 = b.at;
+        assert!((0..3).all(|_| b.take_at(rate, t0)));
+        assert!(!b.take_at(rate, t0), "the burst is spent");
+        assert!(b.take_at(rate, t0 + Duration::from_millis(500)), "half a second refills one at 2/s");
+        assert!(!b.take_at(rate, t0 + Duration::from_millis(600)));
+        assert!((0..3).all(|_| b.take_at(rate, t0 + Duration::from_secs(60))), "refills up to the burst");
+        assert!(!b.take_at(rate, t0 + Duration::from_secs(60)));
+    }
+}

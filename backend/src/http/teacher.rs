@@ -1,0 +1,155 @@
+//! The teacher's API under `/api/teacher/`: every route checks `Authorization: Bearer
+//! <teacher token>` (in constant time) and answers 401 without it.
+
+use super::error;
+use crate::app::App;
+use crate::class::progress::{display_name, Progress};
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use shared::wire::ServerMsg;
+use std::sync::Arc;
+
+pub fn router(app: Arc<App>) -> Router<Arc<App>> {
+    Router::new()
+        .route("/students", get(students))
+        .route("/stop", post(stop))
+        .route("/progress", get(progress))
+        .route("/progress.csv", get(progress_csv))
+        .route("/message", post(message))
+        .route("/goto", post(goto))
+        .route("/course", get(course))
+        .route_layer(middleware::from_fn_with_state(app, require_teacher))
+}
+
+async fn require_teacher(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if presented.is_empty() || !app.class.is_teacher(presented.trim()) {
+        return error(StatusCode::UNAUTHORIZED, "the teacher token is missing or wrong");
+    }
+    next.run(req).await
+}
+
+/// A JSON body, or a 400 that says what was expected.
+type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+
+fn bad_body(e: axum::extract::rejection::JsonRejection, expected: &str) -> Response {
+    error(StatusCode::BAD_REQUEST, format!("expected {expected}: {e}"))
+}
+
+async fn students(State(app): State<Arc<App>>) -> Response {
+    let rows = match app.class.db.students().await {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
+    };
+    let live = app.sessions.live();
+    let list: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|s| {
+            let l = live.iter().find(|l| l.student == s.id);
+            serde_json::json!({
+                "id": s.id,
+                "name": display_name(&s.name),
+                "online": l.is_some_and(|l| l.online),
+                "lesson": l.and_then(|l| l.lesson.clone()),
+                "last_active_ms": l.map(|l| l.last_active_ms.max(s.last_seen_ms)).unwrap_or(s.last_seen_ms),
+                "memory_bytes": l.and_then(|l| l.memory_bytes),
+                "runs": l.map(|l| l.runs.clone()).unwrap_or_default(),
+            })
+        })
+        .collect();
+    Json(list).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct StopRequest {
+    student: i64,
+    #[serde(default)]
+    run_id: Option<u32>,
+}
+
+async fn stop(State(app): State<Arc<App>>, body: Body<StopRequest>) -> Response {
+    let Json(req) = match body {
+        Ok(b) => b,
+        Err(e) => return bad_body(e, r#"{"student": id, "run_id": n (optional)}"#),
+    };
+    let stopped = app.sessions.stop(req.student, req.run_id).await;
+    tracing::info!(student = req.student, run = ?req.run_id, stopped, "the teacher stopped programs");
+    Json(serde_json::json!({"stopped": stopped})).into_response()
+}
+
+async fn progress_of(app: &App) -> Result<Progress, Response> {
+    let db = &app.class.db;
+    let (students, results) = tokio::try_join!(db.students(), db.results())
+        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))?;
+    Ok(Progress::build(&app.course(), students, results))
+}
+
+async fn progress(State(app): State<Arc<App>>) -> Response {
+    match progress_of(&app).await {
+        Ok(p) => Json(p).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn progress_csv(State(app): State<Arc<App>>) -> Response {
+    match progress_of(&app).await {
+        Ok(p) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (header::CONTENT_DISPOSITION, "attachment; filename=\"progress.csv\""),
+            ],
+            p.csv(),
+        )
+            .into_response(),
+        Err(r) => r,
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct MessageRequest {
+    message: String,
+}
+
+async fn message(State(app): State<Arc<App>>, body: Body<MessageRequest>) -> Response {
+    let Json(req) = match body {
+        Ok(b) => b,
+        Err(e) => return bad_body(e, r#"{"message": "…"}"#),
+    };
+    let message = req.message.trim().to_string();
+    if message.is_empty() || message.chars().count() > 1000 {
+        return error(StatusCode::BAD_REQUEST, "the message must have 1 to 1000 characters");
+    }
+    let sent = app.sessions.broadcast(ServerMsg::Notice { message }).await;
+    Json(serde_json::json!({"sent": sent})).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct GotoRequest {
+    lesson: String,
+}
+
+async fn goto(State(app): State<Arc<App>>, body: Body<GotoRequest>) -> Response {
+    let Json(req) = match body {
+        Ok(b) => b,
+        Err(e) => return bad_body(e, r#"{"lesson": "id"}"#),
+    };
+    if app.course().lesson(&req.lesson).is_none() {
+        return error(StatusCode::NOT_FOUND, format!("no lesson '{}'", req.lesson));
+    }
+    let sent = app.sessions.broadcast(ServerMsg::Goto { lesson: req.lesson }).await;
+    Json(serde_json::json!({"sent": sent})).into_response()
+}
+
+async fn course(State(app): State<Arc<App>>) -> Response {
+    let errors = app.class.course_errors.lock().expect("course errors poisoned").clone();
+    Json(serde_json::json!({"errors": errors, "lessons": app.course().lessons().len()})).into_response()
+}

@@ -1,0 +1,147 @@
+//! The teacher's side of sessions: who is connected and where, what each student runs,
+//! stopping a student's programs, messages to every connected page, and closing everything.
+
+use super::{Sessions, Shared};
+use crate::class::db::now_ms;
+use serde::Serialize;
+use shared::wire::ServerMsg;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Which lesson a student has open and when they last did something.
+#[derive(Debug, Default)]
+pub(super) struct Presence {
+    pub lesson: Option<String>,
+    pub last_active_ms: i64,
+}
+
+impl Presence {
+    pub fn touch(&mut self) {
+        self.last_active_ms = now_ms();
+    }
+}
+
+/// A student with a session (connected, or in the grace period after leaving).
+#[derive(Clone, Debug, Serialize)]
+pub struct LiveStudent {
+    pub student: i64,
+    pub online: bool,
+    pub lesson: Option<String>,
+    pub last_active_ms: i64,
+    /// The sandbox's memory (cgroup), when known.
+    pub memory_bytes: Option<u64>,
+    pub runs: Vec<LiveRun>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LiveRun {
+    pub run_id: u32,
+    pub entry: String,
+    /// "queued" or "running".
+    pub state: &'static str,
+    pub cpu_ms: Option<u64>,
+    pub elapsed_ms: u64,
+}
+
+/// What the teacher's Stop says on the student's page.
+pub const STOPPED_BY_TEACHER: &str = "stopped by the teacher";
+
+impl Sessions {
+    fn all(&self) -> Vec<Arc<Shared>> {
+        self.0.lock().expect("sessions poisoned").values().cloned().collect()
+    }
+
+    /// Every session, as the teacher sees it.
+    pub fn live(&self) -> Vec<LiveStudent> {
+        self.all().iter().map(|s| live_student(s)).collect()
+    }
+
+    /// Stops run `run_id` of `student` (or all their runs): running ones are killed and end
+    /// with the reason "stopped by the teacher"; queued ones leave the queue. How many.
+    pub async fn stop(&self, student: i64, run_id: Option<u32>) -> usize {
+        let Some(shared) = self.all().into_iter().find(|s| s.student == student) else { return 0 };
+        let mut to_kill = Vec::new();
+        let mut stopped = 0;
+        for (_, runs) in shared.conns.lock().expect("conns poisoned").values() {
+            for (id, h) in runs.lock().expect("runs poisoned").iter() {
+                if run_id.is_some_and(|want| want != *id) {
+                    continue;
+                }
+                let _ = h.stopped_because.set(STOPPED_BY_TEACHER.into());
+                if h.started.load(Ordering::SeqCst) {
+                    to_kill.push(*id);
+                } else {
+                    h.cancel.notify_one();
+                }
+                stopped += 1;
+            }
+        }
+        let sandbox = shared.sandbox.lock().await.clone();
+        if let Some(sandbox) = sandbox {
+            for id in to_kill {
+                if let Err(e) = sandbox.kill(id).await {
+                    tracing::warn!(student, run = id, "cannot stop a run: {e:#}");
+                }
+            }
+        }
+        stopped
+    }
+
+    /// Sends `msg` to every connected page. A page that does not take it within 2 s (its
+    /// queue full) misses it; everyone else still gets it.
+    pub async fn broadcast(&self, msg: ServerMsg) -> usize {
+        let outs: Vec<_> = self
+            .all()
+            .iter()
+            .flat_map(|s| s.conns.lock().expect("conns poisoned").values().map(|(o, _)| o.clone()).collect::<Vec<_>>())
+            .collect();
+        let sends = outs.iter().map(|out| tokio::time::timeout(Duration::from_secs(2), out.send(msg.clone())));
+        let results = futures_util::future::join_all(sends).await;
+        results.iter().filter(|r| matches!(r, Ok(Ok(())))).count()
+    }
+
+    /// Ends every session's sandbox (the server is stopping).
+    pub async fn close_all(&self) {
+        let all: Vec<Arc<Shared>> = self.0.lock().expect("sessions poisoned").drain().map(|(_, s)| s).collect();
+        let closes = all.iter().map(|s| async move {
+            let sandbox = s.sandbox.lock().await.take();
+            if let Some(sandbox) = sandbox {
+                sandbox.close().await;
+            }
+        });
+        futures_util::future::join_all(closes).await;
+    }
+}
+
+fn live_student(s: &Shared) -> LiveStudent {
+    let (lesson, last_active_ms) = {
+        let p = s.presence.lock().expect("presence poisoned");
+        (p.lesson.clone(), p.last_active_ms)
+    };
+    // A sandbox being started holds the lock: its memory is unknown for this moment.
+    let sandbox = s.sandbox.try_lock().ok().and_then(|g| g.clone());
+    let memory_bytes = sandbox.as_ref().filter(|sb| sb.is_alive()).and_then(|sb| sb.memory_bytes());
+    let mut runs = Vec::new();
+    for (_, conn_runs) in s.conns.lock().expect("conns poisoned").values() {
+        for (id, h) in conn_runs.lock().expect("runs poisoned").iter() {
+            let running = h.started.load(Ordering::SeqCst);
+            runs.push(LiveRun {
+                run_id: *id,
+                entry: h.entry.clone(),
+                state: if running { "running" } else { "queued" },
+                cpu_ms: None,
+                elapsed_ms: h.asked.elapsed().as_millis() as u64,
+            });
+        }
+    }
+    runs.sort_by_key(|r| r.run_id);
+    LiveStudent {
+        student: s.student,
+        online: s.connections.load(Ordering::SeqCst) > 0,
+        lesson,
+        last_active_ms,
+        memory_bytes,
+        runs,
+    }
+}

@@ -1,0 +1,415 @@
+//! The class over real HTTP and WebSockets, with a real SQLite file in a temp dir and real
+//! sandboxes: joining, identity across reconnects and restarts, the teacher's view and
+//! Stop, progress, access control, course reloading, and start-up refusals.
+
+mod support;
+
+use classbook::app::App;
+use classbook::class::db::Db;
+use classbook::course::Course;
+use classbook::sandbox;
+use shared::wire::{ClientMsg, ServerMsg};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use support::Client;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const TEACHER: &str = "teacher-secret-0123";
+
+struct ClassServer {
+    addr: SocketAddr,
+    app: Arc<App>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl ClassServer {
+    /// Stops the server as SIGTERM does: tells students, closes sandboxes, flushes the file.
+    async fn shut_down(mut self) {
+        let _ = self.stop.take().map(|s| s.send(()));
+        self.app.shut_down().await;
+    }
+}
+
+impl Drop for ClassServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+#[derive(Default)]
+struct Setup {
+    data: Option<PathBuf>,
+    course: Option<PathBuf>,
+    code: Option<&'static str>,
+    max: Option<usize>,
+}
+
+async fn start(setup: Setup) -> ClassServer {
+    let cfg = sandbox::Config::detect();
+    classbook::probe_sandbox(&cfg).await.expect("sandboxes must work on the test machine");
+    let course = Course::load(setup.course.as_deref()).expect("course");
+    let mut app = App::new(course, Ok(cfg));
+    if let Some(path) = &setup.data {
+        let path = path.clone();
+        app.class.db = tokio::task::spawn_blocking(move || Db::open(&path)).await.unwrap().expect("the class database opens");
+    }
+    app.class.teacher_token = TEACHER.into();
+    app.class.access_code = setup.code.map(str::to_string);
+    if let Some(max) = setup.max {
+        app.class.max_students = max;
+    }
+    let app = Arc::new(app);
+    if let Some(dir) = setup.course {
+        classbook::class::watch::spawn(app.clone(), dir);
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(classbook::serve(listener, app.clone(), async move {
+        let _ = stopped.await;
+    }));
+    ClassServer { addr, app, stop: Some(stop) }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("classbook-class-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn token(n: u8) -> String {
+    format!("{:032x}", 0xc1a55_0000u64 + n as u64)
+}
+
+/// One HTTP/1.1 request; the status and the body.
+async fn http(addr: SocketAddr, method: &str, path: &str, auth: Option<&str>, body: Option<serde_json::Value>) -> (u16, String) {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    if !body.is_empty() {
+        req.push_str("Content-Type: application/json\r\n");
+    }
+    if let Some(a) = auth {
+        req.push_str(&format!("Authorization: Bearer {a}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(&body);
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), tcp.read_to_end(&mut raw)).await.expect("a reply within 20 s").unwrap();
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP reply");
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status");
+    (status, body.to_string())
+}
+
+async fn teacher_get(addr: SocketAddr, path: &str) -> serde_json::Value {
+    let (status, body) = http(addr, "GET", path, Some(TEACHER), None).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+}
+
+async fn join(addr: SocketAddr, token: &str, name: &str, code: Option<&str>) -> (u16, serde_json::Value) {
+    let (status, body) =
+        http(addr, "POST", "/api/join", None, Some(serde_json::json!({"token": token, "name": name, "code": code}))).await;
+    (status, serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}")))
+}
+
+/// Polls `f` until it returns `Some`, up to 20 s.
+async fn eventually<T, F: std::future::Future<Output = Option<T>>>(what: &str, mut f: impl FnMut() -> F) -> T {
+    for _ in 0..200 {
+        if let Some(v) = f().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not within 20 s")
+}
+
+/// The next message that `pick` accepts, skipping others.
+async fn next_matching<T>(c: &mut Client, mut pick: impl FnMut(ServerMsg) -> Option<T>) -> T {
+    loop {
+        if let Some(v) = pick(c.recv().await) {
+            return v;
+        }
+    }
+}
+
+fn first_exercise() -> (String, String) {
+    let course = Course::load(None).unwrap();
+    course
+        .lessons()
+        .iter()
+        .find_map(|l| l.cells().find(|c| c.exercise.is_some()).map(|c| (l.id.clone(), c.id.clone())))
+        .expect("the course has an exercise")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reconnect_keeps_the_students_identity_and_sandbox() {
+    let server = start(Setup::default()).await;
+    let t = token(1);
+    let (status, first) = join(server.addr, &t, "Li Lei", None).await;
+    assert_eq!(status, 200, "{first}");
+    let mut c = Client::connect_to(server.addr, &t).await;
+    let out = c.run(1, "open('mark.txt', 'w').write('kept')\nprint('written')").await;
+    assert_eq!(out.stdout, "written\n");
+    c.close().await;
+
+    let (_, again) = join(server.addr, &t, "Li Lei (laptop)", None).await;
+    assert_eq!(again["id"], first["id"], "joining again keeps the id");
+    let mut c = Client::connect_to(server.addr, &t).await;
+    let out = c.run(2, "print(open('mark.txt').read())").await;
+    assert_eq!(out.stdout, "kept\n", "the same sandbox and /work after reconnecting");
+
+    let students = teacher_get(server.addr, "/api/teacher/students").await;
+    let list = students.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{students}");
+    assert_eq!(list[0]["id"], first["id"]);
+    assert_eq!(list[0]["name"], "Li Lei (laptop)");
+    assert_eq!(list[0]["online"], true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_teacher_sees_a_running_program_and_stops_it() {
+    let server = start(Setup::default()).await;
+    let t = token(2);
+    let (_, joined) = join(server.addr, &t, "Han Meimei", None).await;
+    let mut c = Client::connect_to(server.addr, &t).await;
+    c.send(&ClientMsg::Viewing { lesson: Some("tcp-echo".into()) }).await;
+    c.start(5, &[("server.py", "import time\nprint('up', flush=True)\ntime.sleep(120)\n")], "server.py", false).await;
+    next_matching(&mut c, |m| matches!(m, ServerMsg::Output { run_id: 5, .. }).then_some(())).await;
+
+    let me = eventually("the running program in the teacher's list", || async {
+        let students = teacher_get(server.addr, "/api/teacher/students").await;
+        let me = students.as_array().unwrap().iter().find(|s| s["id"] == joined["id"]).cloned()?;
+        (me["runs"].as_array()?.len() == 1 && me["lesson"] == "tcp-echo").then_some(me)
+    })
+    .await;
+    let run = &me["runs"][0];
+    assert_eq!((run["run_id"].as_u64(), run["entry"].as_str(), run["state"].as_str()), (Some(5), Some("server.py"), Some("running")));
+    assert!(run["elapsed_ms"].as_u64().unwrap() < 60_000);
+    assert!(me["last_active_ms"].as_i64().unwrap() > 1_600_000_000_000);
+
+    let stop = serde_json::json!({"student": joined["id"], "run_id": 5});
+    let (status, body) = http(server.addr, "POST", "/api/teacher/stop", Some(TEACHER), Some(stop)).await;
+    assert_eq!((status, body.as_str()), (200, r#"{"stopped":1}"#));
+    let exit = next_matching(&mut c, |m| match m {
+        ServerMsg::Exit(e) if e.run_id == 5 => Some(e),
+        _ => None,
+    })
+    .await;
+    assert_eq!(exit.reason.as_deref(), Some("stopped by the teacher"), "{exit:?}");
+    eventually("the stopped program gone from the list", || async {
+        let students = teacher_get(server.addr, "/api/teacher/students").await;
+        students[0]["runs"].as_array()?.is_empty().then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_passed_exercise_shows_in_progress_and_survives_a_restart() {
+    let dir = temp_dir("restart");
+    let data = dir.join("class.sqlite3");
+    let (lesson, cell) = first_exercise();
+    let key = format!("{lesson}/{cell}");
+    let server = start(Setup { data: Some(data.clone()), ..Default::default() }).await;
+    let t = token(3);
+    join(server.addr, &t, "Wang", None).await;
+    let mut c = Client::connect_to(server.addr, &t).await;
+    c.send(&ClientMsg::ExerciseResult { lesson: lesson.clone(), cell: cell.clone(), passed: false }).await;
+    c.send(&ClientMsg::ExerciseResult { lesson: lesson.clone(), cell: cell.clone(), passed: true }).await;
+    c.send(&ClientMsg::ExerciseResult { lesson: "no-such-lesson".into(), cell: "x".into(), passed: true }).await;
+    let err = next_matching(&mut c, |m| match m {
+        ServerMsg::Error { message, .. } => Some(message),
+        _ => None,
+    })
+    .await;
+    assert!(err.contains("no-such-lesson"), "{err}");
+
+    let progress = eventually("the passed exercise in the grid", || async {
+        let p = teacher_get(server.addr, "/api/teacher/progress").await;
+        (p["students"][0]["results"][&key] == "passed").then_some(p)
+    })
+    .await;
+    assert!(progress["exercises"].as_array().unwrap().iter().any(|e| e["lesson"] == lesson && e["cell"] == cell));
+    assert_eq!(progress["students"][0]["name"], "Wang");
+    let (status, csv) = http(server.addr, "GET", "/api/teacher/progress.csv", Some(TEACHER), None).await;
+    assert_eq!(status, 200);
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = header.iter().position(|h| *h == key).unwrap_or_else(|| panic!("{key} in {header:?}"));
+    assert_eq!((header[0], row[0], row[col]), ("name", "Wang", "passed"));
+    c.close().await;
+    server.shut_down().await;
+
+    // A new server on the same file.
+    let server = start(Setup { data: Some(data), ..Default::default() }).await;
+    let p = teacher_get(server.addr, "/api/teacher/progress").await;
+    assert_eq!(p["students"][0]["results"][&key], "passed", "{p}");
+    let (_, again) = join(server.addr, &t, "Wang", None).await;
+    assert_eq!(again["id"], p["students"][0]["id"], "the student keeps their id across the restart");
+    server.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn teacher_endpoints_refuse_a_student_token_and_no_token() {
+    let server = start(Setup::default()).await;
+    let t = token(4);
+    join(server.addr, &t, "Zhao", None).await;
+    let endpoints = [
+        ("GET", "/api/teacher/students", None),
+        ("GET", "/api/teacher/progress", None),
+        ("GET", "/api/teacher/progress.csv", None),
+        ("GET", "/api/teacher/course", None),
+        ("POST", "/api/teacher/stop", Some(serde_json::json!({"student": 1}))),
+        ("POST", "/api/teacher/message", Some(serde_json::json!({"message": "hi"}))),
+        ("POST", "/api/teacher/goto", Some(serde_json::json!({"lesson": "closures"}))),
+    ];
+    for (method, path, body) in &endpoints {
+        for auth in [None, Some(t.as_str()), Some("teacher-secret-0124"), Some("")] {
+            let (status, reply) = http(server.addr, method, path, auth, body.clone()).await;
+            assert_eq!(status, 401, "{method} {path} with {auth:?}: {reply}");
+            assert!(reply.contains("\"error\""), "{reply}");
+        }
+        let (status, reply) = http(server.addr, method, path, Some(TEACHER), body.clone()).await;
+        assert_eq!(status, 200, "{method} {path} as the teacher: {reply}");
+    }
+    let (status, _) = http(server.addr, "POST", "/api/teacher/goto", Some(TEACHER), Some(serde_json::json!({"lesson": "nope"}))).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_and_goto_reach_every_connected_student() {
+    let server = start(Setup::default()).await;
+    let (mut a, mut b) = (Client::connect_to(server.addr, &token(5)).await, Client::connect_to(server.addr, &token(6)).await);
+    let (status, _) = http(server.addr, "POST", "/api/teacher/message", Some(TEACHER), Some(serde_json::json!({"message": "5 minutes left"}))).await;
+    assert_eq!(status, 200);
+    http(server.addr, "POST", "/api/teacher/goto", Some(TEACHER), Some(serde_json::json!({"lesson": "closures"}))).await;
+    for c in [&mut a, &mut b] {
+        let notice = next_matching(c, |m| match m {
+            ServerMsg::Notice { message } => Some(message),
+            _ => None,
+        })
+        .await;
+        assert_eq!(notice, "5 minutes left");
+        let lesson = next_matching(c, |m| match m {
+            ServerMsg::Goto { lesson } => Some(lesson),
+            _ => None,
+        })
+        .await;
+        assert_eq!(lesson, "closures");
+    }
+    let students = teacher_get(server.addr, "/api/teacher/students").await;
+    assert!(students.as_array().unwrap().iter().all(|s| s["name"] == "anonymous"), "{students}");
+}
+
+const LESSON: &str = "---\ntitle: First version\norder: 1\n---\n\nSome text.\n\n```python {id=hello}\nprint('hi')\n```\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lesson_edit_reaches_a_connected_student_and_a_broken_one_keeps_the_old() {
+    let dir = temp_dir("watch");
+    let file = dir.join("intro.md");
+    std::fs::write(&file, LESSON).unwrap();
+    let server = start(Setup { course: Some(dir.clone()), ..Default::default() }).await;
+    let mut c = Client::connect_to(server.addr, &token(7)).await;
+
+    std::fs::write(&file, LESSON.replace("First version", "Second version")).unwrap();
+    let changed = tokio::time::timeout(
+        Duration::from_secs(20),
+        next_matching(&mut c, |m| match m {
+            ServerMsg::CourseChanged { lessons } => Some(lessons),
+            _ => None,
+        }),
+    )
+    .await
+    .expect("CourseChanged within 20 s");
+    assert_eq!(changed, ["intro"]);
+    let (status, lesson) = http(server.addr, "GET", "/api/lessons/intro", None, None).await;
+    assert_eq!(status, 200);
+    assert!(lesson.contains("Second version"), "{lesson}");
+
+    // Line 8 holds an unknown runtime.
+    std::fs::write(&file, LESSON.replace("Second", "Third").replace("{id=hello}", "{id=hello runtime=moon}")).unwrap();
+    let course = eventually("the error on the teacher's course view", || async {
+        let v = teacher_get(server.addr, "/api/teacher/course").await;
+        (!v["errors"].as_array()?.is_empty()).then_some(v)
+    })
+    .await;
+    let e = &course["errors"][0];
+    assert!(e["file"].as_str().unwrap().ends_with("intro.md"), "{course}");
+    assert_eq!(e["line"], 8, "{course}");
+    assert!(!e["message"].as_str().unwrap().is_empty());
+    assert_eq!(course["lessons"], 1);
+    let (_, lesson) = http(server.addr, "GET", "/api/lessons/intro", None, None).await;
+    assert!(lesson.contains("Second version"), "the last valid version is still served: {lesson}");
+
+    std::fs::write(&file, LESSON.replace("First", "Fixed")).unwrap();
+    eventually("the errors cleared once the file is valid", || async {
+        let v = teacher_get(server.addr, "/api/teacher/course").await;
+        v["errors"].as_array()?.is_empty().then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn joining_needs_the_right_code_and_room_in_the_class() {
+    let server = start(Setup { code: Some("4711"), max: Some(1), ..Default::default() }).await;
+    let (status, info) = http(server.addr, "GET", "/api/class", None, None).await;
+    assert_eq!(status, 200);
+    assert!(info.contains(r#""needs_code":true"#), "{info}");
+
+    let (status, body) = join(server.addr, &token(8), "Sun", Some("4712")).await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("wrong access code")));
+    let (status, _) = join(server.addr, &token(8), "", Some("4711")).await;
+    assert_eq!(status, 400);
+
+    // Not joined yet: the session is refused with a reason.
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/session?token={}", server.addr, token(8))).await.unwrap();
+    use futures_util::StreamExt;
+    let first = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.unwrap().unwrap().unwrap();
+    let msg: ServerMsg = serde_json::from_str(first.to_text().unwrap()).unwrap();
+    assert_eq!(msg, ServerMsg::Error { run_id: None, message: "join the class first".into() });
+
+    let (status, _) = join(server.addr, &token(8), "Sun", Some("4711")).await;
+    assert_eq!(status, 200);
+    let mut c = Client::connect_to(server.addr, &token(8)).await;
+    assert_eq!(c.run(1, "print(6*7)").await.stdout, "42\n");
+    let (status, body) = join(server.addr, &token(9), "Zhou", Some("4711")).await;
+    assert_eq!((status, body["error"].as_str()), (503, Some("the class is full (1 students)")));
+}
+
+fn serve_with_data(data: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_classbook"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .env_remove("CLASSBOOK_CONFIG")
+        .output()
+        .expect("classbook runs")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_corrupt_or_locked_database_file_stops_the_start_with_a_clear_error() {
+    let dir = temp_dir("corrupt");
+    let corrupt = dir.join("class.sqlite3");
+    let junk: Vec<u8> = (0..8192u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    std::fs::write(&corrupt, &junk).unwrap();
+    let out = serve_with_data(&corrupt);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains(&corrupt.display().to_string()) && stderr.contains("not a SQLite database"), "{stderr}");
+    assert_eq!(std::fs::read(&corrupt).unwrap(), junk, "the file is left as it was");
+
+    let locked = dir.join("held.sqlite3");
+    let holder = Db::open(&locked).unwrap();
+    let out = serve_with_data(&locked);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains(&locked.display().to_string()) && stderr.contains("in use by another process"), "{stderr}");
+    holder.close().await.unwrap();
+}

@@ -1,0 +1,258 @@
+//! Load command (not a test): a class of simulated students against the real `classbook serve`
+//! binary over real WebSockets. Each student joins, then once a minute (at a random moment in
+//! the minute's first 10 s, as when the teacher says "now run it") submits a browser
+//! exercise's result and runs the tcp-echo lesson's echo group (server.py, then client.py
+//! once the server listens) in their sandbox. Prints completed/failed demos, p50/p95 latency,
+//! the server process's peak memory (VmHWM), and checks after SIGTERM that every result was
+//! flushed to the class database.
+//! Run: `cargo build --release -p classbook && cargo run --release -p classbook-e2e --bin bench-load -- --students 40 --minutes 5`.
+
+use classbook::class::db::Db;
+use classbook::course::Course;
+use futures_util::{SinkExt, StreamExt};
+use shared::course::Block;
+use shared::wire::{ClientMsg, FileSpec, RunRequest, ServerMsg};
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+const TEACHER: &str = "bench-load-teacher-token";
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.parse().unwrap_or_else(|_| panic!("{name} takes a number")))
+        .unwrap_or(default)
+}
+
+#[derive(Default)]
+struct Tally {
+    completed: u64,
+    failed: Vec<String>,
+    latencies_ms: Vec<f64>,
+}
+
+#[tokio::main]
+async fn main() {
+    let students = arg("--students", 40) as usize;
+    let minutes = arg("--minutes", 5);
+    let exe = std::env::current_exe().unwrap().with_file_name("classbook");
+    assert!(exe.exists(), "{} is missing: run `cargo build --release -p classbook` first", exe.display());
+    let course = Course::load(None).expect("bundled course");
+    let echo = course
+        .lesson("tcp-echo")
+        .and_then(|l| l.blocks.iter().find_map(|b| match b {
+            Block::Group(g) if g.id == "echo" => Some(g.files.clone()),
+            _ => None,
+        }))
+        .expect("the tcp-echo lesson has an echo group");
+    let files: Vec<FileSpec> =
+        echo.iter().map(|c| FileSpec { name: c.file.clone().expect("group files are named"), text: c.code.clone() }).collect();
+    let exercise = course
+        .lessons()
+        .iter()
+        .find_map(|l| {
+            l.cells()
+                .find(|c| c.exercise.is_some() && c.runtime == shared::course::Runtime::Browser)
+                .map(|c| (l.id.clone(), c.id.clone()))
+        })
+        .expect("a browser exercise");
+
+    let dir = std::env::temp_dir().join(format!("classbook-bench-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("class.sqlite3");
+    let mut server = std::process::Command::new(&exe)
+        .args(["serve", "--bind", "127.0.0.1:0", "--teacher-token", TEACHER, "--max-students"])
+        .arg((students + 10).to_string())
+        .arg("--data")
+        .arg(&data)
+        .env_remove("CLASSBOOK_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("classbook serve starts");
+    // Read the banner for the address, and keep draining the server's output after it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = server.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains("serving") {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    let banner = rx.recv_timeout(Duration::from_secs(60)).expect("the server prints its banner");
+    let addr: SocketAddr = banner
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no address in the banner: {banner}"));
+    println!("server {} on {addr} (pid {}); {students} students × {minutes} minute(s)", exe.display(), server.id());
+
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for s in 0..students {
+        let (tally, files, exercise) = (tally.clone(), files.clone(), exercise.clone());
+        tasks.push(tokio::spawn(async move {
+            let token = format!("{:032x}", 0xbe4c_0000u64 + s as u64);
+            let body = serde_json::json!({"token": token, "name": format!("student {s}"), "code": null});
+            let (status, reply) = http(addr, "POST", "/api/join", Some(body)).await;
+            assert_eq!(status, 200, "join: {reply}");
+            let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/session?token={token}")).await.expect("connect");
+            let _hello = ws.next().await;
+            send(&mut ws, &ClientMsg::Viewing { lesson: Some("tcp-echo".into()) }).await;
+            let mut rng = 0x9e3779b97f4a7c15u64.wrapping_mul(s as u64 + 1);
+            for m in 0..minutes {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                let at = start + Duration::from_secs(60 * m) + Duration::from_millis(rng % 10_000);
+                tokio::time::sleep_until(at.into()).await;
+                let (lesson, cell) = exercise.clone();
+                send(&mut ws, &ClientMsg::ExerciseResult { lesson, cell, passed: m % 2 == 1 }).await;
+                let t = Instant::now();
+                let result = echo_demo(&mut ws, (m as u32) * 10, &files).await;
+                let mut tally = tally.lock().unwrap();
+                match result {
+                    Ok(()) => {
+                        tally.completed += 1;
+                        tally.latencies_ms.push(t.elapsed().as_secs_f64() * 1e3);
+                    }
+                    Err(why) => tally.failed.push(format!("student {s}, minute {m}: {why}")),
+                }
+            }
+            ws
+        }));
+    }
+    let mut sockets = Vec::new();
+    for t in tasks {
+        sockets.push(t.await.expect("a student task"));
+    }
+    let elapsed = start.elapsed();
+
+    let (_, progress) = http_teacher(addr, "/api/teacher/progress").await;
+    let progress: serde_json::Value = serde_json::from_str(&progress).unwrap();
+    let key = format!("{}/{}", exercise.0, exercise.1);
+    let recorded = progress["students"].as_array().unwrap().iter().filter(|s| !s["results"][&key].is_null()).count();
+    let (_, list) = http_teacher(addr, "/api/teacher/students").await;
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let sandbox_mem: u64 = list.as_array().unwrap().iter().filter_map(|s| s["memory_bytes"].as_u64()).sum();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.id())).unwrap();
+    let field = |name: &str| status.lines().find(|l| l.starts_with(name)).map(|l| l[name.len()..].trim().to_string()).unwrap_or_default();
+    let (hwm, rss) = (field("VmHWM:"), field("VmRSS:"));
+
+    // SIGTERM: the server tells students, stops sandboxes, flushes the database.
+    let stop = Instant::now();
+    // SAFETY: kill on our own child's pid.
+    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    let mut notices = 0;
+    for ws in &mut sockets {
+        while let Ok(Some(Ok(Message::Text(t)))) = tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+            if matches!(serde_json::from_str(t.as_str()), Ok(ServerMsg::Notice { .. })) {
+                notices += 1;
+                break;
+            }
+        }
+    }
+    let exit = tokio::task::spawn_blocking(move || server.wait()).await.unwrap().unwrap();
+    let stopped_in = stop.elapsed();
+    let db = tokio::task::spawn_blocking(move || Db::open(&data)).await.unwrap().expect("the database reopens after SIGTERM");
+    let attempts: i64 = db.call(|c| c.query_row("SELECT COUNT(*) FROM attempts", [], |r| r.get(0))).await.unwrap();
+    db.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let t = tally.lock().unwrap();
+    let mut lat = t.latencies_ms.clone();
+    lat.sort_by(f64::total_cmp);
+    let pct = |p: f64| if lat.is_empty() { f64::NAN } else { lat[((lat.len() - 1) as f64 * p).round() as usize] };
+    let total = students as u64 * minutes;
+    println!("ran for {:.1} s", elapsed.as_secs_f64());
+    println!("echo demos: {} completed, {} failed of {total} ({:.1} % completed)", t.completed, t.failed.len(), 100.0 * t.completed as f64 / total as f64);
+    for f in t.failed.iter().take(10) {
+        println!("  failed: {f}");
+    }
+    println!("echo demo latency (Run to both exits): p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms", pct(0.5), pct(0.95), lat.last().copied().unwrap_or(f64::NAN));
+    println!("exercise results: {recorded}/{students} students in the teacher's grid; {attempts}/{total} attempts in the database after SIGTERM");
+    println!("server process memory: peak (VmHWM) {hwm}, at the end (VmRSS) {rss}; sandboxes (cgroups) {:.1} MiB", sandbox_mem as f64 / 1048576.0);
+    println!("SIGTERM: {notices}/{students} pages got the stopping notice; the server exited ({exit}) in {:.2} s", stopped_in.as_secs_f64());
+}
+
+async fn send(ws: &mut Ws, msg: &ClientMsg) {
+    ws.send(Message::Text(serde_json::to_string(msg).unwrap().into())).await.expect("send");
+}
+
+/// Runs the group like the page: server.py (watching for its listening socket), then
+/// client.py; both must exit 0 and the client must print the echoed words.
+async fn echo_demo(ws: &mut Ws, base: u32, files: &[FileSpec]) -> Result<(), String> {
+    let run = |id: u32, entry: &str, watch| ClientMsg::Run(RunRequest {
+        run_id: id,
+        files: files.to_vec(),
+        entry: entry.into(),
+        args: vec![],
+        watch_listen: watch,
+    });
+    let (srv, cli) = (base + 1, base + 2);
+    send(ws, &run(srv, &files[0].name, true)).await;
+    let mut client_out = String::new();
+    let mut exits = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while exits < 2 {
+        let msg = match tokio::time::timeout_at(deadline, ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => serde_json::from_str::<ServerMsg>(t.as_str()).map_err(|e| e.to_string())?,
+            Ok(Some(Ok(_))) => continue,
+            Ok(_) => return Err("the connection closed".into()),
+            Err(_) => return Err("no result within 60 s".into()),
+        };
+        match msg {
+            ServerMsg::Listening { run_id } if run_id == srv => send(ws, &run(cli, &files[1].name, false)).await,
+            ServerMsg::Output { run_id, data, .. } if run_id == cli => client_out.push_str(&data),
+            ServerMsg::Exit(e) if e.run_id == srv || e.run_id == cli => {
+                if e.code != Some(0) {
+                    return Err(format!("{} ended with {e:?}", if e.run_id == srv { "server.py" } else { "client.py" }));
+                }
+                exits += 1;
+            }
+            ServerMsg::Error { run_id: Some(r), message } if r == srv || r == cli => return Err(message),
+            ServerMsg::Error { run_id: None, message } => return Err(message),
+            _ => {}
+        }
+    }
+    if !client_out.contains("HELLO") {
+        return Err(format!("unexpected client output: {client_out:?}"));
+    }
+    Ok(())
+}
+
+async fn http_teacher(addr: SocketAddr, path: &str) -> (u16, String) {
+    http_with(addr, "GET", path, None, Some(TEACHER)).await
+}
+
+async fn http(addr: SocketAddr, method: &str, path: &str, body: Option<serde_json::Value>) -> (u16, String) {
+    http_with(addr, method, path, body, None).await
+}
+
+async fn http_with(addr: SocketAddr, method: &str, path: &str, body: Option<serde_json::Value>, auth: Option<&str>) -> (u16, String) {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\nContent-Type: application/json\r\n", body.len());
+    if let Some(a) = auth {
+        req.push_str(&format!("Authorization: Bearer {a}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(&body);
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tcp.read_to_end(&mut raw).await.unwrap();
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP reply");
+    (head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0), body.to_string())
+}
