@@ -1,7 +1,8 @@
 //! The class from both sides, in two headless Chromium sessions against a real server: a
 //! student joins by name and the teacher's page lists them, sees and stops their running
 //! program, sees their exercise results in the grid, and speaks to the class; an access code
-//! is checked; a student's token opens no teacher endpoint.
+//! is checked; a student's token opens no teacher endpoint; a lesson saved on disk reaches the
+//! student's page, and a broken one shows on the teacher's.
 
 use classbook_e2e::{exercise_of, http, output_of, require_built_page, scratch_url, serve_class, state_of, Browser};
 use fantoccini::Locator;
@@ -31,7 +32,7 @@ async fn type_into(b: &Browser, css: &str, text: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_teacher_sees_a_joined_student_stops_their_program_sees_results_and_speaks_to_the_class() {
     require_built_page();
-    let server = serve_class(|app| app.class.teacher_token = TEACHER.into()).await;
+    let server = serve_class(None, |app| app.class.teacher_token = TEACHER.into()).await;
     let base = format!("http://{}", server.addr);
     let student = Browser::start().await;
     let teacher = Browser::start().await;
@@ -122,7 +123,7 @@ async fn the_teacher_sees_a_joined_student_stops_their_program_sees_results_and_
 #[tokio::test(flavor = "multi_thread")]
 async fn an_access_code_is_checked_a_reload_rejoins_and_a_student_token_is_refused_by_the_teacher_page() {
     require_built_page();
-    let server = serve_class(|app| {
+    let server = serve_class(None, |app| {
         app.class.teacher_token = TEACHER.into();
         app.class.access_code = Some("py2026".into());
     })
@@ -160,4 +161,50 @@ async fn an_access_code_is_checked_a_reload_rejoins_and_a_student_token_is_refus
     assert_eq!(b.eval("document.querySelector('[data-role=students]') === null").await, true);
     assert_eq!(b.eval("sessionStorage.getItem('classbook.teacher-token')").await, serde_json::Value::Null);
     b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saved_lesson_reaches_the_students_page_and_a_broken_one_shows_on_the_teachers() {
+    require_built_page();
+    let dir = std::env::temp_dir().join(format!("classbook-e2e-course-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../course");
+    for entry in std::fs::read_dir(&source).unwrap().flatten() {
+        std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+    }
+    let server = serve_class(Some(&dir), |app| app.class.teacher_token = TEACHER.into()).await;
+    let base = format!("http://{}", server.addr);
+    let student = Browser::start().await;
+    let teacher = Browser::start().await;
+    student.goto(&format!("{base}/#/lesson/closures")).await;
+    student.wait_for("document.querySelector('.link.open') && document.querySelector('[data-cell-id]')", 30, "the lesson, connected").await;
+    teacher.goto(&format!("{base}/#/teacher?token={TEACHER}")).await;
+    teacher.wait_for("document.querySelector('[data-role=students] [data-student-id]')", 15, "the student listed").await;
+    assert_eq!(teacher.eval("document.querySelector('[data-role=course-errors]') === null").await, true);
+
+    // The teacher saves a new paragraph: the open lesson shows it without a reload.
+    let file = dir.join("closures.md");
+    let original = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, format!("{original}\n课堂上刚加的一段：闭包记住的是变量本身。\n")).unwrap();
+    student
+        .wait_for("document.querySelector('.lesson')?.textContent.includes('课堂上刚加的一段')", 20, "the new paragraph")
+        .await;
+
+    // A broken save keeps the previous version for the students; the teacher sees file:line.
+    let broken = format!("{original}\n```python {{id=extra colour=red}}\nprint(1)\n```\n");
+    std::fs::write(&file, &broken).unwrap();
+    let line = broken.lines().position(|l| l.contains("colour=red")).unwrap() + 1;
+    let shown = teacher
+        .wait_for("document.querySelector('[data-role=course-errors]')?.textContent", 20, "the course error")
+        .await;
+    let shown = shown.as_str().unwrap();
+    assert!(shown.contains(&format!("closures.md:{line}")) && shown.contains("colour"), "{shown}");
+    assert_eq!(student.eval("document.querySelector('.lesson')?.textContent.includes('课堂上刚加的一段')").await, true);
+
+    // Fixed again: the error goes away.
+    std::fs::write(&file, &original).unwrap();
+    teacher.wait_for("document.querySelector('[data-role=course-errors]') === null", 20, "the error cleared").await;
+    student.close().await;
+    teacher.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -23,9 +23,10 @@ pub async fn serve_with(course_dir: Option<&std::path::Path>, extra: axum::Route
     serve_app(course_dir, extra, |_| {}).await
 }
 
-/// Serves the bundled course with the class set up by `configure` (teacher token, access code).
-pub async fn serve_class(configure: impl FnOnce(&mut App)) -> Server {
-    serve_app(None, axum::Router::new(), configure).await
+/// Serves the bundled course (or `course_dir`, watched for edits as `classbook serve` does)
+/// with the class set up by `configure` (teacher token, access code).
+pub async fn serve_class(course_dir: Option<&std::path::Path>, configure: impl FnOnce(&mut App)) -> Server {
+    serve_app(course_dir, axum::Router::new(), configure).await
 }
 
 async fn serve_app(course_dir: Option<&std::path::Path>, extra: axum::Router, configure: impl FnOnce(&mut App)) -> Server {
@@ -34,6 +35,9 @@ async fn serve_app(course_dir: Option<&std::path::Path>, extra: axum::Router, co
     let mut app = App::new(Course::load(course_dir).expect("course"), Ok(cfg));
     configure(&mut app);
     let app = std::sync::Arc::new(app);
+    if let Some(dir) = course_dir {
+        classbook::class::watch::spawn(app.clone(), dir.to_path_buf());
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
