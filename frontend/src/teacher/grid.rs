@@ -1,7 +1,7 @@
 //! The progress grid, students × exercises (✓ passed / … tried / · not yet; the symbol says it
 //! without the colour), and its CSV export fetched with the teacher's token.
 
-use super::api::{self, Exercise, Progress};
+use super::api::{self, Progress};
 use super::students::display_name;
 use super::Board;
 use crate::i18n::tr;
@@ -18,18 +18,6 @@ fn result_of(r: Option<&String>) -> (&'static str, &'static str, &'static str) {
     }
 }
 
-/// Consecutive exercises of the same lesson, for the header's lesson row.
-fn by_lesson(exercises: &[Exercise]) -> Vec<(String, usize)> {
-    let mut groups: Vec<(String, usize)> = Vec::new();
-    for e in exercises {
-        match groups.last_mut() {
-            Some((l, n)) if *l == e.lesson => *n += 1,
-            _ => groups.push((e.lesson.clone(), 1)),
-        }
-    }
-    groups
-}
-
 #[component]
 pub fn ProgressGrid(board: Board) -> impl IntoView {
     let exporting = RwSignal::new(false);
@@ -44,19 +32,13 @@ pub fn ProgressGrid(board: Board) -> impl IntoView {
             exporting.set(false);
         });
     };
-    let lesson_title = move |id: &str| {
-        board.lessons.with(|l| l.iter().find(|l| l.id == id).map(|l| l.title.clone())).unwrap_or_else(|| id.to_string())
-    };
     let table = move || {
         let Progress { exercises, students } = board.progress.get();
         let total = exercises.len();
-        let head_lessons = by_lesson(&exercises)
-            .into_iter()
-            .map(|(l, n)| view! { <th scope="colgroup" colspan=n.to_string() title=l.clone()>{lesson_title(&l)}</th> })
-            .collect_view();
+        // Titles run vertically so that twenty exercises fit across a projector.
         let head_cells = exercises
             .iter()
-            .map(|e| view! { <th scope="col" title=format!("{} · {}", e.key(), e.title)><span>{e.title.clone()}</span></th> })
+            .map(|e| view! { <th scope="col" class="ex" title=format!("{} · {}", e.title, e.key())><span>{e.title.clone()}</span></th> })
             .collect_view();
         let rows = students
             .into_iter()
@@ -88,11 +70,10 @@ pub fn ProgressGrid(board: Board) -> impl IntoView {
             <table class="grid" data-role="grid">
                 <thead>
                     <tr>
-                        <th scope="col" rowspan="2">{move || tr("teacher-name")}</th>
-                        {head_lessons}
-                        <th scope="col" rowspan="2">{move || tr("teacher-passed")}</th>
+                        <th scope="col">{move || tr("teacher-name")}</th>
+                        {head_cells}
+                        <th scope="col">{move || tr("teacher-passed")}</th>
                     </tr>
-                    <tr>{head_cells}</tr>
                 </thead>
                 <tbody>{rows}</tbody>
             </table>
