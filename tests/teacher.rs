@@ -182,13 +182,17 @@ async fn a_saved_lesson_reaches_the_students_page_and_a_broken_one_shows_on_the_
     teacher.wait_for("document.querySelector('[data-role=students] [data-student-id]')", 15, "the student listed").await;
     assert_eq!(teacher.eval("document.querySelector('[data-role=course-errors]') === null").await, true);
 
-    // The teacher saves a new paragraph: the open lesson shows it without a reload.
+    // The teacher saves a new paragraph: the open lesson shows it without a reload, and the
+    // student stays where they were reading.
+    let y = student.eval("(window.scrollTo(0, 900), window.scrollY)").await.as_f64().unwrap();
+    assert!(y > 500.0, "the lesson is long enough to scroll: {y}");
     let file = dir.join("closures.md");
     let original = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, format!("{original}\n课堂上刚加的一段：闭包记住的是变量本身。\n")).unwrap();
     student
         .wait_for("document.querySelector('.lesson')?.textContent.includes('课堂上刚加的一段')", 20, "the new paragraph")
         .await;
+    student.wait_for(&format!("Math.abs(window.scrollY - {y}) < 50"), 5, "the reading position kept").await;
 
     // A broken save keeps the previous version for the students; the teacher sees file:line.
     let broken = format!("{original}\n```python {{id=extra colour=red}}\nprint(1)\n```\n");

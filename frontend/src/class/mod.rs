@@ -70,6 +70,19 @@ pub fn exercise_checked(cell: &str, passed: bool) {
     }
 }
 
+/// Scrolls back to `y` once the page, shown again, is tall enough (tries every 100 ms), so a
+/// lesson reloaded under the student's eyes stays where they were reading.
+fn keep_scroll(y: f64, tries: u32) {
+    let Some(w) = web_sys::window() else { return };
+    let tall = w.document().and_then(|d| d.document_element()).map(|e| e.scroll_height() as f64).unwrap_or(0.0);
+    let view = w.inner_height().ok().and_then(|h| h.as_f64()).unwrap_or(0.0);
+    if tall >= y + view || tries == 0 {
+        w.scroll_to_with_x_and_y(0.0, y);
+    } else {
+        set_timeout(move || keep_scroll(y, tries - 1), std::time::Duration::from_millis(100));
+    }
+}
+
 /// A class-wide message from the server.
 pub fn on_message(msg: ServerMsg) {
     match msg {
@@ -86,7 +99,10 @@ pub fn on_message(msg: ServerMsg) {
                 _ => false,
             };
             if concerns_page {
+                let y = web_sys::window().and_then(|w| w.scroll_y().ok()).unwrap_or(0.0);
                 course_version().update(|v| *v += 1);
+                // After the page has been taken down for the new version (effects run later).
+                set_timeout(move || keep_scroll(y, 30), std::time::Duration::from_millis(100));
             }
         }
         ServerMsg::Error { message, .. } => {
