@@ -28,6 +28,8 @@ pub struct App {
     pub class: Class,
     /// Turns true when the server begins to stop: sessions end, new ones are refused.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// Student WebSockets open now (a stop waits for them to say goodbye).
+    pub open_sockets: std::sync::atomic::AtomicUsize,
 }
 
 impl App {
@@ -43,6 +45,7 @@ impl App {
             runs_per_student: RUNS_PER_STUDENT,
             class: Class::new(Db::in_memory()),
             stopping: tokio::sync::watch::Sender::new(false),
+            open_sockets: Default::default(),
         }
     }
 
@@ -64,6 +67,13 @@ impl App {
         tracing::info!("stopping: told {told} connected page(s)");
         self.stopping.send_replace(true);
         self.sessions.close_all().await;
+        // Each session closes its socket once its notice is out; wait for them (a little).
+        for _ in 0..50 {
+            if self.open_sockets.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         match self.class.db.close().await {
             Ok(()) => tracing::info!("class database flushed and closed"),
             Err(e) => tracing::error!("{e:#}"),

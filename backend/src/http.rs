@@ -68,6 +68,9 @@ async fn join(State(app): State<Arc<App>>, body: Result<Json<JoinRequest>, axum:
         }
         Err(JoinError::BadRequest(why)) => error(StatusCode::BAD_REQUEST, why),
         Err(JoinError::WrongCode) => error(StatusCode::FORBIDDEN, "wrong access code"),
+        Err(JoinError::TooManyTries) => {
+            error(StatusCode::TOO_MANY_REQUESTS, "too many wrong access codes in the class: wait a few seconds and try again")
+        }
         Err(JoinError::Full(n)) => error(StatusCode::SERVICE_UNAVAILABLE, format!("the class is full ({n} students)")),
         Err(JoinError::Failed(why)) => {
             tracing::error!("join failed: {why}");

@@ -77,15 +77,24 @@ impl OutputCap {
     }
 }
 
-/// Drives run `id` to its end. `out` carries messages to the page; `stopped_because` is
-/// set when someone else (the teacher) stops it, and becomes the `Exit`'s reason.
+/// What others may learn about, or do to, a run while it goes (the teacher's view).
+#[derive(Debug, Default)]
+pub struct RunStatus {
+    /// Why someone else (the teacher) stopped it; it becomes the `Exit`'s reason.
+    pub stopped_because: std::sync::OnceLock<String>,
+    /// Its pid inside the sandbox once it started (0 before).
+    pub pid: std::sync::atomic::AtomicU32,
+}
+
+/// Drives run `id` to its end. `out` carries messages to the page; `status` is shared with
+/// the teacher's view.
 pub async fn drive(
     sandbox: Arc<Sandbox>,
     id: u32,
     io: RunIo,
     stdin_rx: mpsc::Receiver<StdinCmd>,
     out: mpsc::Sender<ServerMsg>,
-    stopped_because: Arc<std::sync::OnceLock<String>>,
+    status: Arc<RunStatus>,
 ) {
     let started = Instant::now();
     let RunIo { stdin, stdout, stderr, mut events } = io;
@@ -105,6 +114,7 @@ pub async fn drive(
     let (code, signal, cpu_ms) = loop {
         match tokio::time::timeout_at(deadline, events.recv()).await {
             Ok(Some(RunEvent::Started { pid })) => {
+                status.pid.store(pid, Ordering::SeqCst);
                 let _ = out.send(ServerMsg::Started { run_id: id, pid }).await;
             }
             Ok(Some(RunEvent::Listening)) => {
@@ -136,7 +146,7 @@ pub async fn drive(
         }
     };
     let after = sandbox.counters();
-    if let Some(why) = stopped_because.get() {
+    if let Some(why) = status.stopped_because.get() {
         reason = Some(why.clone());
     }
     if reason.is_none() {

@@ -32,8 +32,8 @@ struct RunHandle {
     /// The file it runs, for the teacher's view.
     entry: String,
     asked: std::time::Instant,
-    /// Why someone else (the teacher) stopped it, for its `Exit`.
-    stopped_because: Arc<std::sync::OnceLock<String>>,
+    /// Shared with the run's driver: its pid, and why the teacher stopped it.
+    status: Arc<run::RunStatus>,
 }
 
 type Runs = Arc<Mutex<HashMap<u32, RunHandle>>>;
@@ -109,6 +109,14 @@ struct Session {
 }
 
 pub async fn serve(socket: WebSocket, app: Arc<App>, token: Option<String>) {
+    app.open_sockets.fetch_add(1, Ordering::SeqCst);
+    let counted = app.clone();
+    connection(socket, app, token).await;
+    counted.open_sockets.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// One WebSocket from the page, from the first message to the close.
+async fn connection(socket: WebSocket, app: Arc<App>, token: Option<String>) {
     let id = token.filter(|t| crate::class::valid_token(t)).unwrap_or_else(|| crate::class::random_hex(9));
     let (mut sink, mut stream) = socket.split();
     let (out, mut rx) = mpsc::channel::<ServerMsg>(256);
@@ -314,7 +322,7 @@ impl Session {
         let (stdin_tx, stdin_rx) = mpsc::channel(64);
         let cancel = Arc::new(tokio::sync::Notify::new());
         let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let stopped_because = Arc::new(std::sync::OnceLock::new());
+        let status = Arc::new(run::RunStatus::default());
         {
             let mut runs = self.runs.lock().expect("runs poisoned");
             if runs.contains_key(&id) {
@@ -328,7 +336,7 @@ impl Session {
                     started: started.clone(),
                     entry: req.entry.clone(),
                     asked: std::time::Instant::now(),
-                    stopped_because: stopped_because.clone(),
+                    status: status.clone(),
                 },
             );
         }
@@ -346,7 +354,7 @@ impl Session {
                     .await
                     .map_err(|e| format!("{e:#}"))?;
                 started.store(true, Ordering::SeqCst);
-                run::drive(sandbox, id, io, stdin_rx, out.clone(), stopped_because).await;
+                run::drive(sandbox, id, io, stdin_rx, out.clone(), status).await;
                 Ok(())
             }
             .await;

@@ -46,6 +46,8 @@ struct Setup {
     course: Option<PathBuf>,
     code: Option<&'static str>,
     max: Option<usize>,
+    run_rate: Option<classbook::class::rate::Rate>,
+    wrong_code_rate: Option<classbook::class::rate::Rate>,
 }
 
 async fn start(setup: Setup) -> ClassServer {
@@ -61,6 +63,12 @@ async fn start(setup: Setup) -> ClassServer {
     app.class.access_code = setup.code.map(str::to_string);
     if let Some(max) = setup.max {
         app.class.max_students = max;
+    }
+    if let Some(rate) = setup.run_rate {
+        app.class.run_rate = rate;
+    }
+    if let Some(rate) = setup.wrong_code_rate {
+        app.class.wrong_code_rate = rate;
     }
     let app = Arc::new(app);
     if let Some(dir) = setup.course {
@@ -83,7 +91,7 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn token(n: u8) -> String {
-    format!("{:032x}", 0xc1a55_0000u64 + n as u64)
+    format!("{:032x}", 0x000c_1a55_0000_u64 + n as u64)
 }
 
 /// One HTTP/1.1 request; the status and the body.
@@ -181,7 +189,8 @@ async fn the_teacher_sees_a_running_program_and_stops_it() {
     let (_, joined) = join(server.addr, &t, "Han Meimei", None).await;
     let mut c = Client::connect_to(server.addr, &t).await;
     c.send(&ClientMsg::Viewing { lesson: Some("tcp-echo".into()) }).await;
-    c.start(5, &[("server.py", "import time\nprint('up', flush=True)\ntime.sleep(120)\n")], "server.py", false).await;
+    let busy = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3:\n    pass\nprint('up', flush=True)\ntime.sleep(120)\n";
+    c.start(5, &[("server.py", busy)], "server.py", false).await;
     next_matching(&mut c, |m| matches!(m, ServerMsg::Output { run_id: 5, .. }).then_some(())).await;
 
     let me = eventually("the running program in the teacher's list", || async {
@@ -193,6 +202,11 @@ async fn the_teacher_sees_a_running_program_and_stops_it() {
     let run = &me["runs"][0];
     assert_eq!((run["run_id"].as_u64(), run["entry"].as_str(), run["state"].as_str()), (Some(5), Some("server.py"), Some("running")));
     assert!(run["elapsed_ms"].as_u64().unwrap() < 60_000);
+    let cpu = run["cpu_ms"].as_u64().expect("the CPU time of a running program is known");
+    assert!((250..60_000).contains(&cpu), "{cpu} ms of CPU after a 0.3 s busy loop");
+    if let Some(mem) = me["memory_bytes"].as_u64() {
+        assert!(mem > 1 << 20, "a sandbox with python in it uses more than 1 MiB: {mem}");
+    }
     assert!(me["last_active_ms"].as_i64().unwrap() > 1_600_000_000_000);
 
     let stop = serde_json::json!({"student": joined["id"], "run_id": 5});
@@ -359,7 +373,8 @@ async fn a_lesson_edit_reaches_a_connected_student_and_a_broken_one_keeps_the_ol
 
 #[tokio::test(flavor = "multi_thread")]
 async fn joining_needs_the_right_code_and_room_in_the_class() {
-    let server = start(Setup { code: Some("4711"), max: Some(1), ..Default::default() }).await;
+    let guessing = classbook::class::rate::Rate { burst: 10.0, per_sec: 0.01 };
+    let server = start(Setup { code: Some("4711"), max: Some(1), wrong_code_rate: Some(guessing), ..Default::default() }).await;
     let (status, info) = http(server.addr, "GET", "/api/class", None, None).await;
     assert_eq!(status, 200);
     assert!(info.contains(r#""needs_code":true"#), "{info}");
@@ -382,6 +397,15 @@ async fn joining_needs_the_right_code_and_room_in_the_class() {
     assert_eq!(c.run(1, "print(6*7)").await.stdout, "42\n");
     let (status, body) = join(server.addr, &token(9), "Zhou", Some("4711")).await;
     assert_eq!((status, body["error"].as_str()), (503, Some("the class is full (1 students)")));
+
+    // Guessing: after a burst of wrong codes, every code is refused for a while, the right one too.
+    let mut statuses = Vec::new();
+    for guess in 0..12 {
+        statuses.push(join(server.addr, &token(8), "Sun", Some(&format!("{guess:04}"))).await.0);
+    }
+    assert!(statuses.iter().all(|s| [403, 429].contains(s)) && statuses.contains(&429), "{statuses:?}");
+    let (status, _) = join(server.addr, &token(8), "Sun", Some("4711")).await;
+    assert_eq!(status, 429, "the right code learns nothing while guessing is refused");
 }
 
 fn serve_with_data(data: &Path) -> std::process::Output {
@@ -412,4 +436,87 @@ async fn a_corrupt_or_locked_database_file_stops_the_start_with_a_clear_error() 
     assert!(!out.status.success());
     assert!(stderr.contains(&locked.display().to_string()) && stderr.contains("in use by another process"), "{stderr}");
     holder.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_tells_the_students_and_flushes_the_database() {
+    let dir = temp_dir("sigterm");
+    let data = dir.join("class.sqlite3");
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_classbook"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--teacher-token", TEACHER, "--data"])
+        .arg(&data)
+        .env_remove("CLASSBOOK_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = server.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let banner = rx.recv_timeout(Duration::from_secs(30)).expect("a banner");
+    let addr: SocketAddr = banner.split("http://").nth(1).and_then(|s| s.split('/').next()).unwrap().parse().unwrap();
+    let teacher_line = std::iter::from_fn(|| rx.recv_timeout(Duration::from_secs(5)).ok()).find(|l| l.contains("teacher page"));
+    assert!(teacher_line.is_some_and(|l| l.contains(&format!("/#/teacher?token={TEACHER}"))));
+
+    let (lesson, cell) = first_exercise();
+    let mut c = Client::connect_to(addr, &token(10)).await;
+    c.send(&ClientMsg::ExerciseResult { lesson: lesson.clone(), cell: cell.clone(), passed: true }).await;
+    c.start(1, &[("wait.py", "import time\nprint('waiting', flush=True)\ntime.sleep(120)\n")], "wait.py", false).await;
+    next_matching(&mut c, |m| matches!(m, ServerMsg::Output { run_id: 1, .. }).then_some(())).await;
+
+    // SAFETY: kill on our own child's pid.
+    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    let notice = next_matching(&mut c, |m| match m {
+        ServerMsg::Notice { message } => Some(message),
+        _ => None,
+    })
+    .await;
+    assert!(notice.contains("stopping"), "{notice}");
+    let mut closed = false;
+    for _ in 0..50 {
+        if c.try_recv(Duration::from_secs(10)).await.is_none() {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "the server closes the connection");
+    let status = tokio::task::spawn_blocking(move || server.wait()).await.unwrap().unwrap();
+    assert!(status.success(), "{status}");
+    let wal = std::fs::metadata(dir.join("class.sqlite3-wal")).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(wal, 0, "the WAL was checkpointed into the database file");
+    let db = Db::open(&data).unwrap();
+    let results = db.results().await.unwrap();
+    assert!(results.iter().any(|r| r.lesson == lesson && r.cell == cell && r.passed), "{results:?}");
+    db.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn runs_beyond_the_rate_limit_get_a_clear_error() {
+    let rate = classbook::class::rate::Rate { burst: 2.0, per_sec: 0.01 };
+    let server = start(Setup { run_rate: Some(rate), ..Default::default() }).await;
+    let mut c = Client::connect_to(server.addr, &token(11)).await;
+    assert_eq!(c.run(1, "print(1)").await.stdout, "1\n");
+    assert_eq!(c.run(2, "print(2)").await.stdout, "2\n");
+    c.start(3, &[("main.py", "print(3)")], "main.py", false).await;
+    let (id, message) = next_matching(&mut c, |m| match m {
+        ServerMsg::Error { run_id, message } => Some((run_id, message)),
+        ServerMsg::Started { run_id: 3, .. } => panic!("run 3 started beyond the limit"),
+        _ => None,
+    })
+    .await;
+    assert_eq!(id, Some(3));
+    assert!(message.contains("too many programs started"), "{message}");
+    // Other messages still work.
+    c.send(&ClientMsg::Viewing { lesson: Some("closures".into()) }).await;
+    let students = eventually("the lesson in the teacher's list", || async {
+        let s = teacher_get(server.addr, "/api/teacher/students").await;
+        (s[0]["lesson"] == "closures").then_some(s)
+    })
+    .await;
+    assert_eq!(students[0]["online"], true);
 }

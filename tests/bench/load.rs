@@ -137,6 +137,8 @@ async fn main() {
     for t in tasks {
         sockets.push(t.await.expect("a student task"));
     }
+    // The class stays connected to the end of the last minute.
+    tokio::time::sleep_until((start + Duration::from_secs(60 * minutes)).into()).await;
     let elapsed = start.elapsed();
 
     let (_, progress) = http_teacher(addr, "/api/teacher/progress").await;

@@ -63,6 +63,14 @@ mod tests {
         let args = file_args(&file, &cmd(), &given).unwrap();
         assert_eq!(args, [OsString::from("--bind=0.0.0.0:9000")], "the flag beats the file; false adds nothing");
 
+        // The environment beats the file too.
+        std::env::set_var("TEST_CLASSBOOK_BIND", "127.0.0.1:7000");
+        let given = cmd().get_matches_from(["serve"]);
+        let args = file_args(&file, &cmd(), &given).unwrap();
+        std::env::remove_var("TEST_CLASSBOOK_BIND");
+        assert_eq!(args, [OsString::from("--max-students=40")], "bind came from the environment");
+        let given = cmd().get_matches_from(["serve"]);
+
         std::fs::write(&file, "colour = 3\n").unwrap();
         let err = file_args(&file, &cmd(), &given).unwrap_err().to_string();
         assert!(err.contains("unknown setting 'colour'") && err.contains("classbook.toml"), "{err}");

@@ -242,6 +242,14 @@ fn open_file(path: &Path) -> Result<Connection> {
     if check != "ok" {
         bail!("it is damaged ({check}); move it away to start a new class database");
     }
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| explain(e, path))?;
+    if version as usize > MIGRATIONS.len() {
+        bail!(
+            "it was made by a newer classbook (schema version {version}; this one knows {}): use that version, \
+             or another --data file",
+            MIGRATIONS.len()
+        );
+    }
     migrate(&mut conn).map_err(|e| explain(e, path))?;
     // In EXCLUSIVE locking mode a write lock, once taken, is kept until close.
     conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;").map_err(|e| explain(e, path))?;
@@ -311,6 +319,18 @@ mod tests {
         assert_eq!(results, [ResultRow { student: s.id, lesson: "closures".into(), cell: "acc".into(), passed: true }]);
         assert_eq!(db.admit("bb", None, 1).await.unwrap(), Admission::Full(1));
         db.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_file_from_a_newer_classbook_is_refused_and_left_alone() {
+        let path = temp("newer");
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        let err = format!("{:#}", Db::open(&path).err().expect("a newer schema must be refused"));
+        assert!(err.contains("newer") && err.contains(&path.display().to_string()), "{err}");
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), 99);
     }
 
     #[tokio::test]

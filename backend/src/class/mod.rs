@@ -33,6 +33,10 @@ pub struct Class {
     pub run_rate: rate::Rate,
     /// Messages a student may send (input, presence, results...): a burst, then a rate.
     pub message_rate: rate::Rate,
+    /// Wrong access codes the whole class may send (against guessing): when they are used
+    /// up, every code is refused for a moment, the right one too, so guessing learns nothing.
+    pub wrong_code_rate: rate::Rate,
+    wrong_codes: Mutex<Option<rate::Bucket>>,
 }
 
 /// One `file:line: message` problem of a lesson file.
@@ -73,6 +77,8 @@ impl CourseProblem {
 pub enum JoinError {
     BadRequest(String),
     WrongCode,
+    /// Too many wrong codes lately (someone guessing): wait and try again.
+    TooManyTries,
     Full(usize),
     Failed(String),
 }
@@ -90,6 +96,8 @@ impl Class {
             course_errors: Mutex::default(),
             run_rate: rate::Rate { burst: 60.0, per_sec: 5.0 },
             message_rate: rate::Rate { burst: 400.0, per_sec: 100.0 },
+            wrong_code_rate: rate::Rate { burst: 20.0, per_sec: 1.0 },
+            wrong_codes: Mutex::default(),
         }
     }
 
@@ -110,7 +118,14 @@ impl Class {
             return Err(JoinError::BadRequest("the name has control characters".into()));
         }
         if let Some(expected) = &self.access_code {
+            let rate = self.wrong_code_rate;
+            let mut wrong = self.wrong_codes.lock().expect("wrong codes poisoned");
+            let bucket = wrong.get_or_insert_with(|| rate::Bucket::full(rate));
+            if !bucket.available(rate) {
+                return Err(JoinError::TooManyTries);
+            }
             if !constant_time_eq(code.unwrap_or("").as_bytes(), expected.as_bytes()) {
+                bucket.take(rate);
                 return Err(JoinError::WrongCode);
             }
         }
@@ -153,8 +168,8 @@ pub fn valid_token(t: &str) -> bool {
 /// expected secret is not hidden, only its content).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let mut diff = (a.len() != b.len()) as u8;
-    for i in 0..b.len() {
-        diff |= a.get(i).copied().unwrap_or(0) ^ b[i];
+    for (i, byte) in b.iter().enumerate() {
+        diff |= a.get(i).copied().unwrap_or(0) ^ byte;
     }
     std::hint::black_box(diff) == 0
 }

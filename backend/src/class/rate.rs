@@ -22,15 +22,25 @@ impl Bucket {
         Bucket { tokens: rate.burst, at: Instant::now() }
     }
 
+    /// Whether a token is there now (none is taken).
+    pub fn available(&mut self, rate: Rate) -> bool {
+        self.refill(rate, Instant::now());
+        self.tokens >= 1.0
+    }
+
+    fn refill(&mut self, rate: Rate, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate.per_sec).min(rate.burst);
+        self.at = now;
+    }
+
     /// Takes one token if there is one.
     pub fn take(&mut self, rate: Rate) -> bool {
         self.take_at(rate, Instant::now())
     }
 
     fn take_at(&mut self, rate: Rate, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * rate.per_sec).min(rate.burst);
-        self.at = now;
+        self.refill(rate, now);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             true

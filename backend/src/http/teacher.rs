@@ -50,7 +50,8 @@ async fn students(State(app): State<Arc<App>>) -> Response {
         Ok(r) => r,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
     };
-    let live = app.sessions.live();
+    let sessions = app.clone();
+    let live = tokio::task::spawn_blocking(move || sessions.sessions.live()).await.unwrap_or_default();
     let list: Vec<serde_json::Value> = rows
         .iter()
         .map(|s| {

@@ -7,8 +7,10 @@ mod cgroup;
 mod channel;
 mod seccomp;
 mod uids;
+mod usage;
 
 pub use cgroup::Cgroups;
+pub use usage::ProcTable;
 pub use uids::UidPool;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -149,6 +151,8 @@ pub struct Sandbox {
     _uid: Option<uids::UidLease>,
     limits: Limits,
     alive: Arc<AtomicBool>,
+    /// bwrap's pid on the host (every process of the sandbox descends from it).
+    host_pid: Option<u32>,
     /// The host work dir of an unsafe (unsandboxed) session, removed on close.
     unsafe_dir: Option<PathBuf>,
 }
@@ -284,7 +288,9 @@ impl Sandbox {
         let routes: Routes = Arc::default();
         let alive = Arc::new(AtomicBool::new(true));
         tokio::spawn(route_events(chan.clone(), routes.clone(), alive.clone()));
+        let host_pid = child.id();
         Ok(Sandbox {
+            host_pid,
             chan,
             child: tokio::sync::Mutex::new(child),
             routes,
@@ -302,6 +308,11 @@ impl Sandbox {
 
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// bwrap's pid on the host, while it runs.
+    pub fn host_pid(&self) -> Option<u32> {
+        self.host_pid
     }
 
     /// The sandbox's memory in use (from its cgroup; `None` without one).

@@ -3,6 +3,7 @@
 
 use super::{Sessions, Shared};
 use crate::class::db::now_ms;
+use crate::sandbox::ProcTable;
 use serde::Serialize;
 use shared::wire::ServerMsg;
 use std::sync::atomic::Ordering;
@@ -52,9 +53,10 @@ impl Sessions {
         self.0.lock().expect("sessions poisoned").values().cloned().collect()
     }
 
-    /// Every session, as the teacher sees it.
+    /// Every session, as the teacher sees it. Blocking (reads /proc for CPU times).
     pub fn live(&self) -> Vec<LiveStudent> {
-        self.all().iter().map(|s| live_student(s)).collect()
+        let procs = ProcTable::scan();
+        self.all().iter().map(|s| live_student(s, &procs)).collect()
     }
 
     /// Stops run `run_id` of `student` (or all their runs): running ones are killed and end
@@ -68,7 +70,7 @@ impl Sessions {
                 if run_id.is_some_and(|want| want != *id) {
                     continue;
                 }
-                let _ = h.stopped_because.set(STOPPED_BY_TEACHER.into());
+                let _ = h.status.stopped_because.set(STOPPED_BY_TEACHER.into());
                 if h.started.load(Ordering::SeqCst) {
                     to_kill.push(*id);
                 } else {
@@ -114,23 +116,27 @@ impl Sessions {
     }
 }
 
-fn live_student(s: &Shared) -> LiveStudent {
+fn live_student(s: &Shared, procs: &ProcTable) -> LiveStudent {
     let (lesson, last_active_ms) = {
         let p = s.presence.lock().expect("presence poisoned");
         (p.lesson.clone(), p.last_active_ms)
     };
     // A sandbox being started holds the lock: its memory is unknown for this moment.
     let sandbox = s.sandbox.try_lock().ok().and_then(|g| g.clone());
-    let memory_bytes = sandbox.as_ref().filter(|sb| sb.is_alive()).and_then(|sb| sb.memory_bytes());
+    let sandbox = sandbox.filter(|sb| sb.is_alive());
+    let memory_bytes = sandbox.as_ref().and_then(|sb| sb.memory_bytes());
+    let host_pid = sandbox.as_ref().and_then(|sb| sb.host_pid());
     let mut runs = Vec::new();
     for (_, conn_runs) in s.conns.lock().expect("conns poisoned").values() {
         for (id, h) in conn_runs.lock().expect("runs poisoned").iter() {
             let running = h.started.load(Ordering::SeqCst);
+            let pid = h.status.pid.load(Ordering::SeqCst);
+            let cpu_ms = host_pid.filter(|_| running && pid != 0).and_then(|root| procs.cpu_ms(root, pid));
             runs.push(LiveRun {
                 run_id: *id,
                 entry: h.entry.clone(),
                 state: if running { "running" } else { "queued" },
-                cpu_ms: None,
+                cpu_ms,
                 elapsed_ms: h.asked.elapsed().as_millis() as u64,
             });
         }
