@@ -88,6 +88,7 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("join-name-empty", "请输入名字", "Please enter a name"),
     ("join-name-long", "名字最多 40 个字", "A name has at most 40 characters"),
     ("join-wrong-code", "口令不对，请向老师确认", "Wrong access code; ask the teacher"),
+    ("join-too-many", "刚才输错口令的次数太多，请等几秒再试", "Too many wrong codes just now; wait a few seconds and try again"),
     ("join-full", "课堂已满", "The class is full"),
     ("join-unreachable", "连不上班级服务器，请检查网络后再试", "The class server cannot be reached; check the network and try again"),
     ("join-refused", "服务器拒绝了", "The server refused"),

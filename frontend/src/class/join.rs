@@ -27,6 +27,8 @@ enum JoinError {
     NameEmpty,
     NameTooLong,
     WrongCode,
+    /// Too many wrong codes in the class just now: every join waits a few seconds.
+    TooMany,
     Full(String),
     Unreachable,
     Refused(String),
@@ -37,6 +39,7 @@ impl JoinError {
         match e.status {
             None => JoinError::Unreachable,
             Some(403) => JoinError::WrongCode,
+            Some(429) => JoinError::TooMany,
             Some(503) => JoinError::Full(e.message),
             Some(_) => JoinError::Refused(e.message),
         }
@@ -47,6 +50,7 @@ impl JoinError {
             JoinError::NameEmpty => tr("join-name-empty").to_string(),
             JoinError::NameTooLong => tr("join-name-long").to_string(),
             JoinError::WrongCode => tr("join-wrong-code").to_string(),
+            JoinError::TooMany => tr("join-too-many").to_string(),
             JoinError::Full(m) => format!("{} ({m})", tr("join-full")),
             JoinError::Unreachable => tr("join-unreachable").to_string(),
             JoinError::Refused(m) => format!("{}: {m}", tr("join-refused")),
