@@ -97,6 +97,14 @@ async fn the_teacher_sees_a_joined_student_stops_their_program_sees_results_and_
     let exit = student.eval("document.querySelector('[data-cell-id=scratch] [data-role=exit]').textContent").await;
     assert!(exit.as_str().unwrap().contains("stopped by the teacher"), "{exit}");
     teacher.wait_for(&format!("!document.querySelector('{stop}')"), 15, "the program gone from the list").await;
+    // Run again; "Stop all" of that student ends it too.
+    student.click("[data-cell-id=scratch] [data-action=run]").await;
+    student.wait_for(&format!("{} === 'running'", state_of("scratch")), 30, "the program running again").await;
+    let stop_all = format!("[data-role=students] tr[data-student-id=\"{id}\"] [data-action=stop-student]");
+    teacher.wait_for(&format!("document.querySelector('{stop_all}')"), 15, "Stop all on the teacher's page").await;
+    teacher.click(&stop_all).await;
+    student.wait_for(&format!("{} === 'failed'", state_of("scratch")), 15, "the program stopped again").await;
+    teacher.wait_for(&format!("!document.querySelector('{stop_all}')"), 15, "no program left").await;
 
     // A message reaches the student's page as a banner they can dismiss.
     type_into(&teacher, "[data-role=message-text]", "请先保存代码").await;
