@@ -129,7 +129,7 @@ async fn the_teacher_sees_a_joined_student_stops_their_program_sees_results_and_
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_access_code_is_checked_a_reload_rejoins_and_a_student_token_is_refused_by_the_teacher_page() {
+async fn an_access_code_is_checked_a_reload_rejoins_a_rename_keeps_the_student_and_a_student_token_is_refused_by_the_teacher_page() {
     require_built_page();
     let server = serve_class(None, |app| {
         app.class.teacher_token = TEACHER.into();
@@ -160,6 +160,16 @@ async fn an_access_code_is_checked_a_reload_rejoins_and_a_student_token_is_refus
     let (status, body) = http(&server, "GET", "/api/teacher/students", Some(TEACHER), None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body.matches("小红").count(), 1, "one student, not two: {body}");
+
+    // The name can be changed from the header; the server keeps the same student.
+    b.click("[data-action=change-name]").await;
+    type_into(&b, "[data-role=join-name]", "红红").await;
+    b.click("[data-action=join]").await;
+    b.wait_for("document.querySelector('[data-role=student-name]')?.textContent === '红红'", 15, "renamed").await;
+    let (_, renamed) = http(&server, "GET", "/api/teacher/students", Some(TEACHER), None).await;
+    assert!(renamed.contains("红红") && !renamed.contains("小红"), "{renamed}");
+    let id = |json: &str| serde_json::from_str::<serde_json::Value>(json).unwrap()[0]["id"].clone();
+    assert_eq!(id(&renamed), id(&body), "the same student: {body} / {renamed}");
 
     // The student's token is not the teacher's: the endpoint says 401 and so does the page.
     let (status, _) = http(&server, "GET", "/api/teacher/students", Some(&token), None).await;

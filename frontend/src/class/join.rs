@@ -111,22 +111,25 @@ pub fn resume() {
     });
 }
 
-/// The server refused the session because this browser has not joined: show the dialog.
+/// The server refused the session because this browser has not joined (or the class forgot
+/// it): ask again, with the remembered name filled in.
 pub fn ask() {
     let s = state();
     if !s.open.get_untracked() {
         s.needs_code.set(true);
+        s.name.set(None);
         s.open.set(true);
     }
 }
 
 /// The name dialog. Without an access code it sits above the page and can wait ("later");
-/// with one it covers the page, since the class server refuses this browser until it joins.
+/// with one it covers the page until this browser has joined, since the class server refuses
+/// it until then (a student who joined can close it: renaming asks for the code again).
 #[component]
 pub fn JoinDialog() -> impl IntoView {
     let s = state();
     move || s.open.get().then(|| {
-        let name = RwSignal::new(s.name.get_untracked().unwrap_or_default());
+        let name = RwSignal::new(s.name.get_untracked().or_else(|| storage::get("name")).unwrap_or_default());
         let code = RwSignal::new(storage::get("code").unwrap_or_default());
         let busy = RwSignal::new(false);
         let input = NodeRef::<leptos::html::Input>::new();
@@ -162,7 +165,8 @@ pub fn JoinDialog() -> impl IntoView {
                 busy.set(false);
             });
         };
-        let modal = move || s.needs_code.get();
+        let show_code = move || s.needs_code.get();
+        let modal = move || s.needs_code.get() && s.name.get().is_none();
         view! {
             <div class="join-backdrop" class:modal=modal>
                 <form class="join" role="dialog" aria-modal=move || modal().to_string()
@@ -173,7 +177,7 @@ pub fn JoinDialog() -> impl IntoView {
                         <input type="text" node_ref=input data-role="join-name" maxlength="40" autocomplete="nickname"
                             prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
                     </label>
-                    <Show when=modal>
+                    <Show when=show_code>
                         <label>
                             <span>{move || tr("join-code")}</span>
                             <input type="text" data-role="join-code" autocomplete="off"
