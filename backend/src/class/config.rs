@@ -1,6 +1,5 @@
-//! The settings file (`serve --config FILE`): TOML whose keys are `serve`'s long flag names
-//! (`bind = "0.0.0.0:8080"`, `max-students = 40`). A flag or its environment variable wins over
-//! the file, and the file over the built-in default.
+//! The settings file (`serve --config FILE`): TOML keyed by `serve`'s long flag names
+//! (`max-students = 40`). A flag or its environment variable wins over it; it wins over defaults.
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::parser::ValueSource;

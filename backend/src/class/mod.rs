@@ -1,13 +1,15 @@
 //! The class: who joined (students by token, in the class database), the teacher's token,
 //! the access code and class size, exercise progress, rate limits, and course reloading.
-//!
-//! `db` is the SQLite file; `progress` builds the teacher's grid; `rate` the per-student
-//! token buckets; `watch` reloads the course directory; `config` the TOML settings file.
 
+/// The TOML settings file of `serve`.
 pub mod config;
+/// The SQLite file: students and exercise attempts.
 pub mod db;
+/// The teacher's grid of students × exercises, JSON and CSV.
 pub mod progress;
+/// Token buckets for per-student (and per-class) limits.
 pub mod rate;
+/// Reloading the course directory when a lesson file changes.
 pub mod watch;
 
 use db::{Admission, Db, StudentRow};

@@ -1,6 +1,5 @@
-//! Course reloading: polls the course directory; when a lesson file changes, the course is
-//! loaded and validated again. A valid course replaces the old one and connected pages get
-//! `CourseChanged`; a broken one is logged and kept for the teacher's page, the old one stays.
+//! Course reloading: polls the course directory; on a change a valid course is served and pages
+//! get `CourseChanged`, a broken one keeps the old course and its errors go to the teacher.
 
 use super::CourseProblem;
 use crate::app::App;
