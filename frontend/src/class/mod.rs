@@ -16,6 +16,9 @@ use wasm_bindgen::prelude::*;
 thread_local! {
     /// Bumped when the course changed on the server in a way that concerns the open page.
     static COURSE_VERSION: RwSignal<u32> = RwSignal::new(0);
+    /// Exercise results checked while the class server was out of reach (browser exercises
+    /// work offline), sent when the WebSocket opens again.
+    static UNSENT: std::cell::RefCell<Vec<ClientMsg>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Read it inside a view to re-render that view when the lessons it shows changed.
@@ -58,15 +61,24 @@ fn send_viewing() {
     server::send(&ClientMsg::Viewing { lesson: viewing() }, None);
 }
 
-/// The WebSocket (re)opened: tell the teacher where this student is.
+/// The WebSocket (re)opened: tell the teacher where this student is, and what they checked
+/// while it was closed.
 pub fn connected() {
     send_viewing();
+    for msg in UNSENT.with(|u| std::mem::take(&mut *u.borrow_mut())) {
+        server::send(&msg, None);
+    }
 }
 
 /// After an exercise check: its result goes to the teacher's grid (lesson pages only).
 pub fn exercise_checked(cell: &str, passed: bool) {
     if let Route::Lesson(lesson) = route::current() {
-        server::send(&ClientMsg::ExerciseResult { lesson, cell: cell.to_string(), passed }, None);
+        let msg = ClientMsg::ExerciseResult { lesson, cell: cell.to_string(), passed };
+        if server::link().get_untracked() == server::Link::Open {
+            server::send(&msg, None);
+        } else {
+            UNSENT.with(|u| u.borrow_mut().push(msg));
+        }
     }
 }
 
