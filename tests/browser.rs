@@ -1,7 +1,7 @@
 //! The page in headless Chromium against a real server: a browser cell runs in Pyodide, a
 //! server group (TCP server + client) runs in the sandbox, both show their output.
 
-use classbook_e2e::{output_of, require_built_page, serve, state_of, Browser};
+use classbook_e2e::{exercise_of, output_of, require_built_page, serve, state_of, Browser};
 use std::time::Instant;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -43,19 +43,6 @@ async fn a_browser_cell_and_a_server_group_both_run_from_the_page() {
         assert!(out.contains(want), "missing {want:?} in:\n{out}");
     }
     browser.close().await;
-}
-
-/// The exercise of `lesson` that runs in `runtime`, with its solution.
-fn exercise_of(lesson: &str, runtime: shared::course::Runtime) -> (String, String) {
-    let course = classbook::course::Course::load(None).expect("bundled course");
-    let cell = course
-        .lesson(lesson)
-        .expect("lesson")
-        .cells()
-        .find(|c| c.exercise.is_some() && c.runtime == runtime)
-        .expect("an exercise")
-        .clone();
-    (cell.id, cell.exercise.unwrap().solution.expect("a solution"))
 }
 
 #[tokio::test(flavor = "multi_thread")]

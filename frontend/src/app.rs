@@ -1,10 +1,12 @@
-//! The page shell: header (engine progress, server link, language, shortcuts, settings), and
-//! the current route.
+//! The page shell: header (engine progress, server link, name, language, shortcuts, settings),
+//! the class's notices and name dialog, and the current route.
 
+use crate::class;
 use crate::i18n::{lang, set_lang, tr, Lang};
 use crate::notebook::{LessonList, LessonView, Scratch};
 use crate::route::{self, Route};
 use crate::runtime::{browser, server};
+use crate::teacher::TeacherPage;
 use leptos::prelude::*;
 
 #[component]
@@ -19,11 +21,12 @@ pub fn App() -> impl IntoView {
             let _ = root.set_attribute("lang", code);
         }
     });
+    let student = move || !class::is_teacher(&route.get());
     view! {
         <header class="top">
             <a class="brand" href="#/">{move || tr("app")}</a>
             <EngineStatus/>
-            <ServerStatus/>
+            <Show when=student><ServerStatus/><class::NameButton/></Show>
             <button class="lang" aria-label="language / 语言" data-action="language"
                 on:click=move |_| set_lang(if lang().get() == Lang::Zh { Lang::En } else { Lang::Zh })>
                 {move || tr("language")}
@@ -31,15 +34,20 @@ pub fn App() -> impl IntoView {
             <crate::help::HelpButton/>
             <crate::settings::SettingsButton/>
         </header>
+        <Show when=student><class::Notices/><class::JoinDialog/></Show>
         <main>
-            {move || match route.get() {
+            {move || {
+            // A lesson changed on the server: fetch and show the open page again.
+            class::course_version().track();
+            match route.get() {
                 Route::Lessons => view! { <LessonList/> }.into_any(),
                 Route::Lesson(id) => view! { <LessonView id=id/> }.into_any(),
                 Route::Scratch { runtime, code } => view! { <Scratch runtime=runtime code=code/> }.into_any(),
+                Route::Teacher { token } => view! { <TeacherPage token=token/> }.into_any(),
                 Route::NotFound(_) => view! {
                     <p class="error">{move || tr("not-found")}" · "<a href="#/">{move || tr("back")}</a></p>
                 }.into_any(),
-            }}
+            }}}
         </main>
     }
 }

@@ -1,5 +1,5 @@
 //! The page's routes, read from the URL hash: `#/`, `#/lesson/<id>`,
-//! `#/scratch?runtime=browser|server&code=<base64url>`.
+//! `#/scratch?runtime=browser|server&code=<base64url>`, `#/teacher[?token=…]`.
 
 use shared::course::Runtime;
 
@@ -8,6 +8,8 @@ pub enum Route {
     Lessons,
     Lesson(String),
     Scratch { runtime: Runtime, code: String },
+    /// The teacher's page; `token` when the address carries one (it is then stored and removed).
+    Teacher { token: Option<String> },
     NotFound(String),
 }
 
@@ -31,6 +33,11 @@ pub fn parse(hash: &str) -> Route {
                 }
             }
             Route::Scratch { runtime, code }
+        }
+        ["teacher"] => {
+            let token = query.split('&').find_map(|p| p.strip_prefix("token=")).filter(|t| !t.is_empty());
+            let token = token.map(|t| js_sys::decode_uri_component(t).ok().and_then(|s| s.as_string()).unwrap_or_default());
+            Route::Teacher { token }
         }
         _ => Route::NotFound(hash.to_string()),
     }

@@ -21,7 +21,14 @@ pub async fn serve(course_dir: Option<&std::path::Path>) -> Server {
 /// Like `serve`, with `extra` routes in front of classbook's own (benchmarks add pages).
 pub async fn serve_with(course_dir: Option<&std::path::Path>, extra: axum::Router) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    serve_on(listener, course_dir, extra).await
+    serve_on(listener, course_dir, extra, |_| {}).await
+}
+
+/// Serves the bundled course (or `course_dir`, watched for edits as `classbook serve` does)
+/// with the class set up by `configure` (teacher token, access code).
+pub async fn serve_class(course_dir: Option<&std::path::Path>, configure: impl FnOnce(&mut App)) -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    serve_on(listener, course_dir, axum::Router::new(), configure).await
 }
 
 /// A server again at `addr` (after the one there was dropped): the page's origin, and with it
@@ -35,13 +42,23 @@ pub async fn serve_again(addr: SocketAddr, course_dir: Option<&std::path::Path>)
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     };
-    serve_on(listener, course_dir, axum::Router::new()).await
+    serve_on(listener, course_dir, axum::Router::new(), |_| {}).await
 }
 
-async fn serve_on(listener: tokio::net::TcpListener, course_dir: Option<&std::path::Path>, extra: axum::Router) -> Server {
+async fn serve_on(
+    listener: tokio::net::TcpListener,
+    course_dir: Option<&std::path::Path>,
+    extra: axum::Router,
+    configure: impl FnOnce(&mut App),
+) -> Server {
     let cfg = sandbox::Config::detect();
     classbook::probe_sandbox(&cfg).await.expect("sandboxes work on the test machine");
-    let app = std::sync::Arc::new(App::new(Course::load(course_dir).expect("course"), Ok(cfg)));
+    let mut app = App::new(Course::load(course_dir).expect("course"), Ok(cfg));
+    configure(&mut app);
+    let app = std::sync::Arc::new(app);
+    if let Some(dir) = course_dir {
+        classbook::class::watch::spawn(app.clone(), dir.to_path_buf());
+    }
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let router = extra.merge(classbook::http::router(app));
@@ -63,6 +80,25 @@ pub struct Browser {
     pub downloads: std::path::PathBuf,
 }
 
+/// One HTTP/1.1 request to the test server; returns the status and the body.
+pub async fn http(server: &Server, method: &str, path: &str, bearer: Option<&str>, body: Option<&str>) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(server.addr).await.expect("connect to the test server");
+    let body = body.unwrap_or("");
+    let auth = bearer.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        server.addr,
+        body.len()
+    );
+    conn.write_all(request.as_bytes()).await.expect("send the request");
+    let mut answer = Vec::new();
+    conn.read_to_end(&mut answer).await.expect("read the answer");
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, answer.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default())
+}
+
 impl Browser {
     pub async fn start() -> Browser {
         let port = free_port();
@@ -74,6 +110,7 @@ impl Browser {
             .expect("chromedriver runs (apt-get install chromium-driver)");
         let profile = std::env::temp_dir().join(format!("classbook-chromium-{}-{port}", std::process::id()));
         let downloads = profile.join("downloads");
+        let _ = std::fs::create_dir_all(&downloads);
         let caps = json!({
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
@@ -86,7 +123,7 @@ impl Browser {
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
                     "--disable-dev-shm-usage", "--window-size=1200,900",
                     format!("--user-data-dir={}", profile.display()),
-                ]
+                ],
             }
         });
         let caps = caps.as_object().unwrap().clone();
@@ -181,6 +218,19 @@ pub fn state_of(cell_id: &str) -> String {
 pub fn require_built_page() {
     let index = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist/index.html");
     assert!(index.exists(), "dist/ is not built: run ./run test (it builds the page with trunk first)");
+}
+
+/// The exercise of `lesson` that runs in `runtime`: its cell id and its solution.
+pub fn exercise_of(lesson: &str, runtime: shared::course::Runtime) -> (String, String) {
+    let course = Course::load(None).expect("bundled course");
+    let cell = course
+        .lesson(lesson)
+        .expect("lesson")
+        .cells()
+        .find(|c| c.exercise.is_some() && c.runtime == runtime)
+        .expect("an exercise")
+        .clone();
+    (cell.id, cell.exercise.unwrap().solution.expect("a solution"))
 }
 
 /// The scratch page holding `code` for `runtime` ("browser" or "server").

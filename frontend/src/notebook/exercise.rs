@@ -69,6 +69,7 @@ pub fn ExerciseCheck(
                 });
                 let passed = !results.is_empty() && results.iter().all(|(ok, _)| *ok) && crashed.is_none();
                 super::progress::record(&lesson, &cell_id, passed);
+                crate::class::exercise_checked(&cell_id, passed);
                 verdict.set(Some(Verdict::Done { results, crashed }));
             }
         };
@@ -154,6 +155,7 @@ fn check_tftp(cell_id: String, code: String, verdict: RwSignal<Option<Verdict>>,
     trace.set(Vec::new());
     let results = Rc::new(std::cell::RefCell::new(Results::new()));
     let crashed = Rc::new(std::cell::RefCell::new(None::<String>));
+    let (lesson_done, cell_done) = (lesson.clone(), cell_id.clone());
     let handler = Rc::new(move |ev: Event| match ev {
         Event::Msg(ServerMsg::TftpCheck { case, passed, message, .. }) => {
             let label = tr(&format!("tftp-case-{case}"));
@@ -174,6 +176,10 @@ fn check_tftp(cell_id: String, code: String, verdict: RwSignal<Option<Verdict>>,
         Event::Msg(ServerMsg::Exit(_)) => {
             let results = results.borrow().clone();
             let crashed = if results.is_empty() { crashed.borrow().clone().or(Some(String::new())) } else { None };
+            // Passed only when all four cases (download, upload, missing file, lost ACK) passed.
+            let passed = crashed.is_none() && results.len() == 4 && results.iter().all(|(ok, _)| *ok);
+            super::progress::record(&lesson_done, &cell_done, passed);
+            crate::class::exercise_checked(&cell_done, passed);
             verdict.set(Some(Verdict::Done { results, crashed }));
         }
         _ => {}

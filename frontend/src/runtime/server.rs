@@ -27,6 +27,7 @@ struct Server {
 thread_local! {
     static SERVER: RefCell<Option<Server>> = const { RefCell::new(None) };
     static LINK: RwSignal<Link> = RwSignal::new(Link::Connecting);
+    static STARTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 pub fn link() -> RwSignal<Link> {
@@ -35,7 +36,7 @@ pub fn link() -> RwSignal<Link> {
 
 /// The student's token, kept in the browser, so a reload or a dropped connection finds the
 /// same sandbox (and files) on the server.
-fn token() -> String {
+pub fn token() -> String {
     if let Some(t) = crate::storage::get("token") {
         return t;
     }
@@ -54,7 +55,14 @@ fn url() -> String {
     format!("{scheme}://{}/api/session?token={}", loc.host().unwrap_or_default(), token())
 }
 
-pub fn connect() {
+/// Opens the WebSocket the first time it is called; after that it reconnects by itself.
+pub fn start() {
+    if !STARTED.with(|s| s.replace(true)) {
+        connect();
+    }
+}
+
+fn connect() {
     let Ok(ws) = WebSocket::new(&url()) else {
         link().set(Link::Closed);
         return;
@@ -69,6 +77,7 @@ pub fn connect() {
                 }
             }
         });
+        crate::class::connected();
     });
     let on_message = Closure::<dyn FnMut(JsValue)>::new(|ev: JsValue| {
         let ev: MessageEvent = ev.unchecked_into();
@@ -115,13 +124,10 @@ fn on_message(msg: ServerMsg) {
         | ServerMsg::Listening { run_id }
         | ServerMsg::Trace { run_id, .. }
         | ServerMsg::TftpCheck { run_id, .. } => (*run_id, false),
-        // Class-wide messages (issue 8: shown as a banner, navigation, lesson reload).
-        ServerMsg::Notice { .. } | ServerMsg::Goto { .. } | ServerMsg::CourseChanged { .. } => return,
-        ServerMsg::Hello { .. } | ServerMsg::Error { run_id: None, .. } => {
-            if let ServerMsg::Error { message, .. } = &msg {
-                web_sys::console::warn_1(&format!("class server: {message}").into());
-            }
-            return;
+        ServerMsg::Hello { .. } => return,
+        // Class-wide messages: a banner, navigation, a lesson reload, a refused session.
+        ServerMsg::Notice { .. } | ServerMsg::Goto { .. } | ServerMsg::CourseChanged { .. } | ServerMsg::Error { run_id: None, .. } => {
+            return crate::class::on_message(msg)
         }
     };
     let handler = SERVER.with(|s| {

@@ -1,0 +1,103 @@
+//! The teacher endpoints (`/api/teacher/*`), typed; every call carries the teacher's token
+//! as `Authorization: Bearer`.
+
+use crate::api::{fetch, fetch_json, HttpError};
+use serde::Deserialize;
+use std::collections::HashMap;
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct Student {
+    pub id: u64,
+    pub name: String,
+    pub online: bool,
+    pub lesson: Option<String>,
+    pub last_active_ms: f64,
+    pub memory_bytes: Option<u64>,
+    #[serde(default)]
+    pub runs: Vec<Run>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct Run {
+    pub run_id: u32,
+    pub entry: String,
+    pub state: String,
+    pub cpu_ms: Option<u64>,
+    pub elapsed_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct Exercise {
+    pub lesson: String,
+    pub cell: String,
+    pub title: String,
+}
+
+impl Exercise {
+    /// `lesson/cell`, the key of a result.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.lesson, self.cell)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct ProgressRow {
+    pub id: u64,
+    pub name: String,
+    #[serde(default)]
+    pub results: HashMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+pub struct Progress {
+    pub exercises: Vec<Exercise>,
+    pub students: Vec<ProgressRow>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct CourseError {
+    pub file: String,
+    pub line: Option<u32>,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+pub struct CourseStatus {
+    pub errors: Vec<CourseError>,
+    pub lessons: usize,
+}
+
+pub async fn students(token: &str) -> Result<Vec<Student>, HttpError> {
+    fetch_json("GET", "/api/teacher/students", None, Some(token)).await
+}
+
+pub async fn progress(token: &str) -> Result<Progress, HttpError> {
+    fetch_json("GET", "/api/teacher/progress", None, Some(token)).await
+}
+
+pub async fn progress_csv(token: &str) -> Result<String, HttpError> {
+    fetch("GET", "/api/teacher/progress.csv", None, Some(token)).await
+}
+
+pub async fn course(token: &str) -> Result<CourseStatus, HttpError> {
+    fetch_json("GET", "/api/teacher/course", None, Some(token)).await
+}
+
+/// Stops one program of a student, or all of them (`run_id: None`).
+pub async fn stop(token: &str, student: u64, run_id: Option<u32>) -> Result<(), HttpError> {
+    let body = match run_id {
+        Some(r) => serde_json::json!({ "student": student, "run_id": r }),
+        None => serde_json::json!({ "student": student }),
+    };
+    fetch("POST", "/api/teacher/stop", Some(body.to_string()), Some(token)).await.map(drop)
+}
+
+pub async fn message(token: &str, text: &str) -> Result<(), HttpError> {
+    let body = serde_json::json!({ "message": text });
+    fetch("POST", "/api/teacher/message", Some(body.to_string()), Some(token)).await.map(drop)
+}
+
+pub async fn goto(token: &str, lesson: &str) -> Result<(), HttpError> {
+    let body = serde_json::json!({ "lesson": lesson });
+    fetch("POST", "/api/teacher/goto", Some(body.to_string()), Some(token)).await.map(drop)
+}
