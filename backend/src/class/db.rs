@@ -34,6 +34,9 @@ enum Msg {
     Close(tokio::sync::oneshot::Sender<Result<()>>),
 }
 
+/// Students seen within this long count towards the class size (a school day).
+pub const ACTIVE_WINDOW_MS: i64 = 12 * 3600 * 1000;
+
 /// A handle on the database thread. Cheap to clone.
 #[derive(Clone)]
 pub struct Db {
@@ -143,7 +146,8 @@ impl Db {
     }
 
     /// Finds or adds the student holding `token`. `name`, when given, renames them.
-    /// A new student is refused when `max` students are already known.
+    /// A new student is refused when `max` students were active in the last `ACTIVE_WINDOW_MS`
+    /// (the same file serves class after class, so everyone ever stored must not count).
     pub async fn admit(&self, token: &str, name: Option<&str>, max: usize) -> Result<Admission> {
         let (token, name) = (token.to_string(), name.map(str::to_string));
         self.call(move |c| {
@@ -159,7 +163,11 @@ impl Db {
                     id
                 }
                 None => {
-                    let count: i64 = tx.query_row("SELECT COUNT(*) FROM students", [], |r| r.get(0))?;
+                    let count: i64 = tx.query_row(
+                        "SELECT COUNT(*) FROM students WHERE last_seen_ms > ?1",
+                        [now - ACTIVE_WINDOW_MS],
+                        |r| r.get(0),
+                    )?;
                     if count as usize >= max {
                         return Ok(Admission::Full(max));
                     }
@@ -318,6 +326,20 @@ mod tests {
         let results = db.results().await.unwrap();
         assert_eq!(results, [ResultRow { student: s.id, lesson: "closures".into(), cell: "acc".into(), passed: true }]);
         assert_eq!(db.admit("bb", None, 1).await.unwrap(), Admission::Full(1));
+        db.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn only_students_active_today_count_towards_the_class_size() {
+        let db = Db::open(&temp("active")).unwrap();
+        let Admission::Admitted(old) = db.admit("old", Some("Wang"), 1).await.unwrap() else { panic!() };
+        assert_eq!(db.admit("new", Some("Zhao"), 1).await.unwrap(), Admission::Full(1));
+        // Last week's student no longer holds a place, and keeps their row and id.
+        let week_ago = now_ms() - 7 * 24 * 3600 * 1000;
+        db.call(move |c| c.execute("UPDATE students SET last_seen_ms = ?1 WHERE id = ?2", params![week_ago, old.id])).await.unwrap();
+        assert!(matches!(db.admit("new", Some("Zhao"), 1).await.unwrap(), Admission::Admitted(_)));
+        let Admission::Admitted(again) = db.admit("old", None, 1).await.unwrap() else { panic!("a known token is never refused") };
+        assert_eq!(again.id, old.id);
         db.close().await.unwrap();
     }
 
