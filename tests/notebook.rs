@@ -2,36 +2,12 @@
 //! across reloads and server restarts, a changed original noticed and taken, export and import
 //! of an .ipynb, the language switch, and running a cell with the keyboard alone.
 
-use classbook_e2e::{code_of, output_of, require_built_page, serve, serve_again, state_of, Browser};
+use classbook_e2e::{code_of, output_of, require_built_page, serve, serve_again, state_of, Browser, CourseCopy};
 use fantoccini::key::Key;
 use fantoccini::Locator;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
-
-/// A temporary copy of the bundled course, removed on drop.
-struct CourseCopy(PathBuf);
-
-impl CourseCopy {
-    fn new() -> CourseCopy {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../course");
-        let dir = std::env::temp_dir().join(format!("classbook-course-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        for entry in std::fs::read_dir(&src).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "md") {
-                std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
-            }
-        }
-        CourseCopy(dir)
-    }
-}
-
-impl Drop for CourseCopy {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The original code of cell `cell` of `lesson` in the bundled course.
 fn original(lesson: &str, cell: &str) -> String {
@@ -47,7 +23,7 @@ fn saved_edit(lesson: &str, cell: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_edit_survives_reloads_and_restarts_and_a_changed_original_can_be_taken() {
     require_built_page();
-    let course = CourseCopy::new();
+    let course = CourseCopy::new("notebook");
     let server = serve(Some(&course.0)).await;
     let addr = server.addr;
     let url = format!("http://{addr}/#/lesson/closures");

@@ -4,7 +4,7 @@
 //! is checked; a student's token opens no teacher endpoint; a lesson saved on disk reaches the
 //! student's page, and a broken one shows on the teacher's.
 
-use classbook_e2e::{exercise_of, http, output_of, require_built_page, scratch_url, serve_class, state_of, Browser};
+use classbook_e2e::{exercise_of, http, output_of, require_built_page, scratch_url, serve_class, state_of, Browser, CourseCopy};
 use fantoccini::Locator;
 use shared::course::Runtime;
 
@@ -184,12 +184,8 @@ async fn an_access_code_is_checked_a_reload_rejoins_a_rename_keeps_the_student_a
 #[tokio::test(flavor = "multi_thread")]
 async fn a_saved_lesson_reaches_the_students_page_and_a_broken_one_shows_on_the_teachers() {
     require_built_page();
-    let dir = std::env::temp_dir().join(format!("classbook-e2e-course-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../course");
-    for entry in std::fs::read_dir(&source).unwrap().flatten() {
-        std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
-    }
+    let course = CourseCopy::new("teacher");
+    let dir = course.0.clone();
     let server = serve_class(Some(&dir), |app| app.class.teacher_token = TEACHER.into()).await;
     let base = format!("http://{}", server.addr);
     let student = Browser::start().await;
@@ -228,5 +224,4 @@ async fn a_saved_lesson_reaches_the_students_page_and_a_broken_one_shows_on_the_
     teacher.wait_for("document.querySelector('[data-role=course-errors]') === null", 20, "the error cleared").await;
     student.close().await;
     teacher.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
 }

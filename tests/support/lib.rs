@@ -276,3 +276,29 @@ impl Browser {
         self.eval(&output_of(cell_id)).await.as_str().unwrap_or_default().to_string()
     }
 }
+
+/// A temporary copy of the bundled course's lesson files, for tests that edit lessons;
+/// removed on drop. `label` keeps two tests of one process apart.
+pub struct CourseCopy(pub std::path::PathBuf);
+
+impl CourseCopy {
+    pub fn new(label: &str) -> CourseCopy {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../course");
+        let dir = std::env::temp_dir().join(format!("classbook-course-{label}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for entry in std::fs::read_dir(&src).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "md") {
+                std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+            }
+        }
+        CourseCopy(dir)
+    }
+}
+
+impl Drop for CourseCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
