@@ -204,6 +204,8 @@ async fn the_teacher_sees_a_running_program_and_stops_it() {
     assert!(run["elapsed_ms"].as_u64().unwrap() < 60_000);
     let cpu = run["cpu_ms"].as_u64().expect("the CPU time of a running program is known");
     assert!((250..60_000).contains(&cpu), "{cpu} ms of CPU after a 0.3 s busy loop");
+    let rss = run["memory_bytes"].as_u64().expect("the memory of a running program is known");
+    assert!((1 << 20..1 << 30).contains(&rss), "a running python has a few MiB resident: {rss}");
     if let Some(mem) = me["memory_bytes"].as_u64() {
         assert!(mem > 1 << 20, "a sandbox with python in it uses more than 1 MiB: {mem}");
     }

@@ -1,13 +1,32 @@
-//! CPU time of running programs, read from the host's /proc: a sandbox's processes are
-//! descendants of its bwrap, and each knows its pid inside the sandbox (`NSpid`).
+//! CPU time and resident memory of running programs, read from the host's /proc: a sandbox's
+//! processes are descendants of its bwrap, and each knows its pid inside the sandbox (`NSpid`).
 
 use std::collections::HashMap;
 
 /// One look at every process of the host.
 pub struct ProcTable {
-    /// pid → (parent pid, CPU ticks of the process, CPU ticks of its reaped children).
-    procs: HashMap<u32, (u32, u64, u64)>,
+    procs: HashMap<u32, Stat>,
     ticks_per_sec: u64,
+    page_bytes: u64,
+}
+
+/// What one process's `/proc/<pid>/stat` says that we use.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Stat {
+    ppid: u32,
+    /// CPU ticks of the process itself, and of the children it reaped.
+    ticks: u64,
+    reaped_ticks: u64,
+    /// Resident set, in pages.
+    rss_pages: u64,
+}
+
+/// What a running program uses: itself and every process below it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Usage {
+    pub cpu_ms: u64,
+    /// Sum of the resident sets (pages shared between its processes count once each).
+    pub memory_bytes: u64,
 }
 
 impl ProcTable {
@@ -21,18 +40,25 @@ impl ProcTable {
             }
         }
         // SAFETY: sysconf has no preconditions.
-        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-        ProcTable { procs, ticks_per_sec: if ticks > 0 { ticks as u64 } else { 100 } }
+        let (ticks, page) = unsafe { (libc::sysconf(libc::_SC_CLK_TCK), libc::sysconf(libc::_SC_PAGESIZE)) };
+        ProcTable {
+            procs,
+            ticks_per_sec: if ticks > 0 { ticks as u64 } else { 100 },
+            page_bytes: if page > 0 { page as u64 } else { 4096 },
+        }
     }
 
-    /// CPU milliseconds used so far by the process that has pid `inner` inside the sandbox
-    /// whose bwrap is host pid `root`, its live descendants and the children it reaped.
-    pub fn cpu_ms(&self, root: u32, inner: u32) -> Option<u64> {
+    /// What the process that has pid `inner` inside the sandbox whose bwrap is host pid `root`
+    /// uses: CPU so far (with its live descendants and the children it reaped), and the
+    /// resident memory of it and its live descendants now.
+    pub fn usage(&self, root: u32, inner: u32) -> Option<Usage> {
         let tree = self.descendants(root);
         let main = tree.iter().copied().find(|p| ns_pid(*p) == Some(inner))?;
-        let (_, own, reaped) = self.procs.get(&main)?;
-        let below: u64 = self.descendants(main).iter().skip(1).filter_map(|p| self.procs.get(p)).map(|(_, t, _)| t).sum();
-        Some((own + reaped + below) * 1000 / self.ticks_per_sec)
+        let own = self.procs.get(&main)?;
+        let below: Vec<&Stat> = self.descendants(main).iter().skip(1).filter_map(|p| self.procs.get(p)).collect();
+        let ticks = own.ticks + own.reaped_ticks + below.iter().map(|s| s.ticks).sum::<u64>();
+        let pages = own.rss_pages + below.iter().map(|s| s.rss_pages).sum::<u64>();
+        Some(Usage { cpu_ms: ticks * 1000 / self.ticks_per_sec, memory_bytes: pages * self.page_bytes })
     }
 
     /// `root` and every process below it.
@@ -41,21 +67,26 @@ impl ProcTable {
         let mut i = 0;
         while i < out.len() {
             let parent = out[i];
-            out.extend(self.procs.iter().filter(|(_, (pp, _, _))| *pp == parent).map(|(p, _)| *p));
+            out.extend(self.procs.iter().filter(|(_, s)| s.ppid == parent).map(|(p, _)| *p));
             i += 1;
         }
         out
     }
 }
 
-/// (ppid, utime+stime, cutime+cstime) from `/proc/<pid>/stat` (the name may hold spaces
-/// and parentheses, so fields are counted after its last ')').
-fn parse_stat(s: &str) -> Option<(u32, u64, u64)> {
+/// ppid, utime+stime, cutime+cstime and rss from `/proc/<pid>/stat` (the name may hold
+/// spaces and parentheses, so fields are counted after its last ')').
+fn parse_stat(s: &str) -> Option<Stat> {
     let rest = &s[s.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
-    // After the name: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14).
+    // After the name: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14) ... rss(21).
     let n = |i: usize| f.get(i).and_then(|v| v.parse::<i64>().ok());
-    Some((n(1)? as u32, (n(11)? + n(12)?) as u64, (n(13)? + n(14)?).max(0) as u64))
+    Some(Stat {
+        ppid: n(1)? as u32,
+        ticks: (n(11)? + n(12)?) as u64,
+        reaped_ticks: (n(13)? + n(14)?).max(0) as u64,
+        rss_pages: n(21).unwrap_or(0).max(0) as u64,
+    })
 }
 
 /// The pid of host process `pid` in its innermost PID namespace.
@@ -69,29 +100,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_busy_child_shows_its_cpu_time() {
+    fn a_busy_child_shows_its_cpu_time_and_memory() {
         let me = std::process::id();
         let mut child = std::process::Command::new("/usr/bin/python3")
-            .args(["-c", "import time\nt=time.process_time()\nwhile time.process_time()-t < 0.3: pass\ntime.sleep(30)"])
+            // 64 MiB touched, then 0.3 s of CPU, then idle.
+            .args(["-c", "import time\nb=bytearray(64<<20)\nt=time.process_time()\nwhile time.process_time()-t < 0.3: pass\ntime.sleep(30)"])
             .spawn()
             .unwrap();
-        let mut cpu = 0;
+        let mut used = None;
         for _ in 0..100 {
             std::thread::sleep(std::time::Duration::from_millis(50));
             // Not in a namespace of its own: its inner pid is its host pid.
-            cpu = ProcTable::scan().cpu_ms(me, child.id()).expect("the child is found below us");
-            if cpu >= 250 {
+            let u = ProcTable::scan().usage(me, child.id()).expect("the child is found below us");
+            used = Some(u);
+            if u.cpu_ms >= 250 {
                 break;
             }
         }
         let _ = child.kill();
         let _ = child.wait();
-        assert!((250..5000).contains(&cpu), "{cpu} ms");
+        let Usage { cpu_ms, memory_bytes } = used.unwrap();
+        assert!((250..5000).contains(&cpu_ms), "{cpu_ms} ms");
+        assert!((64 << 20..512 << 20).contains(&memory_bytes), "{memory_bytes} bytes");
     }
 
     #[test]
     fn stat_lines_with_odd_names_parse() {
         let line = "42 (a) b (c) S 7 42 42 0 -1 4194560 100 0 0 0 150 50 3 4 20 0 1 0 100 0 0";
-        assert_eq!(parse_stat(line), Some((7, 200, 7)));
+        assert_eq!(parse_stat(line), Some(Stat { ppid: 7, ticks: 200, reaped_ticks: 7, rss_pages: 0 }));
+        let line = "42 (py) S 7 42 42 0 -1 4194560 100 0 0 0 150 50 3 4 20 0 1 0 100 9000 321 0";
+        assert_eq!(parse_stat(line).map(|s| s.rss_pages), Some(321));
     }
 }

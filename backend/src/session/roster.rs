@@ -42,6 +42,8 @@ pub struct LiveRun {
     /// "queued" or "running".
     pub state: &'static str,
     pub cpu_ms: Option<u64>,
+    /// Resident memory of the program and the processes it started.
+    pub memory_bytes: Option<u64>,
     pub elapsed_ms: u64,
 }
 
@@ -131,12 +133,13 @@ fn live_student(s: &Shared, procs: &ProcTable) -> LiveStudent {
         for (id, h) in conn_runs.lock().expect("runs poisoned").iter() {
             let running = h.started.load(Ordering::SeqCst);
             let pid = h.status.pid.load(Ordering::SeqCst);
-            let cpu_ms = host_pid.filter(|_| running && pid != 0).and_then(|root| procs.cpu_ms(root, pid));
+            let usage = host_pid.filter(|_| running && pid != 0).and_then(|root| procs.usage(root, pid));
             runs.push(LiveRun {
                 run_id: *id,
                 entry: h.entry.clone(),
                 state: if running { "running" } else { "queued" },
-                cpu_ms,
+                cpu_ms: usage.map(|u| u.cpu_ms),
+                memory_bytes: usage.map(|u| u.memory_bytes),
                 elapsed_ms: h.asked.elapsed().as_millis() as u64,
             });
         }

@@ -23,6 +23,8 @@ pub struct Run {
     pub entry: String,
     pub state: String,
     pub cpu_ms: Option<u64>,
+    #[serde(default)]
+    pub memory_bytes: Option<u64>,
     pub elapsed_ms: u64,
 }
 

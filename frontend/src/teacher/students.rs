@@ -144,6 +144,7 @@ fn RunItem(board: Board, student: Memo<Option<Student>>, id: u64, run_id: u32) -
             <code>{entry}</code>
             " · "{state}
             " · CPU "{field(|r| r.cpu_ms.map(seconds).unwrap_or_else(|| "—".into()))}
+            " · "<span data-role="run-memory">{field(|r| bytes(r.memory_bytes))}</span>
             " · "{field(|r| seconds(r.elapsed_ms))}" "
             <button class="stop small" data-action="stop-run" disabled=move || stopping.get()
                 aria-label=move || format!("{} {} · {}", tr("stop"), entry(), who())
