@@ -1,9 +1,9 @@
 //! The TFTP server: configuration, and the request port's loop that answers or drops every
-//! datagram and starts each accepted request as its own transfer on a new port (TID).
+//! datagram and starts each accepted request as its own transfer on a new port (TID) and thread.
 
-use crate::link::is_transient;
+use crate::link::{is_transient, StopOnDrop};
 use crate::packet::{ErrorCode, Packet, PacketError, MAX_BLKSIZE, MAX_PACKET, MIN_BLKSIZE};
-use crate::session::{self, Dirs};
+use crate::session::{self, Accepted, Dirs};
 use crate::trace::{Direction, TraceSink, Tracer};
 use std::future::Future;
 use std::io;
@@ -182,19 +182,26 @@ impl RequestPort<'_> {
             }
         };
         let (dirs, config) = (self.dirs.clone(), self.server.config.clone());
-        self.transfers.spawn(async move {
+        let limit = config.max_transfer_time;
+        let (stop_on_drop, stop) = StopOnDrop::new();
+        let accepted = Accepted { peer, request, write, id };
+        // A blocking thread per transfer: lock-step speed is the round trip, and a thread woken
+        // straight from `recvfrom` answers sooner than a task woken through the runtime.
+        let transfer = tokio::task::spawn_blocking(move || {
             let _slot = slot;
-            let limit = config.max_transfer_time;
-            let run = session::run(dirs, config, socket, peer, request, write, tracer, id);
-            let _ = tokio::time::timeout(limit, run).await;
+            session::run(&dirs, &config, socket, accepted, tracer, stop);
+        });
+        self.transfers.spawn(async move {
+            // Past the time limit, or when the server stops (this task is aborted), the guard
+            // drops and the transfer ends at its next receive.
+            let _stop = stop_on_drop;
+            let _ = tokio::time::timeout(limit, transfer).await;
         });
     }
 
     /// A transfer socket on the request port's address, from the server's socket factory.
-    fn open_transfer_socket(&self) -> io::Result<UdpSocket> {
-        let socket = (self.server.sockets)(SocketAddr::new(self.local.ip(), 0))?;
-        socket.set_nonblocking(true)?;
-        UdpSocket::from_std(socket)
+    fn open_transfer_socket(&self) -> io::Result<StdUdpSocket> {
+        (self.server.sockets)(SocketAddr::new(self.local.ip(), 0))
     }
 }
 
