@@ -35,7 +35,10 @@ pub struct ServerConfig {
     pub retries: u32,
     pub max_blksize: u16,
     pub max_windowsize: u16,
-    /// Bytes one window may hold (windowsize × blksize); bounds each transfer's memory.
+    /// Bytes one window may hold (windowsize × blksize): what a receiver takes in one burst.
+    /// The default fits a Linux socket's default receive buffer (208 KiB, where a datagram
+    /// costs up to twice its size); a larger window loses its tail at most clients (atftp)
+    /// and every window then waits for a timeout.
     pub max_window_bytes: usize,
     /// Largest upload accepted (ERROR 3 beyond).
     pub max_upload_bytes: u64,
@@ -61,7 +64,7 @@ impl ServerConfig {
             retries: 5,
             max_blksize: MAX_BLKSIZE,
             max_windowsize: 64,
-            max_window_bytes: 1 << 20,
+            max_window_bytes: 64 << 10,
             max_upload_bytes: 64 << 20,
             write_dir_quota: None,
             read_uploads: false,
