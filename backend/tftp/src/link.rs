@@ -115,7 +115,7 @@ impl Link {
     pub fn recv<'b>(&mut self, buf: &'b mut [u8], deadline: Instant) -> io::Result<Option<Packet<'b>>> {
         let len = loop {
             if self.stop.load(Ordering::Relaxed) {
-                return Err(io::Error::new(io::ErrorKind::Interrupted, "transfer stopped"));
+                return Err(io::Error::other("transfer stopped"));
             }
             let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|left| !left.is_zero()) else {
                 return Ok(None);
