@@ -4,9 +4,8 @@
 use crate::netascii;
 use crate::packet::{ErrorCode, Mode};
 use crate::transfer::TransferError;
-use std::io;
-use tokio::fs::File;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
 
 const FILE_BUFFER: usize = 64 * 1024;
 
@@ -17,7 +16,7 @@ enum Reader<'a> {
 
 impl Reader<'_> {
     /// Reads as many bytes as fit in `buf` unless the end comes first.
-    async fn fill(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    fn fill(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Reader::Memory(rest) => {
                 let n = rest.len().min(buf.len());
@@ -28,7 +27,7 @@ impl Reader<'_> {
             Reader::File(file) => {
                 let mut filled = 0;
                 while filled < buf.len() {
-                    match file.read(&mut buf[filled..]).await? {
+                    match file.read(&mut buf[filled..])? {
                         0 => break,
                         n => filled += n,
                     }
@@ -49,8 +48,8 @@ pub(crate) struct Source<'a> {
 }
 
 impl<'a> Source<'a> {
-    pub fn file(file: std::fs::File, mode: Mode) -> Source<'static> {
-        Source::new(Reader::File(BufReader::with_capacity(FILE_BUFFER, File::from_std(file))), mode)
+    pub fn file(file: File, mode: Mode) -> Source<'static> {
+        Source::new(Reader::File(BufReader::with_capacity(FILE_BUFFER, file)), mode)
     }
 
     pub fn memory(data: &'a [u8], mode: Mode) -> Source<'a> {
@@ -62,17 +61,17 @@ impl<'a> Source<'a> {
     }
 
     /// Replaces `out` with the next block: `blksize` bytes, fewer only at the end.
-    pub async fn next_block(&mut self, blksize: usize, out: &mut Vec<u8>) -> io::Result<()> {
+    pub fn next_block(&mut self, blksize: usize, out: &mut Vec<u8>) -> io::Result<()> {
         out.clear();
         if !self.netascii {
             out.resize(blksize, 0);
-            let n = self.reader.fill(out).await?;
+            let n = self.reader.fill(out)?;
             out.truncate(n);
             return Ok(());
         }
         while self.pending.len() < blksize && !self.done {
             self.raw.resize(blksize, 0);
-            let n = self.reader.fill(&mut self.raw).await?;
+            let n = self.reader.fill(&mut self.raw)?;
             self.done = n < blksize;
             netascii::encode(&self.raw[..n], &mut self.pending);
         }
@@ -98,8 +97,8 @@ pub(crate) struct Sink {
 }
 
 impl Sink {
-    pub fn file(file: std::fs::File, mode: Mode, limit: u64) -> Sink {
-        Sink::new(Writer::File(BufWriter::with_capacity(FILE_BUFFER, File::from_std(file))), mode, limit)
+    pub fn file(file: File, mode: Mode, limit: u64) -> Sink {
+        Sink::new(Writer::File(BufWriter::with_capacity(FILE_BUFFER, file)), mode, limit)
     }
 
     pub fn memory(mode: Mode, limit: u64) -> Sink {
@@ -111,40 +110,40 @@ impl Sink {
         Sink { writer, decoder, decoded: Vec::new(), written: 0, limit }
     }
 
-    pub async fn write(&mut self, data: &[u8]) -> Result<(), TransferError> {
+    pub fn write(&mut self, data: &[u8]) -> Result<(), TransferError> {
         match self.decoder.as_mut() {
-            None => Self::put(&mut self.writer, &mut self.written, self.limit, data).await,
+            None => Self::put(&mut self.writer, &mut self.written, self.limit, data),
             Some(decoder) => {
                 self.decoded.clear();
                 decoder.decode(data, &mut self.decoded);
-                Self::put(&mut self.writer, &mut self.written, self.limit, &self.decoded).await
+                Self::put(&mut self.writer, &mut self.written, self.limit, &self.decoded)
             }
         }
     }
 
-    async fn put(writer: &mut Writer, written: &mut u64, limit: u64, data: &[u8]) -> Result<(), TransferError> {
+    fn put(writer: &mut Writer, written: &mut u64, limit: u64, data: &[u8]) -> Result<(), TransferError> {
         if *written + data.len() as u64 > limit {
             return Err(TransferError::local(ErrorCode::DISK_FULL, format!("file larger than the {limit}-byte limit")));
         }
         *written += data.len() as u64;
         match writer {
-            Writer::File(file) => file.write_all(data).await?,
+            Writer::File(file) => file.write_all(data)?,
             Writer::Memory(bytes) => bytes.extend_from_slice(data),
         }
         Ok(())
     }
 
     /// Flushes everything; returns the bytes when the sink was memory.
-    pub async fn finish(mut self) -> Result<Vec<u8>, TransferError> {
+    pub fn finish(mut self) -> Result<Vec<u8>, TransferError> {
         if let Some(mut decoder) = self.decoder.take() {
             self.decoded.clear();
             decoder.finish(&mut self.decoded);
             let tail = std::mem::take(&mut self.decoded);
-            Self::put(&mut self.writer, &mut self.written, self.limit, &tail).await?;
+            Self::put(&mut self.writer, &mut self.written, self.limit, &tail)?;
         }
         match self.writer {
             Writer::File(mut file) => {
-                file.flush().await?;
+                file.flush()?;
                 Ok(Vec::new())
             }
             Writer::Memory(bytes) => Ok(bytes),

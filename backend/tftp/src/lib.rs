@@ -10,8 +10,12 @@
 //!   `run_checks_in` from another network namespace).
 //! - [`trace`]: `TraceEvent`s, one per datagram, sent to an optional channel.
 //!
-//! Internal modules: `link` (a transfer's socket: TID, ERROR 5, tracing), `transfer` (shared
-//! parameters, adaptive retransmission timer, errors, stats), `sender` and `receiver` (the
+//! Every transfer runs on a blocking thread of its own (lock-step speed is the round trip; a
+//! thread woken straight from `recvfrom` answers sooner than a task woken through the runtime);
+//! the server's request port and the client's API are async.
+//!
+//! Internal modules: `link` (a transfer's socket: TID, ERROR 5, tracing, stopping), `transfer`
+//! (shared parameters, adaptive retransmission timer, errors, stats), `sender` and `receiver` (the
 //! windowed halves of every transfer, RFC 1123 duplicate-ACK rule, block number rollover),
 //! `blockio` (file/memory sources and sinks), `path` (confinement to the root, uploads),
 //! `session` (one server transfer), `tftpd` (`run_tftpd` for `classbook tftpd`).

@@ -1,13 +1,44 @@
-//! One transfer's UDP endpoint (its TID): sends and traces packets, receives with a deadline,
-//! answers datagrams from unknown ports with ERROR 5 and drops malformed ones.
+//! One transfer's UDP endpoint (its TID), a blocking socket on the transfer's own thread: sends
+//! and traces packets, receives with a deadline, answers unknown ports with ERROR 5.
 
 use crate::packet::{ErrorCode, Packet};
 use crate::trace::{Direction, Tracer};
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
-use tokio::net::UdpSocket;
-use tokio::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Longest a receive blocks before looking at the stop flag again.
+const STOP_CHECK: Duration = Duration::from_millis(100);
+
+/// Ends a transfer from outside its thread when dropped (the task that waits for it ended or
+/// was aborted), unless disarmed first.
+pub(crate) struct StopOnDrop {
+    flag: Arc<AtomicBool>,
+    armed: bool,
+}
+
+impl StopOnDrop {
+    /// A guard and the flag to hand to the transfer's `Link`.
+    pub fn new() -> (StopOnDrop, Arc<AtomicBool>) {
+        let flag = Arc::new(AtomicBool::new(false));
+        (StopOnDrop { flag: flag.clone(), armed: true }, flag)
+    }
+
+    pub fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            self.flag.store(true, Ordering::Relaxed);
+        }
+    }
+}
 
 /// Packet counts of one transfer.
 #[derive(Clone, Copy, Debug, Default)]
@@ -26,19 +57,27 @@ pub(crate) struct Link {
     tracer: Tracer,
     out: Vec<u8>,
     pub counters: Counters,
+    /// Set by whoever started the transfer to end it (server shutdown, a dropped client call).
+    stop: Arc<AtomicBool>,
+    /// The socket's receive timeout (SO_RCVTIMEO), changed only when a deadline needs a shorter one.
+    read_timeout: Option<Duration>,
 }
 
 impl Link {
-    pub fn new(socket: UdpSocket, peer: SocketAddr, locked: bool, mut tracer: Tracer) -> Link {
+    /// Takes `socket` in blocking mode: a transfer owns its thread, and waiting in `recvfrom`
+    /// is the shortest path from a datagram's arrival to our answer (lock-step speed).
+    pub fn new(socket: UdpSocket, peer: SocketAddr, locked: bool, mut tracer: Tracer, stop: Arc<AtomicBool>) -> io::Result<Link> {
+        socket.set_nonblocking(false)?;
         if let Ok(local) = socket.local_addr() {
             tracer.set_local(local);
         }
-        Link { socket, peer, locked, tracer, out: Vec::with_capacity(1024), counters: Counters::default() }
+        let out = Vec::with_capacity(1024);
+        Ok(Link { socket, peer, locked, tracer, out, counters: Counters::default(), stop, read_timeout: None })
     }
 
-    pub async fn send(&mut self, packet: &Packet<'_>, retransmit: bool) -> io::Result<()> {
+    pub fn send(&mut self, packet: &Packet<'_>, retransmit: bool) -> io::Result<()> {
         packet.encode(&mut self.out);
-        self.socket.send_to(&self.out, self.peer).await?;
+        self.socket.send_to(&self.out, self.peer)?;
         self.counters.sent += 1;
         if retransmit {
             self.counters.retransmits += 1;
@@ -72,13 +111,20 @@ impl Link {
 
     /// Waits until `deadline` for a valid packet from the peer; `None` on timeout. Datagrams
     /// from other ports get ERROR 5 (unless they are errors themselves); malformed datagrams
-    /// from the peer are traced and dropped.
-    pub async fn recv<'b>(&mut self, buf: &'b mut [u8], deadline: Instant) -> io::Result<Option<Packet<'b>>> {
+    /// from the peer are traced and dropped. Fails once the stop flag is set.
+    pub fn recv<'b>(&mut self, buf: &'b mut [u8], deadline: Instant) -> io::Result<Option<Packet<'b>>> {
         let len = loop {
-            let (len, src) = match tokio::time::timeout_at(deadline, self.socket.recv_from(buf)).await {
-                Err(_) => return Ok(None),
-                Ok(Err(e)) if is_transient(&e) => continue,
-                Ok(result) => result?,
+            if self.stop.load(Ordering::Relaxed) {
+                return Err(io::Error::other("transfer stopped"));
+            }
+            let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|left| !left.is_zero()) else {
+                return Ok(None);
+            };
+            self.wait_at_most(left.min(STOP_CHECK))?;
+            let (len, src) = match self.socket.recv_from(buf) {
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => continue,
+                Err(e) if is_transient(&e) => continue,
+                result => result?,
             };
             let candidate = src == self.peer || (!self.locked && src.ip() == self.peer.ip());
             match Packet::decode(&buf[..len]) {
@@ -92,13 +138,13 @@ impl Link {
                     let note = if answered { "unknown transfer ID: answered with ERROR 5" } else { "unknown transfer ID: ignored" };
                     self.tracer.packet(Direction::Received, src, &packet, len, false, Some(note));
                     if answered {
-                        self.send_unknown_tid(src).await?;
+                        self.send_unknown_tid(src)?;
                     }
                 }
                 Err(error) if candidate => self.tracer.malformed(src, len, &error, "dropped"),
                 Err(error) => {
                     self.tracer.malformed(src, len, &error, "from an unknown transfer ID: answered with ERROR 5");
-                    self.send_unknown_tid(src).await?;
+                    self.send_unknown_tid(src)?;
                 }
             }
         };
@@ -108,10 +154,22 @@ impl Link {
         Ok(Some(packet))
     }
 
-    async fn send_unknown_tid(&mut self, to: SocketAddr) -> io::Result<()> {
+    /// Lets the next `recvfrom` block at most `wait`. A timeout already set between half of
+    /// `wait` and `wait` is kept (`recv` wakes early and waits again), so receiving costs
+    /// no extra syscall in the steady state.
+    fn wait_at_most(&mut self, wait: Duration) -> io::Result<()> {
+        if self.read_timeout.is_some_and(|current| current <= wait && current * 2 >= wait) {
+            return Ok(());
+        }
+        self.socket.set_read_timeout(Some(wait))?;
+        self.read_timeout = Some(wait);
+        Ok(())
+    }
+
+    fn send_unknown_tid(&mut self, to: SocketAddr) -> io::Result<()> {
         let packet = Packet::Error { code: ErrorCode::UNKNOWN_TID, message: "Unknown transfer ID".to_string() };
         packet.encode(&mut self.out);
-        match self.socket.send_to(&self.out, to).await {
+        match self.socket.send_to(&self.out, to) {
             Ok(_) => {}
             Err(e) if is_transient(&e) => {}
             Err(e) => return Err(e),

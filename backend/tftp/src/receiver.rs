@@ -6,7 +6,7 @@ use crate::link::Link;
 use crate::packet::{ErrorCode, Packet, MAX_PACKET};
 use crate::trace::Direction;
 use crate::transfer::{Params, Rto, TransferError};
-use tokio::time::Instant;
+use std::time::Instant;
 
 /// How the receiver starts: `pending` is the packet that asked for block 1 (ACK 0 or OACK,
 /// already sent, resent on timeout); `first` is block 1 when it already arrived.
@@ -40,7 +40,7 @@ struct State {
 
 /// Receives into `sink` until the final (short) block. `drop_ack` deliberately skips sending
 /// the ACK of that block once (to check that the peer retransmits); it must not be the final one.
-pub(crate) async fn receive_blocks(
+pub(crate) fn receive_blocks(
     link: &mut Link,
     sink: &mut Sink,
     params: Params,
@@ -67,18 +67,18 @@ pub(crate) async fn receive_blocks(
     }
     let mut retries = 0u32;
     if let Some(first) = start.first {
-        if state.on_data(link, sink, 1, &first).await? {
+        if state.on_data(link, sink, 1, &first)? {
             return Ok(state.finished());
         }
     }
     let mut buf = vec![0u8; MAX_PACKET + 1];
     let mut deadline = Instant::now() + state.rto.timeout();
     loop {
-        match link.recv(&mut buf, deadline).await? {
+        match link.recv(&mut buf, deadline)? {
             None => {
                 state.rto.timed_out(&mut retries, &params)?;
                 state.gap_reported = false;
-                state.ack(link).await?;
+                state.ack(link)?;
                 deadline = Instant::now() + state.rto.timeout();
             }
             Some(Packet::Data { block, data }) => {
@@ -88,7 +88,7 @@ pub(crate) async fn receive_blocks(
                         state.rto.sample(acked_at.elapsed());
                     }
                 }
-                if state.on_data(link, sink, block, data).await? {
+                if state.on_data(link, sink, block, data)? {
                     return Ok(state.finished());
                 }
                 if state.expected != before {
@@ -104,14 +104,14 @@ pub(crate) async fn receive_blocks(
 
 impl State {
     /// Handles one DATA block; true when it was the final one.
-    async fn on_data(&mut self, link: &mut Link, sink: &mut Sink, block: u16, data: &[u8]) -> Result<bool, TransferError> {
+    fn on_data(&mut self, link: &mut Link, sink: &mut Sink, block: u16, data: &[u8]) -> Result<bool, TransferError> {
         if data.len() > self.params.blksize {
             let message = format!("DATA {block} has {} bytes, more than blksize {}", data.len(), self.params.blksize);
             return Err(TransferError::local(ErrorCode::ILLEGAL_OPERATION, message));
         }
         let offset = block.wrapping_sub(self.expected as u16);
         if offset == 0 {
-            sink.write(data).await?;
+            sink.write(data)?;
             self.expected += 1;
             self.since_ack += 1;
             self.gap_reported = false;
@@ -119,20 +119,20 @@ impl State {
                 return Ok(true);
             }
             if self.since_ack >= self.params.window {
-                self.ack(link).await?;
+                self.ack(link)?;
             }
         } else if offset >= 0x8000 {
             self.duplicates += 1;
             if offset == 0xFFFF {
                 // The block just before the one wanted came again: our ACK was lost.
-                self.ack(link).await?;
+                self.ack(link)?;
             } else {
                 link.note(Direction::Received, data.len() + 4, "old block ignored");
             }
         } else if !self.gap_reported {
             // A later block: some were lost; ACK the last one in order so the sender restarts there.
             self.gap_reported = true;
-            self.ack(link).await?;
+            self.ack(link)?;
         } else {
             link.note(Direction::Received, data.len() + 4, "out-of-order block ignored");
         }
@@ -140,7 +140,7 @@ impl State {
     }
 
     /// ACKs the last block received in order (before block 1: resends the pending packet).
-    async fn ack(&mut self, link: &mut Link) -> Result<(), TransferError> {
+    fn ack(&mut self, link: &mut Link) -> Result<(), TransferError> {
         let seq = self.expected - 1;
         self.since_ack = 0;
         let retransmit = self.last_ack == Some(seq);
@@ -152,8 +152,8 @@ impl State {
             return Ok(());
         }
         match (&self.pending, seq) {
-            (Some(pending), 0) => link.send(pending, retransmit).await?,
-            _ => link.send(&Packet::Ack { block: seq as u16 }, retransmit).await?,
+            (Some(pending), 0) => link.send(pending, retransmit)?,
+            _ => link.send(&Packet::Ack { block: seq as u16 }, retransmit)?,
         }
         Ok(())
     }
@@ -166,15 +166,15 @@ impl State {
 
 /// Sends the final ACK, then waits one timeout for a retransmitted final DATA (our ACK was
 /// lost) and answers it again (RFC 1350 "dallying").
-pub(crate) async fn dally(link: &mut Link, final_block: u16, params: Params) {
+pub(crate) fn dally(link: &mut Link, final_block: u16, params: Params) {
     let ack = Packet::Ack { block: final_block };
-    if link.send(&ack, false).await.is_err() {
+    if link.send(&ack, false).is_err() {
         return;
     }
     let mut buf = vec![0u8; MAX_PACKET + 1];
     let deadline = Instant::now() + params.timeout;
-    while let Ok(Some(packet)) = link.recv(&mut buf, deadline).await {
-        if matches!(packet, Packet::Data { block, .. } if block == final_block) && link.send(&ack, true).await.is_err() {
+    while let Ok(Some(packet)) = link.recv(&mut buf, deadline) {
+        if matches!(packet, Packet::Data { block, .. } if block == final_block) && link.send(&ack, true).is_err() {
             return;
         }
     }

@@ -8,13 +8,13 @@ use crate::trace::Direction;
 use crate::transfer::{Params, Rto, TransferError};
 use std::collections::VecDeque;
 use std::time::Duration;
-use tokio::time::Instant;
+use std::time::Instant;
 
 /// Sends `source` from block 1 on (the request/OACK exchange is done) until the final short
 /// block is acknowledged; returns the number of blocks. `handshake_rtt` is the round trip of
 /// the request exchange, if it took one try. Block numbers wrap from 65535 to 0; sequence
 /// numbers here are 64-bit.
-pub(crate) async fn send_blocks(
+pub(crate) fn send_blocks(
     link: &mut Link,
     source: &mut Source<'_>,
     params: Params,
@@ -31,7 +31,7 @@ pub(crate) async fn send_blocks(
     loop {
         while !read_all && window.len() < params.window {
             let mut block = spare.pop().unwrap_or_default();
-            source.next_block(params.blksize, &mut block).await?;
+            source.next_block(params.blksize, &mut block)?;
             read_all = block.len() < params.blksize;
             window.push_back(block);
         }
@@ -39,13 +39,13 @@ pub(crate) async fn send_blocks(
         let first_fresh = highest_sent + 1;
         for (i, data) in window.iter().enumerate() {
             let seq = base + i as u64;
-            link.send(&Packet::Data { block: seq as u16, data }, seq <= highest_sent).await?;
+            link.send(&Packet::Data { block: seq as u16, data }, seq <= highest_sent)?;
             highest_sent = highest_sent.max(seq);
         }
         let sent_at = Instant::now();
         let deadline = sent_at + rto.timeout();
         loop {
-            match link.recv(&mut buf, deadline).await? {
+            match link.recv(&mut buf, deadline)? {
                 None => {
                     rto.timed_out(&mut retries, &params)?;
                     break; // resend the whole window

@@ -1,9 +1,9 @@
 //! The TFTP server: configuration, and the request port's loop that answers or drops every
-//! datagram and starts each accepted request as its own transfer on a new port (TID).
+//! datagram and starts each accepted request as its own transfer on a new port (TID) and thread.
 
-use crate::link::is_transient;
+use crate::link::{is_transient, StopOnDrop};
 use crate::packet::{ErrorCode, Packet, PacketError, MAX_BLKSIZE, MAX_PACKET, MIN_BLKSIZE};
-use crate::session::{self, Dirs};
+use crate::session::{self, Accepted, Dirs};
 use crate::trace::{Direction, TraceSink, Tracer};
 use std::future::Future;
 use std::io;
@@ -35,7 +35,10 @@ pub struct ServerConfig {
     pub retries: u32,
     pub max_blksize: u16,
     pub max_windowsize: u16,
-    /// Bytes one window may hold (windowsize × blksize); bounds each transfer's memory.
+    /// Bytes one window may hold (windowsize × blksize): what a receiver takes in one burst.
+    /// The default fits a Linux socket's default receive buffer (208 KiB, where a datagram
+    /// costs up to twice its size); a larger window loses its tail at most clients (atftp)
+    /// and every window then waits for a timeout.
     pub max_window_bytes: usize,
     /// Largest upload accepted (ERROR 3 beyond).
     pub max_upload_bytes: u64,
@@ -61,7 +64,7 @@ impl ServerConfig {
             retries: 5,
             max_blksize: MAX_BLKSIZE,
             max_windowsize: 64,
-            max_window_bytes: 1 << 20,
+            max_window_bytes: 64 << 10,
             max_upload_bytes: 64 << 20,
             write_dir_quota: None,
             read_uploads: false,
@@ -182,19 +185,26 @@ impl RequestPort<'_> {
             }
         };
         let (dirs, config) = (self.dirs.clone(), self.server.config.clone());
-        self.transfers.spawn(async move {
+        let limit = config.max_transfer_time;
+        let (stop_on_drop, stop) = StopOnDrop::new();
+        let accepted = Accepted { peer, request, write, id };
+        // A blocking thread per transfer: lock-step speed is the round trip, and a thread woken
+        // straight from `recvfrom` answers sooner than a task woken through the runtime.
+        let transfer = tokio::task::spawn_blocking(move || {
             let _slot = slot;
-            let limit = config.max_transfer_time;
-            let run = session::run(dirs, config, socket, peer, request, write, tracer, id);
-            let _ = tokio::time::timeout(limit, run).await;
+            session::run(&dirs, &config, socket, accepted, tracer, stop);
+        });
+        self.transfers.spawn(async move {
+            // Past the time limit, or when the server stops (this task is aborted), the guard
+            // drops and the transfer ends at its next receive.
+            let _stop = stop_on_drop;
+            let _ = tokio::time::timeout(limit, transfer).await;
         });
     }
 
     /// A transfer socket on the request port's address, from the server's socket factory.
-    fn open_transfer_socket(&self) -> io::Result<UdpSocket> {
-        let socket = (self.server.sockets)(SocketAddr::new(self.local.ip(), 0))?;
-        socket.set_nonblocking(true)?;
-        UdpSocket::from_std(socket)
+    fn open_transfer_socket(&self) -> io::Result<StdUdpSocket> {
+        (self.server.sockets)(SocketAddr::new(self.local.ip(), 0))
     }
 }
 

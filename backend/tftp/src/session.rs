@@ -1,5 +1,5 @@
-//! One server transfer from request to end, on its own port: resolves the file, negotiates
-//! options (OACK), then sends the file (RRQ) or receives and stores an upload (WRQ).
+//! One server transfer from request to end, on its own port and thread: resolves the file,
+//! negotiates options (OACK), then sends the file (RRQ) or receives and stores an upload (WRQ).
 
 use crate::blockio::{Sink, Source};
 use crate::link::Link;
@@ -11,12 +11,11 @@ use crate::server::{validate, ServerConfig};
 use crate::trace::{Direction, Tracer};
 use crate::transfer::{report, Params, Rto, TransferError};
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::net::UdpSocket;
-use tokio::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The server's directories, canonicalized once at start.
 pub(crate) struct Dirs {
@@ -38,58 +37,45 @@ impl Dirs {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn run(
-    dirs: Arc<Dirs>,
-    config: ServerConfig,
-    socket: UdpSocket,
-    peer: SocketAddr,
-    request: Request,
-    write: bool,
-    tracer: Tracer,
-    id: u64,
-) {
-    let mut link = Link::new(socket, peer, true, tracer);
-    let result = if write {
-        receive(&dirs, &config, &mut link, request, id).await
-    } else {
-        send(&dirs, &config, &mut link, request).await
-    };
+/// A transfer's request and where it came from.
+pub(crate) struct Accepted {
+    pub peer: SocketAddr,
+    pub request: Request,
+    pub write: bool,
+    pub id: u64,
+}
+
+/// Runs one transfer to its end (blocking: call it on the transfer's own thread); `stop` ends it
+/// early.
+pub(crate) fn run(dirs: &Dirs, config: &ServerConfig, socket: UdpSocket, accepted: Accepted, tracer: Tracer, stop: Arc<AtomicBool>) {
+    let Accepted { peer, request, write, id } = accepted;
+    let Ok(mut link) = Link::new(socket, peer, true, tracer, stop) else { return };
+    let result = if write { receive(dirs, config, &mut link, request, id) } else { send(dirs, config, &mut link, request) };
     if let Err(error) = result {
-        report(&mut link, error).await;
+        report(&mut link, error);
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    job: impl FnOnce() -> Result<T, TransferError> + Send + 'static,
-) -> Result<T, TransferError> {
-    tokio::task::spawn_blocking(job)
-        .await
-        .unwrap_or_else(|e| Err(TransferError::local(ErrorCode::NOT_DEFINED, format!("internal error: {e}"))))
-}
-
-async fn send(dirs: &Dirs, config: &ServerConfig, link: &mut Link, request: Request) -> Result<(), TransferError> {
-    let (root, name) = (dirs.root.clone(), request.filename.clone());
-    let uploads = dirs.write_dir.clone().filter(|_| config.read_uploads);
-    let (file, size) = blocking(move || match path::open_read(&root, &name) {
-        Err(TransferError::Local { code: ErrorCode::FILE_NOT_FOUND, .. }) if uploads.is_some() => {
-            path::open_read(uploads.as_deref().expect("checked"), &name)
+fn send(dirs: &Dirs, config: &ServerConfig, link: &mut Link, request: Request) -> Result<(), TransferError> {
+    let uploads = dirs.write_dir.as_deref().filter(|_| config.read_uploads);
+    let (file, size) = match (path::open_read(&dirs.root, &request.filename), uploads) {
+        (Err(TransferError::Local { code: ErrorCode::FILE_NOT_FOUND, .. }), Some(uploads)) => {
+            path::open_read(uploads, &request.filename)?
         }
-        other => other,
-    })
-    .await?;
+        (opened, _) => opened?,
+    };
     // The netascii size is unknown before conversion, so tsize is only answered for octet.
     let tsize = (request.mode == Mode::Octet).then_some(size);
     let (params, oack) = negotiate(config, &request.options, tsize);
     let handshake_rtt = match oack {
-        Some(oack) => await_ack_of_oack(link, Packet::Oack(oack), params).await?,
+        Some(oack) => await_ack_of_oack(link, Packet::Oack(oack), params)?,
         None => None,
     };
-    send_blocks(link, &mut Source::file(file, request.mode), params, handshake_rtt).await?;
+    send_blocks(link, &mut Source::file(file, request.mode), params, handshake_rtt)?;
     Ok(())
 }
 
-async fn receive(dirs: &Dirs, config: &ServerConfig, link: &mut Link, request: Request, id: u64) -> Result<(), TransferError> {
+fn receive(dirs: &Dirs, config: &ServerConfig, link: &mut Link, request: Request, id: u64) -> Result<(), TransferError> {
     let Some(dir) = dirs.write_dir.clone() else {
         return Err(TransferError::local(ErrorCode::ACCESS_VIOLATION, "uploads are not allowed on this server"));
     };
@@ -100,8 +86,7 @@ async fn receive(dirs: &Dirs, config: &ServerConfig, link: &mut Link, request: R
     let limit = match config.write_dir_quota {
         None => config.max_upload_bytes,
         Some(quota) => {
-            let scan = dir.clone();
-            let used = tokio::task::spawn_blocking(move || path::bytes_under(&scan)).await.unwrap_or(u64::MAX);
+            let used = path::bytes_under(&dir);
             let left = quota.saturating_sub(used);
             if left == 0 || request.options.tsize.is_some_and(|size| size > left) {
                 let message = format!("upload space used up ({used} of {quota} bytes)");
@@ -110,17 +95,16 @@ async fn receive(dirs: &Dirs, config: &ServerConfig, link: &mut Link, request: R
             left.min(config.max_upload_bytes)
         }
     };
-    let (name, overwrite) = (request.filename.clone(), config.allow_overwrite);
-    let (upload, file) = blocking(move || Upload::create(&dir, &name, overwrite, id)).await?;
+    let (upload, file) = Upload::create(&dir, &request.filename, config.allow_overwrite, id)?;
     let (params, oack) = negotiate(config, &request.options, request.options.tsize);
     let pending = oack.map_or(Packet::Ack { block: 0 }, Packet::Oack);
-    link.send(&pending, false).await?;
+    link.send(&pending, false)?;
     let mut sink = Sink::file(file, request.mode, limit);
     let start = Start { pending: Some(pending), first: None };
-    let received = receive_blocks(link, &mut sink, params, start, None).await?;
-    sink.finish().await?;
-    blocking(move || upload.commit()).await?;
-    dally(link, received.final_block, params).await;
+    let received = receive_blocks(link, &mut sink, params, start, None)?;
+    sink.finish()?;
+    upload.commit()?;
+    dally(link, received.final_block, params);
     Ok(())
 }
 
@@ -143,18 +127,18 @@ fn negotiate(config: &ServerConfig, asked: &Options, tsize: Option<u64>) -> (Par
 
 /// Sends the OACK of a read request until the client's ACK 0 arrives; returns the round trip
 /// when the first OACK was answered.
-async fn await_ack_of_oack(link: &mut Link, oack: Packet<'static>, params: Params) -> Result<Option<Duration>, TransferError> {
-    link.send(&oack, false).await?;
+fn await_ack_of_oack(link: &mut Link, oack: Packet<'static>, params: Params) -> Result<Option<Duration>, TransferError> {
+    link.send(&oack, false)?;
     let sent_at = Instant::now();
     let mut buf = vec![0u8; MAX_PACKET + 1];
     let mut retries = 0;
     let mut rto = Rto::new(&params, None);
     let mut deadline = Instant::now() + rto.timeout();
     loop {
-        match link.recv(&mut buf, deadline).await? {
+        match link.recv(&mut buf, deadline)? {
             None => {
                 rto.timed_out(&mut retries, &params)?;
-                link.send(&oack, true).await?;
+                link.send(&oack, true)?;
                 deadline = Instant::now() + rto.timeout();
             }
             Some(Packet::Ack { block: 0 }) => return Ok((retries == 0).then(|| sent_at.elapsed())),

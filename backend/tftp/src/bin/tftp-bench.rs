@@ -1,8 +1,10 @@
 //! tftp-bench: one 10 MB file downloaded on loopback from our server, tftpd-hpa and atftpd (when
 //! present) by the same clients with the same options; prints medians and ours / best peer.
 //!
-//! Run: `cargo run --release --bin tftp-bench -- [--runs N] [--mb M] [--atftpd PATH] [--only OPTIONS]`
-//! (`--only "1428 + win 16"` measures one row of options).
+//! Run: `cargo run --release --bin tftp-bench -- [--runs N] [--mb M] [--atftpd PATH] [--only OPTIONS]
+//! [--old PATH]` (`--only "1428 + win 16"` measures one row of options; `--old` also measures the
+//! server of another tftp-bench binary, e.g. one built before a change, in the same runs, as
+//! `ours-old`, which is not counted as a peer: on a busy machine only interleaved runs compare).
 //! Peers: /usr/bin/{atftp,curl,tftp} and /usr/sbin/in.tftpd (Debian tftp-hpa, tftpd-hpa, atftp,
 //! curl); atftpd conflicts with tftpd-hpa as a package, so pass an extracted binary with
 //! `--atftpd` (`apt-get download atftpd && dpkg-deb -x atftpd_*.deb DIR`). Absent peers are skipped.
@@ -198,19 +200,26 @@ struct Args {
     megabytes: usize,
     atftpd: PathBuf,
     only: Option<String>,
+    old: Option<PathBuf>,
 }
 
 fn parse_args() -> Args {
-    let mut args = Args { runs: 5, megabytes: 10, atftpd: PathBuf::from("/usr/sbin/atftpd"), only: None };
+    let mut args = Args { runs: 5, megabytes: 10, atftpd: PathBuf::from("/usr/sbin/atftpd"), only: None, old: None };
+    let usage = "usage: tftp-bench [--runs N] [--mb M] [--atftpd PATH] [--only OPTIONS] [--old PATH]";
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--help" || flag == "-h" {
+            println!("{usage}");
+            std::process::exit(0);
+        }
         let value = it.next().unwrap_or_default();
         match flag.as_str() {
             "--runs" => args.runs = value.parse().expect("--runs N"),
             "--mb" => args.megabytes = value.parse().expect("--mb M"),
             "--atftpd" => args.atftpd = PathBuf::from(value),
             "--only" => args.only = Some(value),
-            _ => panic!("usage: tftp-bench [--runs N] [--mb M] [--atftpd PATH] [--only OPTIONS]"),
+            "--old" => args.old = Some(PathBuf::from(value)),
+            _ => panic!("{usage}"),
         }
     }
     args
@@ -238,6 +247,9 @@ async fn bench(args: &Args, work: &Path, dir: &Path, data: &[u8]) {
     let atftpd_user = format!("{user}.{user}");
     // Ours first: the ratio column compares it with the others.
     let mut servers = vec![start_ours(dir).expect("cannot start our server (this binary with --serve)")];
+    if let Some(old) = &args.old {
+        servers.extend(start_peer("ours-old", old, &["--serve"], dir));
+    }
     let hpa_args = ["-p", "-t", "600", "-u", user, "-s"];
     servers.extend(start_peer("tftpd-hpa", Path::new("/usr/sbin/in.tftpd"), &hpa_args, dir));
     let atftpd_args = ["--user", &atftpd_user, "--logfile", "/dev/null", "-t", "600"];
@@ -269,7 +281,8 @@ async fn bench(args: &Args, work: &Path, dir: &Path, data: &[u8]) {
                 }
             }
             let medians: Vec<Option<Duration>> = times.into_iter().map(|t| t.map(median)).collect();
-            let best_peer = medians[1..].iter().flatten().min();
+            let peers = medians.iter().zip(&servers).filter(|(_, server)| !server.name.starts_with("ours"));
+            let best_peer = peers.filter_map(|(median, _)| median.as_ref()).min();
             let ratio = match (medians[0], best_peer) {
                 (Some(ours), Some(peer)) => format!("{:.2}", ours.as_secs_f64() / peer.as_secs_f64()),
                 _ => "-".to_string(),
