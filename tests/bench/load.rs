@@ -9,6 +9,7 @@
 
 use classbook::class::db::Db;
 use classbook::course::Course;
+use classbook_e2e::http_at;
 use futures_util::{SinkExt, StreamExt};
 use shared::course::Block;
 use shared::wire::{ClientMsg, FileSpec, RunRequest, ServerMsg};
@@ -16,7 +17,6 @@ use std::io::BufRead;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -235,26 +235,9 @@ async fn echo_demo(ws: &mut Ws, base: u32, files: &[FileSpec]) -> Result<(), Str
 }
 
 async fn http_teacher(addr: SocketAddr, path: &str) -> (u16, String) {
-    http_with(addr, "GET", path, None, Some(TEACHER)).await
+    http_at(addr, "GET", path, Some(TEACHER), None).await
 }
 
 async fn http(addr: SocketAddr, method: &str, path: &str, body: Option<serde_json::Value>) -> (u16, String) {
-    http_with(addr, method, path, body, None).await
-}
-
-async fn http_with(addr: SocketAddr, method: &str, path: &str, body: Option<serde_json::Value>, auth: Option<&str>) -> (u16, String) {
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\nContent-Type: application/json\r\n", body.len());
-    if let Some(a) = auth {
-        req.push_str(&format!("Authorization: Bearer {a}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(&body);
-    tcp.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    tcp.read_to_end(&mut raw).await.unwrap();
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP reply");
-    (head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0), body.to_string())
+    http_at(addr, method, path, None, body.map(|b| b.to_string()).as_deref()).await
 }

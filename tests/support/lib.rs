@@ -82,13 +82,17 @@ pub struct Browser {
 
 /// One HTTP/1.1 request to the test server; returns the status and the body.
 pub async fn http(server: &Server, method: &str, path: &str, bearer: Option<&str>, body: Option<&str>) -> (u16, String) {
+    http_at(server.addr, method, path, bearer, body).await
+}
+
+/// The same, to any classbook server (the load command's `classbook serve`).
+pub async fn http_at(addr: SocketAddr, method: &str, path: &str, bearer: Option<&str>, body: Option<&str>) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut conn = tokio::net::TcpStream::connect(server.addr).await.expect("connect to the test server");
+    let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect to the test server");
     let body = body.unwrap_or("");
     let auth = bearer.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        server.addr,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     conn.write_all(request.as_bytes()).await.expect("send the request");
