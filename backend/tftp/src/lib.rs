@@ -30,6 +30,7 @@ pub mod trace;
 mod blockio;
 mod link;
 mod path;
+mod poll;
 mod receiver;
 mod sender;
 mod session;

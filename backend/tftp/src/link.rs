@@ -1,7 +1,8 @@
-//! One transfer's UDP endpoint (its TID), a blocking socket on the transfer's own thread: sends
-//! and traces packets, receives with a deadline, answers unknown ports with ERROR 5.
+//! One transfer's UDP endpoint (its TID), a socket on the transfer's own thread: sends and traces
+//! packets, receives with a deadline (polling first while the peer is fast), answers unknown ports with ERROR 5.
 
 use crate::packet::{ErrorCode, Packet};
+use crate::poll::{Poller, POLL};
 use crate::trace::{Direction, Tracer};
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -61,6 +62,10 @@ pub(crate) struct Link {
     stop: Arc<AtomicBool>,
     /// The socket's receive timeout (SO_RCVTIMEO), changed only when a deadline needs a shorter one.
     read_timeout: Option<Duration>,
+    /// Whether receives poll before sleeping (see `poll`).
+    poller: Poller,
+    /// Whether the socket is in non-blocking mode now (only while polling).
+    nonblocking: bool,
 }
 
 impl Link {
@@ -72,12 +77,12 @@ impl Link {
             tracer.set_local(local);
         }
         let out = Vec::with_capacity(1024);
-        Ok(Link { socket, peer, locked, tracer, out, counters: Counters::default(), stop, read_timeout: None })
+        Ok(Link { socket, peer, locked, tracer, out, counters: Counters::default(), stop, read_timeout: None, poller: Poller::default(), nonblocking: false })
     }
 
     pub fn send(&mut self, packet: &Packet<'_>, retransmit: bool) -> io::Result<()> {
         packet.encode(&mut self.out);
-        self.socket.send_to(&self.out, self.peer)?;
+        self.send_out(self.peer)?;
         self.counters.sent += 1;
         if retransmit {
             self.counters.retransmits += 1;
@@ -120,8 +125,7 @@ impl Link {
             let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|left| !left.is_zero()) else {
                 return Ok(None);
             };
-            self.wait_at_most(left.min(STOP_CHECK))?;
-            let (len, src) = match self.socket.recv_from(buf) {
+            let (len, src) = match self.receive(buf, left) {
                 Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => continue,
                 Err(e) if is_transient(&e) => continue,
                 result => result?,
@@ -154,6 +158,53 @@ impl Link {
         Ok(Some(packet))
     }
 
+    /// One datagram within `left` (or a timeout error): polled for a moment while the peer is
+    /// fast, else waited for in the kernel, at most `STOP_CHECK` at a time.
+    fn receive(&mut self, buf: &mut [u8], left: Duration) -> io::Result<(usize, SocketAddr)> {
+        if self.poller.active() {
+            self.set_nonblocking(true)?;
+            let until = Instant::now() + POLL.min(left);
+            loop {
+                match self.socket.recv_from(buf) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < until => std::thread::yield_now(),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.poller.missed();
+                        break;
+                    }
+                    result => return result,
+                }
+            }
+        }
+        self.set_nonblocking(false)?;
+        self.wait_at_most(left.min(STOP_CHECK))?;
+        let started = Instant::now();
+        let received = self.socket.recv_from(buf);
+        if received.is_ok() {
+            self.poller.slept(started.elapsed());
+        }
+        received
+    }
+
+    /// Sends the encoded packet in `out`; a full send buffer while the socket polls (non-blocking)
+    /// waits as a blocking socket would.
+    fn send_out(&mut self, to: SocketAddr) -> io::Result<()> {
+        match self.socket.send_to(&self.out, to) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.set_nonblocking(false)?;
+                self.socket.send_to(&self.out, to).map(drop)
+            }
+            result => result.map(drop),
+        }
+    }
+
+    fn set_nonblocking(&mut self, nonblocking: bool) -> io::Result<()> {
+        if self.nonblocking != nonblocking {
+            self.socket.set_nonblocking(nonblocking)?;
+            self.nonblocking = nonblocking;
+        }
+        Ok(())
+    }
+
     /// Lets the next `recvfrom` block at most `wait`. A timeout already set between half of
     /// `wait` and `wait` is kept (`recv` wakes early and waits again), so receiving costs
     /// no extra syscall in the steady state.
@@ -169,7 +220,7 @@ impl Link {
     fn send_unknown_tid(&mut self, to: SocketAddr) -> io::Result<()> {
         let packet = Packet::Error { code: ErrorCode::UNKNOWN_TID, message: "Unknown transfer ID".to_string() };
         packet.encode(&mut self.out);
-        match self.socket.send_to(&self.out, to) {
+        match self.send_out(to) {
             Ok(_) => {}
             Err(e) if is_transient(&e) => {}
             Err(e) => return Err(e),
