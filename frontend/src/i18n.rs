@@ -135,6 +135,11 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("tftp-case-upload", "上传的文件原样存进当前目录", "stores an uploaded file unchanged in the current directory"),
     ("tftp-case-missing_file", "请求不存在的文件时回 ERROR 1", "answers ERROR 1 for a missing file"),
     ("tftp-case-lost_ack", "ACK 丢失后重传 DATA", "retransmits DATA when an ACK is lost"),
+    // What to look at when a case fails (RFC 1350), shown after the checker's own words.
+    ("tftp-hint-download", "提示：收到 RRQ 后依次发送 DATA 1、2、…，每块 512 字节，收到这一块的 ACK 再发下一块；不足 512 字节（可以是 0 字节）的一块表示文件结束。", "Hint: after an RRQ send DATA 1, 2, … of 512 bytes each, the next one only once this one is ACKed; a block shorter than 512 bytes (0 is allowed) ends the file."),
+    ("tftp-hint-upload", "提示：收到 WRQ 后先回 ACK 0，之后每收到 DATA n 就回 ACK n，并把数据写进当前目录下的同名文件。", "Hint: answer a WRQ with ACK 0, then each DATA n with ACK n, writing the data to a file of that name in the current directory."),
+    ("tftp-hint-missing_file", "提示：文件不存在时回一个 ERROR 包：操作码 5、错误码 1，再跟一段以 0 字节结尾的说明文字。", "Hint: for a missing file send an ERROR packet: opcode 5, error code 1, then a message ending with a 0 byte."),
+    ("tftp-hint-lost_ack", "提示：等 ACK 要设超时（例如 socket.settimeout）；超时了就重发上一个 DATA（同一块号）。检查会故意丢掉 ACK 3，最多等 8 秒看你是否重发 DATA 3。", "Hint: wait for an ACK with a timeout (e.g. socket.settimeout); on timeout resend the last DATA with the same block number. The check drops ACK 3 on purpose and waits up to 8 s for DATA 3 again."),
     // The class (issue 8): joining, the teacher's messages, the teacher's page.
     ("join-title", "加入课堂", "Join the class"),
     ("join-name", "你的名字（老师会看到）", "Your name (the teacher sees it)"),

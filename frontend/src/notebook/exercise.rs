@@ -158,9 +158,15 @@ fn check_tftp(cell_id: String, code: String, verdict: RwSignal<Option<Verdict>>,
     let (lesson_done, cell_done) = (lesson.clone(), cell_id.clone());
     let handler = Rc::new(move |ev: Event| match ev {
         Event::Msg(ServerMsg::TftpCheck { case, passed, message, .. }) => {
+            let hint = tr(&format!("tftp-hint-{case}"));
             let label = tr(&format!("tftp-case-{case}"));
             let label = if label == "?" { case } else { label.to_string() };
-            results.borrow_mut().push((passed, if passed { label } else { format!("{label}: {message}") }));
+            let line = match (passed, hint) {
+                (true, _) => label,
+                (false, "?") => format!("{label}: {message}"),
+                (false, hint) => format!("{label}: {message} — {hint}"),
+            };
+            results.borrow_mut().push((passed, line));
         }
         Event::Msg(ServerMsg::Trace { event, .. }) => trace.update(|t| t.push(event)),
         Event::Msg(ServerMsg::Output { data, .. }) => {
