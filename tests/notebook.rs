@@ -47,7 +47,7 @@ async fn an_edit_survives_reloads_and_restarts_and_a_changed_original_can_be_tak
     // The teacher changes the cell's original and restarts the server on the same port.
     let file = course.0.join("closures.md");
     let text = std::fs::read_to_string(&file).unwrap();
-    let new_original = format!("{before}print('第二版')\n");
+    let new_original = format!("{before}\nprint('第二版')");
     assert!(text.contains(&before));
     std::fs::write(&file, text.replacen(&before, &new_original, 1)).unwrap();
     drop(server);
@@ -59,6 +59,15 @@ async fn an_edit_survives_reloads_and_restarts_and_a_changed_original_can_be_tak
     b.click("[data-cell-id=greeter] [data-action=show-original]").await;
     let shown = b.wait_for("document.querySelector('[data-cell-id=greeter] [data-role=new-original]')?.textContent", 10, "the new original").await;
     assert_eq!(shown.as_str().unwrap(), new_original);
+    // The difference, line by line: the teacher's new line added, the student's own removed,
+    // every line of the old original kept.
+    let diff = "document.querySelector('[data-cell-id=greeter] [data-role=diff]')";
+    let lines_of = |class: &str| format!("Array.from({diff}.querySelectorAll('.{class}')).map(e => e.textContent).join('')");
+    assert_eq!(b.eval(&lines_of("add")).await.as_str().unwrap(), "+ print('第二版')\n");
+    let removed = b.eval(&lines_of("del")).await;
+    assert!(removed.as_str().unwrap().contains("# my edit"), "{removed}");
+    let kept = b.eval(&format!("{diff}.querySelectorAll('.same').length")).await;
+    assert_eq!(kept.as_u64().unwrap() as usize, before.lines().count());
     b.click("[data-cell-id=greeter] [data-action=take-original]").await;
     b.wait_for(&format!("!{notice}"), 10, "the notice gone").await;
     assert_eq!(b.code("greeter").await, new_original);

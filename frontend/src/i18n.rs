@@ -93,6 +93,7 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("keep-mine", "保留我的", "Keep mine"),
     ("new-original", "新的原始代码", "New original"),
     ("your-code", "你的代码", "Your code"),
+    ("diff-caption", "不同之处（- 只在你的代码里，+ 只在新的原始代码里）", "Differences (- only in your code, + only in the new original)"),
     ("export-ipynb", "导出 .ipynb", "Export .ipynb"),
     ("export-py", "导出 .py", "Export .py"),
     ("import-ipynb", "导入 .ipynb 到草稿", "Import .ipynb into scratch"),

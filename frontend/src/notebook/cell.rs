@@ -180,6 +180,8 @@ fn EditNotice(edit: Edit) -> impl IntoView {
                 <button data-action="keep-mine" on:click=move |_| { comparing.set(false); edit.keep_mine() }>{move || tr("keep-mine")}</button>
                 <Show when=move || comparing.get()>
                     <div class="compare">
+                        <figure class="diff-figure"><figcaption>{move || tr("diff-caption")}</figcaption>
+                            <pre data-role="diff">{move || edit.code.with(|mine| edit.original.with_value(|new| diff_lines(mine, new)))}</pre></figure>
                         <figure><figcaption>{move || tr("new-original")}</figcaption>
                             <pre data-role="new-original">{edit.original.get_value()}</pre></figure>
                         <figure><figcaption>{move || tr("your-code")}</figcaption>
@@ -189,6 +191,23 @@ fn EditNotice(edit: Edit) -> impl IntoView {
             </div>
         </Show>
     }
+}
+
+/// The student's code against the new original, a line each: kept, only theirs (-), only the
+/// original's (+); marked by a sign as well as a colour.
+fn diff_lines(mine: &str, new: &str) -> impl IntoView {
+    use shared::diff::Change;
+    shared::diff::lines(mine, new)
+        .into_iter()
+        .map(|(change, line)| {
+            let (class, sign) = match change {
+                Change::Same => ("same", "  "),
+                Change::Removed => ("del", "- "),
+                Change::Added => ("add", "+ "),
+            };
+            view! { <span class=class>{format!("{sign}{line}\n")}</span> }
+        })
+        .collect_view()
 }
 
 /// Passed / not yet, for an exercise, from the browser's record.
