@@ -368,9 +368,11 @@ impl Session {
         let files: Vec<(String, String)> = req.files.into_iter().map(|f| (f.name, f.text)).collect();
         tokio::spawn(async move {
             let result: Result<(), String> = async {
-                // The student's own queue first, so their extra runs hold no server slot.
-                let _mine = shared.slots.wait(id, &out, &cancel).await?;
-                let _slot = app.run_slots.wait(id, &out, &cancel).await?;
+                // The student's own queue first, so their extra runs hold no server slot. A run
+                // the teacher stopped in the queue says so.
+                let why = |e: String| status.stopped_because.get().map_or(e, |why| format!("{why} while it waited in the queue"));
+                let _mine = shared.slots.wait(id, &out, &cancel).await.map_err(why)?;
+                let _slot = app.run_slots.wait(id, &out, &cancel).await.map_err(why)?;
                 let sandbox = sandbox_of(&app, &shared, &sid).await.map_err(|e| format!("{e:#}"))?;
                 if let Some(spec) = tftp {
                     started.store(true, Ordering::SeqCst);

@@ -46,6 +46,7 @@ struct Setup {
     course: Option<PathBuf>,
     code: Option<&'static str>,
     max: Option<usize>,
+    runs_per_student: Option<usize>,
     run_rate: Option<classbook::class::rate::Rate>,
     wrong_code_rate: Option<classbook::class::rate::Rate>,
 }
@@ -63,6 +64,9 @@ async fn start(setup: Setup) -> ClassServer {
     app.class.access_code = setup.code.map(str::to_string);
     if let Some(max) = setup.max {
         app.class.max_students = max;
+    }
+    if let Some(n) = setup.runs_per_student {
+        app.runs_per_student = n;
     }
     if let Some(rate) = setup.run_rate {
         app.class.run_rate = rate;
@@ -184,7 +188,7 @@ async fn a_reconnect_keeps_the_students_identity_and_sandbox() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_teacher_sees_a_running_program_and_stops_it() {
-    let server = start(Setup::default()).await;
+    let server = start(Setup { runs_per_student: Some(1), ..Default::default() }).await;
     let t = token(2);
     let (_, joined) = join(server.addr, &t, "Han Meimei", None).await;
     let mut c = Client::connect_to(server.addr, &t).await;
@@ -210,6 +214,20 @@ async fn the_teacher_sees_a_running_program_and_stops_it() {
         assert!(mem > 1 << 20, "a sandbox with python in it uses more than 1 MiB: {mem}");
     }
     assert!(me["last_active_ms"].as_i64().unwrap() > 1_600_000_000_000);
+
+    // A second program waits in the student's queue (one run at a time here); the teacher
+    // stops it there, and the page is told who stopped it.
+    c.start(6, &[("again.py", "print('never')\n")], "again.py", false).await;
+    next_matching(&mut c, |m| matches!(m, ServerMsg::Queued { run_id: 6, .. }).then_some(())).await;
+    let stop = serde_json::json!({"student": joined["id"], "run_id": 6});
+    let (status, body) = http(server.addr, "POST", "/api/teacher/stop", Some(TEACHER), Some(stop)).await;
+    assert_eq!((status, body.as_str()), (200, r#"{"stopped":1}"#));
+    let error = next_matching(&mut c, |m| match m {
+        ServerMsg::Error { run_id: Some(6), message } => Some(message),
+        _ => None,
+    })
+    .await;
+    assert_eq!(error, "stopped by the teacher while it waited in the queue");
 
     let stop = serde_json::json!({"student": joined["id"], "run_id": 5});
     let (status, body) = http(server.addr, "POST", "/api/teacher/stop", Some(TEACHER), Some(stop)).await;
