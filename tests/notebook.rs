@@ -1,6 +1,6 @@
 //! The notebook as a student uses it, in headless Chromium against a real server: edits kept
-//! across reloads and server restarts, a changed original noticed and taken, export and import
-//! of an .ipynb, the language switch, and running a cell with the keyboard alone.
+//! across reloads and server restarts, a changed original noticed and taken, export (.ipynb,
+//! .py) and import of an .ipynb, the language switch, and running a cell with the keyboard alone.
 
 use classbook_e2e::{code_of, output_of, require_built_page, serve, serve_again, state_of, Browser, CourseCopy};
 use fantoccini::key::Key;
@@ -106,7 +106,10 @@ async fn downloaded(dir: &Path, name: &str) -> String {
                 return text;
             }
         }
-        assert!(Instant::now() < deadline, "{name} was not downloaded into {}", dir.display());
+        if Instant::now() >= deadline {
+            let there: Vec<_> = std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.file_name()).collect();
+            panic!("{name} was not downloaded into {} (it holds {there:?})", dir.display());
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -133,6 +136,22 @@ async fn a_lesson_exported_as_ipynb_imports_into_scratch_and_a_corrupt_file_chan
     assert!(codes.len() >= 3, "{codes:?}");
     assert_eq!(codes[0], edit, "the student's edit is exported");
     assert_eq!(codes[1], original("closures", "inspect"));
+
+    // The same lesson as a .py script: percent cells with the edit, and Python compiles it.
+    // (Chromium holds a .py download as "Unconfirmed" until the user keeps it, so the test reads
+    // the file the page offers rather than the saved one.)
+    b.eval("URL.createObjectURL = ((make) => (blob) => { window.offered = blob; return make(blob); })(URL.createObjectURL)").await;
+    b.click("[data-action=export-py]").await;
+    let py = b.client.execute_async("window.offered.text().then(arguments[arguments.length - 1])", vec![]).await.unwrap();
+    let py = py.as_str().unwrap();
+    assert!(py.contains("# %%") && py.contains(edit) && py.contains(&original("closures", "inspect")), "{py}");
+    let script = b.downloads.join("offered.py");
+    std::fs::write(&script, py).unwrap();
+    let compiled = std::process::Command::new("python3")
+        .args(["-m", "py_compile", &script.display().to_string()])
+        .output()
+        .unwrap();
+    assert!(compiled.status.success(), "{}", String::from_utf8_lossy(&compiled.stderr));
 
     // Share: the link is on the clipboard (pasted into another cell here) and opens the code.
     b.click("[data-cell-id=greeter] [data-action=share]").await;
