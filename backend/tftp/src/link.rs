@@ -1,5 +1,5 @@
-//! One transfer's UDP endpoint (its TID), a socket on the transfer's own thread: sends and traces
-//! packets, receives with a deadline (polling first while the peer is fast), answers unknown ports with ERROR 5.
+//! One transfer's UDP endpoint (its TID), on the transfer's own thread: sends and traces packets,
+//! receives with a deadline (polling first while the peer is fast), answers other ports with ERROR 5.
 
 use crate::packet::{ErrorCode, Packet};
 use crate::poll::{Poller, POLL};
