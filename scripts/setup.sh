@@ -22,7 +22,7 @@ apt_missing() {
 # Chromium is needed at build time too: it makes the Python memory snapshot.
 packages=(bubblewrap python3 python3-venv brotli gzip ca-certificates chromium)
 if [ "${1:-}" = "--for-tests" ]; then
-  packages+=(chromium-driver tftp-hpa tftpd-hpa atftp curl)
+  packages+=(chromium-driver firefox-esr tftp-hpa tftpd-hpa atftp curl)
 fi
 missing=$(apt_missing "${packages[@]}")
 if [ -n "$missing" ]; then
@@ -73,6 +73,13 @@ if ! .classbook/venv/bin/python -c "import greenlet, gevent" 2>/dev/null; then
   rm -rf .classbook/venv
   /usr/bin/python3 -m venv .classbook/venv
   .classbook/venv/bin/pip install -q --disable-pip-version-check greenlet==3.5.6 gevent==26.9.0
+fi
+
+# puppeteer-core, which drives Debian's firefox-esr through WebDriver BiDi in tests/firefox.rs
+# (it downloads no browser).
+if [ "${1:-}" = "--for-tests" ] && { [ ! -d tests/firefox/node_modules/puppeteer-core ] || [ tests/firefox/package-lock.json -nt tests/firefox/node_modules/.package-lock.json ]; }; then
+  say "installing npm packages for the Firefox tests (puppeteer-core)"
+  (cd tests/firefox && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 # nbformat, for the test that validates exported notebooks; a venv of its own, so the sandbox's

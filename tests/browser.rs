@@ -1,21 +1,21 @@
 //! The page in headless Chromium against a real server: a browser cell runs in Pyodide, a
 //! server group (TCP server + client) runs in the sandbox, both show their output.
 
-use classbook_e2e::{exercise_of, output_of, require_built_page, serve, state_of, Browser};
+use classbook_e2e::{exercise_of, on_both_origins, output_of, require_built_page, serve, state_of, Browser, Origin};
 use std::time::Instant;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_browser_cell_and_a_server_group_both_run_from_the_page() {
+on_both_origins!(a_browser_cell_and_a_server_group_both_run_from_the_page);
+async fn a_browser_cell_and_a_server_group_both_run_from_the_page(origin: Origin) {
     require_built_page();
-    let server = serve(None).await;
+    let server = serve(None).await.seen_from(origin);
     let browser = Browser::start().await;
-    let base = format!("http://{}", server.addr);
+    let base = server.base();
 
     // The closures lesson: run the first browser cell as soon as the page shows it.
     let opened = Instant::now();
-    browser.goto(&format!("{base}/#/lesson/closures")).await;
+    browser.open(&server, "/#/lesson/closures").await;
     browser.wait_for("document.querySelector('[data-cell-id=greeter] [data-action=run]')", 30, "the greeter cell").await;
-    assert_eq!(browser.eval("crossOriginIsolated").await, true, "COOP/COEP must make the page isolated");
+    // From localhost COOP/COEP isolate the page (`open` checked it); from the LAN nothing can.
     assert_eq!(browser.eval(&state_of("greeter")).await, "idle");
     browser.click("[data-cell-id=greeter] [data-action=run]").await;
     browser.wait_for(&format!("{}.includes('小红')", output_of("greeter")), 90, "the greeter output").await;
@@ -24,7 +24,7 @@ async fn a_browser_cell_and_a_server_group_both_run_from_the_page() {
     let out = browser.eval(&output_of("greeter")).await;
     assert_eq!(out.as_str().unwrap().trim_end(), "你好，小明！\n早上好，小红！\nFalse");
     assert_eq!(browser.eval("document.querySelector('[data-cell-id=greeter]').dataset.runtime").await, "browser");
-    println!("e2e: page open → first browser-cell output: {} ms", first_output.as_millis());
+    println!("e2e ({origin:?}): page open → first browser-cell output: {} ms", first_output.as_millis());
 
     // Cells share the lesson's namespace in order.
     browser.click("[data-cell-id=counter] [data-action=run]").await;
@@ -45,14 +45,14 @@ async fn a_browser_cell_and_a_server_group_both_run_from_the_page() {
     browser.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_exercise_check_says_which_checks_pass_in_the_browser_and_on_the_server() {
+on_both_origins!(an_exercise_check_says_which_checks_pass_in_the_browser_and_on_the_server);
+async fn an_exercise_check_says_which_checks_pass_in_the_browser_and_on_the_server(origin: Origin) {
     require_built_page();
-    let server = serve(None).await;
+    let server = serve(None).await.seen_from(origin);
     let b = Browser::start().await;
     for (lesson, runtime) in [("closures", shared::course::Runtime::Browser), ("tcp-echo", shared::course::Runtime::Server)] {
         let (id, solution) = exercise_of(lesson, runtime);
-        b.goto(&format!("http://{}/#/lesson/{lesson}", server.addr)).await;
+        b.open(&server, &format!("/#/lesson/{lesson}")).await;
         let verdict = format!("document.querySelector('[data-cell-id=\"{id}\"] [data-role=checks]')");
         // The starter code does not pass.
         b.click(&format!("[data-cell-id=\"{id}\"] [data-action=check]")).await;

@@ -2,7 +2,7 @@
 //! across reloads and server restarts, a changed original noticed and taken, export (.ipynb,
 //! .py) and import of an .ipynb, the language switch, and running a cell with the keyboard alone.
 
-use classbook_e2e::{code_of, output_of, require_built_page, serve, serve_again, state_of, Browser, CourseCopy};
+use classbook_e2e::{code_of, on_both_origins, output_of, require_built_page, serve, serve_again, state_of, Browser, CourseCopy, Origin};
 use fantoccini::key::Key;
 use fantoccini::Locator;
 use serde_json::Value;
@@ -20,15 +20,14 @@ fn saved_edit(lesson: &str, cell: &str) -> String {
     format!("localStorage.getItem('classbook.edit:{lesson}:{cell}')")
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_edit_survives_reloads_and_restarts_and_a_changed_original_can_be_taken() {
+on_both_origins!(an_edit_survives_reloads_and_restarts_and_a_changed_original_can_be_taken);
+async fn an_edit_survives_reloads_and_restarts_and_a_changed_original_can_be_taken(origin: Origin) {
     require_built_page();
     let course = CourseCopy::new("notebook");
-    let server = serve(Some(&course.0)).await;
+    let server = serve(Some(&course.0)).await.seen_from(origin);
     let addr = server.addr;
-    let url = format!("http://{addr}/#/lesson/closures");
     let b = Browser::start().await;
-    b.goto(&url).await;
+    b.open(&server, "/#/lesson/closures").await;
 
     // Type into the greeter cell (WebDriver puts the caret at the end of an editable element).
     let before = b.code("greeter").await;
@@ -51,7 +50,7 @@ async fn an_edit_survives_reloads_and_restarts_and_a_changed_original_can_be_tak
     assert!(text.contains(&before));
     std::fs::write(&file, text.replacen(&before, &new_original, 1)).unwrap();
     drop(server);
-    let _server = serve_again(addr, Some(&course.0)).await;
+    let _server = serve_again(addr, Some(&course.0)).await.seen_from(origin);
     b.client.refresh().await.unwrap();
     let notice = "document.querySelector('[data-cell-id=greeter] [data-role=original-changed]')";
     b.wait_for(notice, 30, "the 'original changed' notice").await;
@@ -114,12 +113,12 @@ async fn downloaded(dir: &Path, name: &str) -> String {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_lesson_exported_as_ipynb_imports_into_scratch_and_a_corrupt_file_changes_nothing() {
+on_both_origins!(a_lesson_exported_as_ipynb_imports_into_scratch_and_a_corrupt_file_changes_nothing);
+async fn a_lesson_exported_as_ipynb_imports_into_scratch_and_a_corrupt_file_changes_nothing(origin: Origin) {
     require_built_page();
-    let server = serve(None).await;
+    let server = serve(None).await.seen_from(origin);
     let b = Browser::start().await;
-    b.goto(&format!("http://{}/#/lesson/closures", server.addr)).await;
+    b.open(&server, "/#/lesson/closures").await;
     let edit = "print('导出的修改')\n";
     b.set_code("greeter", edit).await;
     b.click("[data-action=export-ipynb]").await;
@@ -161,14 +160,14 @@ async fn a_lesson_exported_as_ipynb_imports_into_scratch_and_a_corrupt_file_chan
     b.press(&[Key::Control.into(), 'a']).await;
     b.press(&[Key::Control.into(), 'v']).await;
     let link = b.code("inspect").await;
-    let prefix = format!("http://{}/#/scratch?runtime=browser&code=", server.addr);
+    let prefix = format!("{}/#/scratch?runtime=browser&code=", server.base());
     assert!(link.starts_with(&prefix), "pasted {link:?}");
     b.click("[data-cell-id=inspect] [data-action=reset]").await;
     b.goto(&link).await;
     b.wait_for(&format!("{} === {}", code_of("scratch"), serde_json::to_string(edit).unwrap()), 30, "the shared code").await;
 
     // Import it into the scratch page: every code cell comes back, the edit included.
-    b.goto(&format!("http://{}/#/scratch", server.addr)).await;
+    b.goto(&format!("{}/#/scratch", server.base())).await;
     let file_input = "[data-role=import-file]";
     b.wait_for(&format!("document.querySelector('{file_input}')"), 30, "the import control").await;
     let path = b.downloads.join("closures.ipynb");
@@ -192,10 +191,10 @@ async fn a_lesson_exported_as_ipynb_imports_into_scratch_and_a_corrupt_file_chan
     assert_eq!(b.code("greeter").await, edit);
 
     // A server group (TCP server + client) comes back as a group, and runs as one.
-    b.goto(&format!("http://{}/#/lesson/tcp-echo", server.addr)).await;
+    b.goto(&format!("{}/#/lesson/tcp-echo", server.base())).await;
     b.click("[data-action=export-ipynb]").await;
     downloaded(&b.downloads, "tcp-echo.ipynb").await;
-    b.goto(&format!("http://{}/#/scratch", server.addr)).await;
+    b.goto(&format!("{}/#/scratch", server.base())).await;
     b.wait_for(&format!("document.querySelector('{file_input}')"), 30, "the import control").await;
     let path = b.downloads.join("tcp-echo.ipynb");
     b.client.find(Locator::Css(file_input)).await.unwrap().send_keys(&path.display().to_string()).await.unwrap();
@@ -206,12 +205,12 @@ async fn a_lesson_exported_as_ipynb_imports_into_scratch_and_a_corrupt_file_chan
     b.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_language_switch_is_remembered_and_a_cell_runs_from_the_keyboard_alone() {
+on_both_origins!(the_language_switch_is_remembered_and_a_cell_runs_from_the_keyboard_alone);
+async fn the_language_switch_is_remembered_and_a_cell_runs_from_the_keyboard_alone(origin: Origin) {
     require_built_page();
-    let server = serve(None).await;
+    let server = serve(None).await.seen_from(origin);
     let b = Browser::start().await;
-    b.goto(&format!("http://{}/#/lesson/closures", server.addr)).await;
+    b.open(&server, "/#/lesson/closures").await;
     let run_label = "document.querySelector('[data-cell-id=greeter] [data-action=run]')?.textContent";
     b.wait_for(&format!("{run_label}?.includes('运行')"), 30, "the Chinese interface").await;
     b.click("[data-action=language]").await;
@@ -281,7 +280,7 @@ async fn the_language_switch_is_remembered_and_a_cell_runs_from_the_keyboard_alo
     b.set_code(&exercise, &solution).await;
     b.click(&format!("[data-cell-id=\"{exercise}\"] [data-action=check]")).await;
     b.wait_for(&format!("{badge}.dataset.passed === 'true'"), 60, "the exercise marked passed").await;
-    b.goto(&format!("http://{}/#/", server.addr)).await;
+    b.goto(&format!("{}/#/", server.base())).await;
     let progress = b.wait_for("document.querySelector('[data-lesson-id=closures]')?.parentElement.querySelector('[data-role=lesson-progress]')?.textContent", 30, "the lesson's progress").await;
     assert!(progress.as_str().unwrap().starts_with("1/"), "{progress}");
 

@@ -4,7 +4,7 @@
 //! is checked; a student's token opens no teacher endpoint; a lesson saved on disk reaches the
 //! student's page, and a broken one shows on the teacher's.
 
-use classbook_e2e::{exercise_of, http, output_of, require_built_page, scratch_url, serve_class, state_of, Browser, CourseCopy};
+use classbook_e2e::{exercise_of, http, on_both_origins, output_of, require_built_page, scratch_url, serve_class, state_of, Browser, CourseCopy, Origin};
 use fantoccini::Locator;
 use shared::course::Runtime;
 
@@ -29,23 +29,22 @@ async fn type_into(b: &Browser, css: &str, text: &str) {
     el.send_keys(text).await.expect("type");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_teacher_sees_a_joined_student_stops_their_program_sees_results_and_speaks_to_the_class() {
+on_both_origins!(the_teacher_sees_a_joined_student_stops_their_program_sees_results_and_speaks_to_the_class);
+async fn the_teacher_sees_a_joined_student_stops_their_program_sees_results_and_speaks_to_the_class(origin: Origin) {
     require_built_page();
-    let server = serve_class(None, |app| app.class.teacher_token = TEACHER.into()).await;
-    let base = format!("http://{}", server.addr);
+    let server = serve_class(None, |app| app.class.teacher_token = TEACHER.into()).await.seen_from(origin);
     let student = Browser::start().await;
     let teacher = Browser::start().await;
 
     // The student opens a lesson, is asked for a name, and joins.
-    student.goto(&format!("{base}/#/lesson/closures")).await;
+    student.open(&server, "/#/lesson/closures").await;
     type_into(&student, "[data-role=join] [data-role=join-name]", "小明").await;
     student.click("[data-action=join]").await;
     student.wait_for("document.querySelector('[data-role=student-name]')?.textContent === '小明'", 15, "the joined name").await;
     assert_eq!(student.eval("document.querySelector('[data-role=join]') === null").await, true, "the dialog closes");
 
     // The teacher's page takes its token from the address, then hides it.
-    teacher.goto(&format!("{base}/#/teacher?token={TEACHER}")).await;
+    teacher.open(&server, &format!("/#/teacher?token={TEACHER}")).await;
     teacher.wait_for("location.hash === '#/teacher'", 10, "the token taken out of the address").await;
     assert_eq!(teacher.eval("sessionStorage.getItem('classbook.teacher-token')").await, TEACHER);
     let row = row_of("小明");
@@ -128,17 +127,18 @@ async fn the_teacher_sees_a_joined_student_stops_their_program_sees_results_and_
     teacher.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_access_code_is_checked_a_reload_rejoins_a_rename_keeps_the_student_and_a_student_token_is_refused_by_the_teacher_page() {
+on_both_origins!(an_access_code_is_checked_a_reload_rejoins_a_rename_keeps_the_student_and_a_student_token_is_refused_by_the_teacher_page);
+async fn an_access_code_is_checked_a_reload_rejoins_a_rename_keeps_the_student_and_a_student_token_is_refused_by_the_teacher_page(origin: Origin) {
     require_built_page();
     let server = serve_class(None, |app| {
         app.class.teacher_token = TEACHER.into();
         app.class.access_code = Some("py2026".into());
     })
-    .await;
-    let base = format!("http://{}", server.addr);
+    .await
+    .seen_from(origin);
+    let base = server.base();
     let b = Browser::start().await;
-    b.goto(&format!("{base}/#/")).await;
+    b.open(&server, "/#/").await;
     // The class has a code, so the dialog asks for it; a wrong one is refused with a reason.
     type_into(&b, "[data-role=join-name]", "小红").await;
     type_into(&b, "[data-role=join-code]", "wrong").await;
@@ -181,18 +181,17 @@ async fn an_access_code_is_checked_a_reload_rejoins_a_rename_keeps_the_student_a
     b.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_saved_lesson_reaches_the_students_page_and_a_broken_one_shows_on_the_teachers() {
+on_both_origins!(a_saved_lesson_reaches_the_students_page_and_a_broken_one_shows_on_the_teachers);
+async fn a_saved_lesson_reaches_the_students_page_and_a_broken_one_shows_on_the_teachers(origin: Origin) {
     require_built_page();
     let course = CourseCopy::new("teacher");
     let dir = course.0.clone();
-    let server = serve_class(Some(&dir), |app| app.class.teacher_token = TEACHER.into()).await;
-    let base = format!("http://{}", server.addr);
+    let server = serve_class(Some(&dir), |app| app.class.teacher_token = TEACHER.into()).await.seen_from(origin);
     let student = Browser::start().await;
     let teacher = Browser::start().await;
-    student.goto(&format!("{base}/#/lesson/closures")).await;
+    student.open(&server, "/#/lesson/closures").await;
     student.wait_for("document.querySelector('.link.open') && document.querySelector('[data-cell-id]')", 30, "the lesson, connected").await;
-    teacher.goto(&format!("{base}/#/teacher?token={TEACHER}")).await;
+    teacher.open(&server, &format!("/#/teacher?token={TEACHER}")).await;
     teacher.wait_for("document.querySelector('[data-role=students] [data-student-id]')", 15, "the student listed").await;
     assert_eq!(teacher.eval("document.querySelector('[data-role=course-errors]') === null").await, true);
 

@@ -2,14 +2,14 @@
 //! sandbox's companion server shows its packets as a sequence diagram, and the TFTP server
 //! exercise's Check shows the four cases of the built-in client.
 
-use classbook_e2e::{require_built_page, serve, Browser};
+use classbook_e2e::{on_both_origins, require_built_page, serve, Browser, Origin};
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_companion_trace_is_drawn_and_the_tftp_exercise_is_checked_from_the_page() {
+on_both_origins!(the_companion_trace_is_drawn_and_the_tftp_exercise_is_checked_from_the_page);
+async fn the_companion_trace_is_drawn_and_the_tftp_exercise_is_checked_from_the_page(origin: Origin) {
     require_built_page();
-    let server = serve(None).await;
+    let server = serve(None).await.seen_from(origin);
     let b = Browser::start().await;
-    b.goto(&format!("http://{}/#/lesson/tftp", server.addr)).await;
+    b.open(&server, "/#/lesson/tftp").await;
     b.wait_for("document.querySelector('[data-cell-id=companion-get] [data-action=run]')", 30, "the companion cell").await;
     let out = b.run_cell("companion-get", 60).await;
     assert!(out.contains("ERROR 1: File not found"), "{out}");

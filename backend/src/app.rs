@@ -30,6 +30,8 @@ pub struct App {
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// Student WebSockets open now (a stop waits for them to say goodbye).
     pub open_sockets: std::sync::atomic::AtomicUsize,
+    /// Input and Stop for the Python workers of pages without shared memory (plain http).
+    pub relay: crate::relay::Relay,
 }
 
 impl App {
@@ -46,6 +48,7 @@ impl App {
             class: Class::new(Db::in_memory()),
             stopping: tokio::sync::watch::Sender::new(false),
             open_sockets: Default::default(),
+            relay: Default::default(),
         }
     }
 

@@ -1,7 +1,8 @@
-//! HTTP routes: the lesson API, joining the class, the session WebSocket, the teacher's
-//! API (`teacher`), and the page's assets, with the cross-origin isolation headers
-//! (SharedArrayBuffer needs them) on every response.
+//! HTTP routes: the lesson API, joining the class, the session WebSocket, the teacher's API
+//! (`teacher`), the Python worker's relay (`relay`), and the page's assets, with the
+//! cross-origin isolation headers (they give localhost and https pages SharedArrayBuffer).
 
+mod relay;
 mod teacher;
 
 use crate::app::App;
@@ -23,6 +24,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/class", get(class_info))
         .route("/api/join", post(join))
         .nest("/api/teacher", teacher::router(app.clone()))
+        .nest("/api/relay", relay::router())
         .fallback(assets::serve)
         .layer(middleware::from_fn(isolation_headers))
         .with_state(app)
@@ -37,6 +39,14 @@ async fn lesson(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response
         Some(lesson) => Json(lesson.clone()).into_response(),
         None => error(StatusCode::NOT_FOUND, format!("no lesson '{id}'")),
     }
+}
+
+/// The client's address, as the listener recorded it (`ConnectInfo`); the unspecified address
+/// when the router is served without it.
+pub(crate) fn peer_ip(ext: &axum::http::Extensions) -> std::net::IpAddr {
+    ext.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
 }
 
 /// A JSON `{"error": …}` with `status`.

@@ -79,6 +79,16 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("run-on-server", "在服务器上运行", "Run on the server"),
     ("restart-python", "重启 Python", "Restart Python"),
     ("restarted", "Python 已重启，之前的变量都已清空", "Python was restarted; earlier variables are gone"),
+    (
+        "stop-restarted",
+        "已停止：这个页面通过普通 http 打开，停止正在计算的代码只能重启 Python，所以本课的变量已被重置（请从上面的单元格重新运行）",
+        "Stopped: this page was opened over plain http, where stopping code that is computing means restarting Python, so this lesson's variables were reset (run the cells above again)",
+    ),
+    (
+        "stop-restarted-slow",
+        "Python 在 2 秒内没有响应停止，已重启，本课的变量已被重置",
+        "Python did not answer Stop within 2 s and was restarted; this lesson's variables were reset",
+    ),
     // Notebook experience: saved edits, export/import, settings, shortcuts, progress.
     ("edited", "已修改（已保存在本浏览器）", "edited (saved in this browser)"),
     ("reset-cell", "恢复原始代码", "Reset to original"),

@@ -1,12 +1,17 @@
 // classbook's Python engine: Pyodide in a module Web Worker. Runs browser cells and streams
-// their output; input() and sleep block on a SharedArrayBuffer the page wakes (Atomics).
+// their output; input() and time.sleep block until the page answers or Stop is pressed.
 //
-// Page -> worker: first {type: "init", control: SharedArrayBuffer}, then JSON strings
+// Page -> worker: first {type: "init", control: SharedArrayBuffer} when the page is
+// cross-origin isolated, else {type: "init", relay: URL}; then JSON strings
 // (shared::worker::WorkerRequest). Worker -> page: JSON strings, each one WorkerEvent
 // (shared::worker) or an array of them.
-// Control buffer (Int32Array view): [0] interrupt signal (Pyodide's interrupt buffer),
-// [1] stdin state (0 waiting, 1 data, 2 EOF), [2] stdin length, [3] wake counter;
-// bytes from offset 16: the stdin line.
+// Isolated (localhost, https): the control buffer (Int32Array view) is [0] interrupt signal
+// (Pyodide's interrupt buffer, which the page writes), [1] stdin state (0 waiting, 1 data,
+// 2 EOF), [2] stdin length, [3] wake counter; bytes from offset 16: the stdin line.
+// Plain http (the LAN): no shared memory exists, so input() and sleep wait in a synchronous
+// request to the class server's relay, which answers when the page posts the line, EOF or
+// Stop (backend/src/relay.rs); a busy loop cannot be interrupted and the page replaces the
+// worker instead.
 import { loadPyodide } from "./pyodide/pyodide.mjs";
 
 const t0 = performance.now();
@@ -14,8 +19,10 @@ const post = (obj) => self.postMessage(JSON.stringify(obj));
 const progress = (fraction, message) => post({ kind: "Progress", fraction, message });
 
 let pyodide = null;
-let ctrl = null; // Int32Array over the control buffer
-let stdinBytes = null; // Uint8Array over the stdin area
+let ctrl = null; // Int32Array over the shared control buffer (isolated pages)
+let stdinBytes = null; // Uint8Array over its stdin area
+let relay = null; // the relay's URL (plain http pages)
+let interruptFlag = null; // Pyodide's interrupt buffer: ctrl's first cell, or our own
 let current = null; // the run in progress: { id, out: {stdout, stderr}, last }
 const queue = [];
 
@@ -55,22 +62,16 @@ function writer(stream) {
 }
 
 // Standard input as a terminal gives it: each read returns what the student typed so far
-// (one line), blocking until the page answers; an empty read is EOF. Wakes every 50 ms to
-// honour Stop. (Python's input() has flushed its prompt; calling Python here is not allowed.)
+// (one line), blocking until the page answers; an empty read is EOF. Stop raises
+// KeyboardInterrupt. (Python's input() has flushed its prompt; calling Python here is not allowed.)
 let pendingInput = new Uint8Array(0);
 function readStdin(buffer) {
   if (pendingInput.length === 0) {
     flushOutput();
-    Atomics.store(ctrl, 1, 0);
     post({ kind: "InputWanted", run_id: current.id });
-    while (Atomics.load(ctrl, 1) === 0) {
-      Atomics.wait(ctrl, 1, 0, 50);
-      pyodide.checkInterrupt();
-    }
-    const state = Atomics.load(ctrl, 1);
-    Atomics.store(ctrl, 1, 0);
-    if (state === 2) return 0; // EOF
-    pendingInput = stdinBytes.slice(0, Atomics.load(ctrl, 2));
+    const line = relay ? relayLine() : sharedLine();
+    if (line === null) return 0; // EOF
+    pendingInput = line;
   }
   const n = Math.min(buffer.length, pendingInput.length);
   buffer.set(pendingInput.subarray(0, n));
@@ -78,16 +79,65 @@ function readStdin(buffer) {
   return n;
 }
 
+// Isolated: waits on the shared buffer, waking every 50 ms to honour Stop.
+function sharedLine() {
+  Atomics.store(ctrl, 1, 0);
+  while (Atomics.load(ctrl, 1) === 0) {
+    Atomics.wait(ctrl, 1, 0, 50);
+    pyodide.checkInterrupt();
+  }
+  const state = Atomics.load(ctrl, 1);
+  Atomics.store(ctrl, 1, 0);
+  return state === 2 ? null : stdinBytes.slice(0, Atomics.load(ctrl, 2));
+}
+
+// Plain http: asks the relay until the page posts a line, EOF or Stop.
+function relayLine() {
+  for (;;) {
+    const answer = relayWait("input", 20000);
+    if (answer.kind === "line") return new TextEncoder().encode(answer.data);
+    if (answer.kind === "eof") return null;
+    if (answer.kind === "unreachable") {
+      emit("stderr", "\nclassbook: input() cannot reach the class server; it reads end of input\n");
+      return null;
+    }
+  }
+}
+
+// One blocking request to the relay: {kind: line|eof|interrupt|timeout|superseded|unreachable}.
+// Stop arrives as "interrupt", raised here as KeyboardInterrupt through Pyodide's own check.
+function relayWait(want, ms) {
+  let answer = { kind: "unreachable" };
+  try {
+    const xhr = new XMLHttpRequest();
+    xhr.open("GET", `${relay}?run=${current.id}&want=${want}&ms=${Math.ceil(ms)}`, false);
+    xhr.send();
+    if (xhr.status === 200) answer = JSON.parse(xhr.responseText);
+  } catch (e) {
+    console.warn("classbook: the relay did not answer:", e);
+  }
+  if (answer.kind === "interrupt") {
+    interruptFlag[0] = 2;
+    pyodide.checkInterrupt();
+  }
+  return answer;
+}
+
 // time.sleep without spinning the CPU; Stop wakes it at once. runner.py flushes first.
 function sleep(seconds) {
   flushOutput();
   const end = performance.now() + Math.max(0, seconds) * 1000;
-  const seen = Atomics.load(ctrl, 3);
+  const seen = ctrl ? Atomics.load(ctrl, 3) : 0;
   for (;;) {
     const left = end - performance.now();
     if (left <= 0) break;
-    Atomics.wait(ctrl, 3, seen, Math.min(left, 100));
-    pyodide.checkInterrupt();
+    if (ctrl) {
+      Atomics.wait(ctrl, 3, seen, Math.min(left, 100));
+      pyodide.checkInterrupt();
+    } else if (left < 4 || relayWait("sleep", left).kind === "unreachable") {
+      // A request costs about a millisecond; without the server, the only way left is to spin.
+      while (performance.now() < end) {}
+    }
   }
 }
 
@@ -103,7 +153,7 @@ async function boot() {
   pyodide.setStdout(writer("stdout"));
   pyodide.setStderr(writer("stderr"));
   pyodide.setStdin({ read: readStdin, isatty: false });
-  pyodide.setInterruptBuffer(ctrl.subarray(0, 1));
+  pyodide.setInterruptBuffer(interruptFlag);
   pyodide.registerJsModule("_classbook", { sleep });
   pyodide.runPython(await runnerSource, { filename: "/classbook/runner.py" });
   const runner = pyodide.globals.get("run");
@@ -160,12 +210,12 @@ async function execute(req) {
     pendingInput = new Uint8Array(0);
     const started = performance.now();
     if (req.announce) post({ kind: "Run", type: "Started", run_id: req.run_id, pid: 0 });
-    Atomics.store(ctrl, 0, 0);
+    interruptFlag[0] = 0;
     let code = 1;
     try {
       // A cell that may await (asyncio.run) is entered "promising", so the wasm stack can
       // suspend (JSPI); others are called directly, which is faster. input() and sleep
-      // block synchronously on Atomics either way.
+      // block synchronously either way.
       code = MAY_AWAIT.test(req.code)
         ? await runner.callPromising(req.code, req.filename, req.namespace)
         : runner(req.code, req.filename, req.namespace);
@@ -191,8 +241,14 @@ async function execute(req) {
 self.onmessage = (event) => {
   const msg = event.data;
   if (typeof msg === "object" && msg.type === "init") {
-    ctrl = new Int32Array(msg.control, 0, 4);
-    stdinBytes = new Uint8Array(msg.control, 16);
+    if (msg.control) {
+      ctrl = new Int32Array(msg.control, 0, 4);
+      stdinBytes = new Uint8Array(msg.control, 16);
+      interruptFlag = ctrl.subarray(0, 1);
+    } else {
+      relay = msg.relay;
+      interruptFlag = new Int32Array(1);
+    }
     gotInit();
     return;
   }

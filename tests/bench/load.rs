@@ -5,11 +5,15 @@
 //! once the server listens) in their sandbox. Prints completed/failed demos, p50/p95 latency,
 //! the server process's peak memory (VmHWM), and checks after SIGTERM that every result was
 //! flushed to the class database.
-//! Run: `cargo build --release -p classbook && cargo run --release -p classbook-e2e --bin bench-load -- --students 40 --minutes 5`.
+//! `--lan`: every student speaks as a page opened over plain http from the LAN (Host and Origin
+//! `classroom.test:PORT`, the connection still to loopback) and, each minute, also does what its
+//! Python worker does there without shared memory: an `input()` answered through the relay, and
+//! a `time.sleep(0.1)` waited in it; prints their latencies.
+//! Run: `cargo build --release -p classbook && cargo run --release -p classbook-e2e --bin bench-load -- --students 40 --minutes 5 [--lan]`.
 
 use classbook::class::db::Db;
 use classbook::course::Course;
-use classbook_e2e::http_at;
+use classbook_e2e::{http_as, LAN_NAME};
 use futures_util::{SinkExt, StreamExt};
 use shared::course::Block;
 use shared::wire::{ClientMsg, FileSpec, RunRequest, ServerMsg};
@@ -37,12 +41,23 @@ struct Tally {
     completed: u64,
     failed: Vec<String>,
     latencies_ms: Vec<f64>,
+    /// `--lan`: the page's post to the worker's answer, for input(); and sleep(0.1)'s length.
+    input_ms: Vec<f64>,
+    sleep_ms: Vec<f64>,
+}
+
+/// `Host` as the students' pages send it: the server's address, or a LAN name (`--lan`).
+static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+fn host() -> &'static str {
+    HOST.get().expect("the host is set once the server is up")
 }
 
 #[tokio::main]
 async fn main() {
     let students = arg("--students", 40) as usize;
     let minutes = arg("--minutes", 5);
+    let lan = std::env::args().any(|a| a == "--lan");
     let exe = std::env::current_exe().unwrap().with_file_name("classbook");
     assert!(exe.exists(), "{} is missing: run `cargo build --release -p classbook` first", exe.display());
     let course = Course::load(None).expect("bundled course");
@@ -95,7 +110,9 @@ async fn main() {
         .and_then(|s| s.split('/').next())
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no address in the banner: {banner}"));
-    println!("server {} on {addr} (pid {}); {students} students × {minutes} minute(s)", exe.display(), server.id());
+    HOST.set(if lan { format!("{LAN_NAME}:{}", addr.port()) } else { addr.to_string() }).unwrap();
+    let mode = if lan { "pages over plain http from the LAN" } else { "pages on localhost" };
+    println!("server {} on {addr} (pid {}); {students} students × {minutes} minute(s); {mode}", exe.display(), server.id());
 
     let tally = Arc::new(Mutex::new(Tally::default()));
     let start = Instant::now();
@@ -107,7 +124,7 @@ async fn main() {
             let body = serde_json::json!({"token": token, "name": format!("student {s}"), "code": null});
             let (status, reply) = http(addr, "POST", "/api/join", Some(body)).await;
             assert_eq!(status, 200, "join: {reply}");
-            let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/session?token={token}")).await.expect("connect");
+            let mut ws = connect(addr, &token).await;
             let _hello = ws.next().await;
             send(&mut ws, &ClientMsg::Viewing { lesson: Some("tcp-echo".into()) }).await;
             let mut rng = 0x9e3779b97f4a7c15u64.wrapping_mul(s as u64 + 1);
@@ -121,13 +138,26 @@ async fn main() {
                 send(&mut ws, &ClientMsg::ExerciseResult { lesson, cell, passed: m % 2 == 1 }).await;
                 let t = Instant::now();
                 let result = echo_demo(&mut ws, (m as u32) * 10, &files).await;
-                let mut tally = tally.lock().unwrap();
-                match result {
-                    Ok(()) => {
-                        tally.completed += 1;
-                        tally.latencies_ms.push(t.elapsed().as_secs_f64() * 1e3);
+                {
+                    let mut tally = tally.lock().unwrap();
+                    match result {
+                        Ok(()) => {
+                            tally.completed += 1;
+                            tally.latencies_ms.push(t.elapsed().as_secs_f64() * 1e3);
+                        }
+                        Err(why) => tally.failed.push(format!("student {s}, minute {m}: {why}")),
                     }
-                    Err(why) => tally.failed.push(format!("student {s}, minute {m}: {why}")),
+                }
+                if lan {
+                    let channel = format!("{:032x}", 0x1a4_0000u64 + s as u64);
+                    match relay_round(addr, &channel, m as u32 + 1).await {
+                        Ok((input, slept)) => {
+                            let mut tally = tally.lock().unwrap();
+                            tally.input_ms.push(input);
+                            tally.sleep_ms.push(slept);
+                        }
+                        Err(why) => tally.lock().unwrap().failed.push(format!("student {s}, minute {m}, relay: {why}")),
+                    }
                 }
             }
             ws
@@ -175,7 +205,7 @@ async fn main() {
     let t = tally.lock().unwrap();
     let mut lat = t.latencies_ms.clone();
     lat.sort_by(f64::total_cmp);
-    let pct = |p: f64| if lat.is_empty() { f64::NAN } else { lat[((lat.len() - 1) as f64 * p).round() as usize] };
+    let pct = |p: f64| percentile(&lat, p);
     let total = students as u64 * minutes;
     println!("ran for {:.1} s", elapsed.as_secs_f64());
     println!("echo demos: {} completed, {} failed of {total} ({:.1} % completed)", t.completed, t.failed.len(), 100.0 * t.completed as f64 / total as f64);
@@ -183,9 +213,67 @@ async fn main() {
         println!("  failed: {f}");
     }
     println!("echo demo latency (Run to both exits): p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms", pct(0.5), pct(0.95), lat.last().copied().unwrap_or(f64::NAN));
+    if lan {
+        let (mut input, mut slept) = (t.input_ms.clone(), t.sleep_ms.clone());
+        input.sort_by(f64::total_cmp);
+        slept.sort_by(f64::total_cmp);
+        println!(
+            "relay, input(): {} answered, post → worker p50 {:.1} ms, p95 {:.1} ms; sleep(0.1) lasted p50 {:.1} ms, p95 {:.1} ms",
+            input.len(),
+            percentile(&input, 0.5),
+            percentile(&input, 0.95),
+            percentile(&slept, 0.5),
+            percentile(&slept, 0.95)
+        );
+    }
     println!("exercise results: {recorded}/{students} students in the teacher's grid; {attempts}/{total} attempts in the database after SIGTERM");
     println!("server process memory: peak (VmHWM) {hwm}, at the end (VmRSS) {rss}; sandboxes (cgroups) {:.1} MiB", sandbox_mem as f64 / 1048576.0);
     println!("SIGTERM: {notices}/{students} pages got the stopping notice; the server exited ({exit}) in {:.2} s", stopped_in.as_secs_f64());
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        f64::NAN
+    } else {
+        sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+    }
+}
+
+/// The student's WebSocket, opened as their page would open it (`Host`, `Origin`).
+async fn connect(addr: SocketAddr, token: &str) -> Ws {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://{}/api/session?token={token}", host()).into_client_request().unwrap();
+    req.headers_mut().insert("origin", format!("http://{}", host()).parse().unwrap());
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    tcp.set_nodelay(true).unwrap();
+    let (ws, _) = tokio_tungstenite::client_async(req, tokio_tungstenite::MaybeTlsStream::Plain(tcp)).await.expect("WebSocket");
+    ws
+}
+
+/// What a plain-http page's Python worker does: waits for input() in the relay while the page
+/// posts the line 50 ms later (returns post → answer), then sleeps 0.1 s there (returns its length).
+async fn relay_round(addr: SocketAddr, channel: &str, run: u32) -> Result<(f64, f64), String> {
+    let path = format!("/api/relay/{channel}");
+    let wait_path = format!("{path}?run={run}&want=input&ms=20000");
+    let waiting = tokio::spawn(async move { http_as(addr, host(), "GET", &wait_path, None, None).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let posted = Instant::now();
+    let line = serde_json::json!({"kind": "line", "run": run, "data": format!("answer {run}")});
+    let (status, reply) = http_as(addr, host(), "POST", &path, None, Some(&line.to_string())).await;
+    if status != 204 {
+        return Err(format!("post answered {status}: {reply}"));
+    }
+    let (status, answer) = waiting.await.map_err(|e| e.to_string())?;
+    let input_ms = posted.elapsed().as_secs_f64() * 1e3;
+    if status != 200 || !answer.contains(&format!("answer {run}")) {
+        return Err(format!("the wait answered {status}: {answer}"));
+    }
+    let t = Instant::now();
+    let (status, answer) = http_as(addr, host(), "GET", &format!("{path}?run={run}&want=sleep&ms=100"), None, None).await;
+    if status != 200 || !answer.contains("timeout") {
+        return Err(format!("the sleep answered {status}: {answer}"));
+    }
+    Ok((input_ms, t.elapsed().as_secs_f64() * 1e3))
 }
 
 async fn send(ws: &mut Ws, msg: &ClientMsg) {
@@ -235,9 +323,9 @@ async fn echo_demo(ws: &mut Ws, base: u32, files: &[FileSpec]) -> Result<(), Str
 }
 
 async fn http_teacher(addr: SocketAddr, path: &str) -> (u16, String) {
-    http_at(addr, "GET", path, Some(TEACHER), None).await
+    http_as(addr, host(), "GET", path, Some(TEACHER), None).await
 }
 
 async fn http(addr: SocketAddr, method: &str, path: &str, body: Option<serde_json::Value>) -> (u16, String) {
-    http_at(addr, method, path, None, body.map(|b| b.to_string()).as_deref()).await
+    http_as(addr, host(), method, path, None, body.map(|b| b.to_string()).as_deref()).await
 }

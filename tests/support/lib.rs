@@ -1,5 +1,6 @@
 //! End-to-end harness: a classbook server on a loopback port (the real binary's code,
-//! real sandboxes, the built page) and headless Debian Chromium driven through chromedriver.
+//! real sandboxes, the built page) and headless Debian Chromium driven through chromedriver,
+//! opening it from localhost or as the LAN sees it (`Origin`).
 
 use classbook::{app::App, course::Course, sandbox};
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -10,7 +11,59 @@ use std::time::{Duration, Instant};
 
 pub struct Server {
     pub addr: SocketAddr,
+    /// Where the browser opens the page from.
+    pub origin: Origin,
     _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// The name every test browser resolves to 127.0.0.1 (Chromium's --host-resolver-rules), so a
+/// page can be opened over plain http from a name that is not localhost without sending a
+/// packet anywhere but loopback.
+pub const LAN_NAME: &str = "classroom.test";
+
+/// Where a page comes from, as browsers judge it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// `http://127.0.0.1:PORT`: a secure context, cross-origin isolated by our headers.
+    Localhost,
+    /// `http://classroom.test:PORT`: plain http from another machine's point of view, as a
+    /// student on the class LAN opens it: no secure context, no SharedArrayBuffer, no
+    /// Atomics.wait, no service workers.
+    Lan,
+}
+
+impl Server {
+    /// The same server, opened by the browser from `origin`.
+    pub fn seen_from(mut self, origin: Origin) -> Server {
+        self.origin = origin;
+        self
+    }
+
+    /// `http://host:port` as the browser opens it.
+    pub fn base(&self) -> String {
+        match self.origin {
+            Origin::Localhost => format!("http://{}", self.addr),
+            Origin::Lan => format!("http://{LAN_NAME}:{}", self.addr.port()),
+        }
+    }
+}
+
+/// Defines a module `name` with two tests that run `async fn name(origin: Origin)`: from
+/// localhost and over plain http as the LAN sees it.
+#[macro_export]
+macro_rules! on_both_origins {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread")]
+            async fn on_localhost() {
+                super::$name($crate::Origin::Localhost).await
+            }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn over_plain_http_from_the_lan() {
+                super::$name($crate::Origin::Lan).await
+            }
+        }
+    };
 }
 
 /// Serves the bundled course (or `course_dir`) with the built page.
@@ -61,14 +114,14 @@ async fn serve_on(
     }
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let router = extra.merge(classbook::http::router(app));
+    let router = extra.merge(classbook::http::router(app)).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move {
         axum::serve(classbook::no_delay(listener), router).with_graceful_shutdown(async move {
             let _ = stopped.await;
         })
         .await
     });
-    Server { addr, _stop: stop }
+    Server { addr, origin: Origin::Localhost, _stop: stop }
 }
 
 /// Headless Chromium with a fresh profile, closed (with its driver) on drop.
@@ -87,12 +140,17 @@ pub async fn http(server: &Server, method: &str, path: &str, bearer: Option<&str
 
 /// The same, to any classbook server (the load command's `classbook serve`).
 pub async fn http_at(addr: SocketAddr, method: &str, path: &str, bearer: Option<&str>, body: Option<&str>) -> (u16, String) {
+    http_as(addr, &addr.to_string(), method, path, bearer, body).await
+}
+
+/// The same, as a page opened at `http://{host}/` sends it (`Host` and `Origin`), to `addr`.
+pub async fn http_as(addr: SocketAddr, host: &str, method: &str, path: &str, bearer: Option<&str>, body: Option<&str>) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect to the test server");
     let body = body.unwrap_or("");
     let auth = bearer.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     conn.write_all(request.as_bytes()).await.expect("send the request");
@@ -126,6 +184,7 @@ impl Browser {
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
                     "--disable-dev-shm-usage", "--window-size=1200,900",
+                    format!("--host-resolver-rules=MAP {LAN_NAME} 127.0.0.1"),
                     format!("--user-data-dir={}", profile.display()),
                 ],
             }
@@ -149,6 +208,19 @@ impl Browser {
 
     pub async fn goto(&self, url: &str) {
         self.client.goto(url).await.expect("navigate");
+    }
+
+    /// Opens `path` (e.g. `/#/lesson/closures`) of `server` from its origin, and checks the
+    /// browser judges the page as that origin should be judged (a LAN page is not a secure
+    /// context and has no SharedArrayBuffer), so a test cannot silently run in the wrong mode.
+    pub async fn open(&self, server: &Server, path: &str) {
+        self.goto(&format!("{}{path}", server.base())).await;
+        let seen = self.eval("[window.isSecureContext, window.crossOriginIsolated, typeof SharedArrayBuffer]").await;
+        let expected = match server.origin {
+            Origin::Localhost => json!([true, true, "function"]),
+            Origin::Lan => json!([false, false, "undefined"]),
+        };
+        assert_eq!(seen, expected, "[isSecureContext, crossOriginIsolated, typeof SharedArrayBuffer] from {:?}", server.origin);
     }
 
     /// Evaluates `expr` (a JS expression) in the page.
@@ -188,11 +260,82 @@ impl Browser {
     }
 }
 
+impl Browser {
+    /// CPU time (user + system) used so far by the browser's processes that are alive.
+    pub fn cpu_time(&self) -> Duration {
+        // SAFETY: sysconf has no preconditions.
+        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        let total: u64 = descendants(self.driver.id())
+            .iter()
+            .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+            .filter_map(|stat| {
+                // Fields after the command name (which may hold spaces) in parentheses.
+                let rest = &stat[stat.rfind(')')? + 2..];
+                let f: Vec<&str> = rest.split(' ').collect();
+                Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+            })
+            .sum();
+        Duration::from_millis(total * 1000 / ticks)
+    }
+}
+
+/// Every process descended from `root` (not `root` itself).
+pub fn descendants(root: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_string_lossy().parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let ppid = stat[stat.rfind(')')? + 2..].split(' ').nth(1)?.parse().ok()?;
+            Some((pid, ppid))
+        })
+        .collect();
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let p = found[i];
+        found.extend(parents.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
 impl Drop for Browser {
+    /// Ends chromedriver and every Chromium process of this browser's profile: killing the
+    /// driver alone leaves Chromium's process tree running (a dozen processes, gigabytes).
     fn drop(&mut self) {
+        let tree = descendants(self.driver.id());
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        for pid in tree {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        }
+        kill_processes_mentioning(&format!("--user-data-dir={}", self.profile.display()));
         let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// SIGKILLs every process whose command line has `needle` as one argument, until none is left.
+pub fn kill_processes_mentioning(needle: &str) {
+    for _ in 0..20 {
+        let mut found = false;
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+            if cmdline.split(|b| *b == 0).any(|arg| arg == needle.as_bytes()) {
+                // SAFETY: kill has no memory-safety preconditions.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                found = true;
+            }
+        }
+        if !found {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -237,9 +380,14 @@ pub fn exercise_of(lesson: &str, runtime: shared::course::Runtime) -> (String, S
     (cell.id, cell.exercise.unwrap().solution.expect("a solution"))
 }
 
-/// The scratch page holding `code` for `runtime` ("browser" or "server").
+/// The scratch page holding `code` for `runtime` ("browser" or "server"), from the server's origin.
 pub fn scratch_url(server: &Server, runtime: &str, code: &str) -> String {
-    format!("http://{}/#/scratch?runtime={runtime}&code={}", server.addr, shared::link::encode(code.as_bytes()))
+    format!("{}{}", server.base(), scratch_path(runtime, code))
+}
+
+/// The path (`/#/scratch?…`) of the scratch page holding `code` for `runtime`.
+pub fn scratch_path(runtime: &str, code: &str) -> String {
+    format!("/#/scratch?runtime={runtime}&code={}", shared::link::encode(code.as_bytes()))
 }
 
 impl Browser {

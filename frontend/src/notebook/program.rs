@@ -194,22 +194,29 @@ impl Program {
         })
     }
 
-    /// Stop: KeyboardInterrupt first; a browser engine that does not answer within 2 s
-    /// is replaced, a server program gets SIGKILL on a second press.
+    /// Stop: KeyboardInterrupt first. A browser engine that does not answer is replaced: after
+    /// 2 s where Stop can interrupt a busy loop (shared memory), after 0.5 s where only a
+    /// waiting input() or sleep can hear it (plain http). A server program gets SIGKILL on a
+    /// second press.
     pub fn stop(&self) {
         let Some(run_id) = self.run_id.get_untracked() else { return };
         match self.runtime.get_untracked() {
             Runtime::Browser => {
-                browser::interrupt();
+                browser::interrupt(run_id);
+                let (wait_ms, why) = if browser::stop_interrupts_busy_loops() {
+                    (2000, "stop-restarted-slow")
+                } else {
+                    (500, "stop-restarted")
+                };
                 let still = *self;
                 let check = wasm_bindgen::closure::Closure::once_into_js(move || {
                     if still.run_id.get_untracked() == Some(run_id) {
-                        browser::terminate_and_restart("Python did not answer Stop: the engine was restarted and this lesson's variables are lost");
+                        browser::terminate_and_restart(crate::i18n::tr_now(why));
                     }
                 });
                 let _ = web_sys::window().expect("window").set_timeout_with_callback_and_timeout_and_arguments_0(
                     wasm_bindgen::JsCast::unchecked_ref(&check),
-                    2000,
+                    wait_ms,
                 );
             }
             Runtime::Server => {

@@ -1,8 +1,8 @@
 //! The browser runtime: Pyodide in a module Web Worker (frontend/worker/worker.js).
-//! Owns the worker, its shared control buffer (interrupt, stdin, wake) and the engine status.
+//! Owns the worker, how it is woken (a shared control buffer, or the server's relay) and the engine status.
 
 use super::{Event, Handler};
-use js_sys::{Int32Array, Object, Reflect, SharedArrayBuffer, Uint8Array};
+use js_sys::{Int32Array, Object, Reflect, Uint8Array};
 use leptos::prelude::*;
 use shared::wire::{ExitInfo, ServerMsg};
 use shared::worker::{WorkerEvent, WorkerRequest};
@@ -21,10 +21,22 @@ pub enum Engine {
 
 const STDIN_CAPACITY: u32 = 65536;
 
+/// How the page reaches a worker that is blocked in `input()`, `time.sleep` or a busy loop.
+enum Wake {
+    /// Cross-origin isolated (localhost, https): memory shared with the worker, which Pyodide
+    /// checks for Stop as it runs, so Stop interrupts even a busy loop.
+    Shared { control: Int32Array, stdin: Uint8Array },
+    /// Plain http from the LAN, where browsers give no shared memory: the worker waits in a
+    /// request to the class server's relay (`/api/relay/<channel>`), which this page answers by
+    /// posting there. A busy loop cannot be reached: Stop replaces the worker.
+    Relay { url: String },
+}
+
 struct Browser {
     worker: Worker,
-    control: Int32Array,
-    stdin: Uint8Array,
+    wake: Wake,
+    /// The run whose `input()` waits for a line.
+    wants_input: Option<u32>,
     handlers: HashMap<u32, Handler>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_error: Closure<dyn FnMut(web_sys::ErrorEvent)>,
@@ -71,29 +83,61 @@ pub fn start() {
     });
     worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-    let buffer = SharedArrayBuffer::new(16 + STDIN_CAPACITY);
     let init = Object::new();
     let _ = Reflect::set(&init, &"type".into(), &"init".into());
-    let _ = Reflect::set(&init, &"control".into(), &buffer);
+    let wake = match shared_buffer() {
+        Some(buffer) => {
+            let _ = Reflect::set(&init, &"control".into(), &buffer);
+            Wake::Shared {
+                control: Int32Array::new_with_byte_offset_and_length(&buffer, 0, 4),
+                stdin: Uint8Array::new_with_byte_offset_and_length(&buffer, 16, STDIN_CAPACITY),
+            }
+        }
+        None => {
+            let url = format!("./api/relay/{}", random_channel());
+            let _ = Reflect::set(&init, &"relay".into(), &url.as_str().into());
+            Wake::Relay { url }
+        }
+    };
     if let Err(e) = worker.post_message(&init) {
-        status().set(Engine::Failed(format!(
-            "the page is not cross-origin isolated, so Python cannot share memory with it: {e:?}"
-        )));
+        status().set(Engine::Failed(format!("the Python worker cannot be reached: {e:?}")));
         return;
     }
-    let control = Int32Array::new_with_byte_offset_and_length(&buffer, 0, 4);
-    let stdin = Uint8Array::new_with_byte_offset_and_length(&buffer, 16, STDIN_CAPACITY);
     status().set(Engine::Loading { fraction: 0.02, message: "engine".into() });
     BROWSER.with(|b| {
         *b.borrow_mut() = Some(Browser {
             worker,
-            control,
-            stdin,
+            wake,
+            wants_input: None,
             handlers: HashMap::new(),
             _on_message: on_message,
             _on_error: on_error,
         })
     });
+}
+
+/// Whether Stop can interrupt a busy loop (shared memory), or must restart Python (plain http).
+pub fn stop_interrupts_busy_loops() -> bool {
+    BROWSER.with(|b| b.borrow().as_ref().is_none_or(|b| matches!(b.wake, Wake::Shared { .. })))
+}
+
+/// A buffer shared with the worker, where the page is cross-origin isolated (never on plain
+/// http from another machine: there `SharedArrayBuffer` does not even exist).
+fn shared_buffer() -> Option<js_sys::SharedArrayBuffer> {
+    let global = js_sys::global();
+    let isolated = Reflect::get(&global, &"crossOriginIsolated".into()).ok()?.as_bool()?;
+    let exists = Reflect::get(&global, &"SharedArrayBuffer".into()).ok().is_some_and(|v| v.is_function());
+    (isolated && exists).then(|| js_sys::SharedArrayBuffer::new(16 + STDIN_CAPACITY))
+}
+
+/// 128 random bits as hex: the relay channel's name, which only this page and its worker know.
+fn random_channel() -> String {
+    let mut bytes = [0u8; 16];
+    let crypto = web_sys::window().and_then(|w| w.crypto().ok());
+    if let Some(c) = crypto {
+        let _ = c.get_random_values_with_u8_array(&mut bytes);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The worker index.html started before the app loaded (taken once; restarts make their own).
@@ -110,7 +154,10 @@ fn on_event(event: WorkerEvent) {
         WorkerEvent::Progress { fraction, message } => status().set(Engine::Loading { fraction, message }),
         WorkerEvent::Ready { ms, .. } => status().set(Engine::Ready { ms }),
         WorkerEvent::LoadFailed { message } => status().set(Engine::Failed(message)),
-        WorkerEvent::InputWanted { run_id } => dispatch(run_id, Event::InputWanted, false),
+        WorkerEvent::InputWanted { run_id } => {
+            BROWSER.with(|b| b.borrow_mut().as_mut().map(|b| b.wants_input = Some(run_id)));
+            dispatch(run_id, Event::InputWanted, false)
+        }
         WorkerEvent::NeedsServer { run_id, reason } => dispatch(run_id, Event::NeedsServer(reason), false),
         WorkerEvent::Run(msg) => {
             let (id, last) = match &msg {
@@ -157,35 +204,60 @@ pub fn run(run_id: u32, code: String, namespace: String, filename: String, handl
     post(&WorkerRequest::Run { run_id, code, namespace, filename });
 }
 
-/// Asks the running cell to stop (KeyboardInterrupt), waking input() and sleep().
-pub fn interrupt() {
+/// Asks run `run_id` to stop (KeyboardInterrupt), waking its input() and sleep().
+pub fn interrupt(run_id: u32) {
     BROWSER.with(|b| {
-        if let Some(b) = b.borrow().as_ref() {
-            let _ = js_sys::Atomics::store(&b.control, 0, 2);
-            let _ = js_sys::Atomics::add(&b.control, 3, 1);
-            let _ = js_sys::Atomics::notify(&b.control, 3);
-            let _ = js_sys::Atomics::notify(&b.control, 1);
+        let b = b.borrow();
+        match b.as_ref().map(|b| &b.wake) {
+            Some(Wake::Shared { control, .. }) => {
+                let _ = js_sys::Atomics::store(control, 0, 2);
+                let _ = js_sys::Atomics::add(control, 3, 1);
+                let _ = js_sys::Atomics::notify(control, 3);
+                let _ = js_sys::Atomics::notify(control, 1);
+            }
+            Some(Wake::Relay { url }) => relay_post(url, serde_json::json!({"kind": "interrupt", "run": run_id})),
+            None => {}
         }
     });
 }
 
-/// Answers a waiting input(): `Some(line)` or `None` for end of input (EOFError).
+/// Answers the waiting input(): `Some(line)` or `None` for end of input (EOFError).
 pub fn send_input(line: Option<String>) {
     BROWSER.with(|b| {
-        if let Some(b) = b.borrow().as_ref() {
-            match line {
-                Some(text) => {
-                    let bytes = text.as_bytes();
-                    let n = bytes.len().min(STDIN_CAPACITY as usize);
-                    b.stdin.subarray(0, n as u32).copy_from(&bytes[..n]);
-                    let _ = js_sys::Atomics::store(&b.control, 2, n as i32);
-                    let _ = js_sys::Atomics::store(&b.control, 1, 1);
+        let mut b = b.borrow_mut();
+        let Some(b) = b.as_mut() else { return };
+        let run = b.wants_input.take().unwrap_or_default();
+        match (&b.wake, line) {
+            (Wake::Shared { control, stdin }, line) => {
+                match line {
+                    Some(text) => {
+                        let bytes = text.as_bytes();
+                        let n = bytes.len().min(STDIN_CAPACITY as usize);
+                        stdin.subarray(0, n as u32).copy_from(&bytes[..n]);
+                        let _ = js_sys::Atomics::store(control, 2, n as i32);
+                        let _ = js_sys::Atomics::store(control, 1, 1);
+                    }
+                    None => {
+                        let _ = js_sys::Atomics::store(control, 1, 2);
+                    }
                 }
-                None => {
-                    let _ = js_sys::Atomics::store(&b.control, 1, 2);
-                }
+                let _ = js_sys::Atomics::notify(control, 1);
             }
-            let _ = js_sys::Atomics::notify(&b.control, 1);
+            (Wake::Relay { url }, Some(text)) => {
+                relay_post(url, serde_json::json!({"kind": "line", "run": run, "data": text}))
+            }
+            (Wake::Relay { url }, None) => relay_post(url, serde_json::json!({"kind": "eof", "run": run})),
+        }
+    });
+}
+
+/// Posts to the relay; a refusal (a line too long, too many waiting) shows in the console, and
+/// the worker's own wait reports an unreachable server to the cell.
+fn relay_post(url: &str, body: serde_json::Value) {
+    let url = url.to_string();
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Err(e) = crate::api::fetch("POST", &url, Some(body.to_string()), None).await {
+            web_sys::console::warn_1(&format!("classbook: the relay refused: {e}").into());
         }
     });
 }
