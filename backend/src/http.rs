@@ -49,6 +49,17 @@ pub(crate) fn peer_ip(ext: &axum::http::Extensions) -> std::net::IpAddr {
         .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
 }
 
+/// The client's address as an extractor (see `peer_ip`).
+pub(crate) struct PeerIp(pub std::net::IpAddr);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(PeerIp(peer_ip(&parts.extensions)))
+    }
+}
+
 /// A JSON `{"error": …}` with `status`.
 pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(serde_json::json!({"error": message.into()}))).into_response()
@@ -66,12 +77,16 @@ struct JoinRequest {
     code: Option<String>,
 }
 
-async fn join(State(app): State<Arc<App>>, body: Result<Json<JoinRequest>, axum::extract::rejection::JsonRejection>) -> Response {
+async fn join(
+    State(app): State<Arc<App>>,
+    PeerIp(from): PeerIp,
+    body: Result<Json<JoinRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
     let Json(req) = match body {
         Ok(b) => b,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("expected {{\"token\", \"name\", \"code\"}}: {e}")),
     };
-    match app.class.join(&req.token, &req.name, req.code.as_deref()).await {
+    match app.class.join(from, &req.token, &req.name, req.code.as_deref()).await {
         Ok(s) => {
             tracing::info!(student = s.id, name = %s.name, "joined");
             Json(serde_json::json!({"id": s.id, "name": s.name})).into_response()
@@ -79,7 +94,10 @@ async fn join(State(app): State<Arc<App>>, body: Result<Json<JoinRequest>, axum:
         Err(JoinError::BadRequest(why)) => error(StatusCode::BAD_REQUEST, why),
         Err(JoinError::WrongCode) => error(StatusCode::FORBIDDEN, "wrong access code"),
         Err(JoinError::TooManyTries) => {
-            error(StatusCode::TOO_MANY_REQUESTS, "too many wrong access codes in the class: wait a few seconds and try again")
+            error(StatusCode::TOO_MANY_REQUESTS, "too many wrong access codes from this machine: wait a few seconds and try again")
+        }
+        Err(JoinError::TooManyNew) => {
+            error(StatusCode::TOO_MANY_REQUESTS, "too many new students from this machine: wait a minute and try again")
         }
         Err(JoinError::Full(n)) => error(StatusCode::SERVICE_UNAVAILABLE, format!("the class is full ({n} students)")),
         Err(JoinError::Failed(why)) => {
@@ -95,11 +113,18 @@ struct SessionQuery {
     token: Option<String>,
 }
 
-async fn ws(State(app): State<Arc<App>>, Query(q): Query<SessionQuery>, upgrade: WebSocketUpgrade) -> Response {
-    // Frames above our own limit are still read, so the page gets a clear error for them.
+async fn ws(
+    State(app): State<Arc<App>>,
+    PeerIp(from): PeerIp,
+    Query(q): Query<SessionQuery>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    // Bounded before anything is buffered: a larger message ends the connection (the page
+    // checks its own messages against the same limit and says so at once).
     upgrade
-        .max_message_size(session::MAX_MESSAGE * 16)
-        .on_upgrade(move |socket| session::serve(socket, app, q.token))
+        .max_message_size(session::MAX_MESSAGE)
+        .max_frame_size(session::MAX_MESSAGE)
+        .on_upgrade(move |socket| session::serve(socket, app, q.token, from))
 }
 
 async fn isolation_headers(req: axum::extract::Request, next: Next) -> Response {

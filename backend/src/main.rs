@@ -95,6 +95,9 @@ struct LimitFlags {
     /// Size of a student's /work in MiB.
     #[arg(long, default_value_t = sandbox::Limits::default().work_bytes >> 20, env = "CLASSBOOK_WORK_MIB")]
     work_mib: u64,
+    /// CPUs one student's programs may use at most, together (cgroup cpu quota; 0.5 = half a CPU).
+    #[arg(long, default_value_t = sandbox::Limits::default().cpus, env = "CLASSBOOK_CPUS_PER_STUDENT")]
+    cpus_per_student: f64,
     /// Output sent to the page per run, in KiB.
     #[arg(long, default_value_t = sandbox::Limits::default().output_bytes >> 10, env = "CLASSBOOK_OUTPUT_KIB")]
     output_kib: usize,
@@ -114,6 +117,7 @@ impl LimitFlags {
         limits.nproc = self.max_procs;
         limits.work_bytes = self.work_mib << 20;
         limits.output_bytes = self.output_kib << 10;
+        limits.cpus = self.cpus_per_student;
     }
 }
 

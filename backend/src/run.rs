@@ -1,14 +1,133 @@
-//! One server run: feeds its stdin, streams its stdout/stderr to the page with a cap,
-//! enforces the wall-clock limit, and reports how it ended (`Exit`), always last.
+//! One server run: its one owner (`RunCtl`: phase, pid and the one stop that covers its whole
+//! life), its stdin, its stdout/stderr streamed to the page with a cap, the wall-clock limit,
+//! ending every process from the host when asking does not work, and its `Exit`, always last.
 
 use crate::sandbox::{RunEvent, RunIo, Sandbox};
 use shared::wire::{ExitInfo, ServerMsg, Stream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::pipe;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
+
+/// How long the in-sandbox helper gets to end a run it was asked to end (and a program to
+/// answer SIGINT) before the next, harder step: past the last, the host ends the sandbox.
+pub const GRACE: Duration = Duration::from_millis(500);
+
+/// Where a run is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Waiting for a slot (the student's, then the server's).
+    Queued,
+    /// Its sandbox is starting, or its files are being written.
+    Starting,
+    Running,
+    Ended,
+}
+
+/// Why a run is being ended from outside its program; a later, stronger stop replaces an
+/// earlier one (`Page` < `Kill` < `Teacher`, `Left`), never the other way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The page's Stop: this signal (SIGINT or SIGTERM) first, then SIGKILL.
+    Page(i32),
+    /// The page's "kill", or the checker ending a program it started.
+    Kill,
+    /// The teacher's Stop.
+    Teacher,
+    /// The page that started it left.
+    Left,
+}
+
+impl Stop {
+    fn strength(&self) -> u8 {
+        match self {
+            Stop::Page(_) => 1,
+            Stop::Kill => 2,
+            Stop::Teacher | Stop::Left => 3,
+        }
+    }
+
+    /// What the run's `Exit` says about it, when it says more than the signal.
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            Stop::Teacher => Some(STOPPED_BY_TEACHER.to_string()),
+            Stop::Left => Some("the page that started it was closed".to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// What the teacher's Stop says on the student's page.
+pub const STOPPED_BY_TEACHER: &str = "stopped by the teacher";
+
+/// One run's owner, from the moment it is asked for until its `Exit`: shared by the session
+/// (the page's messages), the teacher's view and the task that drives it.
+pub struct RunCtl {
+    /// The file it runs, for the teacher's view.
+    pub entry: String,
+    pub asked: Instant,
+    /// What the page types for it.
+    pub stdin: mpsc::Sender<StdinCmd>,
+    phase: Mutex<Phase>,
+    /// Its pid inside the sandbox once it started (0 before).
+    pid: AtomicU32,
+    stop: watch::Sender<Option<Stop>>,
+}
+
+impl RunCtl {
+    pub fn new(entry: String, stdin: mpsc::Sender<StdinCmd>) -> RunCtl {
+        RunCtl {
+            entry,
+            asked: Instant::now(),
+            stdin,
+            phase: Mutex::new(Phase::Queued),
+            pid: AtomicU32::new(0),
+            stop: watch::Sender::new(None),
+        }
+    }
+
+    pub fn phase(&self) -> Phase {
+        *self.phase.lock().expect("phase poisoned")
+    }
+
+    pub fn set_phase(&self, phase: Phase) {
+        *self.phase.lock().expect("phase poisoned") = phase;
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid.load(Ordering::SeqCst)
+    }
+
+    /// Asks the run to end, whatever phase it is in: a queued run leaves its queue, a starting
+    /// one never starts, a running one is ended (see `drive`).
+    pub fn stop(&self, why: Stop) {
+        self.stop.send_if_modified(|now| match now {
+            Some(old) if old.strength() >= why.strength() => false,
+            _ => {
+                *now = Some(why);
+                true
+            }
+        });
+    }
+
+    /// The stop asked for so far, if any.
+    pub fn stopping(&self) -> Option<Stop> {
+        self.stop.borrow().clone()
+    }
+
+    /// Resolves when a stop is asked for (at once if it was already).
+    pub async fn stopped(&self) -> Stop {
+        let mut rx = self.stop.subscribe();
+        let stop = rx.wait_for(|s| s.is_some()).await.map(|s| s.clone());
+        stop.ok().flatten().unwrap_or(Stop::Kill)
+    }
+
+    fn subscribe(&self) -> watch::Receiver<Option<Stop>> {
+        self.stop.subscribe()
+    }
+}
 
 /// A limited number of programs at once, first come first served; the rest wait and the
 /// page is told how many are ahead.
@@ -22,24 +141,37 @@ impl Slots {
         Slots { sem: Arc::new(tokio::sync::Semaphore::new(n)), waiting: AtomicUsize::new(0) }
     }
 
-    /// A slot for run `id`, sending `Queued` first if it must wait. Fails if `cancel` fires.
+    /// A slot for run `id`, sending `Queued` first if it must wait. Fails if the run is
+    /// stopped meanwhile, saying who stopped it.
     pub async fn wait(
         &self,
         id: u32,
         out: &mpsc::Sender<ServerMsg>,
-        cancel: &tokio::sync::Notify,
+        ctl: &RunCtl,
     ) -> Result<tokio::sync::OwnedSemaphorePermit, String> {
+        if let Some(stop) = ctl.stopping() {
+            return Err(queued_stop(&stop));
+        }
         if let Ok(permit) = self.sem.clone().try_acquire_owned() {
             return Ok(permit);
         }
         let ahead = self.waiting.fetch_add(1, Ordering::SeqCst) as u32;
-        let _ = out.send(ServerMsg::Queued { run_id: id, ahead }).await;
+        // A page that does not read is not waited for: the position is only news.
+        let _ = out.try_send(ServerMsg::Queued { run_id: id, ahead });
         let result = tokio::select! {
             permit = self.sem.clone().acquire_owned() => permit.map_err(|_| "the server is stopping".to_string()),
-            _ = cancel.notified() => Err("stopped while waiting in the queue".to_string()),
+            stop = ctl.stopped() => Err(queued_stop(&stop)),
         };
         self.waiting.fetch_sub(1, Ordering::SeqCst);
         result
+    }
+}
+
+/// What a run stopped before it started says.
+pub fn queued_stop(stop: &Stop) -> String {
+    match stop.reason() {
+        Some(why) => format!("{why} while it waited in the queue"),
+        None => "stopped while waiting in the queue".to_string(),
     }
 }
 
@@ -77,24 +209,18 @@ impl OutputCap {
     }
 }
 
-/// What others may learn about, or do to, a run while it goes (the teacher's view).
-#[derive(Debug, Default)]
-pub struct RunStatus {
-    /// Why someone else (the teacher) stopped it; it becomes the `Exit`'s reason.
-    pub stopped_because: std::sync::OnceLock<String>,
-    /// Its pid inside the sandbox once it started (0 before).
-    pub pid: std::sync::atomic::AtomicU32,
-}
-
-/// Drives run `id` to its end. `out` carries messages to the page; `status` is shared with
-/// the teacher's view.
+/// Drives run `id` to its end. `out` carries messages to the page; `ctl` is the run's owner:
+/// its stop is obeyed here, in steps: the page's SIGINT (or SIGTERM), then SIGKILL from the
+/// in-sandbox helper, and when that helper does not confirm within `GRACE` (the student's code
+/// can stop or kill it: it runs as the same user), the host ends the whole sandbox, which ends
+/// every process in it (they die with the sandbox's PID namespace).
 pub async fn drive(
     sandbox: Arc<Sandbox>,
     id: u32,
     io: RunIo,
     stdin_rx: mpsc::Receiver<StdinCmd>,
     out: mpsc::Sender<ServerMsg>,
-    status: Arc<RunStatus>,
+    ctl: Arc<RunCtl>,
 ) {
     let started = Instant::now();
     let RunIo { stdin, stdout, stderr, mut events } = io;
@@ -110,45 +236,66 @@ pub async fn drive(
 
     let before = sandbox.counters();
     let deadline = tokio::time::Instant::from_std(started + Duration::from_secs(limits.wall_secs));
+    let mut stops = ctl.subscribe();
+    let mut ending = Ending::default();
     let mut reason = None;
     let (code, signal, cpu_ms) = loop {
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(RunEvent::Started { pid })) => {
-                status.pid.store(pid, Ordering::SeqCst);
-                let _ = out.send(ServerMsg::Started { run_id: id, pid }).await;
-            }
-            Ok(Some(RunEvent::Listening)) => {
-                let _ = out.send(ServerMsg::Listening { run_id: id }).await;
-            }
-            Ok(Some(RunEvent::Exit { code, signal, cpu_ms })) => break (code, signal, cpu_ms),
-            Ok(Some(RunEvent::Failed(message))) => {
-                feeder.abort();
-                let _ = out.send(ServerMsg::Error { run_id: Some(id), message }).await;
-                return;
-            }
-            Ok(Some(RunEvent::Lost(why))) => {
-                reason = Some(why);
-                break (None, Some(libc::SIGKILL), 0);
-            }
-            Ok(None) => {
-                reason = Some("the sandbox ended".into());
-                break (None, Some(libc::SIGKILL), 0);
-            }
-            Err(_elapsed) => {
-                reason = Some(format!("wall-clock limit of {} s reached", limits.wall_secs));
-                let _ = sandbox.kill(id).await;
-                // Wait briefly for the agent's word, which carries the CPU time.
-                match tokio::time::timeout(Duration::from_secs(2), wait_exit(&mut events)).await {
-                    Ok(Some(exit)) => break exit,
-                    _ => break (None, Some(libc::SIGKILL), 0),
+        let next_step = ending.next_at;
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Some(RunEvent::Started { pid }) => {
+                    ctl.pid.store(pid, Ordering::SeqCst);
+                    let _ = out.send(ServerMsg::Started { run_id: id, pid }).await;
                 }
+                Some(RunEvent::Listening) => {
+                    let _ = out.send(ServerMsg::Listening { run_id: id }).await;
+                }
+                Some(RunEvent::Exit { code, signal, cpu_ms }) => break (code, signal, cpu_ms),
+                Some(RunEvent::Failed(message)) => {
+                    feeder.abort();
+                    let _ = out.send(ServerMsg::Error { run_id: Some(id), message }).await;
+                    return;
+                }
+                Some(RunEvent::Lost(why)) => {
+                    reason = Some(why);
+                    break (None, Some(libc::SIGKILL), 0);
+                }
+                None => {
+                    reason = Some("the sandbox ended".into());
+                    break (None, Some(libc::SIGKILL), 0);
+                }
+            },
+            _ = tokio::time::sleep_until(deadline), if !ending.killing => {
+                reason = Some(format!("wall-clock limit of {} s reached", limits.wall_secs));
+                ending.kill(&sandbox, id).await;
+            }
+            changed = stops.changed(), if !ending.killing => {
+                let stop = if changed.is_ok() { stops.borrow_and_update().clone() } else { None };
+                match stop {
+                    Some(Stop::Page(sig)) if !ending.signalled => ending.signal(&sandbox, id, sig).await,
+                    Some(Stop::Page(_)) | None => {}
+                    Some(other) => {
+                        reason = other.reason().or(reason);
+                        ending.kill(&sandbox, id).await;
+                    }
+                }
+            }
+            _ = sleep_until_some(next_step) => {
+                if ending.killing {
+                    tracing::warn!(run = id, "the sandbox's helper did not end a run within {GRACE:?}: ending the sandbox from the host");
+                    sandbox.close().await;
+                    reason = Some(
+                        "it did not end when asked (the sandbox's helper was stopped or killed), so classbook ended \
+                         every program of yours and restarted your sandbox"
+                            .into(),
+                    );
+                    break (None, Some(libc::SIGKILL), 0);
+                }
+                ending.kill(&sandbox, id).await;
             }
         }
     };
     let after = sandbox.counters();
-    if let Some(why) = status.stopped_because.get() {
-        reason = Some(why.clone());
-    }
     if reason.is_none() {
         reason = if signal == Some(libc::SIGXCPU) {
             Some(format!("CPU time limit of {} s reached", limits.cpu_secs))
@@ -166,7 +313,7 @@ pub async fn drive(
     }
     feeder.abort();
     // The companion TFTP server's last packets of this run go before its Exit.
-    sandbox.flush_companion_trace().await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), sandbox.flush_companion_trace()).await;
     let exit = ExitInfo {
         run_id: id,
         code,
@@ -179,13 +326,36 @@ pub async fn drive(
     let _ = out.send(ServerMsg::Exit(exit)).await;
 }
 
-async fn wait_exit(events: &mut mpsc::UnboundedReceiver<RunEvent>) -> Option<(Option<i32>, Option<i32>, u64)> {
-    while let Some(ev) = events.recv().await {
-        if let RunEvent::Exit { code, signal, cpu_ms } = ev {
-            return Some((code, signal, cpu_ms));
-        }
+/// The steps of ending a running program: signalled (the page's SIGINT), then killed by the
+/// in-sandbox helper; each step has until `next_at` to work.
+#[derive(Default)]
+struct Ending {
+    signalled: bool,
+    killing: bool,
+    next_at: Option<tokio::time::Instant>,
+}
+
+impl Ending {
+    // A stopped helper reads nothing: once its socket is full a send would wait for ever,
+    // so each ask is bounded too.
+    async fn signal(&mut self, sandbox: &Sandbox, id: u32, sig: i32) {
+        self.signalled = true;
+        self.next_at = Some(tokio::time::Instant::now() + GRACE);
+        let _ = tokio::time::timeout(GRACE, sandbox.signal(id, sig)).await;
     }
-    None
+
+    async fn kill(&mut self, sandbox: &Sandbox, id: u32) {
+        self.killing = true;
+        self.next_at = Some(tokio::time::Instant::now() + GRACE);
+        let _ = tokio::time::timeout(GRACE, sandbox.kill(id)).await;
+    }
+}
+
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Copies one stream to the page as text, at most at the run's pace. Sending waits (for

@@ -12,34 +12,29 @@ mod tftp_check;
 
 use crate::app::App;
 use crate::class::rate::Bucket;
-use crate::run::{self, Slots, StdinCmd};
-use crate::sandbox::{valid_file_name, Sandbox};
+use crate::run::{Phase, RunCtl, Slots, StdinCmd, Stop};
+use crate::sandbox::{valid_file_name, Sandbox, MAX_RUN_FILES};
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use shared::course::TftpServerCheck;
-use shared::wire::{ClientMsg, RunRequest, ServerMsg, Signal};
+use shared::wire::{ClientMsg, Refusal, RunRequest, ServerMsg, Signal};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 /// Largest message the page may send (a run's files included).
-pub const MAX_MESSAGE: usize = 1 << 20;
+pub const MAX_MESSAGE: usize = shared::wire::MAX_CLIENT_MESSAGE;
+/// Messages waiting for one page; past it, whoever sends waits (a flooding program's pipe fills).
+pub const OUTBOX: usize = 256;
+/// A page that takes no message for this long is disconnected: its runs end and free their
+/// slots, and nothing the server owes anyone else waits for it.
+pub const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Pages one student may have connected at once (tabs, a second device).
+pub const MAX_PAGES: usize = 4;
 
-/// A run of this connection, from the moment it is asked for until it has exited.
-struct RunHandle {
-    stdin: mpsc::Sender<StdinCmd>,
-    /// Stops it while it still waits in a queue.
-    cancel: Arc<tokio::sync::Notify>,
-    started: Arc<std::sync::atomic::AtomicBool>,
-    /// The file it runs, for the teacher's view.
-    entry: String,
-    asked: std::time::Instant,
-    /// Shared with the run's driver: its pid, and why the teacher stopped it.
-    status: Arc<run::RunStatus>,
-}
-
-type Runs = Arc<Mutex<HashMap<u32, RunHandle>>>;
+/// This connection's runs, from the moment each is asked for until it has exited.
+type Runs = Arc<Mutex<HashMap<u32, Arc<RunCtl>>>>;
 
 /// Every session by token.
 #[derive(Default)]
@@ -63,7 +58,14 @@ pub struct Shared {
 }
 
 impl Sessions {
-    fn attach(&self, token: &str, student: i64, app: &App, out: &mpsc::Sender<ServerMsg>, runs: &Runs) -> (Arc<Shared>, u64) {
+    fn attach(
+        &self,
+        token: &str,
+        student: i64,
+        app: &App,
+        out: &mpsc::Sender<ServerMsg>,
+        runs: &Runs,
+    ) -> Result<(Arc<Shared>, u64), Refusal> {
         let class = &app.class;
         let shared = self
             .0
@@ -83,11 +85,18 @@ impl Sessions {
                 })
             })
             .clone();
-        shared.connections.fetch_add(1, Ordering::SeqCst);
-        let conn = shared.epoch.fetch_add(1, Ordering::SeqCst);
-        shared.conns.lock().expect("conns poisoned").insert(conn, (out.clone(), runs.clone()));
+        let conn = {
+            let mut conns = shared.conns.lock().expect("conns poisoned");
+            if conns.len() >= MAX_PAGES {
+                return Err(Refusal::TooManyPages { max: MAX_PAGES });
+            }
+            shared.connections.fetch_add(1, Ordering::SeqCst);
+            let conn = shared.epoch.fetch_add(1, Ordering::SeqCst);
+            conns.insert(conn, (out.clone(), runs.clone()));
+            conn
+        };
         shared.presence.lock().expect("presence poisoned").touch();
-        (shared, conn)
+        Ok((shared, conn))
     }
 
     /// How many sessions exist (connected or in their grace period).
@@ -111,54 +120,63 @@ struct Session {
     runs: Runs,
 }
 
-pub async fn serve(socket: WebSocket, app: Arc<App>, token: Option<String>) {
+pub async fn serve(socket: WebSocket, app: Arc<App>, token: Option<String>, from: std::net::IpAddr) {
     app.open_sockets.fetch_add(1, Ordering::SeqCst);
     let counted = app.clone();
-    connection(socket, app, token).await;
+    connection(socket, app, token, from).await;
     counted.open_sockets.fetch_sub(1, Ordering::SeqCst);
 }
 
+/// Tells a page why it was refused, then closes its socket.
+async fn refuse(out: mpsc::Sender<ServerMsg>, writer: tokio::task::JoinHandle<()>, reason: Refusal) {
+    tracing::info!("a page was refused: {reason:?}");
+    let _ = out.send(ServerMsg::Refused { reason }).await;
+    drop(out);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
+}
+
 /// One WebSocket from the page, from the first message to the close.
-async fn connection(socket: WebSocket, app: Arc<App>, token: Option<String>) {
+async fn connection(socket: WebSocket, app: Arc<App>, token: Option<String>, from: std::net::IpAddr) {
     let id = token.filter(|t| crate::class::valid_token(t)).unwrap_or_else(|| crate::class::random_hex(9));
     let (mut sink, mut stream) = socket.split();
-    let (out, mut rx) = mpsc::channel::<ServerMsg>(256);
-    let writer = tokio::spawn(async move {
+    let (out, mut rx) = mpsc::channel::<ServerMsg>(OUTBOX);
+    let mut writer = tokio::spawn(async move {
         while let Some(msg) = rx.recv().await {
             let text = serde_json::to_string(&msg).expect("wire types serialize");
-            if sink.send(Message::Text(text.into())).await.is_err() {
-                return;
+            match tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(text.into()))).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return,
+                Err(_) => {
+                    tracing::info!("a page read nothing for {SEND_TIMEOUT:?}: disconnected");
+                    return;
+                }
             }
         }
         let _ = sink.send(Message::Close(None)).await; // every sender is gone: we are done
     });
     let mut stopping = app.stopping.subscribe();
-    let student = if *stopping.borrow() {
-        Err("the class server is stopping".to_string())
-    } else {
-        app.class.admit_session(&id).await
-    };
+    let student = if *stopping.borrow() { Err(Refusal::Stopping) } else { app.class.admit_session(from, &id).await };
     let student = match student {
         Ok(s) => s,
-        Err(message) => {
-            tracing::info!(session = %id, "refused: {message}");
-            let _ = out.send(ServerMsg::Error { run_id: None, message }).await;
-            drop(out);
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
-            return;
-        }
+        Err(reason) => return refuse(out, writer, reason).await,
     };
     tracing::info!(session = %id, student = student.id, "connected");
     let _ = app.class.db.touch(student.id).await;
     let runs = Runs::default();
-    let (shared, conn) = app.sessions.attach(&id, student.id, &app, &out, &runs);
+    let (shared, conn) = match app.sessions.attach(&id, student.id, &app, &out, &runs) {
+        Ok(attached) => attached,
+        Err(reason) => return refuse(out, writer, reason).await,
+    };
     let mut session = Session { id: id.clone(), app, out, shared, conn, runs };
     session.send(ServerMsg::Hello { session: id.clone() }).await;
     let mut stopped = false;
+    let mut writer_gone = false;
     loop {
         let msg = tokio::select! {
             msg = stream.next() => msg,
             _ = stopping.wait_for(|s| *s) => { stopped = true; break }
+            // The page stopped reading (or the socket broke): this connection is over.
+            _ = &mut writer => { writer_gone = true; break }
         };
         let Some(Ok(msg)) = msg else { break };
         match msg {
@@ -173,10 +191,10 @@ async fn connection(socket: WebSocket, app: Arc<App>, token: Option<String>) {
     let app = session.app.clone();
     session.leave().await;
     let _ = app.class.db.touch(student).await;
-    if stopped {
+    if stopped && !writer_gone {
         // Let the writer deliver what is queued (the stopping notice) and close the socket.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
-    } else {
+    } else if !writer_gone {
         writer.abort();
     }
 }
@@ -186,12 +204,9 @@ impl Session {
     /// unless the student reconnected.
     async fn leave(self) {
         self.shared.conns.lock().expect("conns poisoned").remove(&self.conn);
-        let ids: Vec<u32> = self.runs.lock().expect("runs poisoned").keys().copied().collect();
-        let sandbox = self.shared.sandbox.lock().await.clone();
-        if let Some(sandbox) = &sandbox {
-            for id in ids {
-                let _ = sandbox.kill(id).await;
-            }
+        // Queued runs leave their queue and never start; running ones end (see run::drive).
+        for ctl in self.runs.lock().expect("runs poisoned").values() {
+            ctl.stop(Stop::Left);
         }
         if self.shared.connections.fetch_sub(1, Ordering::SeqCst) > 1 {
             return;
@@ -258,7 +273,11 @@ impl Session {
                 self.shared.presence.lock().expect("presence poisoned").lesson = lesson;
             }
             ClientMsg::ExerciseResult { lesson, cell, passed } => {
-                if lesson.len() > 64 || cell.len() > 64 || self.app.course().lesson(&lesson).is_none() {
+                // Only exercises of the course being served: made-up names never reach the grid.
+                let course = self.app.course();
+                let exists = course.lesson(&lesson).is_some_and(|l| l.cells().any(|c| c.id == cell && c.exercise.is_some()));
+                if !exists {
+                    let (lesson, cell): (String, String) = (lesson.chars().take(64).collect(), cell.chars().take(64).collect());
                     return self.error(None, format!("no exercise '{cell}' in lesson '{lesson}'")).await;
                 }
                 if let Err(e) = self.app.class.db.record_attempt(self.shared.student, &lesson, &cell, passed).await {
@@ -269,23 +288,15 @@ impl Session {
             ClientMsg::Stdin { run_id, data } => self.stdin(run_id, StdinCmd::Data(data)).await,
             ClientMsg::CloseStdin { run_id } => self.stdin(run_id, StdinCmd::Close).await,
             ClientMsg::Signal { run_id, signal } => {
-                let handle = self.runs.lock().expect("runs poisoned").get(&run_id).map(|h| (h.started.clone(), h.cancel.clone()));
-                let Some((started, cancel)) = handle else {
+                let ctl = self.runs.lock().expect("runs poisoned").get(&run_id).cloned();
+                let Some(ctl) = ctl else {
                     return self.error(Some(run_id), format!("run {run_id} is not running")).await;
                 };
-                if !started.load(Ordering::SeqCst) {
-                    cancel.notify_one(); // still queued: it never starts
-                    return;
-                }
-                let Some(sandbox) = self.shared.sandbox.lock().await.clone() else { return };
-                let result = match signal {
-                    Signal::Interrupt => sandbox.signal(run_id, libc::SIGINT).await,
-                    Signal::Terminate => sandbox.signal(run_id, libc::SIGTERM).await,
-                    Signal::Kill => sandbox.kill(run_id).await,
-                };
-                if let Err(e) = result {
-                    self.error(Some(run_id), e.to_string()).await;
-                }
+                ctl.stop(match signal {
+                    Signal::Interrupt => Stop::Page(libc::SIGINT),
+                    Signal::Terminate => Stop::Page(libc::SIGTERM),
+                    Signal::Kill => Stop::Kill,
+                });
             }
         }
     }
@@ -339,60 +350,55 @@ impl Session {
         if !valid_file_name(&req.entry) || !req.entry.ends_with(".py") {
             anyhow::bail!("entry '{}' must be a plain file name ending in .py", req.entry);
         }
+        if req.files.len() > MAX_RUN_FILES {
+            anyhow::bail!("a run may bring at most {MAX_RUN_FILES} files; this one has {}", req.files.len());
+        }
         if let Some(bad) = req.files.iter().find(|f| !valid_file_name(&f.name)) {
             anyhow::bail!("'{}' is not a plain file name (letters, digits, '-', '_', '.')", bad.name);
         }
         let (stdin_tx, stdin_rx) = mpsc::channel(64);
-        let cancel = Arc::new(tokio::sync::Notify::new());
-        let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let status = Arc::new(run::RunStatus::default());
+        let ctl = Arc::new(RunCtl::new(req.entry.clone(), stdin_tx));
         {
             let mut runs = self.runs.lock().expect("runs poisoned");
             if runs.contains_key(&id) {
                 anyhow::bail!("run {id} is already running");
             }
-            runs.insert(
-                id,
-                RunHandle {
-                    stdin: stdin_tx,
-                    cancel: cancel.clone(),
-                    started: started.clone(),
-                    entry: req.entry.clone(),
-                    asked: std::time::Instant::now(),
-                    status: status.clone(),
-                },
-            );
+            runs.insert(id, ctl.clone());
         }
         let (app, shared, runs, out, sid) =
             (self.app.clone(), self.shared.clone(), self.runs.clone(), self.out.clone(), self.id.clone());
         let files: Vec<(String, String)> = req.files.into_iter().map(|f| (f.name, f.text)).collect();
         tokio::spawn(async move {
             let result: Result<(), String> = async {
-                // The student's own queue first, so their extra runs hold no server slot. A run
-                // the teacher stopped in the queue says so.
-                let why = |e: String| status.stopped_because.get().map_or(e, |why| format!("{why} while it waited in the queue"));
-                let _mine = shared.slots.wait(id, &out, &cancel).await.map_err(why)?;
-                let _slot = app.run_slots.wait(id, &out, &cancel).await.map_err(why)?;
+                // The student's own queue first, so their extra runs hold no server slot.
+                let _mine = shared.slots.wait(id, &out, &ctl).await?;
+                let _slot = app.run_slots.wait(id, &out, &ctl).await?;
+                ctl.set_phase(Phase::Starting);
                 let sandbox = sandbox_of(&app, &shared, &sid).await.map_err(|e| format!("{e:#}"))?;
+                // A stop that came while the sandbox started is not lost.
+                if let Some(stop) = ctl.stopping() {
+                    return Err(crate::run::queued_stop(&stop));
+                }
                 if let Some(spec) = tftp {
-                    started.store(true, Ordering::SeqCst);
-                    let check = tftp_check::check(sandbox, id, files, &req.entry, spec.port, stdin_rx, out.clone(), status);
+                    ctl.set_phase(Phase::Running);
+                    let check = tftp_check::check(sandbox, id, files, &req.entry, spec.port, stdin_rx, out.clone(), ctl.clone());
                     return check.await.map_err(|e| format!("{e:#}"));
                 }
                 let io = sandbox
                     .spawn(id, &files, &req.entry, &req.args, req.watch_listen)
                     .await
                     .map_err(|e| format!("{e:#}"))?;
-                started.store(true, Ordering::SeqCst);
+                ctl.set_phase(Phase::Running);
                 // The companion TFTP server's packets are drawn under the newest run.
                 sandbox.trace_companion(id, out.clone());
-                run::drive(sandbox.clone(), id, io, stdin_rx, out.clone(), status).await;
+                crate::run::drive(sandbox.clone(), id, io, stdin_rx, out.clone(), ctl.clone()).await;
                 sandbox.untrace_companion(id);
                 Ok(())
             }
             .await;
+            ctl.set_phase(Phase::Ended);
             if let Err(message) = result {
-                let _ = out.send(ServerMsg::Error { run_id: Some(id), message }).await;
+                let _ = out.try_send(ServerMsg::Error { run_id: Some(id), message });
             }
             runs.lock().expect("runs poisoned").remove(&id);
         });
@@ -400,9 +406,13 @@ impl Session {
     }
 }
 
-/// The session's sandbox, started on first use and again if it ended.
+/// The session's sandbox, started on first use and again if it ended; never for a session
+/// whose pages have all left (nothing would close it).
 async fn sandbox_of(app: &App, shared: &Shared, id: &str) -> anyhow::Result<Arc<Sandbox>> {
     let mut slot = shared.sandbox.lock().await;
+    if shared.connections.load(Ordering::SeqCst) == 0 {
+        anyhow::bail!("the page left before the program started");
+    }
     if let Some(s) = slot.as_ref().filter(|s| s.is_alive()) {
         return Ok(s.clone());
     }

@@ -82,11 +82,18 @@ fn EngineStatus() -> impl IntoView {
 #[component]
 fn ServerStatus() -> impl IntoView {
     let link = server::link();
+    let refused = server::refused();
     move || {
         let open = link.get() == server::Link::Open;
+        let why = refused.get();
+        let text = move || match (&why, open) {
+            (_, true) => tr("server-open").to_string(),
+            (Some(r), false) => server::refusal_text(r),
+            (None, false) => tr("server-closed").to_string(),
+        };
         view! {
-            <div class=if open { "link open" } else { "link closed" } role="status">
-                {move || if open { tr("server-open") } else { tr("server-closed") }}
+            <div class=if open { "link open" } else { "link closed" } role="status" data-role="server-link">
+                {text}
             </div>
         }
     }

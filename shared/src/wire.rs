@@ -3,6 +3,30 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The largest message a page may send, in bytes of JSON (a run's files included); the server
+/// refuses larger ones before buffering them, and the page checks before sending.
+pub const MAX_CLIENT_MESSAGE: usize = 1 << 20;
+/// Files one run may bring.
+pub const MAX_RUN_FILES: usize = 32;
+
+/// Why the server refused a page's session.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Refusal {
+    /// The class has an access code and this page has not joined.
+    JoinFirst,
+    /// The class already holds `students` students.
+    ClassFull { students: usize },
+    /// Too many new students came from this page's address lately.
+    TooManyNew,
+    /// This student already has `max` pages connected.
+    TooManyPages { max: usize },
+    /// The class server is stopping.
+    Stopping,
+    /// The class database failed.
+    Failed { message: String },
+}
+
 /// Page → backend.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
@@ -96,6 +120,8 @@ pub enum ServerMsg {
     CourseChanged { lessons: Vec<String> },
     /// One case of a TFTP exercise check ("download", "upload", "missing_file", "lost_ack").
     TftpCheck { run_id: u32, case: String, passed: bool, message: String },
+    /// The session was not opened (or was closed): why, so the page can say it in its language.
+    Refused { reason: Refusal },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

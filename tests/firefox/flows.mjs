@@ -31,10 +31,12 @@ setTimeout(() => {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Polls `expr` until it is truthy; a DOM node counts as true (it cannot cross to node).
 async function waitFor(page, expr, secs, what) {
   const deadline = Date.now() + secs * 1000;
+  const probe = `(() => { const v = (${expr}); return v instanceof Node ? true : v; })()`;
   for (;;) {
-    const v = await page.evaluate(expr).catch(() => null);
+    const v = await page.evaluate(probe).catch(() => null);
     if (v !== null && v !== undefined && v !== false && v !== "") return v;
     if (Date.now() > deadline) throw new Error(`timed out after ${secs} s waiting for ${what} (${expr})`);
     await sleep(50);

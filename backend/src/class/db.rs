@@ -146,8 +146,9 @@ impl Db {
     }
 
     /// Finds or adds the student holding `token`. `name`, when given, renames them.
-    /// A new student is refused when `max` students were active in the last `ACTIVE_WINDOW_MS`
-    /// (the same file serves class after class, so everyone ever stored must not count).
+    /// A student gets a name (joins) only while fewer than `max` named students were active in
+    /// the last `ACTIVE_WINDOW_MS` (the same file serves class after class, so everyone ever
+    /// stored must not count); an anonymous page (`name` None) takes no place.
     pub async fn admit(&self, token: &str, name: Option<&str>, max: usize) -> Result<Admission> {
         let (token, name) = (token.to_string(), name.map(str::to_string));
         self.call(move |c| {
@@ -155,20 +156,29 @@ impl Db {
             let now = now_ms();
             let found: Option<i64> =
                 tx.query_row("SELECT id FROM students WHERE token = ?1", [&token], |r| r.get(0)).optional()?;
+            // Only students with a name (who joined) take a place; anonymous pages do not.
+            let full = |tx: &rusqlite::Transaction| -> rusqlite::Result<bool> {
+                let count: i64 = tx.query_row(
+                    "SELECT COUNT(*) FROM students WHERE last_seen_ms > ?1 AND name <> ''",
+                    [now - ACTIVE_WINDOW_MS],
+                    |r| r.get(0),
+                )?;
+                Ok(count as usize >= max)
+            };
             let id = match found {
                 Some(id) => {
                     if let Some(name) = &name {
+                        let unnamed: bool =
+                            tx.query_row("SELECT name = '' FROM students WHERE id = ?1", [id], |r| r.get(0))?;
+                        if unnamed && full(&tx)? {
+                            return Ok(Admission::Full(max));
+                        }
                         tx.execute("UPDATE students SET name = ?1, last_seen_ms = ?2 WHERE id = ?3", params![name, now, id])?;
                     }
                     id
                 }
                 None => {
-                    let count: i64 = tx.query_row(
-                        "SELECT COUNT(*) FROM students WHERE last_seen_ms > ?1",
-                        [now - ACTIVE_WINDOW_MS],
-                        |r| r.get(0),
-                    )?;
-                    if count as usize >= max {
+                    if name.is_some() && full(&tx)? {
                         return Ok(Admission::Full(max));
                     }
                     tx.execute(
@@ -325,7 +335,10 @@ mod tests {
         let db = Db::open(&path).unwrap();
         let results = db.results().await.unwrap();
         assert_eq!(results, [ResultRow { student: s.id, lesson: "closures".into(), cell: "acc".into(), passed: true }]);
-        assert_eq!(db.admit("bb", None, 1).await.unwrap(), Admission::Full(1));
+        assert_eq!(db.admit("bb", Some("Wu"), 1).await.unwrap(), Admission::Full(1), "the place is still taken");
+        // An anonymous page takes no place, and gets none by joining while the class is full.
+        assert!(matches!(db.admit("cc", None, 1).await.unwrap(), Admission::Admitted(_)));
+        assert_eq!(db.admit("cc", Some("Zhao"), 1).await.unwrap(), Admission::Full(1));
         db.close().await.unwrap();
     }
 

@@ -13,12 +13,16 @@ pub mod rate;
 pub mod watch;
 
 use db::{Admission, Db, StudentRow};
+use shared::wire::Refusal;
+use std::net::IpAddr;
 use std::sync::Mutex;
 
 /// Students a class may hold, by default.
 pub const MAX_STUDENTS: usize = 60;
 /// Longest display name, in characters.
 pub const MAX_NAME: usize = 40;
+/// New students one client address may bring: 10 at once, then one every 30 s.
+pub const NEW_STUDENTS_PER_ADDRESS: rate::Rate = rate::Rate { burst: 10.0, per_sec: 1.0 / 30.0 };
 
 pub struct Class {
     pub db: Db,
@@ -35,10 +39,13 @@ pub struct Class {
     pub run_rate: rate::Rate,
     /// Messages a student may send (input, presence, results...): a burst, then a rate.
     pub message_rate: rate::Rate,
-    /// Wrong access codes the whole class may send (against guessing): when they are used
-    /// up, every code is refused for a moment, the right one too, so guessing learns nothing.
-    pub wrong_code_rate: rate::Rate,
-    wrong_codes: Mutex<Option<rate::Bucket>>,
+    /// Wrong access codes one client address may send (against guessing): when they are used
+    /// up, every code from that address is refused for a moment, the right one too, so
+    /// guessing learns nothing; other machines are not affected.
+    pub wrong_codes: rate::PerAddress,
+    /// New students (tokens the class has not seen) one client address may bring: joins, and
+    /// pages that connect without joining. A stranger cannot fill the class from one machine.
+    pub new_students: rate::PerAddress,
 }
 
 /// One `file:line: message` problem of a lesson file.
@@ -82,6 +89,8 @@ pub enum JoinError {
     /// Too many wrong codes lately (someone guessing): wait and try again.
     TooManyTries,
     Full(usize),
+    /// Too many new students from this address lately.
+    TooManyNew,
     Failed(String),
 }
 
@@ -98,14 +107,14 @@ impl Class {
             course_errors: Mutex::default(),
             run_rate: rate::Rate { burst: 60.0, per_sec: 5.0 },
             message_rate: rate::Rate { burst: 400.0, per_sec: 100.0 },
-            wrong_code_rate: rate::Rate { burst: 20.0, per_sec: 1.0 },
-            wrong_codes: Mutex::default(),
+            wrong_codes: rate::PerAddress::new(rate::Rate { burst: 20.0, per_sec: 1.0 }),
+            new_students: rate::PerAddress::new(NEW_STUDENTS_PER_ADDRESS),
         }
     }
 
     /// A student joining from the page: checks the code, the name and the room left.
     /// Joining again with the same token renames the student and keeps everything else.
-    pub async fn join(&self, token: &str, name: &str, code: Option<&str>) -> Result<StudentRow, JoinError> {
+    pub async fn join(&self, from: IpAddr, token: &str, name: &str, code: Option<&str>) -> Result<StudentRow, JoinError> {
         if !valid_token(token) {
             return Err(JoinError::BadRequest("the token must be 16 to 64 hexadecimal digits".into()));
         }
@@ -120,16 +129,19 @@ impl Class {
             return Err(JoinError::BadRequest("the name has control characters".into()));
         }
         if let Some(expected) = &self.access_code {
-            let rate = self.wrong_code_rate;
-            let mut wrong = self.wrong_codes.lock().expect("wrong codes poisoned");
-            let bucket = wrong.get_or_insert_with(|| rate::Bucket::full(rate));
-            if !bucket.available(rate) {
+            if !self.wrong_codes.available(from) {
                 return Err(JoinError::TooManyTries);
             }
             if !constant_time_eq(code.unwrap_or("").as_bytes(), expected.as_bytes()) {
-                bucket.take(rate);
+                self.wrong_codes.take(from);
                 return Err(JoinError::WrongCode);
             }
+        }
+        match self.db.student_by_token(token).await {
+            Ok(Some(_)) => {}
+            Ok(None) if !self.new_students.take(from) => return Err(JoinError::TooManyNew),
+            Ok(None) => {}
+            Err(e) => return Err(JoinError::Failed(format!("{e:#}"))),
         }
         match self.db.admit(token, Some(name), self.max_students).await {
             Ok(Admission::Admitted(row)) => Ok(row),
@@ -138,20 +150,23 @@ impl Class {
         }
     }
 
-    /// The student a session connects as: someone who joined, or (with no access code) a
-    /// new anonymous student. `Err` is what the page is told before the socket closes.
-    pub async fn admit_session(&self, token: &str) -> Result<StudentRow, String> {
-        if self.access_code.is_some() {
-            return match self.db.student_by_token(token).await {
-                Ok(Some(row)) => Ok(row),
-                Ok(None) => Err("join the class first".into()),
-                Err(e) => Err(format!("{e:#}")),
-            };
+    /// The student a session connects as: someone who joined, or (with no access code) an
+    /// anonymous student, who takes no place in the class until they join (and of whom one
+    /// address may bring only a few). `Err` is what the page is told before the socket closes.
+    pub async fn admit_session(&self, from: IpAddr, token: &str) -> Result<StudentRow, Refusal> {
+        let failed = |e: anyhow::Error| Refusal::Failed { message: format!("{e:#}") };
+        if let Some(row) = self.db.student_by_token(token).await.map_err(failed)? {
+            return Ok(row);
         }
-        match self.db.admit(token, None, self.max_students).await {
-            Ok(Admission::Admitted(row)) => Ok(row),
-            Ok(Admission::Full(n)) => Err(format!("the class is full ({n} students)")),
-            Err(e) => Err(format!("{e:#}")),
+        if self.access_code.is_some() {
+            return Err(Refusal::JoinFirst);
+        }
+        if !self.new_students.take(from) {
+            return Err(Refusal::TooManyNew);
+        }
+        match self.db.admit(token, None, self.max_students).await.map_err(failed)? {
+            Admission::Admitted(row) => Ok(row),
+            Admission::Full(n) => Err(Refusal::ClassFull { students: n }),
         }
     }
 
@@ -242,16 +257,56 @@ mod tests {
         class.access_code = Some("1234".into());
         class.max_students = 1;
         let t1 = "0123456789abcdef";
-        assert!(matches!(class.join(t1, " ", Some("1234")).await, Err(JoinError::BadRequest(_))));
-        assert!(matches!(class.join(t1, &"x".repeat(41), Some("1234")).await, Err(JoinError::BadRequest(_))));
-        assert!(matches!(class.join("zz", "Li", Some("1234")).await, Err(JoinError::BadRequest(_))));
-        assert_eq!(class.join(t1, "Li", Some("123")).await, Err(JoinError::WrongCode));
-        assert_eq!(class.join(t1, "Li", None).await, Err(JoinError::WrongCode));
-        let first = class.join(t1, "Li", Some("1234")).await.unwrap();
-        let again = class.join(t1, "Li Lei", Some("1234")).await.unwrap();
+        let me = ip(1);
+        assert!(matches!(class.join(me, t1, " ", Some("1234")).await, Err(JoinError::BadRequest(_))));
+        assert!(matches!(class.join(me, t1, &"x".repeat(41), Some("1234")).await, Err(JoinError::BadRequest(_))));
+        assert!(matches!(class.join(me, "zz", "Li", Some("1234")).await, Err(JoinError::BadRequest(_))));
+        assert_eq!(class.join(me, t1, "Li", Some("123")).await, Err(JoinError::WrongCode));
+        assert_eq!(class.join(me, t1, "Li", None).await, Err(JoinError::WrongCode));
+        let first = class.join(me, t1, "Li", Some("1234")).await.unwrap();
+        let again = class.join(me, t1, "Li Lei", Some("1234")).await.unwrap();
         assert_eq!((again.id, again.name.as_str()), (first.id, "Li Lei"));
-        assert_eq!(class.join("fedcba9876543210", "Han", Some("1234")).await, Err(JoinError::Full(1)));
-        assert_eq!(class.admit_session("fedcba9876543210").await, Err("join the class first".to_string()));
-        assert_eq!(class.admit_session(t1).await.unwrap().id, first.id);
+        assert_eq!(class.join(me, "fedcba9876543210", "Han", Some("1234")).await, Err(JoinError::Full(1)));
+        assert_eq!(class.admit_session(me, "fedcba9876543210").await, Err(Refusal::JoinFirst));
+        assert_eq!(class.admit_session(me, t1).await.unwrap().id, first.id);
+    }
+
+    fn ip(n: u8) -> IpAddr {
+        IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, n))
+    }
+
+    #[tokio::test]
+    async fn a_stranger_guessing_codes_never_locks_out_a_student_on_another_machine() {
+        let mut class = Class::new(Db::in_memory());
+        class.access_code = Some("right-code".into());
+        for i in 0..200 {
+            let _ = class.join(ip(66), &format!("{i:016x}"), "guess", Some("wrong")).await;
+        }
+        assert_eq!(class.join(ip(66), "aaaaaaaaaaaaaaaa", "x", Some("right-code")).await, Err(JoinError::TooManyTries));
+        let ok = class.join(ip(7), "bbbbbbbbbbbbbbbb", "Mei", Some("right-code")).await;
+        assert_eq!(ok.unwrap().name, "Mei", "the right code from another machine must work");
+    }
+
+    #[tokio::test]
+    async fn pages_that_never_joined_take_no_place_and_one_address_brings_few_new_students() {
+        let mut class = Class::new(Db::in_memory());
+        class.max_students = 3;
+        // A stranger opens many sessions with random tokens: a few are admitted as anonymous,
+        // then their address is refused; none of them takes a place in the class.
+        let mut admitted = 0;
+        for i in 0..60 {
+            match class.admit_session(ip(66), &format!("{i:016x}")).await {
+                Ok(_) => admitted += 1,
+                Err(r) => assert_eq!(r, Refusal::TooManyNew),
+            }
+        }
+        assert_eq!(admitted, NEW_STUDENTS_PER_ADDRESS.burst as usize);
+        for (n, name) in ["An", "Bo", "Cai"].iter().enumerate() {
+            let joined = class.join(ip(10 + n as u8), &format!("{:016x}", 1000 + n), name, None).await;
+            assert_eq!(joined.unwrap().name, *name, "a real student must get in");
+        }
+        assert_eq!(class.join(ip(20), "cccccccccccccccc", "Dan", None).await, Err(JoinError::Full(3)));
+        // An anonymous page that joins now would take a place: the class is full.
+        assert_eq!(class.join(ip(66), &format!("{:016x}", 0), "Eve", None).await, Err(JoinError::Full(3)));
     }
 }

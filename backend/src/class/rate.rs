@@ -1,7 +1,48 @@
-//! Per-student rate limits: a token bucket that allows a burst, then a steady rate. Excess
-//! is refused with a message (never dropped silently); the caller tells the student.
+//! Rate limits per student and per client address: a token bucket that allows a burst, then a
+//! steady rate. Excess is refused with a message (never dropped silently); the caller says why.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
 use std::time::Instant;
+
+/// Addresses tracked at once; past it, addresses whose bucket is full again are forgotten.
+const MAX_ADDRESSES: usize = 4096;
+
+/// One bucket per client address, so what one machine does never spends another's allowance.
+pub struct PerAddress {
+    pub rate: Rate,
+    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+}
+
+impl PerAddress {
+    pub fn new(rate: Rate) -> PerAddress {
+        PerAddress { rate, buckets: Mutex::default() }
+    }
+
+    fn with<T>(&self, from: IpAddr, f: impl FnOnce(&mut Bucket, Rate) -> T) -> T {
+        let rate = self.rate;
+        let mut map = self.buckets.lock().expect("rate lock poisoned");
+        if map.len() >= MAX_ADDRESSES && !map.contains_key(&from) {
+            let now = Instant::now();
+            map.retain(|_, b| {
+                b.refill(rate, now);
+                b.tokens < rate.burst
+            });
+        }
+        f(map.entry(from).or_insert_with(|| Bucket::full(rate)), rate)
+    }
+
+    /// Whether `from` has a token now (none is taken).
+    pub fn available(&self, from: IpAddr) -> bool {
+        self.with(from, |b, rate| b.available(rate))
+    }
+
+    /// Takes one of `from`'s tokens if there is one.
+    pub fn take(&self, from: IpAddr) -> bool {
+        self.with(from, |b, rate| b.take(rate))
+    }
+}
 
 /// A limit: `burst` at once, refilled at `per_sec`.
 #[derive(Clone, Copy, Debug, PartialEq)]

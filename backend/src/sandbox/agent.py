@@ -29,6 +29,7 @@ PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 WORK = sys.argv[2] if len(sys.argv) > 2 else "/work"
 SCAN_EVERY = 0.05
+MAX_FILES = 32  # files of one run (sandbox::MAX_RUN_FILES): three fds and one per file arrive
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
@@ -93,17 +94,23 @@ class Agent:
             ready, _, _ = select.select([self.chan, self.wake_r], [], [], timeout)
             if self.chan in ready:
                 try:
-                    msg, fds, _, _ = socket.recv_fds(self.chan, 65536, 8)
+                    msg, fds, _, _ = socket.recv_fds(self.chan, 65536, 3 + MAX_FILES + 1)
                 except OSError:
                     return
                 if not msg:
                     return  # backend closed the channel
+                req = {}
                 try:
-                    self.handle(json.loads(msg), fds)
+                    req = json.loads(msg)
+                    self.handle(req, fds)
                 except Exception as e:  # a bad message must not kill the agent
                     for fd in fds:
                         close_quietly(fd)
-                    self.send({"ev": "error", "id": None, "message": f"agent: {e!r}"})
+                    if isinstance(req, dict) and req.get("op") == "run" and isinstance(req.get("id"), int):
+                        # The run it was for hears why, so it never waits for an answer.
+                        self.send({"ev": "failed", "id": req["id"], "message": f"the sandbox could not start it: {e}"})
+                    else:
+                        self.send({"ev": "error", "id": None, "message": f"agent: {e!r}"})
             if self.wake_r in ready:
                 try:
                     os.read(self.wake_r, 4096)

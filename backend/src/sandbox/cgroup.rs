@@ -1,5 +1,6 @@
 //! Per-session control groups: a memory limit (the OOM killer ends a memory bomb, and the
-//! page is told why) and a process limit. cgroup v2 or v1, whichever this machine lets us
+//! page is told why), a process limit, and a CPU quota (one student's busy loops and fork churn
+//! cannot take the CPUs from the others). cgroup v2 or v1, whichever this machine lets us
 //! write; without either, sandboxes rely on rlimits alone.
 
 use std::ffi::CString;
@@ -8,11 +9,16 @@ use std::path::{Path, PathBuf};
 /// Which hierarchy this machine offers us.
 #[derive(Clone, Debug)]
 pub enum Cgroups {
-    /// One unified tree: `<root>/classbook/<session>` with memory.max and pids.max.
-    V2 { root: PathBuf },
-    /// Separate controllers: `memory/classbook/<session>` and `pids/classbook/<session>`.
-    V1 { memory: PathBuf, pids: PathBuf },
+    /// One unified tree: `<root>/classbook/<session>` with memory.max, pids.max and, when the
+    /// cpu controller could be enabled, cpu.max.
+    V2 { root: PathBuf, cpu: bool },
+    /// Separate controllers: `memory/classbook/<session>`, `pids/classbook/<session>` and, when
+    /// mounted, `cpu/classbook/<session>`.
+    V1 { memory: PathBuf, pids: PathBuf, cpu: Option<PathBuf> },
 }
+
+/// The CFS period the CPU quota is expressed in (the kernel's default).
+const CPU_PERIOD_US: u64 = 100_000;
 
 /// The groups of one session; removed on drop (once empty).
 #[derive(Debug)]
@@ -37,18 +43,23 @@ impl Cgroups {
             let ok = std::fs::create_dir_all(&base).is_ok()
                 && std::fs::write(v2.join("cgroup.subtree_control"), "+memory +pids").is_ok()
                 && std::fs::write(base.join("cgroup.subtree_control"), "+memory +pids").is_ok();
-            return ok.then(|| Cgroups::V2 { root: base });
+            let cpu = ok
+                && std::fs::write(v2.join("cgroup.subtree_control"), "+cpu").is_ok()
+                && std::fs::write(base.join("cgroup.subtree_control"), "+cpu").is_ok();
+            return ok.then(|| Cgroups::V2 { root: base, cpu });
         }
         let (memory, pids) = (v2.join("memory").join(BASE), v2.join("pids").join(BASE));
         let ok = std::fs::create_dir_all(&memory).is_ok() && std::fs::create_dir_all(&pids).is_ok();
-        ok.then_some(Cgroups::V1 { memory, pids })
+        let cpu = Some(v2.join("cpu").join(BASE)).filter(|c| c.parent().is_some_and(|p| p.join("cpu.cfs_quota_us").exists()));
+        let cpu = cpu.filter(|c| std::fs::create_dir_all(c).is_ok());
+        ok.then_some(Cgroups::V1 { memory, pids, cpu })
     }
 
     /// Removes groups left empty by a server that ended abruptly (non-empty ones stay).
     pub fn sweep_stale(&self) {
         let bases = match self {
-            Cgroups::V2 { root } => vec![root.clone()],
-            Cgroups::V1 { memory, pids } => vec![memory.clone(), pids.clone()],
+            Cgroups::V2 { root, .. } => vec![root.clone()],
+            Cgroups::V1 { memory, pids, cpu } => [Some(memory.clone()), Some(pids.clone()), cpu.clone()].into_iter().flatten().collect(),
         };
         for base in bases {
             for entry in std::fs::read_dir(base).into_iter().flatten().flatten() {
@@ -59,16 +70,29 @@ impl Cgroups {
         }
     }
 
-    /// Makes the groups of session `name` with these limits.
-    pub fn create(&self, name: &str, memory_bytes: u64, max_pids: u64) -> std::io::Result<SessionGroup> {
+    /// Whether sessions get a CPU quota here.
+    pub fn limits_cpu(&self) -> bool {
+        match self {
+            Cgroups::V2 { cpu, .. } => *cpu,
+            Cgroups::V1 { cpu, .. } => cpu.is_some(),
+        }
+    }
+
+    /// Makes the groups of session `name` with these limits; `cpus` is the share of one CPU
+    /// the session may use at most (1.0: one whole CPU), where the cpu controller is there.
+    pub fn create(&self, name: &str, memory_bytes: u64, max_pids: u64, cpus: f64) -> std::io::Result<SessionGroup> {
         let write = |dir: &Path, file: &str, value: String| std::fs::write(dir.join(file), value);
+        let quota = ((cpus * CPU_PERIOD_US as f64) as u64).max(1000);
         let group = match self {
-            Cgroups::V2 { root } => {
+            Cgroups::V2 { root, cpu } => {
                 let dir = root.join(name);
                 std::fs::create_dir_all(&dir)?;
                 write(&dir, "memory.max", memory_bytes.to_string())?;
                 let _ = write(&dir, "memory.swap.max", "0".into());
                 write(&dir, "pids.max", max_pids.to_string())?;
+                if *cpu {
+                    write(&dir, "cpu.max", format!("{quota} {CPU_PERIOD_US}"))?;
+                }
                 SessionGroup {
                     procs: vec![cstring(&dir.join("cgroup.procs"))],
                     oom_file: dir.join("memory.events"),
@@ -77,20 +101,29 @@ impl Cgroups {
                     dirs: vec![dir],
                 }
             }
-            Cgroups::V1 { memory, pids } => {
+            Cgroups::V1 { memory, pids, cpu } => {
                 let (m, p) = (memory.join(name), pids.join(name));
                 std::fs::create_dir_all(&m)?;
                 std::fs::create_dir_all(&p)?;
                 write(&m, "memory.limit_in_bytes", memory_bytes.to_string())?;
                 let _ = write(&m, "memory.memsw.limit_in_bytes", memory_bytes.to_string());
                 write(&p, "pids.max", max_pids.to_string())?;
-                SessionGroup {
+                let mut group = SessionGroup {
                     procs: vec![cstring(&m.join("cgroup.procs")), cstring(&p.join("cgroup.procs"))],
                     oom_file: m.join("memory.oom_control"),
                     memory_file: m.join("memory.usage_in_bytes"),
                     pids_file: p.join("pids.events"),
                     dirs: vec![m, p],
+                };
+                if let Some(cpu) = cpu {
+                    let c = cpu.join(name);
+                    std::fs::create_dir_all(&c)?;
+                    write(&c, "cpu.cfs_period_us", CPU_PERIOD_US.to_string())?;
+                    write(&c, "cpu.cfs_quota_us", quota.to_string())?;
+                    group.procs.push(cstring(&c.join("cgroup.procs")));
+                    group.dirs.push(c);
                 }
+                group
             }
         };
         Ok(group)

@@ -29,6 +29,10 @@ use tokio::process::{Child, Command};
 use shared::wire::ServerMsg;
 use tokio::sync::mpsc;
 
+/// Files one run may bring (a lesson's exported group included); the agent takes three pipes
+/// and one per file in one message (agent.py's MAX_FILES).
+pub use shared::wire::MAX_RUN_FILES;
+
 /// Limits of one sandbox and its runs. Classroom defaults; all configurable.
 #[derive(Clone, Debug)]
 pub struct Limits {
@@ -50,6 +54,9 @@ pub struct Limits {
     pub tmp_bytes: u64,
     /// Output forwarded to the page per run, in bytes; the rest is cut and announced.
     pub output_bytes: usize,
+    /// CPUs one student's sandbox may use at most, all its processes together (cgroup cpu
+    /// quota), so a busy loop or fork churn leaves the other CPUs to the class.
+    pub cpus: f64,
 }
 
 impl Default for Limits {
@@ -64,6 +71,7 @@ impl Default for Limits {
             work_bytes: 64 << 20,
             tmp_bytes: 32 << 20,
             output_bytes: 1 << 20,
+            cpus: 1.0,
         }
     }
 }
@@ -191,7 +199,7 @@ impl Sandbox {
         };
         let group = match &cfg.cgroups {
             Some(cg) => Some(
-                cg.create(name, cfg.limits.memory_bytes, cfg.limits.nproc)
+                cg.create(name, cfg.limits.memory_bytes, cfg.limits.nproc, cfg.limits.cpus)
                     .context("cannot make the session's cgroup")?,
             ),
             None => None,

@@ -3,6 +3,7 @@
 
 use super::{Sessions, Shared};
 use crate::class::db::now_ms;
+use crate::run::{Phase, Stop};
 use crate::sandbox::ProcTable;
 use serde::Serialize;
 use shared::wire::ServerMsg;
@@ -47,8 +48,6 @@ pub struct LiveRun {
     pub elapsed_ms: u64,
 }
 
-/// What the teacher's Stop says on the student's page.
-pub const STOPPED_BY_TEACHER: &str = "stopped by the teacher";
 
 impl Sessions {
     fn all(&self) -> Vec<Arc<Shared>> {
@@ -65,28 +64,14 @@ impl Sessions {
     /// with the reason "stopped by the teacher"; queued ones leave the queue. How many.
     pub async fn stop(&self, student: i64, run_id: Option<u32>) -> usize {
         let Some(shared) = self.all().into_iter().find(|s| s.student == student) else { return 0 };
-        let mut to_kill = Vec::new();
         let mut stopped = 0;
         for (_, runs) in shared.conns.lock().expect("conns poisoned").values() {
-            for (id, h) in runs.lock().expect("runs poisoned").iter() {
+            for (id, ctl) in runs.lock().expect("runs poisoned").iter() {
                 if run_id.is_some_and(|want| want != *id) {
                     continue;
                 }
-                let _ = h.status.stopped_because.set(STOPPED_BY_TEACHER.into());
-                if h.started.load(Ordering::SeqCst) {
-                    to_kill.push(*id);
-                } else {
-                    h.cancel.notify_one();
-                }
+                ctl.stop(Stop::Teacher);
                 stopped += 1;
-            }
-        }
-        let sandbox = shared.sandbox.lock().await.clone();
-        if let Some(sandbox) = sandbox {
-            for id in to_kill {
-                if let Err(e) = sandbox.kill(id).await {
-                    tracing::warn!(student, run = id, "cannot stop a run: {e:#}");
-                }
             }
         }
         stopped
@@ -130,10 +115,11 @@ fn live_student(s: &Shared, procs: &ProcTable) -> LiveStudent {
     let host_pid = sandbox.as_ref().and_then(|sb| sb.host_pid());
     let mut runs = Vec::new();
     for (_, conn_runs) in s.conns.lock().expect("conns poisoned").values() {
-        for (id, h) in conn_runs.lock().expect("runs poisoned").iter() {
-            let running = h.started.load(Ordering::SeqCst);
-            let pid = h.status.pid.load(Ordering::SeqCst);
+        for (id, ctl) in conn_runs.lock().expect("runs poisoned").iter() {
+            let running = matches!(ctl.phase(), Phase::Running | Phase::Ended);
+            let pid = ctl.pid();
             let usage = host_pid.filter(|_| running && pid != 0).and_then(|root| procs.usage(root, pid));
+            let h = ctl;
             runs.push(LiveRun {
                 run_id: *id,
                 entry: h.entry.clone(),

@@ -2,7 +2,7 @@
 //! until it is bound, run the built-in client's four checks from inside the sandbox's network,
 //! stream each result (`ServerMsg::TftpCheck`) and the client's packet trace, then stop it.
 
-use crate::run::{self, StdinCmd};
+use crate::run::{self, RunCtl, StdinCmd, Stop};
 use crate::sandbox::tftp::{to_page, Side, TraceCap};
 use crate::sandbox::Sandbox;
 use classbook_tftp::{run_checks_in, CheckEnv, CheckOutcome, CheckPlan, StoredFile};
@@ -28,7 +28,7 @@ pub async fn check(
     port: u16,
     stdin_rx: mpsc::Receiver<StdinCmd>,
     out: mpsc::Sender<ServerMsg>,
-    status: Arc<run::RunStatus>,
+    ctl: Arc<RunCtl>,
 ) -> anyhow::Result<()> {
     let Some(sockets) = sandbox.socket_factory() else {
         anyhow::bail!("TFTP checks need a real sandbox (its own network); this server runs without one");
@@ -42,7 +42,7 @@ pub async fn check(
 
     // The program's own messages pass through here, so its Exit can wait for the results.
     let (tx, mut program) = mpsc::channel::<ServerMsg>(256);
-    let driver = tokio::spawn(run::drive(sandbox.clone(), id, io, stdin_rx, tx, status));
+    let driver = tokio::spawn(run::drive(sandbox.clone(), id, io, stdin_rx, tx, ctl.clone()));
     let bound = tokio::time::sleep(BIND_WITHIN);
     tokio::pin!(bound);
     let mut exit = None;
@@ -118,7 +118,7 @@ pub async fn check(
         }
     }
     // Stop the server (a correct one never ends by itself) and pass on the rest, Exit last.
-    let _ = sandbox.kill(id).await;
+    ctl.stop(Stop::Kill);
     while exit.is_none() {
         match tokio::time::timeout(Duration::from_secs(5), program.recv()).await {
             Ok(Some(ServerMsg::Exit(e))) => exit = Some(ServerMsg::Exit(e)),

@@ -122,10 +122,11 @@ impl Client {
     pub async fn try_recv(&mut self, within: Duration) -> Option<ServerMsg> {
         loop {
             let frame = tokio::time::timeout(within, self.ws.next()).await.ok()??;
-            match frame.expect("websocket frame") {
-                Message::Text(t) => return Some(serde_json::from_str(t.as_str()).expect("valid ServerMsg")),
-                Message::Close(_) => return None,
-                _ => continue,
+            match frame {
+                Ok(Message::Text(t)) => return Some(serde_json::from_str(t.as_str()).expect("valid ServerMsg")),
+                // Closed, or reset by the server.
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => continue,
             }
         }
     }

@@ -100,7 +100,10 @@ pub fn resume() {
         }
         let Some(name) = stored else { return };
         match post_join(&name, storage::get("code")).await {
-            Ok(j) => s.name.set(Some(j.name)),
+            Ok(j) => {
+                s.name.set(Some(j.name));
+                crate::runtime::server::reconnect();
+            }
             // Unreachable: the WebSocket keeps retrying; the name is still ours.
             Err(HttpError { status: None, .. }) => {}
             Err(e) => {
@@ -159,6 +162,8 @@ pub fn JoinDialog() -> impl IntoView {
                         s.name.set(Some(j.name));
                         s.error.set(None);
                         s.open.set(false);
+                        // A page the server refused before it joined is admitted now.
+                        crate::runtime::server::reconnect();
                     }
                     Err(e) => s.error.set(Some(JoinError::from_http(e))),
                 }

@@ -63,6 +63,11 @@ fn send_viewing() {
 
 /// The WebSocket (re)opened: tell the teacher where this student is, and what they checked
 /// while it was closed.
+/// The class has an access code and this browser has not joined yet.
+pub fn ask_to_join() {
+    join::ask();
+}
+
 pub fn connected() {
     send_viewing();
     for msg in UNSENT.with(|u| std::mem::take(&mut *u.borrow_mut())) {
@@ -119,10 +124,6 @@ pub fn on_message(msg: ServerMsg) {
         }
         ServerMsg::Error { message, .. } => {
             web_sys::console::warn_1(&format!("class server: {message}").into());
-            // The class has an access code and this browser has not joined yet.
-            if message.contains("join the class") {
-                join::ask();
-            }
         }
         _ => {}
     }

@@ -187,6 +187,7 @@ impl Program {
                 // Exercise checks and class-wide messages never reach a program's view.
                 ServerMsg::TftpCheck { .. }
                 | ServerMsg::Hello { .. }
+                | ServerMsg::Refused { .. }
                 | ServerMsg::Notice { .. }
                 | ServerMsg::Goto { .. }
                 | ServerMsg::CourseChanged { .. } => {}

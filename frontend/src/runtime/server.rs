@@ -3,7 +3,7 @@
 
 use super::{Event, Handler};
 use leptos::prelude::*;
-use shared::wire::{ClientMsg, ExitInfo, ServerMsg};
+use shared::wire::{ClientMsg, ExitInfo, Refusal, ServerMsg};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use wasm_bindgen::prelude::*;
@@ -27,11 +27,41 @@ struct Server {
 thread_local! {
     static SERVER: RefCell<Option<Server>> = const { RefCell::new(None) };
     static LINK: RwSignal<Link> = RwSignal::new(Link::Connecting);
+    /// Why the server last refused this page (cleared when a session opens).
+    static REFUSED: RwSignal<Option<Refusal>> = RwSignal::new(None);
     static STARTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 pub fn link() -> RwSignal<Link> {
     LINK.with(|l| *l)
+}
+
+pub fn refused() -> RwSignal<Option<Refusal>> {
+    REFUSED.with(|r| *r)
+}
+
+/// What the student is told about a refusal, in the page's language.
+pub fn refusal_text(r: &Refusal) -> String {
+    use crate::i18n::tr;
+    match r {
+        Refusal::JoinFirst => tr("refused-join").to_string(),
+        Refusal::ClassFull { students } => format!("{} ({students})", tr("refused-full")),
+        Refusal::TooManyNew => tr("refused-new").to_string(),
+        Refusal::TooManyPages { max } => format!("{} ({max})", tr("refused-pages")),
+        Refusal::Stopping => tr("refused-stopping").to_string(),
+        Refusal::Failed { message } => format!("{}: {message}", tr("refused-failed")),
+    }
+}
+
+/// Connects again now (after joining, the server admits this page).
+pub fn reconnect() {
+    let open = SERVER.with(|s| s.borrow().as_ref().is_some_and(|s| s.ws.ready_state() == WebSocket::OPEN));
+    if !open && STARTED.with(|s| s.get()) {
+        if let Some(s) = SERVER.with(|s| s.borrow_mut().take()) {
+            let _ = s.ws.close();
+        }
+        connect();
+    }
 }
 
 /// The student's token, kept in the browser, so a reload or a dropped connection finds the
@@ -95,8 +125,15 @@ fn connect() {
             let reason = Some("the connection to the class server was lost".to_string());
             h(Event::Msg(ServerMsg::Exit(ExitInfo { run_id, reason, ..Default::default() })));
         }
-        // Try again shortly; a restarted server or a Wi-Fi blip should not need a reload.
-        gloo_timeout(1500, connect);
+        // Try again shortly; a restarted server or a Wi-Fi blip should not need a reload. A
+        // refused page asks again less often (joining reconnects it at once).
+        let wait = if refused().get_untracked().is_some() { 10_000 } else { 1500 };
+        gloo_timeout(wait, || {
+            let idle = SERVER.with(|s| s.borrow().is_none());
+            if idle {
+                connect();
+            }
+        });
     });
     ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -124,7 +161,13 @@ fn on_message(msg: ServerMsg) {
         | ServerMsg::Listening { run_id }
         | ServerMsg::Trace { run_id, .. }
         | ServerMsg::TftpCheck { run_id, .. } => (*run_id, false),
-        ServerMsg::Hello { .. } => return,
+        ServerMsg::Hello { .. } => return refused().set(None),
+        ServerMsg::Refused { reason } => {
+            if *reason == Refusal::JoinFirst {
+                crate::class::ask_to_join();
+            }
+            return refused().set(Some(reason.clone()));
+        }
         // Class-wide messages: a banner, navigation, a lesson reload, a refused session.
         ServerMsg::Notice { .. } | ServerMsg::Goto { .. } | ServerMsg::CourseChanged { .. } | ServerMsg::Error { run_id: None, .. } => {
             return crate::class::on_message(msg)
@@ -147,6 +190,18 @@ fn on_message(msg: ServerMsg) {
 /// Sends a message; `handler` (for a `Run`) receives that run's events.
 pub fn send(msg: &ClientMsg, handler: Option<(u32, Handler)>) {
     let text = serde_json::to_string(msg).expect("client messages serialize");
+    if text.len() > shared::wire::MAX_CLIENT_MESSAGE {
+        if let Some((run_id, h)) = handler {
+            let message = format!(
+                "{} ({} KiB > {} KiB)",
+                crate::i18n::tr_now("run-too-large"),
+                text.len() >> 10,
+                shared::wire::MAX_CLIENT_MESSAGE >> 10
+            );
+            h(Event::Msg(ServerMsg::Error { run_id: Some(run_id), message }));
+        }
+        return;
+    }
     let delivered = SERVER.with(|s| {
         let mut s = s.borrow_mut();
         let Some(s) = s.as_mut() else { return false };
@@ -162,7 +217,10 @@ pub fn send(msg: &ClientMsg, handler: Option<(u32, Handler)>) {
     });
     if !delivered {
         if let Some((run_id, h)) = handler {
-            let message = "not connected to the class server; retrying".to_string();
+            let message = match refused().get_untracked() {
+                Some(r) => refusal_text(&r),
+                None => crate::i18n::tr_now("server-closed").to_string(),
+            };
             h(Event::Msg(ServerMsg::Error { run_id: Some(run_id), message }));
         }
     }
