@@ -144,21 +144,23 @@ async fn the_deb_unpacked_in_a_fresh_tree_serves_gevent_and_backs_up_while_servi
         });
     }
     let mut server = Running(serve.process_group(0).spawn().expect("the installed classbook starts"));
+    // Everything the server prints goes to `log` (for failure messages); stdout's lines also
+    // to `banner`.
     let log = Arc::new(Mutex::new(String::new()));
-    let stderr = server.0.stderr.take().unwrap();
-    let sink = log.clone();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push_str(&(line + "\n"));
-        }
-    });
     let (tx, banner) = mpsc::channel();
-    let stdout = server.0.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let stderr: Box<dyn std::io::Read + Send> = Box::new(server.0.stderr.take().unwrap());
+    let stdout: Box<dyn std::io::Read + Send> = Box::new(server.0.stdout.take().unwrap());
+    for (stream, tx) in [(stdout, Some(tx)), (stderr, None)] {
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stream).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push_str(&format!("{line}\n"));
+                if let Some(tx) = &tx {
+                    let _ = tx.send(line);
+                }
+            }
+        });
+    }
     let serving = std::iter::from_fn(|| banner.recv_timeout(Duration::from_secs(60)).ok()).find(|l| l.contains("serving"));
     let serving = serving.unwrap_or_else(|| panic!("no banner within 60 s; the server said:\n{}", log.lock().unwrap()));
     let addr: SocketAddr = serving.split("http://").nth(1).and_then(|s| s.split('/').next()).and_then(|s| s.parse().ok()).expect(&serving);
