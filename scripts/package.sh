@@ -72,8 +72,10 @@ EOF
 
 # Only the newest package stays, so `apt install ./target/deb/classbook_*.deb` names one file.
 rm -f "$out"/classbook_*.deb
-# xz at level 6, dpkg-deb's default: the smallest package, about 20 s for a ~60 MB binary.
-dpkg-deb --root-owner-group -Zxz --build "$stage" "$out/$name.deb" >/dev/null
+# zstd (dpkg >= 1.21.18, so Debian 12; the python3 3.11 dependency rules out older releases
+# anyway): measured here on the 86 MB binary, level 9 took 2.4 s for 36.8 MB where xz -6 took
+# 49 s for 34.1 MB, and it unpacks faster.
+dpkg-deb --root-owner-group -Zzstd -z9 --build "$stage" "$out/$name.deb" >/dev/null
 rm -rf "$stage"
 say "$(du -h "$out/$name.deb" | cut -f1) $out/$name.deb (depends: $depends)"
 echo "$out/$name.deb"
