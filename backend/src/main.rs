@@ -36,8 +36,10 @@ enum Cmd {
         #[command(flatten)]
         limits: LimitFlags,
     },
-    /// Copy the class database of a running `classbook serve` into a file (consistent, while
-    /// students work; the teacher's token is needed).
+    /// Copy the class database of a running `classbook serve` into a file, while students work.
+    ///
+    /// The server makes the copy with SQLite's online backup API, so it is consistent; the
+    /// teacher's token is needed.
     Backup {
         /// The server's address.
         #[arg(long, default_value = "http://127.0.0.1:8080")]
