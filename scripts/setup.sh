@@ -67,7 +67,8 @@ if [ ! -f frontend/vendor/codemirror.js ] || [ "$(cat frontend/vendor/codemirror
   echo "$editor_inputs" > frontend/vendor/codemirror.stamp
 fi
 
-# Python packages the course teaches that Debian's python3 lacks; the sandbox binds them read-only.
+# Python packages the course teaches that Debian's python3 lacks. backend/build.rs packs this venv's
+# site-packages into the binary (sandboxes see them read-only), so it must exist before cargo builds.
 if ! .classbook/venv/bin/python -c "import greenlet, gevent" 2>/dev/null; then
   say "installing greenlet and gevent for sandboxed programs"
   rm -rf .classbook/venv

@@ -1,5 +1,5 @@
-//! The `classbook` command: `serve` runs the class server, `check-course` validates lessons,
-//! `tftpd` runs the TFTP server alone (for a LAN).
+//! The `classbook` command: `serve` runs the class server, `backup` copies its database while it
+//! serves, `check-course` validates lessons, `tftpd` runs the TFTP server alone (for a LAN).
 
 use anyhow::{Context, Result};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -35,6 +35,21 @@ enum Cmd {
         class: ClassFlags,
         #[command(flatten)]
         limits: LimitFlags,
+    },
+    /// Copy the class database of a running `classbook serve` into a file, while students work.
+    ///
+    /// The server makes the copy with SQLite's online backup API, so it is consistent; the
+    /// teacher's token is needed.
+    Backup {
+        /// The server's address.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// The teacher's token (the `token=` of the teacher page's address).
+        #[arg(long, env = "CLASSBOOK_TEACHER_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Where to write the copy (replaced whole, never left half-written).
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Run classbook's TFTP server alone, e.g. for a LAN practical.
     Tftpd {
@@ -138,6 +153,11 @@ async fn run() -> Result<()> {
     match parse_cli()?.command {
         Cmd::Serve { bind, course, unsafe_no_sandbox, config: _, class, limits } => {
             serve(bind, course, unsafe_no_sandbox, class, limits).await
+        }
+        Cmd::Backup { url, token, out } => {
+            let (students, bytes) = class::backup::fetch(&url, &token, &out).await?;
+            println!("classbook: wrote the class database ({students} student(s), {} KiB) to {}", bytes.div_ceil(1024), out.display());
+            Ok(())
         }
         Cmd::CheckCourse { dir, json } => check_course(&dir, json),
         Cmd::Tftpd { root, listen, allow_write } => classbook_tftp::run_tftpd(root, listen, allow_write).await,

@@ -301,6 +301,7 @@ async fn teacher_endpoints_refuse_a_student_token_and_no_token() {
         ("GET", "/api/teacher/progress", None),
         ("GET", "/api/teacher/progress.csv", None),
         ("GET", "/api/teacher/course", None),
+        ("GET", "/api/teacher/backup", None),
         ("POST", "/api/teacher/stop", Some(serde_json::json!({"student": 1}))),
         ("POST", "/api/teacher/message", Some(serde_json::json!({"message": "hi"}))),
         ("POST", "/api/teacher/goto", Some(serde_json::json!({"lesson": "closures"}))),

@@ -1,6 +1,8 @@
 //! The class: who joined (students by token, in the class database), the teacher's token,
 //! the access code and class size, exercise progress, rate limits, and course reloading.
 
+/// Copies of the class database while it is served, and `classbook backup`.
+pub mod backup;
 /// The TOML settings file of `serve`.
 pub mod config;
 /// The SQLite file: students and exercise attempts.

@@ -22,6 +22,7 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .route("/message", post(message))
         .route("/goto", post(goto))
         .route("/course", get(course))
+        .route("/backup", get(backup))
         .route_layer(middleware::from_fn_with_state(app, require_teacher))
 }
 
@@ -153,4 +154,26 @@ async fn goto(State(app): State<Arc<App>>, body: Body<GotoRequest>) -> Response 
 async fn course(State(app): State<Arc<App>>) -> Response {
     let errors = app.class.course_errors.lock().expect("course errors poisoned").clone();
     Json(serde_json::json!({"errors": errors, "lessons": app.course().lessons().len()})).into_response()
+}
+
+/// A consistent copy of the class database, made while serving (the file itself is held
+/// exclusively), as a download named by its date.
+async fn backup(State(app): State<Arc<App>>) -> Response {
+    match app.class.db.backup().await {
+        Ok(bytes) => {
+            tracing::info!(bytes = bytes.len(), "the teacher took a backup of the class database");
+            let name = crate::class::backup::file_name(std::time::SystemTime::now());
+            let disposition = format!("attachment; filename=\"{name}\"");
+            (
+                [
+                    (header::CONTENT_TYPE, "application/vnd.sqlite3".to_string()),
+                    (header::CONTENT_DISPOSITION, disposition),
+                    (header::CACHE_CONTROL, "no-store".to_string()),
+                ],
+                bytes,
+            )
+                .into_response()
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot copy the class database: {e:#}")),
+    }
 }

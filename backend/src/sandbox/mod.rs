@@ -5,6 +5,7 @@
 mod bwrap;
 mod cgroup;
 mod channel;
+pub mod packages;
 mod seccomp;
 pub mod tftp;
 mod uids;
@@ -19,7 +20,7 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -87,7 +88,7 @@ pub struct Config {
     pub cgroups: Option<Cgroups>,
     pub limits: Limits,
     /// Extra Python packages (greenlet, gevent) the sandbox sees read-only on its path:
-    /// a site-packages directory made by the set-up.
+    /// a site-packages directory (see `packages`).
     pub packages: Option<PathBuf>,
     /// No isolation at all: programs run as the server's user in a temp dir. Only for a
     /// machine without bubblewrap or user namespaces, when the teacher asked for it.
@@ -99,8 +100,8 @@ pub struct Config {
 
 impl Config {
     /// Defaults for this machine: Debian's /usr/bin/python3, bwrap from PATH, a uid range
-    /// 61000–61999 and cgroups when running as root, and the packages the set-up installed,
-    /// if any (`CLASSBOOK_PACKAGES`, else `.classbook/venv` of the source tree).
+    /// 61000–61999 and cgroups when running as root, and the Python packages this binary
+    /// carries (unpacked on first use; `CLASSBOOK_PACKAGES` names another directory).
     pub fn detect() -> Config {
         // SAFETY: geteuid has no preconditions.
         let root = unsafe { libc::geteuid() } == 0;
@@ -110,19 +111,11 @@ impl Config {
             uids: root.then(|| UidPool::new(61000, 1000)),
             cgroups: if root { Cgroups::detect() } else { None },
             limits: Limits::default(),
-            packages: default_packages(),
+            packages: packages::dir(),
             unsafe_no_sandbox: false,
             tftp_files: None,
         }
     }
-}
-
-fn default_packages() -> Option<PathBuf> {
-    let dir = match std::env::var_os("CLASSBOOK_PACKAGES") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../.classbook/venv/lib/python3.11/site-packages"),
-    };
-    dir.is_dir().then_some(dir)
 }
 
 fn find_in_path(name: &str) -> Option<PathBuf> {
