@@ -2,7 +2,8 @@
 # as a fork of this warm interpreter, reaps it, and kills what the run leaves behind.
 #
 # Protocol with the backend (a SOCK_SEQPACKET socket on the fd named in argv[1]; argv[2] is
-# the work dir); one JSON object per packet.
+# the work dir); one JSON object per packet. The backend's side of it is sandbox/protocol.rs,
+# whose tests pin these shapes.
 #   backend -> agent: {"op":"run","id":N,"entry":"a.py","args":[...],"watch":bool,"cpu":S,
 #                      "files":["a.py", ...]} + fds [stdin, stdout, stderr, one pipe per file]
 #                     {"op":"signal","id":N,"sig":2}   {"op":"kill","id":N}

@@ -5,6 +5,7 @@
 mod bwrap;
 mod cgroup;
 mod channel;
+pub mod protocol;
 pub mod packages;
 mod seccomp;
 pub mod tftp;
@@ -16,7 +17,6 @@ pub use usage::ProcTable;
 pub use uids::UidPool;
 
 use anyhow::{anyhow, bail, Context, Result};
-use serde::Deserialize;
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -133,17 +133,6 @@ pub enum RunEvent {
     Failed(String),
     /// The sandbox itself ended (e.g. the program killed the agent).
     Lost(String),
-}
-
-#[derive(Deserialize)]
-struct AgentMsg {
-    ev: String,
-    id: Option<u32>,
-    pid: Option<u32>,
-    code: Option<i32>,
-    signal: Option<i32>,
-    cpu_ms: Option<u64>,
-    message: Option<String>,
 }
 
 type Routes = Arc<Mutex<HashMap<u32, mpsc::UnboundedSender<RunEvent>>>>;
@@ -284,7 +273,7 @@ impl Sandbox {
 
         let chan = Arc::new(chan);
         let first = tokio::time::timeout(Duration::from_secs(10), chan.recv_with_fds(1)).await;
-        let ready = matches!(&first, Ok(Ok(Some((m, _)))) if m.starts_with(br#"{"ev": "ready"#));
+        let ready = matches!(&first, Ok(Ok(Some((m, _)))) if protocol::Event::parse(m) == Ok(protocol::Event::Ready));
         if !ready {
             let mut err = String::new();
             if let Some(mut stderr) = child.stderr.take() {
@@ -361,8 +350,8 @@ impl Sandbox {
             return Err(format!("'{name}' is not a plain file name"));
         }
         let (r, w) = pipe_pair().map_err(|e| e.to_string())?;
-        let msg = serde_json::json!({"op": "read", "name": name, "max": max});
-        self.chan.send(msg.to_string().as_bytes(), &[w.as_raw_fd()]).await.map_err(|e| format!("cannot reach the sandbox agent: {e}"))?;
+        let msg = protocol::Request::Read { name, max }.to_bytes();
+        self.chan.send(&msg, &[w.as_raw_fd()]).await.map_err(|e| format!("cannot reach the sandbox agent: {e}"))?;
         drop(w);
         let mut reader = pipe::Receiver::from_owned_fd(r).map_err(|e| e.to_string())?;
         let mut data = Vec::new();
@@ -438,13 +427,10 @@ impl Sandbox {
             routes.insert(id, tx);
         }
         let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
-        let msg = serde_json::json!({
-            "op": "run", "id": id, "entry": entry, "args": args, "watch": watch_listen,
-            "cpu": self.limits.cpu_secs, "files": names,
-        });
+        let msg = protocol::Request::Run { id, entry, args, watch: watch_listen, cpu: self.limits.cpu_secs, files: names };
         let mut fds = vec![stdin_r.as_raw_fd(), stdout_w.as_raw_fd(), stderr_w.as_raw_fd()];
         fds.extend(file_ends.iter().map(|f| f.as_raw_fd()));
-        if let Err(e) = self.chan.send(msg.to_string().as_bytes(), &fds).await {
+        if let Err(e) = self.chan.send(&msg.to_bytes(), &fds).await {
             self.routes.lock().expect("routes poisoned").remove(&id);
             return Err(e).context("cannot reach the sandbox agent");
         }
@@ -459,14 +445,12 @@ impl Sandbox {
 
     /// Sends signal `sig` to run `id`'s process group.
     pub async fn signal(&self, id: u32, sig: i32) -> Result<()> {
-        let msg = serde_json::json!({"op": "signal", "id": id, "sig": sig});
-        Ok(self.chan.send(msg.to_string().as_bytes(), &[]).await?)
+        Ok(self.chan.send(&protocol::Request::Signal { id, sig }.to_bytes(), &[]).await?)
     }
 
     /// Kills every process of run `id`.
     pub async fn kill(&self, id: u32) -> Result<()> {
-        let msg = serde_json::json!({"op": "kill", "id": id});
-        Ok(self.chan.send(msg.to_string().as_bytes(), &[]).await?)
+        Ok(self.chan.send(&protocol::Request::Kill { id }.to_bytes(), &[]).await?)
     }
 
     /// Ends every process of the sandbox (killing bwrap ends its PID namespace, and with it
@@ -492,22 +476,21 @@ async fn route_events(chan: Arc<channel::Channel>, routes: Routes, alive: Arc<At
     let reason = loop {
         match chan.recv().await {
             Ok(Some(bytes)) => {
-                let Ok(msg) = serde_json::from_slice::<AgentMsg>(&bytes) else {
-                    tracing::warn!("unreadable message from a sandbox agent");
-                    continue;
-                };
-                let Some(id) = msg.id else {
-                    if let Some(m) = msg.message {
-                        tracing::warn!("sandbox agent: {m}");
+                use protocol::Event;
+                let (id, event) = match Event::parse(&bytes) {
+                    Ok(Event::Started { id, pid }) => (id, RunEvent::Started { pid }),
+                    Ok(Event::Listening { id }) => (id, RunEvent::Listening),
+                    Ok(Event::Exit { id, code, signal, cpu_ms }) => (id, RunEvent::Exit { code, signal, cpu_ms }),
+                    Ok(Event::Failed { id, message }) => (id, RunEvent::Failed(message)),
+                    Ok(Event::Error { message }) => {
+                        tracing::warn!("sandbox agent: {message}");
+                        continue;
                     }
-                    continue;
-                };
-                let event = match msg.ev.as_str() {
-                    "started" => RunEvent::Started { pid: msg.pid.unwrap_or(0) },
-                    "listening" => RunEvent::Listening,
-                    "exit" => RunEvent::Exit { code: msg.code, signal: msg.signal, cpu_ms: msg.cpu_ms.unwrap_or(0) },
-                    "failed" => RunEvent::Failed(msg.message.unwrap_or_default()),
-                    _ => continue,
+                    Ok(Event::Ready) => continue,
+                    Err(why) => {
+                        tracing::warn!("{why}");
+                        continue;
+                    }
                 };
                 let mut routes = routes.lock().expect("routes poisoned");
                 let done = matches!(event, RunEvent::Exit { .. } | RunEvent::Failed(_));
