@@ -206,6 +206,7 @@ async fn serve(
     flags: ClassFlags,
     limits: LimitFlags,
 ) -> Result<()> {
+    raise_open_files();
     let course = load_course(course_dir.as_deref())?;
     let data = flags.data.clone();
     let db = tokio::task::spawn_blocking(move || class::db::Db::open(&data)).await??;
@@ -269,6 +270,21 @@ async fn serve(
     app.shut_down().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Every connection and every sandbox pipe is a file descriptor: the usual soft limit (1024)
+/// would let a few hundred idle connections stop sandboxes from starting, so take the hard one.
+fn raise_open_files() {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit with a valid struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                tracing::warn!("cannot raise the open-file limit: {}", std::io::Error::last_os_error());
+            }
+        }
+    }
 }
 
 /// What the teacher needs at start: where students go, and the teacher page.

@@ -2,6 +2,8 @@
 //! real sandboxes, the built page) and headless Debian Chromium driven through chromedriver,
 //! opening it from localhost or as the LAN sees it (`Origin`).
 
+pub mod chaos;
+
 use classbook::{app::App, course::Course, sandbox};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
