@@ -1,7 +1,8 @@
 //! HTTP routes: the lesson API, joining the class, the session WebSocket, the teacher's
 //! API (`teacher`), and the page's assets, with the cross-origin isolation headers
-//! (SharedArrayBuffer needs them) on every response.
+//! (SharedArrayBuffer needs them) on every response. `listen`: the accept loop (http or https).
 
+pub mod listen;
 mod teacher;
 
 use crate::app::App;

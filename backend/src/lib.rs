@@ -1,6 +1,7 @@
 //! classbook's class server. Map of the crate (see ARCHITECTURE.md for the whole picture):
 //! - `course`: lesson files → validated `shared::course` types.
-//! - `http`: routes; `assets`: the embedded, precompressed page.
+//! - `http`: routes and the accept loop (`http::listen`, http or https); `assets`: the page.
+//! - `tls`: the certificate https serves, and the class CA (`tls::ca`).
 //! - `session`: one WebSocket and its student's sandbox; `run`: one program's streams and exit.
 //! - `sandbox`: bubblewrap sandboxes, the only code that starts student processes.
 //! - `class`: students, the teacher, progress, the class database, course reloading.
@@ -14,27 +15,17 @@ pub mod http;
 pub mod run;
 pub mod sandbox;
 pub mod session;
+pub mod tls;
 
 use std::sync::Arc;
 
-/// Serves `app` on `listener` until `shutdown` resolves.
+/// Serves `app` over plain http on `listener` until `shutdown` resolves (`http::listen`).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Arc<app::App>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(no_delay(listener), http::router(app)).with_graceful_shutdown(shutdown).await
-}
-
-/// Run output is many small WebSocket frames: without TCP_NODELAY, Nagle's algorithm holds
-/// each one back until the page's delayed ACK (40 ms) arrives.
-pub fn no_delay(listener: tokio::net::TcpListener) -> impl axum::serve::Listener<Addr = std::net::SocketAddr> {
-    use axum::serve::ListenerExt;
-    listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!("cannot set TCP_NODELAY: {e}");
-        }
-    })
+    http::listen::serve(listener, http::router(app), http::listen::Options::default(), shutdown).await
 }
 
 /// Checks that sandboxes can start here; the error says what to install or enable.

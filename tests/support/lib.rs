@@ -62,12 +62,10 @@ async fn serve_on(
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let router = extra.merge(classbook::http::router(app));
-    tokio::spawn(async move {
-        axum::serve(classbook::no_delay(listener), router).with_graceful_shutdown(async move {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let options = classbook::http::listen::Options::default();
+    tokio::spawn(classbook::http::listen::serve(listener, router, options, async move {
+        let _ = stopped.await;
+    }));
     Server { addr, _stop: stop }
 }
 

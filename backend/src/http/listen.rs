@@ -1,0 +1,164 @@
+//! The accept loop, for http and https alike: TCP_NODELAY, the TLS handshake in each connection's
+//! own task (bounded), HTTP/1 with upgrades and a header read timeout, and graceful shutdown.
+
+use axum::extract::ConnectInfo;
+use axum::response::IntoResponse;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+/// How connections are served.
+pub struct Options {
+    /// https with this certificate; plain http when `None`.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// A client that has not finished its TLS handshake by then is dropped.
+    pub handshake_timeout: Duration,
+    /// A connection that has not sent a whole request head by then (from its start, or after its
+    /// previous response) is closed: a silent or trickling client cannot hold a connection.
+    pub header_timeout: Duration,
+    /// At shutdown, how long requests under way may take to finish.
+    pub drain: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            tls: None,
+            handshake_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(10),
+            drain: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves; then stops accepting, lets
+/// requests under way finish (at most `options.drain`) and returns. Each request carries
+/// `ConnectInfo<SocketAddr>`, the peer's address. Upgraded connections (WebSockets) are
+/// their handlers' own from the upgrade on, and are not waited for.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    options: Options,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let options = Arc::new(options);
+    // Every connection holds a receiver: `send` asks them to finish, `closed` says they have.
+    let (stop, stopping) = watch::channel(());
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    accept_failed(e).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        no_delay(&tcp);
+        tokio::spawn(connection(tcp, peer, router.clone(), options.clone(), stopping.clone()));
+    }
+    drop(listener);
+    drop(stopping);
+    let _ = stop.send(());
+    if tokio::time::timeout(options.drain, stop.closed()).await.is_err() {
+        tracing::warn!("{} connection(s) still busy {:?} after shutdown: leaving them", stop.receiver_count(), options.drain);
+    }
+    Ok(())
+}
+
+/// Run output is many small WebSocket frames: without TCP_NODELAY, Nagle's algorithm holds
+/// each one back until the page's delayed ACK (40 ms) arrives.
+fn no_delay(tcp: &TcpStream) {
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::warn!("cannot set TCP_NODELAY: {e}");
+    }
+}
+
+/// An accept error: the peer gave up (go on), or we are out of file descriptors or memory
+/// (wait a moment, or the loop spins while nothing can be accepted).
+async fn accept_failed(e: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if !matches!(e.kind(), ConnectionAborted | ConnectionRefused | ConnectionReset) {
+        tracing::error!("cannot accept a connection: {e}");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// One connection, in its own task: the TLS handshake when there is one, then HTTP.
+async fn connection(tcp: TcpStream, peer: SocketAddr, router: Router, options: Arc<Options>, mut stop: watch::Receiver<()>) {
+    let Some(acceptor) = &options.tls else {
+        return http(tcp, peer, router, &options, stop).await;
+    };
+    let handshake = tokio::time::timeout(options.handshake_timeout, async {
+        if !starts_tls(&tcp).await {
+            return Err(tcp);
+        }
+        Ok(acceptor.accept(tcp).await)
+    });
+    let tls = tokio::select! {
+        done = handshake => match done {
+            Ok(Ok(Ok(tls))) => tls,
+            // A browser that distrusts the certificate closes here; that is its own warning page.
+            Ok(Ok(Err(e))) => return tracing::debug!(%peer, "TLS handshake failed: {e}"),
+            Ok(Err(plain)) => return http(plain, peer, to_https(), &options, stop).await,
+            Err(_) => return tracing::debug!(%peer, "no TLS handshake within {:?}", options.handshake_timeout),
+        },
+        _ = stop.changed() => return,
+    };
+    http(tls, peer, router, &options, stop).await
+}
+
+/// Whether the client's first byte starts a TLS handshake (a record of type 22), rather than
+/// a plain http request someone typed as `http://` out of habit.
+async fn starts_tls(tcp: &TcpStream) -> bool {
+    let mut first = [0u8; 1];
+    matches!(tcp.peek(&mut first).await, Ok(1) if first[0] == 0x16)
+}
+
+/// Plain http on the https port: every request is sent to the same address over https
+/// (a temporary redirect: browsers must not remember it once the teacher serves plain http).
+fn to_https() -> Router {
+    Router::new().fallback(|req: axum::extract::Request| async move {
+        let Some(host) = req.headers().get(axum::http::header::HOST).and_then(|h| h.to_str().ok()) else {
+            return (axum::http::StatusCode::BAD_REQUEST, "this server speaks https").into_response();
+        };
+        let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        axum::response::Redirect::temporary(&format!("https://{host}{path}")).into_response()
+    })
+}
+
+/// HTTP/1.1 on `io` until the client closes, a header timeout, an upgrade, or shutdown.
+async fn http<I>(io: I, peer: SocketAddr, router: Router, options: &Options, mut stop: watch::Receiver<()>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(peer));
+        tower::ServiceExt::oneshot(router.clone(), req)
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_timeout)
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    let done = tokio::select! {
+        done = conn.as_mut() => done,
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = done {
+        tracing::debug!(%peer, "connection ended: {e}");
+    }
+}
