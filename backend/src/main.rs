@@ -341,6 +341,11 @@ fn banner(app: &App, addr: SocketAddr, lessons: usize, data: &Path, tls: Option<
     println!("  teacher page: {scheme}://{local}/#/teacher?token={}", app.class.teacher_token);
     if let Some(tls) = tls {
         println!("  certificate SHA-256: {} (what a browser's certificate viewer should show)", tls.fingerprint);
+        let plain = match class::lan_addresses().first() {
+            Some(ip) if addr.ip().is_unspecified() => SocketAddr::new(*ip, port),
+            _ => local,
+        };
+        println!("  plain http works on the same port, for a browser that warns: http://{plain}/");
         if let Some((ca, ca_fingerprint)) = &tls.ca {
             println!("  class CA: {} (SHA-256 {ca_fingerprint}); students' browsers warn until it is installed", ca.display());
         }

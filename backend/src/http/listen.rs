@@ -1,8 +1,7 @@
-//! The accept loop, for http and https alike: TCP_NODELAY, the TLS handshake in each connection's
-//! own task (bounded), HTTP/1 with upgrades and a header read timeout, and graceful shutdown.
+//! The accept loop, for http and https alike (one port answers both): TCP_NODELAY, the TLS handshake
+//! in each connection's own task (bounded), HTTP/1 with upgrades, a header read timeout, shutdown.
 
 use axum::extract::ConnectInfo;
-use axum::response::IntoResponse;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -16,7 +15,7 @@ use tokio::sync::watch;
 
 /// How connections are served.
 pub struct Options {
-    /// https with this certificate; plain http when `None`.
+    /// https with this certificate (and plain http still, on the same port); only plain http when `None`.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     /// A client that has not finished its TLS handshake by then is dropped.
     pub handshake_timeout: Duration,
@@ -109,7 +108,9 @@ async fn connection(tcp: TcpStream, peer: SocketAddr, router: Router, options: A
             Ok(Ok(Ok(tls))) => tls,
             // A browser that distrusts the certificate closes here; that is its own warning page.
             Ok(Ok(Err(e))) => return tracing::debug!(%peer, "TLS handshake failed: {e}"),
-            Ok(Err(plain)) => return http(plain, peer, to_https(), &options, stop).await,
+            // Plain http on the https port is served too: the fallback for a browser that
+            // does not trust the certificate (the page works without isolation).
+            Ok(Err(plain)) => return http(plain, peer, router, &options, stop).await,
             Err(_) => return tracing::debug!(%peer, "no TLS handshake within {:?}", options.handshake_timeout),
         },
         _ = stop.changed() => return,
@@ -118,22 +119,10 @@ async fn connection(tcp: TcpStream, peer: SocketAddr, router: Router, options: A
 }
 
 /// Whether the client's first byte starts a TLS handshake (a record of type 22), rather than
-/// a plain http request someone typed as `http://` out of habit.
+/// a plain http request.
 async fn starts_tls(tcp: &TcpStream) -> bool {
     let mut first = [0u8; 1];
     matches!(tcp.peek(&mut first).await, Ok(1) if first[0] == 0x16)
-}
-
-/// Plain http on the https port: every request is sent to the same address over https
-/// (a temporary redirect: browsers must not remember it once the teacher serves plain http).
-fn to_https() -> Router {
-    Router::new().fallback(|req: axum::extract::Request| async move {
-        let Some(host) = req.headers().get(axum::http::header::HOST).and_then(|h| h.to_str().ok()) else {
-            return (axum::http::StatusCode::BAD_REQUEST, "this server speaks https").into_response();
-        };
-        let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-        axum::response::Redirect::temporary(&format!("https://{host}{path}")).into_response()
-    })
 }
 
 /// HTTP/1.1 on `io` until the client closes, a header timeout, an upgrade, or shutdown.
