@@ -103,6 +103,11 @@ pub async fn http_at(addr: SocketAddr, method: &str, path: &str, bearer: Option<
 
 impl Browser {
     pub async fn start() -> Browser {
+        Browser::start_with(&[]).await
+    }
+
+    /// With `extra` command-line switches for Chromium.
+    pub async fn start_with(extra: &[String]) -> Browser {
         let port = free_port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -113,6 +118,15 @@ impl Browser {
         let profile = std::env::temp_dir().join(format!("classbook-chromium-{}-{port}", std::process::id()));
         let downloads = profile.join("downloads");
         let _ = std::fs::create_dir_all(&downloads);
+        let mut args: Vec<String> = [
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-dev-shm-usage", "--window-size=1200,900",
+        ]
+        .map(String::from)
+        .to_vec();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        args.extend_from_slice(extra);
         let caps = json!({
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
@@ -120,12 +134,7 @@ impl Browser {
                     "download.default_directory": downloads.display().to_string(),
                     "download.prompt_for_download": false,
                 },
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--disable-dev-shm-usage", "--window-size=1200,900",
-                    format!("--user-data-dir={}", profile.display()),
-                ],
+                "args": args,
             }
         });
         let caps = caps.as_object().unwrap().clone();
