@@ -129,14 +129,17 @@ fn ca(dir: &Path) -> Result<(Vec<u8>, KeyPair, bool)> {
     }
 }
 
-/// The certificate in `dir` when it is signed by the CA, covers `names` and `ips`, and has
-/// [`RENEW_DAYS`] left; its DER.
+/// The certificate in `dir` when it is signed by the CA, its key is beside it, it covers
+/// `names` and `ips`, and has [`RENEW_DAYS`] left; its DER.
 fn current_cert(dir: &Path, ca_der: &[u8], names: &[String], ips: &[IpAddr]) -> Option<Vec<u8>> {
     let der = read_cert(&dir.join(CERT)).ok()?;
-    read_key(&dir.join(KEY)).ok()?;
+    let key = read_key(&dir.join(KEY)).ok()?;
     let (_, ca) = x509_parser::parse_x509_certificate(ca_der).ok()?;
     let (_, cert) = x509_parser::parse_x509_certificate(&der).ok()?;
     cert.verify_signature(Some(ca.public_key())).ok()?;
+    if cert.public_key().raw != key.subject_public_key_info().as_slice() {
+        return None;
+    }
     let left = cert.validity().time_to_expiration()?;
     if left < Duration::days(RENEW_DAYS) {
         return None;
