@@ -1,7 +1,9 @@
 //! HTTP routes: the lesson API, joining the class, the session WebSocket, the teacher's API
 //! (`teacher`), the Python worker's relay (`relay`), and the page's assets, with the
 //! cross-origin isolation headers (they give localhost and https pages SharedArrayBuffer).
+//! `listen`: the accept loop (http or https).
 
+pub mod listen;
 mod relay;
 mod teacher;
 

@@ -1,6 +1,7 @@
 //! classbook's class server. Map of the crate (see ARCHITECTURE.md for the whole picture):
 //! - `course`: lesson files → validated `shared::course` types.
-//! - `http`: routes; `assets`: the embedded, precompressed page.
+//! - `http`: routes and the accept loop (`http::listen`, http or https); `assets`: the page.
+//! - `tls`: the certificate https serves, and the class CA (`tls::ca`).
 //! - `session`: one WebSocket and its student's sandbox; `run`: one program's streams and exit.
 //! - `sandbox`: bubblewrap sandboxes, the only code that starts student processes.
 //! - `class`: students, the teacher, progress, the class database, course reloading.
@@ -16,50 +17,17 @@ pub mod relay;
 pub mod run;
 pub mod sandbox;
 pub mod session;
+pub mod tls;
 
 use std::sync::Arc;
 
-/// Serves `app` on `listener` until `shutdown` resolves; handlers see each client's address
-/// (`ConnectInfo<SocketAddr>`).
+/// Serves `app` over plain http on `listener` until `shutdown` resolves (`http::listen`).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Arc<app::App>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let routes = http::router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(no_delay(listener), routes).with_graceful_shutdown(shutdown).await
-}
-
-/// Run output is many small WebSocket frames: without TCP_NODELAY, Nagle's algorithm holds
-/// each one back until the page's delayed ACK (40 ms) arrives. Set on the listening socket,
-/// Linux gives it to every connection it accepts.
-pub fn no_delay(listener: tokio::net::TcpListener) -> tokio::net::TcpListener {
-    use std::os::fd::AsRawFd;
-    let on: libc::c_int = 1;
-    // SAFETY: a valid socket fd and a pointer to a c_int of the size given.
-    let r = unsafe {
-        libc::setsockopt(
-            listener.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_NODELAY,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if r != 0 {
-        tracing::warn!("cannot set TCP_NODELAY: {}", std::io::Error::last_os_error());
-    }
-    listener
-}
-
-#[cfg(test)]
-#[tokio::test]
-async fn accepted_connections_inherit_no_delay_from_the_listener() {
-    let listener = no_delay(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
-    let addr = listener.local_addr().unwrap();
-    let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (accepted, _) = listener.accept().await.unwrap();
-    assert!(accepted.nodelay().unwrap());
+    http::listen::serve(listener, http::router(app), http::listen::Options::default(), shutdown).await
 }
 
 /// Checks that sandboxes can start here; the error says what to install or enable.

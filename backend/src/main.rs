@@ -1,11 +1,12 @@
 //! The `classbook` command: `serve` runs the class server, `backup` copies its database while it
-//! serves, `check-course` validates lessons, `tftpd` runs the TFTP server alone (for a LAN).
+//! serves, `cert` makes the class CA and certificate for https, `check-course` validates
+//! lessons, `tftpd` runs the TFTP server alone (for a LAN).
 
 use anyhow::{Context, Result};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use classbook::{app::App, class, course::Course, sandbox};
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
 #[command(name = "classbook", version, about = "An interactive Python course for a classroom, from one binary")]
@@ -15,6 +16,7 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once at start: the size of `serve`'s flags does not matter
 enum Cmd {
     /// Serve the course to the class.
     Serve {
@@ -35,6 +37,22 @@ enum Cmd {
         class: ClassFlags,
         #[command(flatten)]
         limits: LimitFlags,
+        #[command(flatten)]
+        tls: TlsFlags,
+    },
+    /// Make a class CA (once per directory) and a certificate for this machine signed by it,
+    /// for `serve --tls-cert --tls-key`; students' machines install the CA's ca.pem once.
+    Cert {
+        /// Directory of ca.pem, ca-key.pem (keep it private), server.pem and server-key.pem;
+        /// a CA already there is used again.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Another name students use for this machine (any number of times).
+        #[arg(long = "name", value_name = "NAME")]
+        names: Vec<String>,
+        /// Another address students use for this machine (any number of times).
+        #[arg(long = "ip", value_name = "IP")]
+        ips: Vec<IpAddr>,
     },
     /// Copy the class database of a running `classbook serve` into a file, while students work.
     ///
@@ -124,6 +142,55 @@ struct LimitFlags {
     max_runs: usize,
 }
 
+/// https: a certificate of the teacher's, or the class CA kept beside the class data.
+#[derive(clap::Args)]
+struct TlsFlags {
+    /// Serve https with this certificate (PEM, this machine's first; with --tls-key).
+    #[arg(long, value_name = "FILE", env = "CLASSBOOK_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", env = "CLASSBOOK_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// Serve https with a class CA and certificate in classbook-tls/ beside the class data,
+    /// made there the first time (students' browsers warn until they install its ca.pem).
+    #[arg(long, env = "CLASSBOOK_SELF_SIGNED")]
+    self_signed: bool,
+}
+
+/// What the banner says about https.
+struct TlsBanner {
+    fingerprint: String,
+    /// The class CA's certificate and fingerprint, with `--self-signed`.
+    ca: Option<(PathBuf, String)>,
+}
+
+impl TlsFlags {
+    /// The acceptor for https, or `None` for plain http.
+    fn load(&self, data: &Path) -> Result<Option<(classbook::tls::TlsAcceptor, TlsBanner)>> {
+        let (cert, key, ca) = match (&self.tls_cert, &self.tls_key, self.self_signed) {
+            (None, None, false) => return Ok(None),
+            (Some(_), _, true) | (_, Some(_), true) => {
+                anyhow::bail!("--self-signed makes its own certificate: give it, or --tls-cert and --tls-key, not both")
+            }
+            (Some(cert), Some(key), false) => (cert.clone(), key.clone(), None),
+            (Some(_), None, false) | (None, Some(_), false) => {
+                anyhow::bail!("--tls-cert and --tls-key go together: give both for https, or neither for plain http")
+            }
+            (None, None, true) => {
+                let dir = data.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("classbook-tls");
+                let (names, ips) = classbook::tls::ca::this_machine(&[], &[]);
+                let made = classbook::tls::ca::ensure(&dir, &names, &ips)?;
+                if made.made_ca {
+                    tracing::info!("made a class CA in {}", dir.display());
+                }
+                (made.cert(), made.key(), Some((made.ca(), made.ca_fingerprint)))
+            }
+        };
+        let loaded = classbook::tls::load(&cert, &key)?;
+        Ok(Some((loaded.acceptor, TlsBanner { fingerprint: loaded.fingerprint, ca })))
+    }
+}
+
 impl LimitFlags {
     fn apply(&self, limits: &mut sandbox::Limits) {
         limits.cpu_secs = self.cpu_secs;
@@ -151,14 +218,15 @@ async fn run() -> Result<()> {
         )
         .init();
     match parse_cli()?.command {
-        Cmd::Serve { bind, course, unsafe_no_sandbox, config: _, class, limits } => {
-            serve(bind, course, unsafe_no_sandbox, class, limits).await
+        Cmd::Serve { bind, course, unsafe_no_sandbox, config: _, class, limits, tls } => {
+            serve(bind, course, unsafe_no_sandbox, class, limits, tls).await
         }
         Cmd::Backup { url, token, out } => {
             let (students, bytes) = class::backup::fetch(&url, &token, &out).await?;
             println!("classbook: wrote the class database ({students} student(s), {} KiB) to {}", bytes.div_ceil(1024), out.display());
             Ok(())
         }
+        Cmd::Cert { out, names, ips } => cert(&out, &names, &ips),
         Cmd::CheckCourse { dir, json } => check_course(&dir, json),
         Cmd::Tftpd { root, listen, allow_write } => classbook_tftp::run_tftpd(root, listen, allow_write).await,
     }
@@ -205,9 +273,11 @@ async fn serve(
     unsafe_no_sandbox: bool,
     flags: ClassFlags,
     limits: LimitFlags,
+    tls: TlsFlags,
 ) -> Result<()> {
     raise_open_files();
     let course = load_course(course_dir.as_deref())?;
+    let tls = tls.load(&flags.data)?;
     let data = flags.data.clone();
     let db = tokio::task::spawn_blocking(move || class::db::Db::open(&data)).await??;
     let mut cfg = sandbox::Config::detect();
@@ -253,12 +323,15 @@ async fn serve(
     let app = std::sync::Arc::new(app);
     let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("cannot listen on {bind}"))?;
     let addr = listener.local_addr()?;
-    banner(&app, addr, lessons, &flags.data);
+    let (acceptor, tls) = tls.unzip();
+    banner(&app, addr, lessons, &flags.data, tls.as_ref());
     if let Some(dir) = course_dir.filter(|d| d.is_dir()) {
         class::watch::spawn(app.clone(), dir);
     }
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(classbook::serve(listener, app.clone(), async move {
+    let options = classbook::http::listen::Options { tls: acceptor, ..Default::default() };
+    let routes = classbook::http::router(app.clone());
+    let server = tokio::spawn(classbook::http::listen::serve(listener, routes, options, async move {
         let _ = stopped.await;
     }));
     tokio::select! {
@@ -288,8 +361,9 @@ fn raise_open_files() {
 }
 
 /// What the teacher needs at start: where students go, and the teacher page.
-fn banner(app: &App, addr: SocketAddr, lessons: usize, data: &std::path::Path) {
-    println!("classbook: serving {lessons} lessons on http://{addr}/ (class data: {})", data.display());
+fn banner(app: &App, addr: SocketAddr, lessons: usize, data: &Path, tls: Option<&TlsBanner>) {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("classbook: serving {lessons} lessons on {scheme}://{addr}/ (class data: {})", data.display());
     let port = addr.port();
     let local = if addr.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], port)) } else { addr };
     if addr.ip().is_unspecified() {
@@ -298,7 +372,7 @@ fn banner(app: &App, addr: SocketAddr, lessons: usize, data: &std::path::Path) {
             println!("  no LAN address found on this machine's interfaces");
         }
         for ip in lan {
-            println!("  students open: http://{}/", SocketAddr::new(ip, port));
+            println!("  students open: {scheme}://{}/", SocketAddr::new(ip, port));
         }
     } else if addr.ip().is_loopback() {
         println!("  only this machine can connect; use --bind 0.0.0.0:{port} to let the class in");
@@ -306,7 +380,39 @@ fn banner(app: &App, addr: SocketAddr, lessons: usize, data: &std::path::Path) {
     if let Some(code) = &app.class.access_code {
         println!("  access code: {code}");
     }
-    println!("  teacher page: http://{local}/#/teacher?token={}", app.class.teacher_token);
+    println!("  teacher page: {scheme}://{local}/#/teacher?token={}", app.class.teacher_token);
+    if let Some(tls) = tls {
+        println!("  certificate SHA-256: {} (what a browser's certificate viewer should show)", tls.fingerprint);
+        let plain = match class::lan_addresses().first() {
+            Some(ip) if addr.ip().is_unspecified() => SocketAddr::new(*ip, port),
+            _ => local,
+        };
+        println!("  plain http works on the same port, for a browser that warns: http://{plain}/");
+        if let Some((ca, ca_fingerprint)) = &tls.ca {
+            println!("  class CA: {} (SHA-256 {ca_fingerprint}); students' browsers warn until it is installed", ca.display());
+        }
+    }
+}
+
+/// `classbook cert`: the class CA in `out` (made once) and this machine's certificate.
+fn cert(out: &Path, names: &[String], ips: &[IpAddr]) -> Result<()> {
+    let (names, ips) = classbook::tls::ca::this_machine(names, ips);
+    let made = classbook::tls::ca::ensure(out, &names, &ips)?;
+    let now = |new: bool| if new { "made now" } else { "already there" };
+    println!("class CA: {} ({})", made.ca().display(), now(made.made_ca));
+    println!("  SHA-256 {}", made.ca_fingerprint);
+    println!("  install it once on every student machine (README: \"https or not\");");
+    println!("  keep {} private: whoever has it can make certificates those machines trust", out.join(classbook::tls::ca::CA_KEY).display());
+    let all: Vec<String> = names.iter().cloned().chain(ips.iter().map(IpAddr::to_string)).collect();
+    println!("this machine's certificate: {} ({})", made.cert().display(), if made.made_cert { "made now" } else { "still good" });
+    println!("  for {}", all.join(", "));
+    println!("  SHA-256 {}", made.cert_fingerprint);
+    println!(
+        "serve with: classbook serve --bind 0.0.0.0:8080 --tls-cert {} --tls-key {}",
+        made.cert().display(),
+        made.key().display()
+    );
+    Ok(())
 }
 
 async fn shutdown_signal() {

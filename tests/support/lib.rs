@@ -116,13 +116,11 @@ async fn serve_on(
     }
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let router = extra.merge(classbook::http::router(app)).into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move {
-        axum::serve(classbook::no_delay(listener), router).with_graceful_shutdown(async move {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let router = extra.merge(classbook::http::router(app));
+    let options = classbook::http::listen::Options::default();
+    tokio::spawn(classbook::http::listen::serve(listener, router, options, async move {
+        let _ = stopped.await;
+    }));
     Server { addr, origin: Origin::Localhost, _stop: stop }
 }
 
@@ -165,6 +163,11 @@ pub async fn http_as(addr: SocketAddr, host: &str, method: &str, path: &str, bea
 
 impl Browser {
     pub async fn start() -> Browser {
+        Browser::start_with(&[]).await
+    }
+
+    /// With `extra` command-line switches for Chromium.
+    pub async fn start_with(extra: &[String]) -> Browser {
         let port = free_port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -175,6 +178,16 @@ impl Browser {
         let profile = std::env::temp_dir().join(format!("classbook-chromium-{}-{port}", std::process::id()));
         let downloads = profile.join("downloads");
         let _ = std::fs::create_dir_all(&downloads);
+        let mut args: Vec<String> = [
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-dev-shm-usage", "--window-size=1200,900",
+        ]
+        .map(String::from)
+        .to_vec();
+        args.push(format!("--host-resolver-rules=MAP {LAN_NAME} 127.0.0.1"));
+        args.push(format!("--user-data-dir={}", profile.display()));
+        args.extend_from_slice(extra);
         let caps = json!({
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
@@ -182,13 +195,7 @@ impl Browser {
                     "download.default_directory": downloads.display().to_string(),
                     "download.prompt_for_download": false,
                 },
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--disable-dev-shm-usage", "--window-size=1200,900",
-                    format!("--host-resolver-rules=MAP {LAN_NAME} 127.0.0.1"),
-                    format!("--user-data-dir={}", profile.display()),
-                ],
+                "args": args,
             }
         });
         let caps = caps.as_object().unwrap().clone();
