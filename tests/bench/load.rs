@@ -9,11 +9,18 @@
 //! `classroom.test:PORT`, the connection still to loopback) and, each minute, also does what its
 //! Python worker does there without shared memory: an `input()` answered through the relay, and
 //! a `time.sleep(0.1)` waited in it; prints their latencies.
-//! Run: `cargo build --release -p classbook && cargo run --release -p classbook-e2e --bin bench-load -- --students 40 --minutes 5 [--lan]`.
+//! `--chaos` (needs 2 minutes or more): the class has an access code; the first minute is quiet,
+//! and from the second on hostile students and strangers (tests/support/chaos.rs) do everything
+//! at once while the class works; prints the demos' p95 in the quiet minute and during the
+//! chaos, and whether it stayed within 2x.
+//! Each student speaks from a loopback address of its own (127.0.1.x), as machines on a LAN.
+//! Run: `cargo build --release -p classbook && cargo run --release -p classbook-e2e --bin bench-load -- --students 40 --minutes 5 [--lan] [--chaos]`.
 
 use classbook::class::db::Db;
 use classbook::course::Course;
-use classbook_e2e::{http_as, LAN_NAME};
+use classbook_e2e::chaos::{self, percentile};
+use classbook_e2e::LAN_NAME;
+use std::net::IpAddr;
 use futures_util::{SinkExt, StreamExt};
 use shared::course::Block;
 use shared::wire::{ClientMsg, FileSpec, RunRequest, ServerMsg};
@@ -41,6 +48,9 @@ struct Tally {
     completed: u64,
     failed: Vec<String>,
     latencies_ms: Vec<f64>,
+    /// `--chaos`: the demos' latencies in the quiet first minute, and after it.
+    quiet_ms: Vec<f64>,
+    chaos_ms: Vec<f64>,
     /// `--lan`: the page's post to the worker's answer, for input(); and sleep(0.1)'s length.
     input_ms: Vec<f64>,
     sleep_ms: Vec<f64>,
@@ -58,6 +68,9 @@ async fn main() {
     let students = arg("--students", 40) as usize;
     let minutes = arg("--minutes", 5);
     let lan = std::env::args().any(|a| a == "--lan");
+    let chaos_mode = std::env::args().any(|a| a == "--chaos");
+    assert!(!chaos_mode || minutes >= 2, "--chaos needs --minutes 2 or more: the first minute is the quiet reference");
+    let code = chaos_mode.then_some(CODE);
     let exe = std::env::current_exe().unwrap().with_file_name("classbook");
     assert!(exe.exists(), "{} is missing: run `cargo build --release -p classbook` first", exe.display());
     let course = Course::load(None).expect("bundled course");
@@ -88,6 +101,7 @@ async fn main() {
         .arg((students + 10).to_string())
         .arg("--data")
         .arg(&data)
+        .args(code.map(|c| ["--access-code", c]).into_iter().flatten())
         .env_remove("CLASSBOOK_CONFIG")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -111,7 +125,12 @@ async fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no address in the banner: {banner}"));
     HOST.set(if lan { format!("{LAN_NAME}:{}", addr.port()) } else { addr.to_string() }).unwrap();
-    let mode = if lan { "pages over plain http from the LAN" } else { "pages on localhost" };
+    let mode = match (lan, chaos_mode) {
+        (true, true) => "pages over plain http from the LAN, chaos from minute 2",
+        (true, false) => "pages over plain http from the LAN",
+        (false, true) => "pages on localhost, chaos from minute 2",
+        (false, false) => "pages on localhost",
+    };
     println!("server {} on {addr} (pid {}); {students} students × {minutes} minute(s); {mode}", exe.display(), server.id());
 
     let tally = Arc::new(Mutex::new(Tally::default()));
@@ -121,10 +140,10 @@ async fn main() {
         let (tally, files, exercise) = (tally.clone(), files.clone(), exercise.clone());
         tasks.push(tokio::spawn(async move {
             let token = format!("{:032x}", 0xbe4c_0000u64 + s as u64);
-            let body = serde_json::json!({"token": token, "name": format!("student {s}"), "code": null});
-            let (status, reply) = http(addr, "POST", "/api/join", Some(body)).await;
+            let body = serde_json::json!({"token": token, "name": format!("student {s}"), "code": code});
+            let (status, reply) = http(student_ip(s), addr, "POST", "/api/join", Some(body)).await;
             assert_eq!(status, 200, "join: {reply}");
-            let mut ws = connect(addr, &token).await;
+            let mut ws = connect(student_ip(s), addr, &token).await;
             let _hello = ws.next().await;
             send(&mut ws, &ClientMsg::Viewing { lesson: Some("tcp-echo".into()) }).await;
             let mut rng = 0x9e3779b97f4a7c15u64.wrapping_mul(s as u64 + 1);
@@ -142,15 +161,17 @@ async fn main() {
                     let mut tally = tally.lock().unwrap();
                     match result {
                         Ok(()) => {
+                            let ms = t.elapsed().as_secs_f64() * 1e3;
                             tally.completed += 1;
-                            tally.latencies_ms.push(t.elapsed().as_secs_f64() * 1e3);
+                            tally.latencies_ms.push(ms);
+                            if m == 0 { tally.quiet_ms.push(ms) } else { tally.chaos_ms.push(ms) }
                         }
                         Err(why) => tally.failed.push(format!("student {s}, minute {m}: {why}")),
                     }
                 }
                 if lan {
                     let channel = format!("{:032x}", 0x1a4_0000u64 + s as u64);
-                    match relay_round(addr, &channel, m as u32 + 1).await {
+                    match relay_round(student_ip(s), addr, &channel, m as u32 + 1).await {
                         Ok((input, slept)) => {
                             let mut tally = tally.lock().unwrap();
                             tally.input_ms.push(input);
@@ -163,6 +184,30 @@ async fn main() {
             ws
         }));
     }
+    // From the second minute, everything hostile at once, from machines of their own.
+    let hostile = chaos_mode.then(|| {
+        tokio::spawn(async move {
+            tokio::time::sleep_until((start + Duration::from_secs(60)).into()).await;
+            let (burn, leave) = (chaos::tag("burn", 2), chaos::tag("leave", 2));
+            let tokens: Vec<String> = (0..5u64).map(|n| format!("{:032x}", 0xbad0_0000u64 + n)).collect();
+            let (m, c) = (chaos::machine, Some(CODE));
+            let (_, burned, _, bad, throttled, anonymous, idle) = tokio::join!(
+                chaos::flood_without_reading(addr, m(66), &tokens[1], c, Duration::from_secs(45)),
+                chaos::stop_helper_and_burn(addr, m(67), &tokens[2], c, &burn),
+                chaos::queue_and_leave(addr, m(68), &tokens[3], c, &leave, 12),
+                chaos::bad_input(addr, m(69), &tokens[4], c, 3000),
+                chaos::guess_codes(addr, m(70), 60),
+                chaos::anonymous_sessions(addr, m(71), 60),
+                chaos::idle_connections(addr, m(72), 1100, Duration::from_secs(40)),
+            );
+            let left = chaos::alive_named(&burn) + chaos::alive_named(&leave);
+            format!(
+                "chaos: Stop with the helper stopped: {burned:?}; made-up results accepted: {bad:?}; wrong codes throttled: \
+                 {throttled}/60; sessions that never joined admitted: {anonymous}/60; idle connections (half a request head) the server still kept after 40 s: {idle}/1100; \
+                 hostile processes still alive after: {left}"
+            )
+        })
+    });
     let mut sockets = Vec::new();
     for t in tasks {
         sockets.push(t.await.expect("a student task"));
@@ -213,6 +258,18 @@ async fn main() {
         println!("  failed: {f}");
     }
     println!("echo demo latency (Run to both exits): p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms", pct(0.5), pct(0.95), lat.last().copied().unwrap_or(f64::NAN));
+    if let Some(h) = hostile {
+        println!("{}", h.await.unwrap_or_else(|e| format!("chaos: the hostile task failed: {e}")));
+        let (mut quiet, mut busy) = (t.quiet_ms.clone(), t.chaos_ms.clone());
+        quiet.sort_by(f64::total_cmp);
+        busy.sort_by(f64::total_cmp);
+        let (q95, b95) = (percentile(&quiet, 0.95), percentile(&busy, 0.95));
+        println!(
+            "chaos: demo p95 quiet {q95:.0} ms, during the chaos {b95:.0} ms: {:.2}x ({})",
+            b95 / q95,
+            if b95 <= 2.0 * q95 { "within the 2x goal" } else { "OVER the 2x goal" }
+        );
+    }
     if lan {
         let (mut input, mut slept) = (t.input_ms.clone(), t.sleep_ms.clone());
         input.sort_by(f64::total_cmp);
@@ -231,35 +288,34 @@ async fn main() {
     println!("SIGTERM: {notices}/{students} pages got the stopping notice; the server exited ({exit}) in {:.2} s", stopped_in.as_secs_f64());
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        f64::NAN
-    } else {
-        sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-    }
+/// Student `s`'s machine: a loopback address of its own, 127.0.1.1 upwards.
+fn student_ip(s: usize) -> IpAddr {
+    IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 1 + (s / 250) as u8, 1 + (s % 250) as u8))
 }
 
-/// The student's WebSocket, opened as their page would open it (`Host`, `Origin`).
-async fn connect(addr: SocketAddr, token: &str) -> Ws {
+/// The access code of a `--chaos` class.
+const CODE: &str = "load-chaos";
+
+/// The student's WebSocket from `from`, opened as their page would open it (`Host`, `Origin`).
+async fn connect(from: IpAddr, addr: SocketAddr, token: &str) -> Ws {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mut req = format!("ws://{}/api/session?token={token}", host()).into_client_request().unwrap();
     req.headers_mut().insert("origin", format!("http://{}", host()).parse().unwrap());
-    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    tcp.set_nodelay(true).unwrap();
+    let tcp = chaos::tcp_from(from, addr).await.expect("connect");
     let (ws, _) = tokio_tungstenite::client_async(req, tokio_tungstenite::MaybeTlsStream::Plain(tcp)).await.expect("WebSocket");
     ws
 }
 
 /// What a plain-http page's Python worker does: waits for input() in the relay while the page
 /// posts the line 50 ms later (returns post → answer), then sleeps 0.1 s there (returns its length).
-async fn relay_round(addr: SocketAddr, channel: &str, run: u32) -> Result<(f64, f64), String> {
+async fn relay_round(from: IpAddr, addr: SocketAddr, channel: &str, run: u32) -> Result<(f64, f64), String> {
     let path = format!("/api/relay/{channel}");
     let wait_path = format!("{path}?run={run}&want=input&ms=20000");
-    let waiting = tokio::spawn(async move { http_as(addr, host(), "GET", &wait_path, None, None).await });
+    let waiting = tokio::spawn(async move { chaos::request(from, addr, host(), "GET", &wait_path, None, None).await });
     tokio::time::sleep(Duration::from_millis(50)).await;
     let posted = Instant::now();
     let line = serde_json::json!({"kind": "line", "run": run, "data": format!("answer {run}")});
-    let (status, reply) = http_as(addr, host(), "POST", &path, None, Some(&line.to_string())).await;
+    let (status, reply) = chaos::request(from, addr, host(), "POST", &path, None, Some(&line.to_string())).await;
     if status != 204 {
         return Err(format!("post answered {status}: {reply}"));
     }
@@ -269,7 +325,7 @@ async fn relay_round(addr: SocketAddr, channel: &str, run: u32) -> Result<(f64, 
         return Err(format!("the wait answered {status}: {answer}"));
     }
     let t = Instant::now();
-    let (status, answer) = http_as(addr, host(), "GET", &format!("{path}?run={run}&want=sleep&ms=100"), None, None).await;
+    let (status, answer) = chaos::request(from, addr, host(), "GET", &format!("{path}?run={run}&want=sleep&ms=100"), None, None).await;
     if status != 200 || !answer.contains("timeout") {
         return Err(format!("the sleep answered {status}: {answer}"));
     }
@@ -323,9 +379,9 @@ async fn echo_demo(ws: &mut Ws, base: u32, files: &[FileSpec]) -> Result<(), Str
 }
 
 async fn http_teacher(addr: SocketAddr, path: &str) -> (u16, String) {
-    http_as(addr, host(), "GET", path, Some(TEACHER), None).await
+    chaos::request(chaos::machine(1), addr, host(), "GET", path, Some(TEACHER), None).await
 }
 
-async fn http(addr: SocketAddr, method: &str, path: &str, body: Option<serde_json::Value>) -> (u16, String) {
-    http_as(addr, host(), method, path, None, body.map(|b| b.to_string()).as_deref()).await
+async fn http(from: IpAddr, addr: SocketAddr, method: &str, path: &str, body: Option<serde_json::Value>) -> (u16, String) {
+    chaos::request(from, addr, host(), method, path, None, body.map(|b| b.to_string()).as_deref()).await
 }

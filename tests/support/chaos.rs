@@ -28,17 +28,33 @@ pub async fn tcp_from(from: IpAddr, to: SocketAddr) -> std::io::Result<tokio::ne
 
 /// One HTTP/1.1 request from `from`; the status (0 if there was no answer) and the body.
 pub async fn http_from(from: IpAddr, to: SocketAddr, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    request(from, to, &to.to_string(), method, path, None, body).await
+}
+
+/// One HTTP/1.1 request from `from` to `to`, as a page opened at `http://{host}/` sends it
+/// (`Host` and `Origin`); the status (0 if there was no answer) and the body.
+pub async fn request(
+    from: IpAddr,
+    to: SocketAddr,
+    host: &str,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String) {
     let Ok(mut tcp) = tcp_from(from, to).await else { return (0, String::new()) };
     let body = body.unwrap_or("");
+    let auth = bearer.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {to}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\nConnection: close\r\n{auth}\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     if tcp.write_all(req.as_bytes()).await.is_err() {
         return (0, String::new());
     }
     let mut raw = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(20), tcp.read_to_end(&mut raw)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(30), tcp.read_to_end(&mut raw)).await;
     let raw = String::from_utf8_lossy(&raw);
     let status = raw.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     (status, raw.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default())
@@ -230,7 +246,9 @@ pub async fn bad_input(to: SocketAddr, from: IpAddr, token: &str, code: Option<&
     Ok(results.saturating_sub(refused))
 }
 
-/// Opens `n` connections that send half a request head and then nothing, held for `hold`.
+/// Opens `n` connections that send half a request head and then nothing, held for `hold`;
+/// how many the server still kept open at the end (it should close them: a per-address cap at
+/// once, a header timeout later).
 pub async fn idle_connections(to: SocketAddr, from: IpAddr, n: u32, hold: Duration) -> u32 {
     let mut open = Vec::new();
     for _ in 0..n {
@@ -239,9 +257,16 @@ pub async fn idle_connections(to: SocketAddr, from: IpAddr, n: u32, hold: Durati
             open.push(tcp);
         }
     }
-    let held = open.len() as u32;
     tokio::time::sleep(hold).await;
-    held
+    let mut kept = 0;
+    for tcp in &mut open {
+        let mut byte = [0u8; 1];
+        // Closed by the server: the read ends at once (EOF or reset); kept: it would wait.
+        if let Err(_elapsed) = tokio::time::timeout(Duration::from_millis(5), tcp.read(&mut byte)).await {
+            kept += 1;
+        }
+    }
+    kept
 }
 
 /// Latencies in ms, sorted: the `p` quantile.

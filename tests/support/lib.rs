@@ -145,20 +145,9 @@ pub async fn http_at(addr: SocketAddr, method: &str, path: &str, bearer: Option<
 
 /// The same, as a page opened at `http://{host}/` sends it (`Host` and `Origin`), to `addr`.
 pub async fn http_as(addr: SocketAddr, host: &str, method: &str, path: &str, bearer: Option<&str>, body: Option<&str>) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect to the test server");
-    let body = body.unwrap_or("");
-    let auth = bearer.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    conn.write_all(request.as_bytes()).await.expect("send the request");
-    let mut answer = Vec::new();
-    conn.read_to_end(&mut answer).await.expect("read the answer");
-    let answer = String::from_utf8_lossy(&answer);
-    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    (status, answer.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default())
+    let (status, body) = chaos::request(chaos::machine(1), addr, host, method, path, bearer, body).await;
+    assert_ne!(status, 0, "no answer from the test server at {addr}");
+    (status, body)
 }
 
 impl Browser {
