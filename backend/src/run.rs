@@ -239,6 +239,12 @@ pub async fn drive(
     let mut stops = ctl.subscribe();
     let mut ending = Ending::default();
     let mut reason = None;
+    // A run's CPU, all its processes together, as the host sees it: its budget is twice one
+    // process's limit, so forking cannot buy more (RLIMIT_CPU counts one process).
+    let budget_ms = limits.cpu_secs * 2000;
+    let mut host_cpu_ms = 0;
+    let mut helper_baseline = None;
+    let mut watch_cpu = tokio::time::interval(Duration::from_secs(1));
     let (code, signal, cpu_ms) = loop {
         let next_step = ending.next_at;
         tokio::select! {
@@ -268,6 +274,25 @@ pub async fn drive(
             _ = tokio::time::sleep_until(deadline), if !ending.killing => {
                 reason = Some(format!("wall-clock limit of {} s reached", limits.wall_secs));
                 ending.kill(&sandbox, id).await;
+            }
+            _ = watch_cpu.tick(), if !ending.killing && ctl.pid() != 0 => {
+                if let Some(cpu) = run_cpu(&sandbox, ctl.pid()).await {
+                    let baseline = *helper_baseline.get_or_insert(cpu.helper_reaped_ms);
+                    // Orphans belong to this run only when no other run shares the sandbox.
+                    let ms = if sandbox.runs_alive() <= 1 {
+                        cpu.tree_ms + cpu.orphans_ms + cpu.helper_reaped_ms.saturating_sub(baseline)
+                    } else {
+                        cpu.tree_ms
+                    };
+                    host_cpu_ms = host_cpu_ms.max(ms);
+                    if ms > budget_ms {
+                        reason = Some(format!(
+                            "CPU time limit of {} s for the run reached (all its processes together)",
+                            budget_ms / 1000
+                        ));
+                        ending.kill(&sandbox, id).await;
+                    }
+                }
             }
             changed = stops.changed(), if !ending.killing => {
                 let stop = if changed.is_ok() { stops.borrow_and_update().clone() } else { None };
@@ -318,12 +343,19 @@ pub async fn drive(
         run_id: id,
         code,
         signal,
-        cpu_ms,
+        // The helper counts the program and the children it reaped; the host also saw the rest.
+        cpu_ms: cpu_ms.max(host_cpu_ms),
         wall_ms: started.elapsed().as_millis() as u64,
         truncated: cap.truncated.load(Ordering::SeqCst),
         reason,
     };
     let _ = out.send(ServerMsg::Exit(exit)).await;
+}
+
+/// CPU so far of the run whose pid in the sandbox is `pid` (a read of the host's /proc).
+async fn run_cpu(sandbox: &Sandbox, pid: u32) -> Option<crate::sandbox::RunCpu> {
+    let root = sandbox.host_pid()?;
+    tokio::task::spawn_blocking(move || crate::sandbox::ProcTable::scan().run_cpu(root, pid)).await.ok()?
 }
 
 /// The steps of ending a running program: signalled (the page's SIGINT), then killed by the

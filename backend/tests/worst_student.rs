@@ -207,3 +207,30 @@ async fn a_students_busy_loops_together_get_no_more_than_their_cpu_quota() {
     a.send(&ClientMsg::Signal { run_id: 1, signal: Signal::Kill }).await;
     wait_until("the burners ended", 5, || alive_named(&name) == 0).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_cannot_outlive_its_cpu_budget_by_forking() {
+    let server = support::start_with(|cfg| cfg.limits.cpu_secs = 1).await;
+    let mut a = Client::connect(&server).await;
+    let name = tag("chain");
+    // Each link burns 0.3 s of CPU, forks and exits: no process ever reaches the 1 s limit of
+    // RLIMIT_CPU, and the orphans are adopted by the sandbox's helper, not by the program.
+    let code = format!(
+        "TAG = {name:?}\n{NAME_ME}import os, time\n\
+         if os.fork() == 0:\n    while True:\n        t = time.process_time()\n\
+         \x20       while time.process_time() - t < 0.3:\n            pass\n        if os.fork() > 0:\n            os._exit(0)\n\
+         print('chain started', flush=True)\ntime.sleep(600)\n"
+    );
+    a.start(1, &[("main.py", &code)], "main.py", false).await;
+    let started = Instant::now();
+    let exit = loop {
+        match a.try_recv(Duration::from_secs(30)).await.expect("the run ended within 30 s") {
+            ServerMsg::Exit(e) if e.run_id == 1 => break e,
+            _ => {}
+        }
+    };
+    println!("a forking chain ended after {} ms with {exit:?}", started.elapsed().as_millis());
+    assert!(exit.reason.as_deref().unwrap_or("").contains("all its processes together"), "{exit:?}");
+    assert!(exit.cpu_ms >= 2000, "the run's CPU time counts all its processes: {exit:?}");
+    wait_until("the chain ended", 3, || alive_named(&name) == 0).await;
+}

@@ -13,7 +13,7 @@ mod uids;
 mod usage;
 
 pub use cgroup::Cgroups;
-pub use usage::ProcTable;
+pub use usage::{ProcTable, RunCpu};
 pub use uids::UidPool;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -37,7 +37,8 @@ pub use shared::wire::MAX_RUN_FILES;
 /// Limits of one sandbox and its runs. Classroom defaults; all configurable.
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// CPU seconds per process (RLIMIT_CPU).
+    /// CPU seconds per process (RLIMIT_CPU); a run, all its processes together, gets twice
+    /// this (watched from the host).
     pub cpu_secs: u64,
     /// Wall-clock seconds per run.
     pub wall_secs: u64,
@@ -369,6 +370,11 @@ impl Sandbox {
 
     pub fn is_alive(&self) -> bool {
         self.alive.load(Ordering::SeqCst)
+    }
+
+    /// Runs of this sandbox that have not ended yet.
+    pub fn runs_alive(&self) -> usize {
+        self.routes.lock().expect("routes poisoned").len()
     }
 
     pub fn limits(&self) -> &Limits {

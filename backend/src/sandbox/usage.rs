@@ -21,6 +21,14 @@ struct Stat {
     rss_pages: u64,
 }
 
+/// A run's CPU as the host sees it (see `ProcTable::run_cpu`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RunCpu {
+    pub tree_ms: u64,
+    pub orphans_ms: u64,
+    pub helper_reaped_ms: u64,
+}
+
 /// What a running program uses: itself and every process below it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Usage {
@@ -59,6 +67,21 @@ impl ProcTable {
         let ticks = own.ticks + own.reaped_ticks + below.iter().map(|s| s.ticks).sum::<u64>();
         let pages = own.rss_pages + below.iter().map(|s| s.rss_pages).sum::<u64>();
         Some(Usage { cpu_ms: ticks * 1000 / self.ticks_per_sec, memory_bytes: pages * self.page_bytes })
+    }
+
+    /// CPU so far, in ms, of run `inner` in the sandbox whose bwrap is host pid `root`: its
+    /// own tree (as `usage`), the live orphans the sandbox's helper adopted, and the CPU of the
+    /// orphans the helper already reaped (its cutime; the caller counts its growth).
+    pub fn run_cpu(&self, root: u32, inner: u32) -> Option<RunCpu> {
+        let tree = self.descendants(root);
+        let main = tree.iter().copied().find(|p| ns_pid(*p) == Some(inner))?;
+        let tree_ms = self.usage(root, inner)?.cpu_ms;
+        let helper = self.procs.get(&main)?.ppid;
+        let orphans: Vec<u32> = self.procs.iter().filter(|(p, s)| s.ppid == helper && **p != main).map(|(p, _)| *p).collect();
+        let ticks: u64 = orphans.iter().flat_map(|o| self.descendants(*o)).filter_map(|p| self.procs.get(&p)).map(|s| s.ticks).sum();
+        let reaped = self.procs.get(&helper)?.reaped_ticks;
+        let ms = |t: u64| t * 1000 / self.ticks_per_sec;
+        Some(RunCpu { tree_ms, orphans_ms: ms(ticks), helper_reaped_ms: ms(reaped) })
     }
 
     /// `root` and every process below it.
