@@ -73,7 +73,7 @@ static NEXT_TRANSFER: AtomicU64 = AtomicU64::new(1);
 pub struct Client {
     server: SocketAddr,
     options: ClientOptions,
-    trace: TraceSink,
+    trace: Option<TraceSink>,
     /// How each transfer's local socket is opened (default: a plain bind).
     sockets: SocketFactory,
 }
@@ -86,7 +86,7 @@ enum Reply {
 }
 
 impl Client {
-    pub fn new(server: SocketAddr, options: ClientOptions, trace: TraceSink) -> Client {
+    pub fn new(server: SocketAddr, options: ClientOptions, trace: Option<TraceSink>) -> Client {
         Client { server, options, trace, sockets: Arc::new(StdUdpSocket::bind) }
     }
 

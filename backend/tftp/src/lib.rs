@@ -8,7 +8,8 @@
 //! - [`client`]: `Client::download` / `Client::upload` with `ClientOptions`.
 //! - [`checks`]: the four exercise checks against a student's server (`run_checks`, or
 //!   `run_checks_in` from another network namespace).
-//! - [`trace`]: `TraceEvent`s, one per datagram, sent to an optional channel.
+//! - [`trace`]: `TraceEvent`s, one per datagram, texts clipped, sent to an optional bounded
+//!   `TraceSink` that drops (and counts) what does not fit rather than wait.
 //!
 //! Every transfer runs on a blocking thread of its own (lock-step speed is the round trip; a
 //! thread woken straight from `recvfrom` answers sooner than a task woken through the runtime);
@@ -42,5 +43,5 @@ pub use client::{Client, ClientOptions, Download};
 pub use packet::{ErrorCode, Mode, Options, Packet, PacketError, Request};
 pub use server::{Server, ServerConfig, SocketFactory};
 pub use tftpd::run_tftpd;
-pub use trace::{Direction, TraceEvent, TraceSink};
+pub use trace::{Direction, TraceEvent, TraceReceiver, TraceSink};
 pub use transfer::{TransferError, TransferStats};

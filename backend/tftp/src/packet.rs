@@ -123,6 +123,11 @@ impl Options {
 
     /// All options as name/value strings, known ones first, in encoding order.
     pub fn pairs(&self) -> Vec<(String, String)> {
+        self.pairs_up_to(usize::MAX)
+    }
+
+    /// The first `max` of `pairs()`.
+    pub(crate) fn pairs_up_to(&self, max: usize) -> Vec<(String, String)> {
         let mut pairs = Vec::new();
         if let Some(v) = self.blksize {
             pairs.push(("blksize".to_string(), v.to_string()));
@@ -136,7 +141,9 @@ impl Options {
         if let Some(v) = self.windowsize {
             pairs.push(("windowsize".to_string(), v.to_string()));
         }
-        pairs.extend(self.unknown.iter().cloned());
+        pairs.truncate(max);
+        let room = max - pairs.len();
+        pairs.extend(self.unknown.iter().take(room).cloned());
         pairs
     }
 

@@ -97,7 +97,7 @@ impl Server {
     /// `set_nonblocking(true)` and `tokio::net::UdpSocket::from_std`) until `shutdown`
     /// completes, then ends the running transfers. Fails only if the directories are unusable
     /// or the request socket breaks.
-    pub async fn serve(&self, socket: UdpSocket, shutdown: impl Future<Output = ()>, trace: TraceSink) -> io::Result<()> {
+    pub async fn serve(&self, socket: UdpSocket, shutdown: impl Future<Output = ()>, trace: Option<TraceSink>) -> io::Result<()> {
         let local = socket.local_addr()?;
         let mut port = RequestPort {
             server: self,
@@ -134,7 +134,7 @@ struct RequestPort<'a> {
     dirs: Arc<Dirs>,
     /// Traces datagrams that start no transfer (transfer number 0).
     tracer: Tracer,
-    trace: TraceSink,
+    trace: Option<TraceSink>,
     socket: UdpSocket,
     local: SocketAddr,
     slots: Arc<Semaphore>,

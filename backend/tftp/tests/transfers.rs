@@ -188,7 +188,7 @@ async fn checks_pass_against_our_own_server() {
     let server = start_server(|config, root| config.write_dir = Some(root.to_path_buf())).await;
     let mut plan = CheckPlan::prepare(server.root.path(), 7).unwrap();
     plan.retransmit_wait = Duration::from_secs(3);
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, mut rx) = classbook_tftp::TraceSink::channel(4096);
     let outcomes = within("checks", run_checks(server.addr, &plan, Some(tx))).await;
     let names: Vec<&str> = outcomes.iter().map(|o| o.name.as_str()).collect();
     assert_eq!(names, ["download", "upload", "missing_file", "lost_ack"]);
