@@ -18,7 +18,8 @@ pub const LIMIT: Duration = Duration::from_secs(40);
 pub struct TestServer {
     pub addr: SocketAddr,
     pub root: TempDir,
-    /// The server's trace (room for 64 Ki events; a test that moves more reads only the first).
+    /// The server's trace: room for a million events (the interop tests move ~200,000); a test
+    /// that moves more sees only the first.
     pub events: TraceReceiver,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
@@ -33,7 +34,7 @@ pub async fn start_server(configure: impl FnOnce(&mut ServerConfig, &Path)) -> T
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let addr = socket.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let (events_tx, events) = TraceSink::channel(1 << 16);
+    let (events_tx, events) = TraceSink::channel(1 << 20);
     let server = Server::new(config);
     let task = tokio::spawn(async move {
         server
