@@ -15,9 +15,11 @@ use trace::{Relay, TRACE_CHANNEL};
 
 /// Where the companion listens, inside every sandbox.
 pub const COMPANION_PORT: u16 = 6969;
-/// Bytes the uploads of one session may hold together, and one upload at most.
+/// Bytes the uploads of one session may hold together (counted per byte written, across
+/// uploads at once), one upload at most, and files at most (an empty one costs an inode).
 const UPLOAD_QUOTA: u64 = 16 << 20;
 const MAX_UPLOAD: u64 = 8 << 20;
+const MAX_UPLOAD_FILES: u64 = 256;
 
 /// The course's TFTP files (`course/tftp-files/`), shipped inside the binary.
 #[derive(RustEmbed)]
@@ -123,6 +125,7 @@ impl Companion {
         let mut config = ServerConfig::new(root);
         config.write_dir = Some(uploads.clone());
         config.write_dir_quota = Some(UPLOAD_QUOTA);
+        config.write_dir_max_files = Some(MAX_UPLOAD_FILES);
         config.max_upload_bytes = MAX_UPLOAD;
         config.read_uploads = true;
         config.max_transfers = 16;

@@ -23,7 +23,8 @@
 //! sleeping), `link` (a transfer's endpoint: TID, ERROR 5, tracing), `transfer`
 //! (shared parameters, adaptive retransmission timer, errors, stats), `sender` and `receiver` (the
 //! windowed halves of every transfer, RFC 1123 duplicate-ACK rule, block number rollover),
-//! `blockio` (file/memory sources and sinks), `path` (confinement to the root, uploads),
+//! `blockio` (file/memory sources and sinks), `path` (confinement to the root, uploads), `quota`
+//! (the upload space shared by concurrent uploads, charged per byte),
 //! `session` (one server transfer), `tftpd` (`run_tftpd` for `classbook tftpd`).
 
 pub mod checks;
@@ -38,6 +39,7 @@ mod lane;
 mod link;
 mod path;
 mod poll;
+mod quota;
 mod receiver;
 mod sender;
 mod session;

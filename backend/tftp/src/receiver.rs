@@ -42,7 +42,7 @@ struct State {
 /// the ACK of that block once (to check that the peer retransmits); it must not be the final one.
 pub(crate) async fn receive_blocks(
     link: &mut Link,
-    sink: &mut Sink,
+    sink: &mut Sink<'_>,
     params: Params,
     start: Start,
     drop_ack: Option<u64>,
@@ -104,7 +104,7 @@ pub(crate) async fn receive_blocks(
 
 impl State {
     /// Handles one DATA block; true when it was the final one.
-    async fn on_data(&mut self, link: &mut Link, sink: &mut Sink, block: u16, data: &[u8]) -> Result<bool, TransferError> {
+    async fn on_data(&mut self, link: &mut Link, sink: &mut Sink<'_>, block: u16, data: &[u8]) -> Result<bool, TransferError> {
         if data.len() > self.params.blksize {
             let message = format!("DATA {block} has {} bytes, more than blksize {}", data.len(), self.params.blksize);
             return Err(TransferError::local(ErrorCode::ILLEGAL_OPERATION, message));

@@ -49,9 +49,13 @@ pub struct ServerConfig {
     pub max_window_bytes: usize,
     /// Largest upload accepted (ERROR 3 beyond).
     pub max_upload_bytes: u64,
-    /// Bytes all files in `write_dir` may hold together; an upload that would go beyond is
-    /// cut with ERROR 3. `None`: only `max_upload_bytes` applies.
+    /// Bytes all files in `write_dir` may hold together, counted per byte written across the
+    /// uploads running at once: the upload whose write would go beyond is cut with ERROR 3 and
+    /// its partial file removed. `None`: only `max_upload_bytes` applies.
     pub write_dir_quota: Option<u64>,
+    /// Files `write_dir` may hold, counted from the start of each upload (ERROR 3 beyond):
+    /// an empty file costs no bytes, but it does cost the file system.
+    pub write_dir_max_files: Option<u64>,
     /// Read requests for a name missing from `root` are served from `write_dir`, so a client
     /// can fetch back what it uploaded.
     pub read_uploads: bool,
@@ -75,6 +79,7 @@ impl ServerConfig {
             max_window_bytes: 64 << 10,
             max_upload_bytes: 64 << 20,
             write_dir_quota: None,
+            write_dir_max_files: None,
             read_uploads: false,
             max_transfer_time: Duration::from_secs(600),
         }

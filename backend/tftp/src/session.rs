@@ -6,6 +6,7 @@ use crate::lane::Stop;
 use crate::link::Link;
 use crate::packet::{ErrorCode, Mode, Options, Packet, Request, DEFAULT_BLKSIZE, MAX_PACKET};
 use crate::path::{self, Upload};
+use crate::quota::Quota;
 use crate::receiver::{dally, receive_blocks, Start};
 use crate::sender::send_blocks;
 use crate::server::{validate, ServerConfig};
@@ -17,10 +18,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The server's directories, canonicalized once at start.
+/// The server's directories, canonicalized once at start, and the upload space's quota.
 pub(crate) struct Dirs {
     root: PathBuf,
     write_dir: Option<PathBuf>,
+    quota: Arc<Quota>,
 }
 
 impl Dirs {
@@ -33,7 +35,9 @@ impl Dirs {
             }
             Ok(canonical)
         };
-        Ok(Dirs { root: canonical_dir(&config.root)?, write_dir: config.write_dir.as_ref().map(canonical_dir).transpose()? })
+        let write_dir = config.write_dir.as_ref().map(canonical_dir).transpose()?;
+        let quota = Arc::new(Quota::new(config.write_dir_quota, config.write_dir_max_files, write_dir.as_deref()));
+        Ok(Dirs { root: canonical_dir(&config.root)?, write_dir, quota })
     }
 }
 
@@ -79,31 +83,29 @@ async fn receive(dirs: &Dirs, config: &ServerConfig, link: &mut Link, request: R
     let Some(dir) = dirs.write_dir.clone() else {
         return Err(TransferError::local(ErrorCode::ACCESS_VIOLATION, "uploads are not allowed on this server"));
     };
-    if request.options.tsize.is_some_and(|size| size > config.max_upload_bytes) {
+    let announced = request.options.tsize;
+    if announced.is_some_and(|size| size > config.max_upload_bytes) {
         let message = format!("file larger than the {}-byte upload limit", config.max_upload_bytes);
         return Err(TransferError::local(ErrorCode::DISK_FULL, message));
     }
-    let limit = match config.write_dir_quota {
-        None => config.max_upload_bytes,
-        Some(quota) => {
-            let used = path::bytes_under(&dir);
-            let left = quota.saturating_sub(used);
-            if left == 0 || request.options.tsize.is_some_and(|size| size > left) {
-                let message = format!("upload space used up ({used} of {quota} bytes)");
-                return Err(TransferError::local(ErrorCode::DISK_FULL, message));
-            }
-            left.min(config.max_upload_bytes)
-        }
-    };
+    if let Some(left) = dirs.quota.left().filter(|&left| left == 0 || announced.is_some_and(|size| size > left)) {
+        return Err(TransferError::local(ErrorCode::DISK_FULL, format!("upload space used up ({left} bytes left)")));
+    }
+    // Counted from here: the file now, its bytes as they are written (with those of every
+    // other upload at the same time), all given back if the upload fails.
+    let charge = dirs.quota.start()?;
     let (upload, file) = Upload::create(&dir, &request.filename, config.allow_overwrite, id)?;
-    let (params, oack) = negotiate(config, &request.options, request.options.tsize);
+    let (params, oack) = negotiate(config, &request.options, announced);
     let pending = oack.map_or(Packet::Ack { block: 0 }, Packet::Oack);
     link.send(&pending, false).await?;
-    let mut sink = Sink::file(file, request.mode, limit);
+    let mut sink = Sink::file(file, request.mode, config.max_upload_bytes, &charge);
     let start = Start { pending: Some(pending), first: None };
     let received = receive_blocks(link, &mut sink, params, start, None).await?;
     sink.finish()?;
-    upload.commit()?;
+    if let Some(replaced) = upload.commit()? {
+        dirs.quota.replaced(replaced);
+    }
+    charge.keep();
     dally(link, received.final_block, params).await;
     Ok(())
 }

@@ -157,3 +157,93 @@ async fn transfers_waiting_for_silent_peers_hold_no_thread_each() {
     assert!(during < before + 16, "{WAITING} waiting transfers took the process from {before} to {during} threads");
     server.stop().await;
 }
+
+/// A raw upload: WRQ for `name` (octet), then blocks of 512 bytes sent one at a time by `block`.
+struct Upload {
+    socket: UdpSocket,
+    port: SocketAddr,
+    data: Vec<u8>,
+}
+
+impl Upload {
+    async fn start(server: SocketAddr, name: &str, data: Vec<u8>) -> Upload {
+        let socket = peer().await;
+        socket.send_to(format!("\x00\x02{name}\x00octet\x00").as_bytes(), server).await.unwrap();
+        let (packet, port) = answer(&socket).await;
+        assert_eq!(packet, [0, 4, 0, 0], "ACK 0 for {name}");
+        Upload { socket, port, data }
+    }
+
+    /// Sends block `n` (counted from 1; past the end, the empty final block); returns the answer.
+    async fn block(&self, n: usize) -> Vec<u8> {
+        let chunk = self.data.get((n - 1) * 512..).unwrap_or_default();
+        let mut packet = vec![0, 3];
+        packet.extend_from_slice(&(n as u16).to_be_bytes());
+        packet.extend_from_slice(&chunk[..chunk.len().min(512)]);
+        self.socket.send_to(&packet, self.port).await.unwrap();
+        answer(&self.socket).await.0
+    }
+}
+
+fn names_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn uploads_at_once_share_the_quota_byte_by_byte_and_the_one_that_overflows_is_removed() {
+    let server = start_server(|config, root| {
+        config.write_dir = Some(root.join("up"));
+        config.write_dir_quota = Some(16 * 1024);
+        config.max_upload_bytes = 12 * 1024;
+    })
+    .await;
+    std::fs::create_dir(server.path("up")).unwrap();
+    let (a_data, b_data) = (vec![b'a'; 10 * 1024], vec![b'b'; 10 * 1024]);
+    within("two uploads at once", async {
+        // Each fits the per-file limit and the quota alone; together they would hold 20 KiB.
+        let a = Upload::start(server.addr, "a", a_data).await;
+        let b = Upload::start(server.addr, "b", b_data.clone()).await;
+        for n in 1..=16 {
+            assert_eq!(a.block(n).await[..4], [0, 4, 0, n as u8]);
+            assert_eq!(b.block(n).await[..4], [0, 4, 0, n as u8]);
+        }
+        // 16 KiB are written: a's next block is one too many.
+        let refused = a.block(17).await;
+        assert_eq!(error_code(&refused), Some(3), "{:?}", String::from_utf8_lossy(&refused));
+        assert!(String::from_utf8_lossy(&refused).contains("upload space used up"));
+        // a's share came back with its partial file: b finishes.
+        for n in 17..=21 {
+            assert_eq!(b.block(n).await[..4], [0, 4, 0, n as u8], "block {n} of b");
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(names_in(&server.path("up")), ["b"], "no trace of a, not even a partial file");
+    assert_eq!(std::fs::read(server.path("up/b")).unwrap(), b_data);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_upload_space_holds_a_bounded_number_of_files_however_small() {
+    let server = start_server(|config, root| {
+        config.write_dir = Some(root.join("up"));
+        config.write_dir_max_files = Some(2);
+    })
+    .await;
+    std::fs::create_dir(server.path("up")).unwrap();
+    within("empty uploads", async {
+        for name in ["one", "two"] {
+            let upload = Upload::start(server.addr, name, Vec::new()).await;
+            assert_eq!(upload.block(1).await, [0, 4, 0, 1]);
+        }
+        let socket = peer().await;
+        socket.send_to(b"\x00\x02three\x00octet\x00", server.addr).await.unwrap();
+        let (packet, _) = answer(&socket).await;
+        assert_eq!(error_code(&packet), Some(3), "{:?}", String::from_utf8_lossy(&packet));
+    })
+    .await;
+    assert_eq!(names_in(&server.path("up")), ["one", "two"]);
+    server.stop().await;
+}

@@ -347,7 +347,9 @@ async fn uploads_share_a_quota_and_can_be_read_back_from_the_upload_directory() 
         client.upload("c.bin", &generated_bytes(3, 900)).await.unwrap();
         // 100 bytes are left: the upload is cut once it goes beyond them.
         match client.upload("d.bin", &generated_bytes(4, 200)).await {
-            Err(TransferError::Peer { code: ErrorCode::DISK_FULL, message }) => assert!(message.contains("100-byte"), "{message}"),
+            Err(TransferError::Peer { code: ErrorCode::DISK_FULL, message }) => {
+                assert!(message.contains("upload space used up (2900 of 3000 bytes)"), "{message}")
+            }
             other => panic!("expected ERROR 3, got {other:?}"),
         }
     })
