@@ -180,7 +180,10 @@ impl Relay {
 
     /// Draws the packets under run `run_id` from now on (the newest run wins).
     pub fn follow(&self, run_id: u32, out: mpsc::Sender<ServerMsg>) {
-        self.lock().follower = Some(Follower { out, trace: RunTrace::new(run_id, Side::Server) });
+        let mut state = self.lock();
+        state.follower = Some(Follower { out, trace: RunTrace::new(run_id, Side::Server) });
+        // Packets dropped before this run was followed are none of its loss.
+        state.dropped = self.sink.dropped();
     }
 
     /// Run `run_id` ended: its trace stops (unless a newer run took over), and what was not
