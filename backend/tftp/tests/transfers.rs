@@ -356,3 +356,33 @@ async fn uploads_share_a_quota_and_can_be_read_back_from_the_upload_directory() 
     .await;
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_whose_peer_pauses_now_and_then_arrives_intact() {
+    // Fast stretches move the transfer to a lane, each 30 ms pause sends it back to the
+    // runtime: no block may be lost or doubled on the way.
+    let server = start_server(|_, _| {}).await;
+    let data = generated_bytes(9, 300 * 512 + 77);
+    server.put("f", &data);
+    let client = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    within("pausing download", async {
+        client.send_to(b"\x00\x01f\x00octet\x00", server.addr).await.unwrap();
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 1024];
+        for expected in 1u16.. {
+            let (len, port) = tokio::time::timeout(Duration::from_secs(3), client.recv_from(&mut buf)).await.unwrap().unwrap();
+            assert_eq!(buf[..4], [0, 3, (expected >> 8) as u8, expected as u8], "DATA {expected}, once and in order");
+            got.extend_from_slice(&buf[4..len]);
+            if expected % 50 == 0 {
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+            client.send_to(&[0, 4, (expected >> 8) as u8, expected as u8], port).await.unwrap();
+            if len < 4 + 512 {
+                break;
+            }
+        }
+        assert!(got == data, "{} bytes of {}", got.len(), data.len());
+    })
+    .await;
+    server.stop().await;
+}
