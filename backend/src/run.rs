@@ -338,7 +338,9 @@ pub async fn drive(
     }
     feeder.abort();
     // The companion TFTP server's last packets of this run go before its Exit.
-    let _ = tokio::time::timeout(Duration::from_secs(2), sandbox.flush_companion_trace()).await;
+    for msg in sandbox.finish_companion_trace(id).await {
+        let _ = out.send(msg).await;
+    }
     let exit = ExitInfo {
         run_id: id,
         code,

@@ -166,7 +166,7 @@ print(total)
     let out = client.run(1, code).await;
     assert_eq!(out.stdout, "10240\n", "{}", out.stderr);
     let trace = traces(&out);
-    assert_eq!(trace.len(), classbook::sandbox::tftp::MAX_TRACE_EVENTS + 1);
+    assert_eq!(trace.len(), classbook::sandbox::tftp::trace::MAX_TRACE_EVENTS + 1);
     let last = trace.last().unwrap();
     assert_eq!(last.opcode, "CUT");
     assert!(last.note.as_deref().unwrap().contains("trace cut after 2000 packets"), "{last:?}");

@@ -330,13 +330,14 @@ impl Sandbox {
         }
     }
 
-    /// Waits until the companion's packets traced so far have been passed on.
-    pub async fn flush_companion_trace(&self) {
-        let flushed = match self.companion.lock().expect("companion lock").as_ref() {
-            Ok(companion) => companion.flush(),
-            Err(_) => return,
+    /// For run `run_id` about to exit: the companion's packets of the run not yet sent to the
+    /// page, to send before its `Exit` (see `tftp::Companion::finish`; at most a second's wait).
+    pub async fn finish_companion_trace(&self, run_id: u32) -> Vec<ServerMsg> {
+        let finished = match self.companion.lock().expect("companion lock").as_ref() {
+            Ok(companion) => companion.finish(run_id),
+            Err(_) => return Vec::new(),
         };
-        flushed.await;
+        finished.await
     }
 
     pub fn untrace_companion(&self, run_id: u32) {

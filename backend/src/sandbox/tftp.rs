@@ -1,24 +1,25 @@
 //! TFTP inside a student's sandbox, run by the backend from outside it: the companion server on
-//! the sandbox's own 127.0.0.1:6969, UDP sockets made in the sandbox's network namespace, and
-//! packet traces turned into capped `ServerMsg::Trace`s for one run.
+//! the sandbox's own 127.0.0.1:6969 (UDP sockets made in the sandbox's network namespace).
 
-use classbook_tftp::{Direction, Server, ServerConfig, SocketFactory, TraceEvent};
+pub mod trace;
+
+use classbook_tftp::{Server, ServerConfig, SocketFactory, TraceSink};
 use rust_embed::RustEmbed;
-use shared::trace::PacketTrace;
 use shared::wire::ServerMsg;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use tokio::sync::{mpsc, oneshot};
+use trace::{Relay, TRACE_CHANNEL};
 
 /// Where the companion listens, inside every sandbox.
 pub const COMPANION_PORT: u16 = 6969;
-/// Packets of one run drawn on the page; past this the trace is cut and the cut announced.
-pub const MAX_TRACE_EVENTS: usize = 2000;
-/// Bytes the uploads of one session may hold together, and one upload at most.
+/// Bytes the uploads of one session may hold together (counted per byte written, across
+/// uploads at once), one upload at most, and files at most (an empty one costs an inode).
 const UPLOAD_QUOTA: u64 = 16 << 20;
 const MAX_UPLOAD: u64 = 8 << 20;
+const MAX_UPLOAD_FILES: u64 = 256;
 
 /// The course's TFTP files (`course/tftp-files/`), shipped inside the binary.
 #[derive(RustEmbed)]
@@ -101,29 +102,14 @@ impl NetNs {
     }
 }
 
-/// Which run the companion's packets are drawn under, and how many it got.
-struct Follower {
-    run_id: u32,
-    out: mpsc::Sender<ServerMsg>,
-    sent: usize,
-}
-
 /// The companion TFTP server of one sandbox. Dropping it stops the server and removes the
 /// session's uploads.
 pub struct Companion {
-    follower: Arc<Mutex<Option<Follower>>>,
-    /// The server's trace channel, also used to send a flush marker through it.
-    events: mpsc::UnboundedSender<TraceEvent>,
-    /// Who waits for a flush marker to come out of the channel, in order.
-    flushes: Flushes,
+    /// Carries the server's packets to the page of the run they are drawn under.
+    relay: Relay,
     _stop: oneshot::Sender<()>,
     uploads: PathBuf,
 }
-
-type Flushes = Arc<Mutex<std::collections::VecDeque<oneshot::Sender<()>>>>;
-
-/// A flush marker's transfer number (real transfers count up from 0).
-const FLUSH: u64 = u64::MAX;
 
 impl Companion {
     /// Starts serving the course's TFTP files (read-only) and a fresh uploads directory of
@@ -139,6 +125,7 @@ impl Companion {
         let mut config = ServerConfig::new(root);
         config.write_dir = Some(uploads.clone());
         config.write_dir_quota = Some(UPLOAD_QUOTA);
+        config.write_dir_max_files = Some(MAX_UPLOAD_FILES);
         config.max_upload_bytes = MAX_UPLOAD;
         config.read_uploads = true;
         config.max_transfers = 16;
@@ -149,11 +136,8 @@ impl Companion {
             .map_err(|e| format!("the companion TFTP server cannot listen in the sandbox: {e}"))?;
         let server = Server::new(config).with_socket_factory(ns.socket_factory());
         let (stop, stopped) = oneshot::channel::<()>();
-        let (events, receiver) = mpsc::unbounded_channel::<TraceEvent>();
-        let marker_events = events.clone();
-        let follower: Arc<Mutex<Option<Follower>>> = Arc::default();
-        let flushes: Flushes = Arc::default();
-        tokio::spawn(forward(receiver, follower.clone(), flushes.clone()));
+        let (events, receiver) = TraceSink::channel(TRACE_CHANNEL);
+        let relay = Relay::start(receiver, events.clone());
         tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stopped.await;
@@ -162,123 +146,28 @@ impl Companion {
                 tracing::warn!("companion TFTP server stopped: {e}");
             }
         });
-        Ok(Companion { follower, events: marker_events, flushes, _stop: stop, uploads })
+        Ok(Companion { relay, _stop: stop, uploads })
     }
 
     /// Draws the companion's packets under run `run_id` from now on (the newest run wins).
     pub fn follow(&self, run_id: u32, out: mpsc::Sender<ServerMsg>) {
-        *self.follower.lock().expect("follower poisoned") = Some(Follower { run_id, out, sent: 0 });
+        self.relay.follow(run_id, out);
     }
 
-    /// Resolves once every packet traced before the call has been passed on (so a run's last
-    /// packets reach the page before its `Exit`); at most one second.
-    pub fn flush(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let (done, flushed) = oneshot::channel();
-        self.flushes.lock().expect("flushes poisoned").push_back(done);
-        let marker = TraceEvent {
-            transfer: FLUSH,
-            direction: Direction::Sent,
-            local: SocketAddr::from(([127, 0, 0, 1], COMPANION_PORT)),
-            peer: SocketAddr::from(([127, 0, 0, 1], COMPANION_PORT)),
-            opcode: None,
-            block: None,
-            size: 0,
-            data_len: None,
-            filename: None,
-            mode: None,
-            options: Vec::new(),
-            elapsed_us: 0,
-            retransmit: false,
-            error_code: None,
-            error_message: None,
-            note: None,
-        };
-        let _ = self.events.send(marker);
-        async move {
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), flushed).await;
-        }
+    /// For run `run_id` about to exit: resolves (within a second, whether or not the page
+    /// reads) to the run's trace messages not yet sent, to send before its `Exit`.
+    pub fn finish(&self, run_id: u32) -> impl std::future::Future<Output = Vec<ServerMsg>> + Send + 'static {
+        self.relay.finish(run_id)
     }
 
     /// Run `run_id` ended: its trace stops (unless a newer run took over).
     pub fn unfollow(&self, run_id: u32) {
-        let mut follower = self.follower.lock().expect("follower poisoned");
-        if follower.as_ref().is_some_and(|f| f.run_id == run_id) {
-            *follower = None;
-        }
+        self.relay.unfollow(run_id);
     }
 }
 
 impl Drop for Companion {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.uploads);
-    }
-}
-
-async fn forward(mut events: mpsc::UnboundedReceiver<TraceEvent>, follower: Arc<Mutex<Option<Follower>>>, flushes: Flushes) {
-    while let Some(event) = events.recv().await {
-        if event.transfer == FLUSH {
-            if let Some(done) = flushes.lock().expect("flushes poisoned").pop_front() {
-                let _ = done.send(());
-            }
-            continue;
-        }
-        let msg = {
-            let mut guard = follower.lock().expect("follower poisoned");
-            let Some(f) = guard.as_mut() else { continue };
-            let Some(trace) = TraceCap::step(&mut f.sent, to_page(&event, Side::Server)) else { continue };
-            (f.out.clone(), ServerMsg::Trace { run_id: f.run_id, event: trace })
-        };
-        let _ = msg.0.send(msg.1).await;
-    }
-}
-
-/// Counts a run's trace events: passes the first `MAX_TRACE_EVENTS`, then one notice of the cut.
-pub struct TraceCap;
-
-impl TraceCap {
-    pub fn step(sent: &mut usize, trace: PacketTrace) -> Option<PacketTrace> {
-        *sent += 1;
-        match (*sent).cmp(&(MAX_TRACE_EVENTS + 1)) {
-            std::cmp::Ordering::Less => Some(trace),
-            std::cmp::Ordering::Equal => Some(PacketTrace {
-                from: trace.from,
-                opcode: "CUT".into(),
-                ms: trace.ms,
-                note: Some(format!("trace cut after {MAX_TRACE_EVENTS} packets; the transfer goes on")),
-                ..PacketTrace::default()
-            }),
-            std::cmp::Ordering::Greater => None,
-        }
-    }
-}
-
-/// Which end of the traced transfers is ours.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    /// The companion server: what it received came from the client.
-    Server,
-    /// The exercise checker's client: what it sent came from the client.
-    Client,
-}
-
-/// The page's view of one traced datagram.
-pub fn to_page(event: &TraceEvent, ours: Side) -> PacketTrace {
-    let sent_by_us = event.direction == Direction::Sent;
-    let from = match (ours, sent_by_us) {
-        (Side::Server, true) | (Side::Client, false) => "server",
-        _ => "client",
-    };
-    PacketTrace {
-        transfer: event.transfer,
-        from: from.into(),
-        opcode: event.opcode.map(|o| o.to_string()).unwrap_or_else(|| "?".into()),
-        block: event.block,
-        size: event.size as u32,
-        filename: event.filename.clone(),
-        options: event.options.clone(),
-        ms: event.elapsed_us as f64 / 1000.0,
-        retransmit: event.retransmit,
-        error: event.error_code.map(|c| (c, event.error_message.clone().unwrap_or_default())),
-        note: event.note.clone(),
     }
 }

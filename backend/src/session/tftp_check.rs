@@ -3,9 +3,9 @@
 //! stream each result (`ServerMsg::TftpCheck`) and the client's packet trace, then stop it.
 
 use crate::run::{self, RunCtl, StdinCmd, Stop};
-use crate::sandbox::tftp::{to_page, Side, TraceCap};
+use crate::sandbox::tftp::trace::{RunTrace, Side, TRACE_CHANNEL};
 use crate::sandbox::Sandbox;
-use classbook_tftp::{run_checks_in, CheckEnv, CheckOutcome, CheckPlan, StoredFile};
+use classbook_tftp::{run_checks_in, CheckEnv, CheckOutcome, CheckPlan, StoredFile, TraceEvent, TraceReceiver, TraceSink};
 use shared::wire::ServerMsg;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -79,7 +79,7 @@ pub async fn check(
         }
     } else {
         let server = SocketAddr::from(([127, 0, 0, 1], port));
-        let (trace_tx, mut traces) = mpsc::unbounded_channel();
+        let (trace_tx, mut traces) = TraceSink::channel(TRACE_CHANNEL);
         let (progress_tx, mut progress) = mpsc::unbounded_channel::<CheckOutcome>();
         let reader = sandbox.clone();
         let stored: StoredFile = Arc::new(move |name| {
@@ -89,18 +89,14 @@ pub async fn check(
         let env = CheckEnv { sockets: Some(sockets), stored: Some(stored), progress: Some(progress_tx) };
         let checks = run_checks_in(server, &plan, Some(trace_tx), env);
         tokio::pin!(checks);
-        let mut traced = 0;
+        let mut trace = ClientTrace { run: RunTrace::new(id, Side::Client), dropped: 0 };
         let mut done = false;
         // Relay the program's output, each result and the trace while the checks run.
         while !done {
             tokio::select! {
                 _ = &mut checks => done = true,
                 Some(outcome) = progress.recv() => send_outcome(&out, id, outcome).await,
-                Some(event) = traces.recv() => {
-                    if let Some(trace) = TraceCap::step(&mut traced, to_page(&event, Side::Client)) {
-                        let _ = out.send(ServerMsg::Trace { run_id: id, event: trace }).await;
-                    }
-                }
+                Some(event) = traces.recv() => trace.pass(&event, &traces, &out).await,
                 msg = program.recv(), if exit.is_none() => match msg {
                     Some(ServerMsg::Exit(e)) => exit = Some(ServerMsg::Exit(e)),
                     Some(other) => { let _ = out.send(other).await; }
@@ -112,9 +108,7 @@ pub async fn check(
             send_outcome(&out, id, outcome).await;
         }
         while let Ok(event) = traces.try_recv() {
-            if let Some(trace) = TraceCap::step(&mut traced, to_page(&event, Side::Client)) {
-                let _ = out.send(ServerMsg::Trace { run_id: id, event: trace }).await;
-            }
+            trace.pass(&event, &traces, &out).await;
         }
     }
     // Stop the server (a correct one never ends by itself) and pass on the rest, Exit last.
@@ -136,6 +130,29 @@ pub async fn check(
         let _ = out.send(exit).await;
     }
     Ok(())
+}
+
+/// The checker's packets on their way to the page. The checker waits for the page, so the
+/// channel can fill meanwhile: packets dropped there cut the trace (see `RunTrace`).
+struct ClientTrace {
+    run: RunTrace,
+    /// The channel's count of dropped events when last looked at.
+    dropped: u64,
+}
+
+impl ClientTrace {
+    async fn pass(&mut self, event: &TraceEvent, traces: &TraceReceiver, out: &mpsc::Sender<ServerMsg>) {
+        let dropped = traces.dropped();
+        if dropped > self.dropped {
+            if let Some(notice) = self.run.lose(dropped - self.dropped, event.elapsed_us as f64 / 1000.0) {
+                let _ = out.send(notice.message()).await;
+            }
+            self.dropped = dropped;
+        }
+        if let Some(msg) = self.run.packet(event) {
+            let _ = out.send(msg).await;
+        }
+    }
 }
 
 async fn send_outcome(out: &mpsc::Sender<ServerMsg>, id: u32, outcome: CheckOutcome) {

@@ -3,6 +3,7 @@
 
 use crate::netascii;
 use crate::packet::{ErrorCode, Mode};
+use crate::quota::Charge;
 use crate::transfer::TransferError;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
@@ -87,43 +88,49 @@ enum Writer {
     Memory(Vec<u8>),
 }
 
-/// Receives blocks; counts local bytes and refuses to go past `limit` (ERROR 3, disk full).
-pub(crate) struct Sink {
+/// Receives blocks; counts local bytes and refuses to go past `limit` or the upload space's
+/// quota (ERROR 3, disk full), checked before each write.
+pub(crate) struct Sink<'a> {
     writer: Writer,
     decoder: Option<netascii::Decoder>,
     decoded: Vec<u8>,
     written: u64,
     limit: u64,
+    /// The upload's share of the write directory's quota, charged per byte.
+    charge: Option<&'a Charge>,
 }
 
-impl Sink {
-    pub fn file(file: File, mode: Mode, limit: u64) -> Sink {
-        Sink::new(Writer::File(BufWriter::with_capacity(FILE_BUFFER, file)), mode, limit)
+impl<'a> Sink<'a> {
+    pub fn file(file: File, mode: Mode, limit: u64, charge: &'a Charge) -> Sink<'a> {
+        Sink::new(Writer::File(BufWriter::with_capacity(FILE_BUFFER, file)), mode, limit, Some(charge))
     }
 
-    pub fn memory(mode: Mode, limit: u64) -> Sink {
-        Sink::new(Writer::Memory(Vec::new()), mode, limit)
+    pub fn memory(mode: Mode, limit: u64) -> Sink<'static> {
+        Sink::new(Writer::Memory(Vec::new()), mode, limit, None)
     }
 
-    fn new(writer: Writer, mode: Mode, limit: u64) -> Sink {
+    fn new(writer: Writer, mode: Mode, limit: u64, charge: Option<&'a Charge>) -> Sink<'a> {
         let decoder = (mode == Mode::Netascii).then(netascii::Decoder::new);
-        Sink { writer, decoder, decoded: Vec::new(), written: 0, limit }
+        Sink { writer, decoder, decoded: Vec::new(), written: 0, limit, charge }
     }
 
     pub fn write(&mut self, data: &[u8]) -> Result<(), TransferError> {
         match self.decoder.as_mut() {
-            None => Self::put(&mut self.writer, &mut self.written, self.limit, data),
+            None => Self::put(&mut self.writer, &mut self.written, self.limit, self.charge, data),
             Some(decoder) => {
                 self.decoded.clear();
                 decoder.decode(data, &mut self.decoded);
-                Self::put(&mut self.writer, &mut self.written, self.limit, &self.decoded)
+                Self::put(&mut self.writer, &mut self.written, self.limit, self.charge, &self.decoded)
             }
         }
     }
 
-    fn put(writer: &mut Writer, written: &mut u64, limit: u64, data: &[u8]) -> Result<(), TransferError> {
+    fn put(writer: &mut Writer, written: &mut u64, limit: u64, charge: Option<&Charge>, data: &[u8]) -> Result<(), TransferError> {
         if *written + data.len() as u64 > limit {
             return Err(TransferError::local(ErrorCode::DISK_FULL, format!("file larger than the {limit}-byte limit")));
+        }
+        if let Some(charge) = charge {
+            charge.take(data.len() as u64)?;
         }
         *written += data.len() as u64;
         match writer {
@@ -139,7 +146,7 @@ impl Sink {
             self.decoded.clear();
             decoder.finish(&mut self.decoded);
             let tail = std::mem::take(&mut self.decoded);
-            Self::put(&mut self.writer, &mut self.written, self.limit, &tail)?;
+            Self::put(&mut self.writer, &mut self.written, self.limit, self.charge, &tail)?;
         }
         match self.writer {
             Writer::File(mut file) => {

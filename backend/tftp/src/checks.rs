@@ -104,12 +104,12 @@ pub fn generated_bytes(seed: u64, len: usize) -> Vec<u8> {
 }
 
 /// Runs the four checks in order: "download", "upload", "missing_file", "lost_ack".
-pub async fn run_checks(server: SocketAddr, plan: &CheckPlan, trace: TraceSink) -> Vec<CheckOutcome> {
+pub async fn run_checks(server: SocketAddr, plan: &CheckPlan, trace: Option<TraceSink>) -> Vec<CheckOutcome> {
     run_checks_in(server, plan, trace, CheckEnv::default()).await
 }
 
 /// `run_checks` with the client's sockets, the stored upload and progress taken from `env`.
-pub async fn run_checks_in(server: SocketAddr, plan: &CheckPlan, trace: TraceSink, env: CheckEnv) -> Vec<CheckOutcome> {
+pub async fn run_checks_in(server: SocketAddr, plan: &CheckPlan, trace: Option<TraceSink>, env: CheckEnv) -> Vec<CheckOutcome> {
     let with_sockets = |client: Client| match &env.sockets {
         Some(sockets) => client.with_socket_factory(sockets.clone()),
         None => client,

@@ -1,8 +1,9 @@
 //! TFTP client: download (RRQ) and upload (WRQ) with RFC 2347 options, retransmission on
-//! timeout, checking of the server's OACK, and statistics; each transfer on a blocking thread.
+//! timeout, checking of the server's OACK, and statistics; a transfer is the caller's future.
 
 use crate::blockio::{Sink, Source};
-use crate::link::{Link, StopOnDrop};
+use crate::lane::{self, Stop};
+use crate::link::Link;
 use crate::packet::{ErrorCode, Mode, Options, Packet, Request, DEFAULT_BLKSIZE, MAX_PACKET};
 use crate::receiver::{dally, receive_blocks, Start};
 use crate::sender::send_blocks;
@@ -10,10 +11,9 @@ use crate::server::SocketFactory;
 use crate::trace::{TraceSink, Tracer};
 use crate::transfer::{report, Params, TransferError, TransferStats};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket as StdUdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
 
 /// What the client asks for and how patient it is.
 #[derive(Clone, Debug)]
@@ -73,7 +73,7 @@ static NEXT_TRANSFER: AtomicU64 = AtomicU64::new(1);
 pub struct Client {
     server: SocketAddr,
     options: ClientOptions,
-    trace: TraceSink,
+    trace: Option<TraceSink>,
     /// How each transfer's local socket is opened (default: a plain bind).
     sockets: SocketFactory,
 }
@@ -86,7 +86,7 @@ enum Reply {
 }
 
 impl Client {
-    pub fn new(server: SocketAddr, options: ClientOptions, trace: TraceSink) -> Client {
+    pub fn new(server: SocketAddr, options: ClientOptions, trace: Option<TraceSink>) -> Client {
         Client { server, options, trace, sockets: Arc::new(StdUdpSocket::bind) }
     }
 
@@ -97,58 +97,61 @@ impl Client {
         self
     }
 
-    /// Reads `filename` from the server into memory.
+    /// Reads `filename` from the server into memory. Dropping the future ends the transfer.
     pub async fn download(&self, filename: &str) -> Result<Download, TransferError> {
         let (client, filename) = (self.clone(), filename.to_string());
-        on_own_thread(move |stop, done| match client.download_blocking(&filename, stop) {
-            Ok((download, mut link, final_block, params)) => {
-                let _ = done.send(Ok(download));
-                // Stay around one timeout to answer a retransmitted last block, without making the caller wait.
-                dally(&mut link, final_block, params);
+        let running = lane::run(move |stop, done| async move {
+            match client.download_until_final_ack(&filename, stop).await {
+                Ok((download, mut link, final_block, params)) => {
+                    let _ = done.send(Ok(download));
+                    // Stay around one timeout to answer a retransmitted last block, without
+                    // making the caller wait.
+                    dally(&mut link, final_block, params).await;
+                }
+                Err(error) => {
+                    let _ = done.send(Err(error));
+                }
             }
-            Err(error) => {
-                let _ = done.send(Err(error));
-            }
-        })
-        .await
+        });
+        running.await.unwrap_or_else(ended_early)
     }
 
-    /// Writes `data` to the server as `filename`.
+    /// Writes `data` to the server as `filename`. Dropping the future ends the transfer.
     pub async fn upload(&self, filename: &str, data: &[u8]) -> Result<TransferStats, TransferError> {
         let (client, filename, data) = (self.clone(), filename.to_string(), data.to_vec());
-        on_own_thread(move |stop, done| {
-            let _ = done.send(client.upload_blocking(&filename, &data, stop));
-        })
-        .await
+        let running = lane::run(move |stop, done| async move {
+            let _ = done.send(client.upload_all(&filename, &data, stop).await);
+        });
+        running.await.unwrap_or_else(ended_early)
     }
 
     /// A download up to the final ACK, which is left to `dally` on the returned link.
-    fn download_blocking(&self, filename: &str, stop: Arc<AtomicBool>) -> Result<(Download, Link, u16, Params), TransferError> {
+    async fn download_until_final_ack(&self, filename: &str, stop: Arc<Stop>) -> Result<(Download, Link, u16, Params), TransferError> {
         let started = Instant::now();
         let mut link = self.open(stop)?;
         let mut stats = TransferStats::default();
-        let (data, final_block, params) = match self.download_on(&mut link, filename, &mut stats) {
+        let (data, final_block, params) = match self.download_on(&mut link, filename, &mut stats).await {
             Ok(done) => done,
-            Err(error) => return Err(report(&mut link, error)),
+            Err(error) => return Err(report(&mut link, error).await),
         };
         stats.bytes = data.len() as u64;
         self.finish_stats(&mut stats, &link, params, started);
         Ok((Download { data, stats }, link, final_block, params))
     }
 
-    fn upload_blocking(&self, filename: &str, data: &[u8], stop: Arc<AtomicBool>) -> Result<TransferStats, TransferError> {
+    async fn upload_all(&self, filename: &str, data: &[u8], stop: Arc<Stop>) -> Result<TransferStats, TransferError> {
         let started = Instant::now();
         let mut link = self.open(stop)?;
         let mut stats = TransferStats::default();
-        let params = match self.upload_on(&mut link, filename, data, &mut stats) {
+        let params = match self.upload_on(&mut link, filename, data, &mut stats).await {
             Ok(params) => params,
-            Err(error) => return Err(report(&mut link, error)),
+            Err(error) => return Err(report(&mut link, error).await),
         };
         self.finish_stats(&mut stats, &link, params, started);
         Ok(stats)
     }
 
-    fn open(&self, stop: Arc<AtomicBool>) -> Result<Link, TransferError> {
+    fn open(&self, stop: Arc<Stop>) -> Result<Link, TransferError> {
         let any: SocketAddr = match self.server {
             SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
             SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
@@ -170,7 +173,7 @@ impl Client {
         Options { blksize: o.blksize, timeout: o.timeout_option, tsize, windowsize: o.windowsize, unknown: Vec::new() }
     }
 
-    fn download_on(
+    async fn download_on(
         &self,
         link: &mut Link,
         filename: &str,
@@ -178,23 +181,23 @@ impl Client {
     ) -> Result<(Vec<u8>, u16, Params), TransferError> {
         let asked = self.asked(None);
         let request = Packet::Rrq(Request { filename: filename.to_string(), mode: self.options.mode, options: asked.clone() });
-        let (params, start) = match self.request(link, &request, false)?.0 {
+        let (params, start) = match self.request(link, &request, false).await?.0 {
             Reply::Oack(oack) => {
                 let params = self.accept_oack(&asked, &oack, stats)?;
                 let ack = Packet::Ack { block: 0 };
-                link.send(&ack, false)?;
+                link.send(&ack, false).await?;
                 (params, Start { pending: Some(ack), first: None })
             }
             Reply::Plain(first) => (self.plain_params(), Start { pending: None, first }),
         };
         let mut sink = Sink::memory(self.options.mode, self.options.max_bytes);
-        let received = receive_blocks(link, &mut sink, params, start, self.options.drop_ack)?;
+        let received = receive_blocks(link, &mut sink, params, start, self.options.drop_ack).await?;
         stats.blocks = received.blocks;
         stats.duplicate_blocks = received.duplicates;
         Ok((sink.finish()?, received.final_block, params))
     }
 
-    fn upload_on(
+    async fn upload_on(
         &self,
         link: &mut Link,
         filename: &str,
@@ -203,33 +206,33 @@ impl Client {
     ) -> Result<Params, TransferError> {
         let asked = self.asked(Some(data.len() as u64));
         let request = Packet::Wrq(Request { filename: filename.to_string(), mode: self.options.mode, options: asked.clone() });
-        let (reply, rtt) = self.request(link, &request, true)?;
+        let (reply, rtt) = self.request(link, &request, true).await?;
         let params = match reply {
             Reply::Oack(oack) => self.accept_oack(&asked, &oack, stats)?,
             Reply::Plain(_) => self.plain_params(),
         };
         stats.tsize = asked.tsize;
-        stats.blocks = send_blocks(link, &mut Source::memory(data, self.options.mode), params, rtt)?;
+        stats.blocks = send_blocks(link, &mut Source::memory(data, self.options.mode), params, rtt).await?;
         stats.bytes = data.len() as u64;
         Ok(params)
     }
 
     /// Sends the request (again on each timeout) until the server's first answer; also returns
     /// the round trip when the first request was answered.
-    fn request(&self, link: &mut Link, request: &Packet<'_>, write: bool) -> Result<(Reply, Option<Duration>), TransferError> {
-        link.send(request, false)?;
+    async fn request(&self, link: &mut Link, request: &Packet<'_>, write: bool) -> Result<(Reply, Option<Duration>), TransferError> {
+        link.send(request, false).await?;
         let sent_at = Instant::now();
         let mut buf = vec![0u8; MAX_PACKET + 1];
         let mut retries = 0;
         loop {
             let deadline = Instant::now() + self.options.retransmit_after;
-            match link.recv(&mut buf, deadline)? {
+            match link.recv(&mut buf, deadline).await? {
                 None => {
                     retries += 1;
                     if retries > self.options.retries {
                         return Err(TransferError::Timeout(self.options.retries));
                     }
-                    link.send(request, true)?;
+                    link.send(request, true).await?;
                 }
                 Some(packet) => {
                     let rtt = (retries == 0).then(|| sent_at.elapsed());
@@ -290,16 +293,6 @@ impl Client {
     }
 }
 
-type Done<T> = oneshot::Sender<Result<T, TransferError>>;
-
-/// Runs a blocking transfer on a thread of its own and waits for the result it sends through
-/// `done` (the thread may go on, e.g. dallying). Dropping the returned future (the caller gave
-/// up) stops the transfer at its next receive.
-async fn on_own_thread<T: Send + 'static>(transfer: impl FnOnce(Arc<AtomicBool>, Done<T>) + Send + 'static) -> Result<T, TransferError> {
-    let (stop_on_drop, stop) = StopOnDrop::new();
-    let (done, result) = oneshot::channel();
-    tokio::task::spawn_blocking(move || transfer(stop, done));
-    let result = result.await.unwrap_or_else(|_| Err(TransferError::local(ErrorCode::NOT_DEFINED, "the transfer thread ended early")));
-    stop_on_drop.disarm();
-    result
+fn ended_early<T>() -> Result<T, TransferError> {
+    Err(TransferError::local(ErrorCode::NOT_DEFINED, "the transfer ended early"))
 }

@@ -12,6 +12,10 @@ pub const MIN_BLKSIZE: u16 = 8;
 pub const MAX_BLKSIZE: u16 = 65464;
 /// Largest datagram this codec produces or accepts: a DATA header plus `MAX_BLKSIZE` bytes.
 pub const MAX_PACKET: usize = 4 + MAX_BLKSIZE as usize;
+/// Largest RRQ/WRQ, options included: "The maximum size of a request packet is 512 octets"
+/// (RFC 2347, Packet Format). Longer requests are refused before any field is parsed, so a
+/// 64 KiB request costs no more than a short one.
+pub const MAX_REQUEST: usize = 512;
 
 /// The six TFTP opcodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -93,8 +97,8 @@ impl fmt::Display for ErrorCode {
 }
 
 /// RFC 2347 options of a request or OACK. Known options are typed and range-checked on decode;
-/// options this crate does not know are kept in `unknown` (in arrival order) and otherwise
-/// ignored, as RFC 2347 asks.
+/// options this crate does not know are kept in `unknown` (in arrival order, repeats included)
+/// and otherwise ignored, as RFC 2347 asks.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Options {
     /// RFC 2348, 8..=65464.
@@ -119,6 +123,11 @@ impl Options {
 
     /// All options as name/value strings, known ones first, in encoding order.
     pub fn pairs(&self) -> Vec<(String, String)> {
+        self.pairs_up_to(usize::MAX)
+    }
+
+    /// The first `max` of `pairs()`.
+    pub(crate) fn pairs_up_to(&self, max: usize) -> Vec<(String, String)> {
         let mut pairs = Vec::new();
         if let Some(v) = self.blksize {
             pairs.push(("blksize".to_string(), v.to_string()));
@@ -132,41 +141,47 @@ impl Options {
         if let Some(v) = self.windowsize {
             pairs.push(("windowsize".to_string(), v.to_string()));
         }
-        pairs.extend(self.unknown.iter().cloned());
+        pairs.truncate(max);
+        let room = max - pairs.len();
+        pairs.extend(self.unknown.iter().take(room).cloned());
         pairs
     }
 
+    /// Records one option. Work per option is bounded by its length (at most four name
+    /// comparisons, see `Known::of`), so decoding is linear in the packet's size.
+    ///
+    /// Duplicates: RFC 2347 says options "which the server does not support should be omitted
+    /// from the OACK; they must not cause an ERROR packet to be generated", so a repeated
+    /// unknown option is kept like any other (never compared with the others). A repeated
+    /// known option is refused (ERROR 8 at the server): "the order in which options are
+    /// specified is not significant" (RFC 2347), so two values for one option have no meaning.
     fn set(&mut self, name: &str, value: &str) -> Result<(), PacketError> {
-        let lower = name.to_ascii_lowercase();
         let invalid = || PacketError::InvalidOptionValue {
             name: name.to_string(),
             value: value.to_string(),
         };
         let duplicate = || PacketError::DuplicateOption(name.to_string());
-        match lower.as_str() {
-            "blksize" => {
+        let Some(known) = Known::of(name) else {
+            self.unknown.push((name.to_string(), value.to_string()));
+            return Ok(());
+        };
+        match known {
+            Known::Blksize => {
                 let v = parse_number(value, u64::from(MIN_BLKSIZE), u64::from(MAX_BLKSIZE))
                     .ok_or_else(invalid)?;
                 replace(&mut self.blksize, v as u16).ok_or_else(duplicate)
             }
-            "timeout" => {
+            Known::Timeout => {
                 let v = parse_number(value, 1, 255).ok_or_else(invalid)?;
                 replace(&mut self.timeout, v as u8).ok_or_else(duplicate)
             }
-            "tsize" => {
+            Known::Tsize => {
                 let v = parse_number(value, 0, u64::MAX).ok_or_else(invalid)?;
                 replace(&mut self.tsize, v).ok_or_else(duplicate)
             }
-            "windowsize" => {
+            Known::Windowsize => {
                 let v = parse_number(value, 1, 65535).ok_or_else(invalid)?;
                 replace(&mut self.windowsize, v as u16).ok_or_else(duplicate)
-            }
-            _ => {
-                if self.unknown.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
-                    return Err(duplicate());
-                }
-                self.unknown.push((name.to_string(), value.to_string()));
-                Ok(())
             }
         }
     }
@@ -177,6 +192,32 @@ impl Options {
             put_str(out, &value);
         }
     }
+}
+
+/// The options this codec understands; any other name is an unknown option.
+#[derive(Clone, Copy)]
+enum Known {
+    Blksize,
+    Timeout,
+    Tsize,
+    Windowsize,
+}
+
+impl Known {
+    const NAMES: [(Known, &'static str); 4] =
+        [(Known::Blksize, "blksize"), (Known::Timeout, "timeout"), (Known::Tsize, "tsize"), (Known::Windowsize, "windowsize")];
+
+    /// Which known option `name` is, compared without regard to ASCII case (RFC 2347).
+    fn of(name: &str) -> Option<Known> {
+        Known::NAMES.iter().find(|(_, known)| same_name(name, known)).map(|(option, _)| *option)
+    }
+}
+
+/// The one comparison of option names; tests count its calls to prove decoding is linear.
+fn same_name(name: &str, other: &str) -> bool {
+    #[cfg(test)]
+    tests::count_name_comparison();
+    name.eq_ignore_ascii_case(other)
 }
 
 /// Sets an empty slot; `None` when it was already set.
@@ -241,6 +282,8 @@ pub enum PacketError {
     TrailingBytes { opcode: Opcode, extra: usize },
     #[error("DATA payload of {0} bytes is larger than the 65464-byte maximum")]
     DataTooLong(usize),
+    #[error("request of {0} bytes is longer than the 512 bytes RFC 2347 allows")]
+    RequestTooLong(usize),
 }
 
 impl<'a> Packet<'a> {
@@ -263,6 +306,9 @@ impl<'a> Packet<'a> {
         let raw = u16::from_be_bytes([buf[0], buf[1]]);
         let opcode = Opcode::from_u16(raw).ok_or(PacketError::UnknownOpcode(raw))?;
         let body = &buf[2..];
+        if matches!(opcode, Opcode::Rrq | Opcode::Wrq) && buf.len() > MAX_REQUEST {
+            return Err(PacketError::RequestTooLong(buf.len()));
+        }
         match opcode {
             Opcode::Rrq => decode_request(body).map(Packet::Rrq),
             Opcode::Wrq => decode_request(body).map(Packet::Wrq),

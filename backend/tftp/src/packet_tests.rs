@@ -2,6 +2,20 @@
 //! random bytes fed to the decoder (which must never panic).
 
 use super::*;
+use std::cell::Cell;
+
+thread_local! {
+    /// Calls of `same_name` on this thread (each test runs on its own thread).
+    static NAME_COMPARISONS: Cell<usize> = const { Cell::new(0) };
+}
+
+pub(super) fn count_name_comparison() {
+    NAME_COMPARISONS.with(|n| n.set(n.get() + 1));
+}
+
+fn name_comparisons() -> usize {
+    NAME_COMPARISONS.with(Cell::get)
+}
 
 fn round_trip(packet: Packet<'_>) {
     let bytes = packet.to_bytes();
@@ -152,12 +166,72 @@ fn non_numeric_option_values_are_refused() {
 }
 
 #[test]
-fn duplicate_options_are_refused() {
+fn a_repeated_known_option_is_refused() {
     assert_eq!(
         err(b"\x00\x01f\x00octet\x00blksize\x00512\x00BLKSIZE\x001024\x00"),
         PacketError::DuplicateOption("BLKSIZE".into())
     );
-    assert_eq!(err(b"\x00\x06x\x001\x00x\x002\x00"), PacketError::DuplicateOption("x".into()));
+    assert_eq!(err(b"\x00\x06tsize\x000\x00x\x001\x00tsize\x000\x00"), PacketError::DuplicateOption("tsize".into()));
+}
+
+#[test]
+fn repeated_unknown_options_are_kept_not_refused() {
+    // RFC 2347: options the server does not support "must not cause an ERROR packet".
+    let Packet::Oack(options) = Packet::decode(b"\x00\x06x\x001\x00X\x002\x00").unwrap() else { panic!("not an OACK") };
+    assert_eq!(options.unknown, vec![("x".to_string(), "1".to_string()), ("X".to_string(), "2".to_string())]);
+}
+
+/// An OACK of `count` options with two-character names (8,836 different ones, then repeats)
+/// and empty values: four bytes each.
+fn tiny_options(count: usize) -> Vec<u8> {
+    let mut bytes = vec![0, 6];
+    for i in 0..count {
+        bytes.extend_from_slice(&[b'!' + (i % 94) as u8, b'!' + (i / 94 % 94) as u8, 0, 0]);
+    }
+    bytes
+}
+
+#[test]
+fn thousands_of_tiny_options_are_decoded_with_a_bounded_number_of_comparisons_each() {
+    for count in [1_000, 16_000] {
+        let bytes = tiny_options(count);
+        assert!(bytes.len() <= MAX_PACKET, "{} bytes", bytes.len());
+        let before = name_comparisons();
+        let Packet::Oack(options) = Packet::decode(&bytes).unwrap() else { panic!("not an OACK") };
+        let comparisons = name_comparisons() - before;
+        assert_eq!(options.unknown.len(), count);
+        // Each option is compared with the four known names at most, never with the others
+        // (a scan for repeats would make 128 million comparisons at 16,000 options).
+        assert!(comparisons <= 4 * count, "{comparisons} comparisons for {count} options");
+    }
+}
+
+#[test]
+fn a_request_longer_than_512_bytes_is_refused_before_parsing() {
+    let mut long = b"\x00\x01".to_vec();
+    long.extend(std::iter::repeat_n(b'a', 65_000));
+    long.push(0);
+    assert_eq!(err(&long), PacketError::RequestTooLong(65_003));
+    let mut options = tiny_options(16_000);
+    options[1] = 2; // the same bytes as a WRQ: "!!" is the filename, "" the mode
+    assert_eq!(err(&options), PacketError::RequestTooLong(options.len()));
+    // 512 bytes exactly is a request like any other.
+    let mut name = vec![b'n'; MAX_REQUEST - 2 - 1 - 6];
+    name.splice(0..0, *b"\x00\x01");
+    name.extend_from_slice(b"\x00octet\x00");
+    assert_eq!(name.len(), MAX_REQUEST);
+    assert!(matches!(Packet::decode(&name), Ok(Packet::Rrq(_))));
+}
+
+#[test]
+fn a_request_of_many_tiny_options_within_512_bytes_is_decoded() {
+    let mut bytes = b"\x00\x01f\x00octet\x00blksize\x001024\x00".to_vec();
+    while bytes.len() + 4 <= MAX_REQUEST {
+        bytes.extend_from_slice(b"x\x00\x00");
+    }
+    let Packet::Rrq(req) = Packet::decode(&bytes).unwrap() else { panic!("not an RRQ") };
+    assert_eq!(req.options.blksize, Some(1024));
+    assert!(req.options.unknown.len() > 150, "{}", req.options.unknown.len());
 }
 
 #[test]

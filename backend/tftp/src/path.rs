@@ -71,23 +71,6 @@ pub(crate) fn open_read(root: &Path, name: &str) -> Result<(File, u64), Transfer
     Ok((file, meta.len()))
 }
 
-/// Bytes of the regular files under `dir`, subdirectories included (symlinks not followed).
-pub(crate) fn bytes_under(dir: &Path) -> u64 {
-    let mut total = 0;
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(next) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&next) else { continue };
-        for entry in entries.flatten() {
-            match entry.file_type() {
-                Ok(t) if t.is_dir() => pending.push(entry.path()),
-                Ok(t) if t.is_file() => total += entry.metadata().map(|m| m.len()).unwrap_or(0),
-                _ => {}
-            }
-        }
-    }
-    total
-}
-
 /// An upload being written to a hidden temporary file next to its target; removed on drop
 /// unless committed.
 pub(crate) struct Upload {
@@ -132,9 +115,12 @@ impl Upload {
         Ok((Upload { temp, target, overwrite, committed: false }, file))
     }
 
-    /// Moves the finished file into place; without overwrite, a file that appeared meanwhile wins.
-    pub fn commit(mut self) -> Result<(), TransferError> {
+    /// Moves the finished file into place; without overwrite, a file that appeared meanwhile
+    /// wins. Returns the size of the file it replaced, if any.
+    pub fn commit(mut self) -> Result<Option<u64>, TransferError> {
+        let mut replaced = None;
         if self.overwrite {
+            replaced = std::fs::symlink_metadata(&self.target).ok().filter(|m| m.is_file()).map(|m| m.len());
             std::fs::rename(&self.temp, &self.target).map_err(io_refusal)?;
         } else {
             std::fs::hard_link(&self.temp, &self.target).map_err(|e| match e.kind() {
@@ -144,7 +130,7 @@ impl Upload {
             let _ = std::fs::remove_file(&self.temp);
         }
         self.committed = true;
-        Ok(())
+        Ok(replaced)
     }
 }
 
@@ -208,7 +194,7 @@ mod tests {
         std::fs::write(dir_path.join("f"), b"old").unwrap();
         assert!(matches!(Upload::create(&dir_path, "f", false, 1), Err(TransferError::Local { code: ErrorCode(6), .. })));
         let (upload, _) = Upload::create(&dir_path, "f", true, 2).unwrap();
-        upload.commit().unwrap();
+        assert_eq!(upload.commit().unwrap(), Some(3), "the size of the file it replaced");
         assert_eq!(std::fs::read(dir_path.join("f")).unwrap(), b"");
     }
 

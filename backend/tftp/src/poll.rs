@@ -1,5 +1,5 @@
-//! When a transfer polls its socket instead of sleeping in `recvfrom`: only while the peer
-//! answers fast, a CPU is free, and within a per-process budget of polling transfers.
+//! When a transfer on a lane polls its socket instead of sleeping in `recvfrom`: only while
+//! the peer answers fast, a CPU is free, and within a per-process budget of polling transfers.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 /// twice as fast with polling on a quiet 2-core VM.
 pub(crate) const POLL: Duration = Duration::from_micros(60);
 /// A peer that answered within this time is fast enough for polling to pay.
-const FAST_PEER: Duration = Duration::from_micros(200);
+pub(crate) const FAST_PEER: Duration = Duration::from_micros(200);
 /// How often the machine's count of runnable threads is read again (see `cpu_free`).
 const LOAD_CHECK: Duration = Duration::from_millis(10);
 

@@ -40,9 +40,9 @@ struct State {
 
 /// Receives into `sink` until the final (short) block. `drop_ack` deliberately skips sending
 /// the ACK of that block once (to check that the peer retransmits); it must not be the final one.
-pub(crate) fn receive_blocks(
+pub(crate) async fn receive_blocks(
     link: &mut Link,
-    sink: &mut Sink,
+    sink: &mut Sink<'_>,
     params: Params,
     start: Start,
     drop_ack: Option<u64>,
@@ -67,18 +67,18 @@ pub(crate) fn receive_blocks(
     }
     let mut retries = 0u32;
     if let Some(first) = start.first {
-        if state.on_data(link, sink, 1, &first)? {
+        if state.on_data(link, sink, 1, &first).await? {
             return Ok(state.finished());
         }
     }
     let mut buf = vec![0u8; MAX_PACKET + 1];
     let mut deadline = Instant::now() + state.rto.timeout();
     loop {
-        match link.recv(&mut buf, deadline)? {
+        match link.recv(&mut buf, deadline).await? {
             None => {
                 state.rto.timed_out(&mut retries, &params)?;
                 state.gap_reported = false;
-                state.ack(link)?;
+                state.ack(link).await?;
                 deadline = Instant::now() + state.rto.timeout();
             }
             Some(Packet::Data { block, data }) => {
@@ -88,7 +88,7 @@ pub(crate) fn receive_blocks(
                         state.rto.sample(acked_at.elapsed());
                     }
                 }
-                if state.on_data(link, sink, block, data)? {
+                if state.on_data(link, sink, block, data).await? {
                     return Ok(state.finished());
                 }
                 if state.expected != before {
@@ -104,7 +104,7 @@ pub(crate) fn receive_blocks(
 
 impl State {
     /// Handles one DATA block; true when it was the final one.
-    fn on_data(&mut self, link: &mut Link, sink: &mut Sink, block: u16, data: &[u8]) -> Result<bool, TransferError> {
+    async fn on_data(&mut self, link: &mut Link, sink: &mut Sink<'_>, block: u16, data: &[u8]) -> Result<bool, TransferError> {
         if data.len() > self.params.blksize {
             let message = format!("DATA {block} has {} bytes, more than blksize {}", data.len(), self.params.blksize);
             return Err(TransferError::local(ErrorCode::ILLEGAL_OPERATION, message));
@@ -119,20 +119,20 @@ impl State {
                 return Ok(true);
             }
             if self.since_ack >= self.params.window {
-                self.ack(link)?;
+                self.ack(link).await?;
             }
         } else if offset >= 0x8000 {
             self.duplicates += 1;
             if offset == 0xFFFF {
                 // The block just before the one wanted came again: our ACK was lost.
-                self.ack(link)?;
+                self.ack(link).await?;
             } else {
                 link.note(Direction::Received, data.len() + 4, "old block ignored");
             }
         } else if !self.gap_reported {
             // A later block: some were lost; ACK the last one in order so the sender restarts there.
             self.gap_reported = true;
-            self.ack(link)?;
+            self.ack(link).await?;
         } else {
             link.note(Direction::Received, data.len() + 4, "out-of-order block ignored");
         }
@@ -140,7 +140,7 @@ impl State {
     }
 
     /// ACKs the last block received in order (before block 1: resends the pending packet).
-    fn ack(&mut self, link: &mut Link) -> Result<(), TransferError> {
+    async fn ack(&mut self, link: &mut Link) -> Result<(), TransferError> {
         let seq = self.expected - 1;
         self.since_ack = 0;
         let retransmit = self.last_ack == Some(seq);
@@ -152,8 +152,8 @@ impl State {
             return Ok(());
         }
         match (&self.pending, seq) {
-            (Some(pending), 0) => link.send(pending, retransmit)?,
-            _ => link.send(&Packet::Ack { block: seq as u16 }, retransmit)?,
+            (Some(pending), 0) => link.send(pending, retransmit).await?,
+            _ => link.send(&Packet::Ack { block: seq as u16 }, retransmit).await?,
         }
         Ok(())
     }
@@ -166,15 +166,15 @@ impl State {
 
 /// Sends the final ACK, then waits one timeout for a retransmitted final DATA (our ACK was
 /// lost) and answers it again (RFC 1350 "dallying").
-pub(crate) fn dally(link: &mut Link, final_block: u16, params: Params) {
+pub(crate) async fn dally(link: &mut Link, final_block: u16, params: Params) {
     let ack = Packet::Ack { block: final_block };
-    if link.send(&ack, false).is_err() {
+    if link.send(&ack, false).await.is_err() {
         return;
     }
     let mut buf = vec![0u8; MAX_PACKET + 1];
     let deadline = Instant::now() + params.timeout;
-    while let Ok(Some(packet)) = link.recv(&mut buf, deadline) {
-        if matches!(packet, Packet::Data { block, .. } if block == final_block) && link.send(&ack, true).is_err() {
+    while let Ok(Some(packet)) = link.recv(&mut buf, deadline).await {
+        if matches!(packet, Packet::Data { block, .. } if block == final_block) && link.send(&ack, true).await.is_err() {
             return;
         }
     }

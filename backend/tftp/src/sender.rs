@@ -14,7 +14,7 @@ use std::time::Instant;
 /// block is acknowledged; returns the number of blocks. `handshake_rtt` is the round trip of
 /// the request exchange, if it took one try. Block numbers wrap from 65535 to 0; sequence
 /// numbers here are 64-bit.
-pub(crate) fn send_blocks(
+pub(crate) async fn send_blocks(
     link: &mut Link,
     source: &mut Source<'_>,
     params: Params,
@@ -39,13 +39,13 @@ pub(crate) fn send_blocks(
         let first_fresh = highest_sent + 1;
         for (i, data) in window.iter().enumerate() {
             let seq = base + i as u64;
-            link.send(&Packet::Data { block: seq as u16, data }, seq <= highest_sent)?;
+            link.send(&Packet::Data { block: seq as u16, data }, seq <= highest_sent).await?;
             highest_sent = highest_sent.max(seq);
         }
         let sent_at = Instant::now();
         let deadline = sent_at + rto.timeout();
         loop {
-            match link.recv(&mut buf, deadline)? {
+            match link.recv(&mut buf, deadline).await? {
                 None => {
                     rto.timed_out(&mut retries, &params)?;
                     break; // resend the whole window

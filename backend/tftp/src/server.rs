@@ -1,7 +1,8 @@
 //! The TFTP server: configuration, and the request port's loop that answers or drops every
-//! datagram and starts each accepted request as its own transfer on a new port (TID) and thread.
+//! datagram and starts each accepted request as its own transfer on a new port (TID) and task.
 
-use crate::link::{is_transient, StopOnDrop};
+use crate::lane;
+use crate::link::is_transient;
 use crate::packet::{ErrorCode, Packet, PacketError, MAX_BLKSIZE, MAX_PACKET, MIN_BLKSIZE};
 use crate::session::{self, Accepted, Dirs};
 use crate::trace::{Direction, TraceSink, Tracer};
@@ -31,8 +32,14 @@ pub struct ServerConfig {
     pub timeout: Duration,
     /// Lower bound of the adaptive timeout of windowed transfers (RFC 1123 4.2.3.2).
     pub min_timeout: Duration,
-    /// Retransmissions of one packet before a transfer is abandoned.
+    /// Retransmissions of one packet before a transfer is abandoned: a peer that went silent
+    /// is given up after (retries + 1) timeouts.
     pub retries: u32,
+    /// Largest RFC 2349 `timeout` acknowledged, in seconds. A request asking for more gets no
+    /// `timeout` in its OACK (RFC 2349: the server acknowledges the value or leaves it out) and
+    /// the server's own timer, so a silent peer is given up after (retries + 1) × at most
+    /// this many seconds, however patient the client asked it to be.
+    pub max_timeout_option: u8,
     pub max_blksize: u16,
     pub max_windowsize: u16,
     /// Bytes one window may hold (windowsize × blksize): what a receiver takes in one burst.
@@ -42,13 +49,17 @@ pub struct ServerConfig {
     pub max_window_bytes: usize,
     /// Largest upload accepted (ERROR 3 beyond).
     pub max_upload_bytes: u64,
-    /// Bytes all files in `write_dir` may hold together; an upload that would go beyond is
-    /// cut with ERROR 3. `None`: only `max_upload_bytes` applies.
+    /// Bytes all files in `write_dir` may hold together, counted per byte written across the
+    /// uploads running at once: the upload whose write would go beyond is cut with ERROR 3 and
+    /// its partial file removed. `None`: only `max_upload_bytes` applies.
     pub write_dir_quota: Option<u64>,
+    /// Files `write_dir` may hold, counted from the start of each upload (ERROR 3 beyond):
+    /// an empty file costs no bytes, but it does cost the file system.
+    pub write_dir_max_files: Option<u64>,
     /// Read requests for a name missing from `root` are served from `write_dir`, so a client
     /// can fetch back what it uploaded.
     pub read_uploads: bool,
-    /// A transfer still running after this long is ended.
+    /// A transfer still running after this long is ended (a peer that keeps answering, slowly).
     pub max_transfer_time: Duration,
 }
 
@@ -62,11 +73,13 @@ impl ServerConfig {
             timeout: Duration::from_secs(1),
             min_timeout: Duration::from_millis(20),
             retries: 5,
+            max_timeout_option: 5,
             max_blksize: MAX_BLKSIZE,
             max_windowsize: 64,
             max_window_bytes: 64 << 10,
             max_upload_bytes: 64 << 20,
             write_dir_quota: None,
+            write_dir_max_files: None,
             read_uploads: false,
             max_transfer_time: Duration::from_secs(600),
         }
@@ -97,7 +110,7 @@ impl Server {
     /// `set_nonblocking(true)` and `tokio::net::UdpSocket::from_std`) until `shutdown`
     /// completes, then ends the running transfers. Fails only if the directories are unusable
     /// or the request socket breaks.
-    pub async fn serve(&self, socket: UdpSocket, shutdown: impl Future<Output = ()>, trace: TraceSink) -> io::Result<()> {
+    pub async fn serve(&self, socket: UdpSocket, shutdown: impl Future<Output = ()>, trace: Option<TraceSink>) -> io::Result<()> {
         let local = socket.local_addr()?;
         let mut port = RequestPort {
             server: self,
@@ -134,7 +147,7 @@ struct RequestPort<'a> {
     dirs: Arc<Dirs>,
     /// Traces datagrams that start no transfer (transfer number 0).
     tracer: Tracer,
-    trace: TraceSink,
+    trace: Option<TraceSink>,
     socket: UdpSocket,
     local: SocketAddr,
     slots: Arc<Semaphore>,
@@ -186,19 +199,18 @@ impl RequestPort<'_> {
         };
         let (dirs, config) = (self.dirs.clone(), self.server.config.clone());
         let limit = config.max_transfer_time;
-        let (stop_on_drop, stop) = StopOnDrop::new();
         let accepted = Accepted { peer, request, write, id };
-        // A blocking thread per transfer: lock-step speed is the round trip, and a thread woken
-        // straight from `recvfrom` answers sooner than a task woken through the runtime.
-        let transfer = tokio::task::spawn_blocking(move || {
-            let _slot = slot;
-            session::run(&dirs, &config, socket, accepted, tracer, stop);
+        // A task that may move to a lane while its peer answers fast (see `lane`): waiting for
+        // a peer holds no thread.
+        let running = lane::run(move |stop, done| async move {
+            session::run(&dirs, &config, socket, accepted, tracer, stop).await;
+            let _ = done.send(());
         });
         self.transfers.spawn(async move {
-            // Past the time limit, or when the server stops (this task is aborted), the guard
-            // drops and the transfer ends at its next receive.
-            let _stop = stop_on_drop;
-            let _ = tokio::time::timeout(limit, transfer).await;
+            // Past the time limit, or when the server stops (this task is aborted), `running`
+            // is dropped and the transfer stops at its socket's next look at the stop signal.
+            let _slot = slot;
+            let _ = tokio::time::timeout(limit, running).await;
         });
     }
 

@@ -1,10 +1,12 @@
-//! One server transfer from request to end, on its own port and thread: resolves the file,
+//! One server transfer from request to end, on its own port, as a task: resolves the file,
 //! negotiates options (OACK), then sends the file (RRQ) or receives and stores an upload (WRQ).
 
 use crate::blockio::{Sink, Source};
+use crate::lane::Stop;
 use crate::link::Link;
 use crate::packet::{ErrorCode, Mode, Options, Packet, Request, DEFAULT_BLKSIZE, MAX_PACKET};
 use crate::path::{self, Upload};
+use crate::quota::Quota;
 use crate::receiver::{dally, receive_blocks, Start};
 use crate::sender::send_blocks;
 use crate::server::{validate, ServerConfig};
@@ -13,14 +15,14 @@ use crate::transfer::{report, Params, Rto, TransferError};
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The server's directories, canonicalized once at start.
+/// The server's directories, canonicalized once at start, and the upload space's quota.
 pub(crate) struct Dirs {
     root: PathBuf,
     write_dir: Option<PathBuf>,
+    quota: Arc<Quota>,
 }
 
 impl Dirs {
@@ -33,7 +35,9 @@ impl Dirs {
             }
             Ok(canonical)
         };
-        Ok(Dirs { root: canonical_dir(&config.root)?, write_dir: config.write_dir.as_ref().map(canonical_dir).transpose()? })
+        let write_dir = config.write_dir.as_ref().map(canonical_dir).transpose()?;
+        let quota = Arc::new(Quota::new(config.write_dir_quota, config.write_dir_max_files, write_dir.as_deref()));
+        Ok(Dirs { root: canonical_dir(&config.root)?, write_dir, quota })
     }
 }
 
@@ -45,18 +49,18 @@ pub(crate) struct Accepted {
     pub id: u64,
 }
 
-/// Runs one transfer to its end (blocking: call it on the transfer's own thread); `stop` ends it
-/// early.
-pub(crate) fn run(dirs: &Dirs, config: &ServerConfig, socket: UdpSocket, accepted: Accepted, tracer: Tracer, stop: Arc<AtomicBool>) {
+/// Runs one transfer to its end (started with `lane::run`); `stop` ends it early, and a partial
+/// upload is removed.
+pub(crate) async fn run(dirs: &Dirs, config: &ServerConfig, socket: UdpSocket, accepted: Accepted, tracer: Tracer, stop: Arc<Stop>) {
     let Accepted { peer, request, write, id } = accepted;
     let Ok(mut link) = Link::new(socket, peer, true, tracer, stop) else { return };
-    let result = if write { receive(dirs, config, &mut link, request, id) } else { send(dirs, config, &mut link, request) };
+    let result = if write { receive(dirs, config, &mut link, request, id).await } else { send(dirs, config, &mut link, request).await };
     if let Err(error) = result {
-        report(&mut link, error);
+        report(&mut link, error).await;
     }
 }
 
-fn send(dirs: &Dirs, config: &ServerConfig, link: &mut Link, request: Request) -> Result<(), TransferError> {
+async fn send(dirs: &Dirs, config: &ServerConfig, link: &mut Link, request: Request) -> Result<(), TransferError> {
     let uploads = dirs.write_dir.as_deref().filter(|_| config.read_uploads);
     let (file, size) = match (path::open_read(&dirs.root, &request.filename), uploads) {
         (Err(TransferError::Local { code: ErrorCode::FILE_NOT_FOUND, .. }), Some(uploads)) => {
@@ -68,43 +72,41 @@ fn send(dirs: &Dirs, config: &ServerConfig, link: &mut Link, request: Request) -
     let tsize = (request.mode == Mode::Octet).then_some(size);
     let (params, oack) = negotiate(config, &request.options, tsize);
     let handshake_rtt = match oack {
-        Some(oack) => await_ack_of_oack(link, Packet::Oack(oack), params)?,
+        Some(oack) => await_ack_of_oack(link, Packet::Oack(oack), params).await?,
         None => None,
     };
-    send_blocks(link, &mut Source::file(file, request.mode), params, handshake_rtt)?;
+    send_blocks(link, &mut Source::file(file, request.mode), params, handshake_rtt).await?;
     Ok(())
 }
 
-fn receive(dirs: &Dirs, config: &ServerConfig, link: &mut Link, request: Request, id: u64) -> Result<(), TransferError> {
+async fn receive(dirs: &Dirs, config: &ServerConfig, link: &mut Link, request: Request, id: u64) -> Result<(), TransferError> {
     let Some(dir) = dirs.write_dir.clone() else {
         return Err(TransferError::local(ErrorCode::ACCESS_VIOLATION, "uploads are not allowed on this server"));
     };
-    if request.options.tsize.is_some_and(|size| size > config.max_upload_bytes) {
+    let announced = request.options.tsize;
+    if announced.is_some_and(|size| size > config.max_upload_bytes) {
         let message = format!("file larger than the {}-byte upload limit", config.max_upload_bytes);
         return Err(TransferError::local(ErrorCode::DISK_FULL, message));
     }
-    let limit = match config.write_dir_quota {
-        None => config.max_upload_bytes,
-        Some(quota) => {
-            let used = path::bytes_under(&dir);
-            let left = quota.saturating_sub(used);
-            if left == 0 || request.options.tsize.is_some_and(|size| size > left) {
-                let message = format!("upload space used up ({used} of {quota} bytes)");
-                return Err(TransferError::local(ErrorCode::DISK_FULL, message));
-            }
-            left.min(config.max_upload_bytes)
-        }
-    };
+    if let Some(left) = dirs.quota.left().filter(|&left| left == 0 || announced.is_some_and(|size| size > left)) {
+        return Err(TransferError::local(ErrorCode::DISK_FULL, format!("upload space used up ({left} bytes left)")));
+    }
+    // Counted from here: the file now, its bytes as they are written (with those of every
+    // other upload at the same time), all given back if the upload fails.
+    let charge = dirs.quota.start()?;
     let (upload, file) = Upload::create(&dir, &request.filename, config.allow_overwrite, id)?;
-    let (params, oack) = negotiate(config, &request.options, request.options.tsize);
+    let (params, oack) = negotiate(config, &request.options, announced);
     let pending = oack.map_or(Packet::Ack { block: 0 }, Packet::Oack);
-    link.send(&pending, false)?;
-    let mut sink = Sink::file(file, request.mode, limit);
+    link.send(&pending, false).await?;
+    let mut sink = Sink::file(file, request.mode, config.max_upload_bytes, &charge);
     let start = Start { pending: Some(pending), first: None };
-    let received = receive_blocks(link, &mut sink, params, start, None)?;
+    let received = receive_blocks(link, &mut sink, params, start, None).await?;
     sink.finish()?;
-    upload.commit()?;
-    dally(link, received.final_block, params);
+    if let Some(replaced) = upload.commit()? {
+        dirs.quota.replaced(replaced);
+    }
+    charge.keep();
+    dally(link, received.final_block, params).await;
     Ok(())
 }
 
@@ -113,7 +115,7 @@ fn receive(dirs: &Dirs, config: &ServerConfig, link: &mut Link, request: Request
 fn negotiate(config: &ServerConfig, asked: &Options, tsize: Option<u64>) -> (Params, Option<Options>) {
     let mut reply = Options {
         blksize: asked.blksize.map(|b| b.min(config.max_blksize)),
-        timeout: asked.timeout,
+        timeout: asked.timeout.filter(|&seconds| seconds <= config.max_timeout_option),
         tsize: asked.tsize.and(tsize),
         ..Options::default()
     };
@@ -127,18 +129,18 @@ fn negotiate(config: &ServerConfig, asked: &Options, tsize: Option<u64>) -> (Par
 
 /// Sends the OACK of a read request until the client's ACK 0 arrives; returns the round trip
 /// when the first OACK was answered.
-fn await_ack_of_oack(link: &mut Link, oack: Packet<'static>, params: Params) -> Result<Option<Duration>, TransferError> {
-    link.send(&oack, false)?;
+async fn await_ack_of_oack(link: &mut Link, oack: Packet<'static>, params: Params) -> Result<Option<Duration>, TransferError> {
+    link.send(&oack, false).await?;
     let sent_at = Instant::now();
     let mut buf = vec![0u8; MAX_PACKET + 1];
     let mut retries = 0;
     let mut rto = Rto::new(&params, None);
     let mut deadline = Instant::now() + rto.timeout();
     loop {
-        match link.recv(&mut buf, deadline)? {
+        match link.recv(&mut buf, deadline).await? {
             None => {
                 rto.timed_out(&mut retries, &params)?;
-                link.send(&oack, true)?;
+                link.send(&oack, true).await?;
                 deadline = Instant::now() + rto.timeout();
             }
             Some(Packet::Ack { block: 0 }) => return Ok((retries == 0).then(|| sent_at.elapsed())),
@@ -173,6 +175,17 @@ mod tests {
         let (params, oack) = negotiate(&config, &asked, Some(5));
         assert!(oack.is_none());
         assert_eq!((params.blksize, params.window), (512, 1));
+    }
+
+    #[test]
+    fn a_timeout_above_the_limit_is_declined_and_the_server_timer_kept() {
+        let config = ServerConfig::new("/");
+        let asked = Options { timeout: Some(255), blksize: Some(512), ..Options::default() };
+        let (params, oack) = negotiate(&config, &asked, None);
+        assert_eq!(oack.unwrap().timeout, None);
+        assert_eq!(params.timeout, config.timeout);
+        let asked = Options { timeout: Some(config.max_timeout_option), ..Options::default() };
+        assert_eq!(negotiate(&config, &asked, None).1.unwrap().timeout, Some(config.max_timeout_option));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use crate::packet::Opcode;
 use crate::server::{Server, ServerConfig};
-use crate::trace::{Direction, TraceEvent};
+use crate::trace::{Direction, TraceEvent, TraceSink};
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,7 +19,8 @@ pub async fn run_tftpd(root: PathBuf, listen: SocketAddr, allow_write: bool) -> 
     let socket = UdpSocket::bind(listen).await.with_context(|| format!("cannot bind UDP {listen}"))?;
     let mode = if allow_write { "read and write" } else { "read-only" };
     eprintln!("classbook tftpd: serving {} on {} ({mode})", root.display(), socket.local_addr()?);
-    let (events, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+    // The log is best effort: under a flood, events past the channel are dropped, not queued.
+    let (events, mut receiver) = TraceSink::channel(4096);
     tokio::spawn(async move {
         while let Some(event) = receiver.recv().await {
             log(&event);

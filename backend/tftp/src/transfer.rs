@@ -137,9 +137,9 @@ impl TransferError {
 
 /// Sends the ERROR packet a `Local` error stands for (others are not reported to the peer),
 /// then hands the error back.
-pub(crate) fn report(link: &mut Link, error: TransferError) -> TransferError {
+pub(crate) async fn report(link: &mut Link, error: TransferError) -> TransferError {
     if let TransferError::Local { code, message } = &error {
-        let _ = link.send(&Packet::Error { code: *code, message: message.clone() }, false);
+        let _ = link.send(&Packet::Error { code: *code, message: message.clone() }, false).await;
     }
     error
 }

@@ -2,14 +2,13 @@
 //! binaries (skipped with a printed notice when absent), commands with time limits.
 #![allow(dead_code)]
 
-use classbook_tftp::{Client, ClientOptions, Server, ServerConfig, TraceEvent};
+use classbook_tftp::{Client, ClientOptions, Server, ServerConfig, TraceEvent, TraceReceiver, TraceSink};
 use std::io::Write;
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::Duration;
 use tempfile::TempDir;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -19,7 +18,9 @@ pub const LIMIT: Duration = Duration::from_secs(40);
 pub struct TestServer {
     pub addr: SocketAddr,
     pub root: TempDir,
-    pub events: UnboundedReceiver<TraceEvent>,
+    /// The server's trace: room for a million events (the interop tests move ~200,000); a test
+    /// that moves more sees only the first.
+    pub events: TraceReceiver,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -33,7 +34,7 @@ pub async fn start_server(configure: impl FnOnce(&mut ServerConfig, &Path)) -> T
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let addr = socket.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let (events_tx, events) = unbounded_channel();
+    let (events_tx, events) = TraceSink::channel(1 << 20);
     let server = Server::new(config);
     let task = tokio::spawn(async move {
         server
