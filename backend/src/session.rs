@@ -141,14 +141,14 @@ async fn connection(socket: WebSocket, app: Arc<App>, token: Option<String>) {
     let student = match student {
         Ok(s) => s,
         Err(message) => {
-            tracing::info!(session = %id, "refused: {message}");
+            tracing::info!(page = %crate::class::token_tag(&id), "refused: {message}");
             let _ = out.send(ServerMsg::Error { run_id: None, message }).await;
             drop(out);
             let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
             return;
         }
     };
-    tracing::info!(session = %id, student = student.id, "connected");
+    tracing::info!(student = student.id, "connected");
     let _ = app.class.db.touch(student.id).await;
     let runs = Runs::default();
     let (shared, conn) = app.sessions.attach(&id, student.id, &app, &out, &runs);
@@ -168,7 +168,7 @@ async fn connection(socket: WebSocket, app: Arc<App>, token: Option<String>) {
             Message::Ping(_) | Message::Pong(_) => {}
         }
     }
-    tracing::info!(session = %id, "disconnected");
+    tracing::info!(student = session.shared.student, "disconnected");
     let student = session.shared.student;
     let app = session.app.clone();
     session.leave().await;
@@ -211,7 +211,7 @@ impl Session {
             if let Some(sandbox) = sandbox {
                 sandbox.close().await;
             }
-            tracing::info!(session = %id, "session ended");
+            tracing::info!(student = shared.student, "session ended");
         });
     }
 
@@ -363,8 +363,7 @@ impl Session {
                 },
             );
         }
-        let (app, shared, runs, out, sid) =
-            (self.app.clone(), self.shared.clone(), self.runs.clone(), self.out.clone(), self.id.clone());
+        let (app, shared, runs, out) = (self.app.clone(), self.shared.clone(), self.runs.clone(), self.out.clone());
         let files: Vec<(String, String)> = req.files.into_iter().map(|f| (f.name, f.text)).collect();
         tokio::spawn(async move {
             let result: Result<(), String> = async {
@@ -373,7 +372,7 @@ impl Session {
                 let why = |e: String| status.stopped_because.get().map_or(e, |why| format!("{why} while it waited in the queue"));
                 let _mine = shared.slots.wait(id, &out, &cancel).await.map_err(why)?;
                 let _slot = app.run_slots.wait(id, &out, &cancel).await.map_err(why)?;
-                let sandbox = sandbox_of(&app, &shared, &sid).await.map_err(|e| format!("{e:#}"))?;
+                let sandbox = sandbox_of(&app, &shared).await.map_err(|e| format!("{e:#}"))?;
                 if let Some(spec) = tftp {
                     started.store(true, Ordering::SeqCst);
                     let check = tftp_check::check(sandbox, id, files, &req.entry, spec.port, stdin_rx, out.clone(), status);
@@ -401,13 +400,14 @@ impl Session {
 }
 
 /// The session's sandbox, started on first use and again if it ended.
-async fn sandbox_of(app: &App, shared: &Shared, id: &str) -> anyhow::Result<Arc<Sandbox>> {
+async fn sandbox_of(app: &App, shared: &Shared) -> anyhow::Result<Arc<Sandbox>> {
     let mut slot = shared.sandbox.lock().await;
     if let Some(s) = slot.as_ref().filter(|s| s.is_alive()) {
         return Ok(s.clone());
     }
     let cfg = app.sandbox.as_ref().map_err(|why| anyhow::anyhow!("{why}"))?;
-    let sandbox = Arc::new(Sandbox::start(cfg, id).await?);
+    // Named at random, not by the token: the name is seen in cgroup paths and logs.
+    let sandbox = Arc::new(Sandbox::start(cfg, &crate::class::random_hex(8)).await?);
     *slot = Some(sandbox.clone());
     Ok(sandbox)
 }
