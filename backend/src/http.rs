@@ -1,7 +1,9 @@
 //! HTTP routes: the lesson API, joining the class, the session WebSocket, the teacher's API
 //! (`teacher`), the Python worker's relay (`relay`), and the page's assets, with the
-//! cross-origin isolation headers (they give localhost and https pages SharedArrayBuffer).
+//! cross-origin isolation headers (they give localhost and https pages SharedArrayBuffer);
+//! `origin` refuses other sites' requests.
 
+pub mod origin;
 mod relay;
 mod teacher;
 
@@ -26,6 +28,7 @@ pub fn router(app: Arc<App>) -> Router {
         .nest("/api/teacher", teacher::router(app.clone()))
         .nest("/api/relay", relay::router())
         .fallback(assets::serve)
+        .layer(middleware::from_fn_with_state(app.clone(), origin::check))
         .layer(middleware::from_fn(isolation_headers))
         .with_state(app)
 }
