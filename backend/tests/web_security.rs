@@ -122,3 +122,57 @@ async fn allowed_origins_come_from_the_flag_or_the_environment_and_a_bad_one_is_
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!((a, b, c), (200, 200, 403));
 }
+
+/// The text of each `<script>` without `src` (what the browser would run inline).
+fn inline_scripts(html: &str) -> Vec<String> {
+    html.split("<script").skip(1).filter_map(|s| {
+        let (attrs, rest) = s.split_once('>')?;
+        (!attrs.contains("src=")).then(|| rest.split("</script>").next().unwrap_or("").to_string())
+    })
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_page_forbids_inline_script_except_its_own_by_hash_and_allows_webassembly() {
+    use base64::Engine;
+    use sha2::Digest;
+    let server = support::start().await;
+    let lan_host = format!("classroom.test:{}", server.addr.port());
+    for host in [server.addr.to_string(), lan_host] {
+        let page = http(server.addr, "GET", "/", &[("Host", &host)], None).await;
+        assert!(matches!(page.status, 200 | 503), "{}", page.status); // 503: the page is not built in
+        let csp = page.header("content-security-policy").expect("a Content-Security-Policy on the page");
+        let script = csp.split(';').find(|d| d.trim().starts_with("script-src")).expect("script-src");
+        assert!(script.contains("'self'") && script.contains("'wasm-unsafe-eval'"), "{csp}");
+        assert!(!script.contains("'unsafe-inline'") && !script.contains("'unsafe-eval'"), "{csp}");
+        assert!(csp.contains(&format!("ws://{host} wss://{host}")), "{csp}");
+        for needed in ["worker-src 'self'", "img-src 'self' data:", "object-src 'none'", "frame-ancestors 'none'"] {
+            assert!(csp.contains(needed), "{needed}: {csp}");
+        }
+        // Every inline script the built page has (trunk's wasm loader) is allowed by its hash.
+        let inline = inline_scripts(&page.body);
+        for s in &inline {
+            let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(s.as_bytes()));
+            assert!(script.contains(&format!("'sha256-{hash}'")), "an inline script without its hash:\n{s}\n{csp}");
+        }
+        println!("{} inline script(s) in the page: {csp}", inline.len());
+    }
+    // Other answers are not pages: no policy on the API.
+    let api = http(server.addr, "GET", "/api/lessons", &[], None).await;
+    assert_eq!(api.header("content-security-policy"), None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn teacher_answers_are_never_cached() {
+    let teacher = "teacher-token-no-store";
+    let server = support::start_with_app(|app| app.class.teacher_token = teacher.into()).await;
+    let bearer = format!("Bearer {teacher}");
+    for path in ["/api/teacher/students", "/api/teacher/progress", "/api/teacher/progress.csv", "/api/teacher/course"] {
+        let ok = http(server.addr, "GET", path, &[("Authorization", &bearer)], None).await;
+        assert_eq!((ok.status, ok.header("cache-control")), (200, Some("no-store")), "{path}");
+        let refused = http(server.addr, "GET", path, &[], None).await;
+        assert_eq!((refused.status, refused.header("cache-control")), (401, Some("no-store")), "{path}");
+    }
+    let posted = http(server.addr, "POST", "/api/teacher/message", &[("Authorization", &bearer)], Some(r#"{"message": "hi"}"#)).await;
+    assert_eq!((posted.status, posted.header("cache-control")), (200, Some("no-store")));
+}

@@ -4,7 +4,7 @@
 use super::error;
 use crate::app::App;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use std::sync::Arc;
@@ -20,7 +20,7 @@ pub async fn check(State(app): State<Arc<App>>, req: Request, next: Next) -> Res
     }
     let Some(origin) = req.headers().get(header::ORIGIN) else { return next.run(req).await };
     let origin = String::from_utf8_lossy(origin.as_bytes()).into_owned();
-    let host = host_of(req.headers(), &req);
+    let host = host_of(&req);
     if same_site(&origin, host.as_deref(), &app.allowed_origins) {
         return next.run(req).await;
     }
@@ -35,8 +35,8 @@ pub async fn check(State(app): State<Arc<App>>, req: Request, next: Next) -> Res
 }
 
 /// The host and port the browser addressed: `Host`, or the URI's authority (HTTP/2).
-fn host_of(headers: &HeaderMap, req: &Request) -> Option<String> {
-    match headers.get(header::HOST) {
+pub(super) fn host_of(req: &Request) -> Option<String> {
+    match req.headers().get(header::HOST) {
         Some(h) => h.to_str().ok().map(str::to_string),
         None => req.uri().authority().map(|a| a.to_string()),
     }
