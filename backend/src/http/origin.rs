@@ -25,6 +25,7 @@ pub async fn check(State(app): State<Arc<App>>, req: Request, next: Next) -> Res
         return next.run(req).await;
     }
     let host = host.unwrap_or_else(|| "this class server".into());
+    tracing::info!(%origin, %host, path = %req.uri().path(), "refused a request from another site's page");
     error(
         StatusCode::FORBIDDEN,
         format!(
