@@ -17,7 +17,7 @@ static POLICY: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
         .add_tag_attributes("th", ["style"])
         .add_tag_attributes("td", ["style"])
         .filter_style_properties(["text-align"].into())
-        .attribute_filter(|element, attribute, value| keep(element, attribute, value));
+        .attribute_filter(keep);
     b
 });
 
