@@ -32,6 +32,9 @@ pub struct App {
     pub open_sockets: std::sync::atomic::AtomicUsize,
     /// Input and Stop for the Python workers of pages without shared memory (plain http).
     pub relay: crate::relay::Relay,
+    /// Sites other than the server's own host whose pages may open sessions and post
+    /// (`--allowed-origin`), as `http::origin::normalize` writes them.
+    pub allowed_origins: Vec<String>,
 }
 
 impl App {
@@ -49,6 +52,7 @@ impl App {
             stopping: tokio::sync::watch::Sender::new(false),
             open_sockets: Default::default(),
             relay: Default::default(),
+            allowed_origins: Vec::new(),
         }
     }
 

@@ -13,6 +13,11 @@ struct Dist;
 const NOT_BUILT: &str = "<!doctype html><meta charset=utf-8><title>classbook</title>\
 <p>The page is not built into this binary. Build it with <code>./run serve</code> (see README.md).";
 
+/// The page's `index.html` as built into this binary (`None` when the page was not built).
+pub fn index_html() -> Option<Vec<u8>> {
+    Dist::get("index.html").map(|f| f.data.into_owned())
+}
+
 pub async fn serve(uri: Uri, headers: HeaderMap) -> Response {
     let path = match uri.path().trim_start_matches('/') {
         "" => "index.html",

@@ -1,9 +1,12 @@
 //! HTTP routes: the lesson API, joining the class, the session WebSocket, the teacher's API
 //! (`teacher`), the Python worker's relay (`relay`), and the page's assets, with the
-//! cross-origin isolation headers (they give localhost and https pages SharedArrayBuffer).
-//! `listen`: the accept loop (http or https).
+//! cross-origin isolation headers (they give localhost and https pages SharedArrayBuffer);
+//! `origin` refuses other sites' requests, `csp` is the page's Content-Security-Policy,
+//! `listen` the accept loop (http or https).
 
+mod csp;
 pub mod listen;
+pub mod origin;
 mod relay;
 mod teacher;
 
@@ -28,6 +31,7 @@ pub fn router(app: Arc<App>) -> Router {
         .nest("/api/teacher", teacher::router(app.clone()))
         .nest("/api/relay", relay::router())
         .fallback(assets::serve)
+        .layer(middleware::from_fn_with_state(app.clone(), origin::check))
         .layer(middleware::from_fn(isolation_headers))
         .with_state(app)
 }
@@ -130,8 +134,14 @@ async fn ws(
 }
 
 async fn isolation_headers(req: axum::extract::Request, next: Next) -> Response {
+    let host = origin::host_of(&req);
     let mut res = next.run(req).await;
     let h = res.headers_mut();
+    let html = h.get(header::CONTENT_TYPE).and_then(|t| t.to_str().ok()).is_some_and(|t| t.starts_with("text/html"));
+    if html {
+        let policy = HeaderValue::from_str(&csp::policy(host.as_deref())).expect("the policy is ASCII");
+        h.insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
     h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
     h.insert("cross-origin-embedder-policy", HeaderValue::from_static("require-corp"));
     h.insert("cross-origin-resource-policy", HeaderValue::from_static("same-origin"));

@@ -108,6 +108,10 @@ struct ClassFlags {
     /// The class's name, shown on the join page.
     #[arg(long, default_value = "classbook", env = "CLASSBOOK_TITLE")]
     title: String,
+    /// Another site whose pages may use this server (e.g. https://class.school.example behind
+    /// a proxy); repeat it for more. The server's own address is always allowed.
+    #[arg(long = "allowed-origin", env = "CLASSBOOK_ALLOWED_ORIGINS", value_delimiter = ',', value_name = "ORIGIN")]
+    allowed_origins: Vec<String>,
 }
 
 /// Sandbox and queue limits; defaults suit a class of 30–40 on one laptop.
@@ -276,6 +280,13 @@ async fn serve(
     tls: TlsFlags,
 ) -> Result<()> {
     raise_open_files();
+    let allowed_origins = flags
+        .allowed_origins
+        .iter()
+        .map(|o| o.trim())
+        .filter(|o| !o.is_empty())
+        .map(|o| classbook::http::origin::normalize(o).map_err(|e| anyhow::anyhow!("--allowed-origin: {e}")))
+        .collect::<Result<Vec<_>>>()?;
     let course = load_course(course_dir.as_deref())?;
     let tls = tls.load(&flags.data)?;
     let data = flags.data.clone();
@@ -316,6 +327,7 @@ async fn serve(
     app.class.access_code = flags.access_code.filter(|c| !c.is_empty());
     app.class.max_students = flags.max_students;
     app.class.title = flags.title;
+    app.allowed_origins = allowed_origins;
     if let Some(token) = flags.teacher_token {
         anyhow::ensure!(token.len() >= 8, "--teacher-token must have at least 8 characters");
         app.class.teacher_token = token;

@@ -160,7 +160,7 @@ async fn connection(socket: WebSocket, app: Arc<App>, token: Option<String>, fro
         Ok(s) => s,
         Err(reason) => return refuse(out, writer, reason).await,
     };
-    tracing::info!(session = %id, student = student.id, "connected");
+    tracing::info!(student = student.id, "connected");
     let _ = app.class.db.touch(student.id).await;
     let runs = Runs::default();
     let (shared, conn) = match app.sessions.attach(&id, student.id, &app, &out, &runs) {
@@ -186,7 +186,7 @@ async fn connection(socket: WebSocket, app: Arc<App>, token: Option<String>, fro
             Message::Ping(_) | Message::Pong(_) => {}
         }
     }
-    tracing::info!(session = %id, "disconnected");
+    tracing::info!(student = session.shared.student, "disconnected");
     let student = session.shared.student;
     let app = session.app.clone();
     session.leave().await;
@@ -226,7 +226,7 @@ impl Session {
             if let Some(sandbox) = sandbox {
                 sandbox.close().await;
             }
-            tracing::info!(session = %id, "session ended");
+            tracing::info!(student = shared.student, "session ended");
         });
     }
 
@@ -365,8 +365,7 @@ impl Session {
             }
             runs.insert(id, ctl.clone());
         }
-        let (app, shared, runs, out, sid) =
-            (self.app.clone(), self.shared.clone(), self.runs.clone(), self.out.clone(), self.id.clone());
+        let (app, shared, runs, out) = (self.app.clone(), self.shared.clone(), self.runs.clone(), self.out.clone());
         let files: Vec<(String, String)> = req.files.into_iter().map(|f| (f.name, f.text)).collect();
         tokio::spawn(async move {
             let result: Result<(), String> = async {
@@ -374,7 +373,7 @@ impl Session {
                 let _mine = shared.slots.wait(id, &out, &ctl).await?;
                 let _slot = app.run_slots.wait(id, &out, &ctl).await?;
                 ctl.set_phase(Phase::Starting);
-                let sandbox = sandbox_of(&app, &shared, &sid).await.map_err(|e| format!("{e:#}"))?;
+                let sandbox = sandbox_of(&app, &shared).await.map_err(|e| format!("{e:#}"))?;
                 // A stop that came while the sandbox started is not lost.
                 if let Some(stop) = ctl.stopping() {
                     return Err(crate::run::queued_stop(&stop));
@@ -408,7 +407,7 @@ impl Session {
 
 /// The session's sandbox, started on first use and again if it ended; never for a session
 /// whose pages have all left (nothing would close it).
-async fn sandbox_of(app: &App, shared: &Shared, id: &str) -> anyhow::Result<Arc<Sandbox>> {
+async fn sandbox_of(app: &App, shared: &Shared) -> anyhow::Result<Arc<Sandbox>> {
     let mut slot = shared.sandbox.lock().await;
     if shared.connections.load(Ordering::SeqCst) == 0 {
         anyhow::bail!("the page left before the program started");
@@ -417,7 +416,8 @@ async fn sandbox_of(app: &App, shared: &Shared, id: &str) -> anyhow::Result<Arc<
         return Ok(s.clone());
     }
     let cfg = app.sandbox.as_ref().map_err(|why| anyhow::anyhow!("{why}"))?;
-    let sandbox = Arc::new(Sandbox::start(cfg, id).await?);
+    // Named at random, not by the token: the name is seen in cgroup paths and logs.
+    let sandbox = Arc::new(Sandbox::start(cfg, &crate::class::random_hex(8)).await?);
     *slot = Some(sandbox.clone());
     Ok(sandbox)
 }

@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use support::Client;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const TEACHER: &str = "teacher-secret-0123";
 
@@ -100,24 +99,10 @@ fn token(n: u8) -> String {
 
 /// One HTTP/1.1 request; the status and the body.
 async fn http(addr: SocketAddr, method: &str, path: &str, auth: Option<&str>, body: Option<serde_json::Value>) -> (u16, String) {
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
-    if !body.is_empty() {
-        req.push_str("Content-Type: application/json\r\n");
-    }
-    if let Some(a) = auth {
-        req.push_str(&format!("Authorization: Bearer {a}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(&body);
-    tcp.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(20), tcp.read_to_end(&mut raw)).await.expect("a reply within 20 s").unwrap();
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP reply");
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status");
-    (status, body.to_string())
+    let bearer = auth.map(|a| format!("Bearer {a}"));
+    let headers: Vec<(&str, &str)> = bearer.iter().map(|b| ("Authorization", b.as_str())).collect();
+    let reply = support::http(addr, method, path, &headers, body.map(|b| b.to_string()).as_deref()).await;
+    (reply.status, reply.body)
 }
 
 async fn teacher_get(addr: SocketAddr, path: &str) -> serde_json::Value {

@@ -321,3 +321,112 @@ async fn without_cgroups_a_memory_bomb_meets_the_address_space_limit_and_threads
     let bomb = a.run(2, "hog = []\nwhile True:\n    hog.append(bytearray(16 << 20))\n").await;
     assert!(bomb.stderr.contains("MemoryError"), "{:?} {}", bomb.exit, bomb.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn socket_families_the_course_does_not_use_are_refused_with_a_clear_error() {
+    let (_s, mut a, mut other) = two_students().await;
+    let out = a.run(1, r#"
+import socket, errno
+def sock(name, *args):
+    try:
+        socket.socket(*args).close()
+        print("CREATED", name)
+    except OSError as e:
+        print("refused", name, errno.errorcode.get(e.errno, e.errno), "-", e.strerror)
+sock("packet", socket.AF_PACKET, socket.SOCK_RAW, 0)
+sock("alg", socket.AF_ALG, socket.SOCK_SEQPACKET, 0)
+sock("key", 15, socket.SOCK_RAW, 2)
+sock("vsock", 40, socket.SOCK_STREAM, 0)
+sock("netlink-audit", socket.AF_NETLINK, socket.SOCK_RAW, 9)
+sock("netlink-generic", socket.AF_NETLINK, socket.SOCK_RAW, 16)
+sock("netlink-uevent", socket.AF_NETLINK, socket.SOCK_DGRAM, 15)
+try:
+    socket.socketpair(socket.AF_PACKET)
+    print("CREATED pair")
+except OSError as e:
+    print("refused pair", errno.errorcode.get(e.errno, e.errno))
+"#).await;
+    for name in ["packet", "alg", "key", "vsock"] {
+        assert!(says(&out, &format!("refused {name} EAFNOSUPPORT - Address family not supported")), "{name}: {}", out.combined);
+    }
+    for name in ["netlink-audit", "netlink-generic", "netlink-uevent"] {
+        assert!(says(&out, &format!("refused {name} EPROTONOSUPPORT")), "{name}: {}", out.combined);
+    }
+    assert!(says(&out, "refused pair EAFNOSUPPORT"), "{}", out.combined);
+    assert!(!says(&out, "CREATED"), "{}", out.combined);
+    bystander_ok(&mut other, 1001).await;
+}
+
+/// The syscall numbers below are x86_64's.
+#[cfg(target_arch = "x86_64")]
+#[tokio::test(flavor = "multi_thread")]
+async fn kernel_facilities_the_course_does_not_use_fail_with_an_errno_not_a_kill() {
+    let (_s, mut a, mut other) = two_students().await;
+    // Arguments are chosen so that, unfiltered, each call would fail differently (EFAULT,
+    // EINVAL) or succeed: the errno printed is the filter's.
+    let out = a.run(1, r#"
+import ctypes, errno
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+def sys(name, nr, *args):
+    ctypes.set_errno(0)
+    r = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) for a in args])
+    print("sys", name, r, errno.errorcode.get(ctypes.get_errno(), ctypes.get_errno()))
+sys("io_uring_setup", 425, 1, 0)
+sys("io_uring_enter", 426, 0, 0, 0, 0, 0, 0)
+sys("io_uring_register", 427, 0, 0, 0, 0)
+sys("keyctl", 250, 0, -3, 0)
+sys("add_key", 248, 0, 0, 0, 0, 0)
+sys("request_key", 249, 0, 0, 0, 0)
+sys("userfaultfd", 323, 0)
+sys("bpf", 321, 999, 0, 0)
+sys("perf_event_open", 298, 0, 0, -1, -1, 0)
+sys("kexec_load", 246, 0, 0, 0, 0)
+sys("kexec_file_load", 320, -1, -1, 0, 0, 0)
+sys("init_module", 175, 0, 0, 0)
+sys("finit_module", 313, -1, 0, 0)
+sys("delete_module", 176, 0, 0)
+sys("mount", 165, 0, 0, 0, 0, 0)
+sys("umount2", 166, 0, 0)
+sys("pivot_root", 155, 0, 0)
+print("still alive")
+"#).await;
+    for name in ["io_uring_setup", "io_uring_enter", "io_uring_register", "keyctl", "add_key", "request_key"] {
+        assert!(says(&out, &format!("sys {name} -1 ENOSYS")), "{name}: {}", out.combined);
+    }
+    for name in [
+        "userfaultfd", "bpf", "perf_event_open", "kexec_load", "kexec_file_load", "init_module", "finit_module",
+        "delete_module", "mount", "umount2", "pivot_root",
+    ] {
+        assert!(says(&out, &format!("sys {name} -1 EPERM")), "{name}: {}", out.combined);
+    }
+    assert!(says(&out, "still alive"), "{}", out.combined);
+    bystander_ok(&mut other, 1001).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_socket_families_the_course_needs_still_work() {
+    let (_s, mut a, mut other) = two_students().await;
+    let out = a.run(1, r#"
+import socket, os
+for name, family, kind in [("tcp", socket.AF_INET, socket.SOCK_STREAM), ("udp", socket.AF_INET, socket.SOCK_DGRAM),
+                           ("tcp6", socket.AF_INET6, socket.SOCK_STREAM), ("unix", socket.AF_UNIX, socket.SOCK_STREAM)]:
+    socket.socket(family, kind).close()
+    print("ok", name)
+a, b = socket.socketpair()
+a.sendall(b"ping")
+print("ok pair", b.recv(4).decode())
+r = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+r.close()
+print("ok route")
+print("ok names", [n for _, n in socket.if_nameindex()])
+print("ok resolve", sorted({ai[4][0] for ai in socket.getaddrinfo("localhost", 80, flags=socket.AI_ADDRCONFIG)}))
+s = socket.create_server(("::1", 0), family=socket.AF_INET6)
+c = socket.create_connection(s.getsockname()[:2])
+print("ok v6 connect")
+"#).await;
+    for line in ["ok tcp", "ok udp", "ok tcp6", "ok unix", "ok pair ping", "ok route", "ok names ['lo']", "ok resolve", "ok v6 connect"] {
+        assert!(says(&out, line), "{line}: {}", out.combined);
+    }
+    bystander_ok(&mut other, 1001).await;
+}

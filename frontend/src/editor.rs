@@ -1,12 +1,12 @@
 //! The code editor of a cell: CodeMirror 6 (frontend/editor/codemirror.js, bundled at build
-//! time and loaded by index.html as `window.classbookEditor`), kept in step with a signal.
+//! time and loaded by editor/load-editor.js as `window.classbookEditor`), kept in step with a signal.
 
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlElement, KeyboardEvent};
 
-/// The event index.html fires once the editor module is loaded.
+/// The event editor/load-editor.js fires once the editor module is loaded.
 const READY_EVENT: &str = "classbook-editor";
 
 fn module() -> Option<JsValue> {

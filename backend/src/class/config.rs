@@ -32,6 +32,15 @@ pub fn file_args(file: &Path, cmd: &clap::Command, given: &clap::ArgMatches) -> 
             (toml::Value::String(s), true) => args.push(format!("--{long}={s}").into()),
             (toml::Value::Integer(n), true) => args.push(format!("--{long}={n}").into()),
             (toml::Value::Float(x), true) => args.push(format!("--{long}={x}").into()),
+            // A flag given several times (`--allowed-origin`) takes a list.
+            (toml::Value::Array(items), true) if matches!(arg.get_action(), clap::ArgAction::Append) => {
+                for item in items {
+                    match item {
+                        toml::Value::String(s) => args.push(format!("--{long}={s}").into()),
+                        v => bail!("{}: each of '{key}' must be a string, not {}", file.display(), v.type_str()),
+                    }
+                }
+            }
             (v, true) => bail!("{}: '{key}' must be a string or a number, not {}", file.display(), v.type_str()),
             (v, false) => bail!("{}: '{key}' must be true or false, not {}", file.display(), v.type_str()),
         }
@@ -50,6 +59,30 @@ mod tests {
             .arg(Arg::new("bind").long("bind").default_value("127.0.0.1:8080").env("TEST_CLASSBOOK_BIND"))
             .arg(Arg::new("max_students").long("max-students").default_value("60"))
             .arg(Arg::new("unsafe").long("unsafe-no-sandbox").action(ArgAction::SetTrue))
+            .arg(Arg::new("allowed").long("allowed-origin").action(ArgAction::Append).value_delimiter(','))
+    }
+
+    #[test]
+    fn a_flag_given_several_times_takes_a_list_or_a_comma_separated_string() {
+        let dir = std::env::temp_dir().join(format!("classbook-config-list-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("classbook.toml");
+        let given = cmd().get_matches_from(["serve"]);
+        std::fs::write(&file, "allowed-origin = [\"https://a.example\", \"http://b.example:8080\"]\n").unwrap();
+        let args = file_args(&file, &cmd(), &given).unwrap();
+        assert_eq!(args, [OsString::from("--allowed-origin=https://a.example"), OsString::from("--allowed-origin=http://b.example:8080")]);
+        std::fs::write(&file, "allowed_origin = \"https://a.example,http://b.example\"\n").unwrap();
+        let mut argv = vec![OsString::from("serve")];
+        argv.extend(file_args(&file, &cmd(), &given).unwrap());
+        let parsed = cmd().get_matches_from(argv);
+        let origins: Vec<&String> = parsed.get_many::<String>("allowed").unwrap().collect();
+        assert_eq!(origins, ["https://a.example", "http://b.example"]);
+        std::fs::write(&file, "allowed-origin = [1]\n").unwrap();
+        assert!(file_args(&file, &cmd(), &given).unwrap_err().to_string().contains("must be a string"));
+        std::fs::write(&file, "max-students = [\"40\"]\n").unwrap();
+        let err = file_args(&file, &cmd(), &given).unwrap_err().to_string();
+        assert!(err.contains("'max-students' must be"), "a list only where the flag repeats: {err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

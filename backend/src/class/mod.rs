@@ -183,6 +183,13 @@ pub fn valid_token(t: &str) -> bool {
     (16..=64).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// A short tag that names a token in logs without revealing it: the first 6 hex digits of its
+/// SHA-256. A log reader can tell two pages apart, and cannot connect as either.
+pub fn token_tag(token: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes())[..3].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Compares two secrets without an early exit on the first difference (the length of the
 /// expected secret is not hidden, only its content).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -235,6 +242,13 @@ pub fn random_hex(bytes: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_tag_is_six_hex_digits_of_its_sha256() {
+        // SHA-256("abc") = ba7816bf…
+        assert_eq!(token_tag("abc"), "ba7816");
+        assert_ne!(token_tag("0123456789abcdef0"), token_tag("0123456789abcdef1"));
+    }
 
     #[test]
     fn secrets_compare_by_content_and_length() {

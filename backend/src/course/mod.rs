@@ -2,6 +2,7 @@
 //! validated with file:line errors, and served as `shared::course` types.
 
 mod parse;
+mod sanitize;
 
 pub use parse::{parse_lesson, LessonError};
 

@@ -369,11 +369,16 @@ fn flush_prose(prose: &mut String, blocks: &mut Vec<Block>) {
         prose.clear();
         return;
     }
+    blocks.push(Block::Text { html: super::sanitize::html(&render(prose)) });
+    prose.clear();
+}
+
+/// Markdown prose as HTML, before it is sanitized.
+pub(super) fn render(prose: &str) -> String {
     let mut out = String::new();
     let opts = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
     html::push_html(&mut out, Parser::new_ext(prose, opts));
-    blocks.push(Block::Text { html: out });
-    prose.clear();
+    out
 }
 
 /// Whole-lesson rules: unique ids, exercises have checks.

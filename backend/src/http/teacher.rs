@@ -1,11 +1,11 @@
 //! The teacher's API under `/api/teacher/`: every route checks `Authorization: Bearer
-//! <teacher token>` (in constant time) and answers 401 without it.
+//! <teacher token>` (in constant time) and answers 401 without it; no answer is ever cached.
 
 use super::error;
 use crate::app::App;
 use crate::class::progress::{display_name, Progress};
 use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -24,6 +24,13 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .route("/course", get(course))
         .route("/backup", get(backup))
         .route_layer(middleware::from_fn_with_state(app, require_teacher))
+        .layer(middleware::map_response(no_store))
+}
+
+/// Class data (names, progress) must not stay in a browser's or a proxy's cache.
+async fn no_store(mut res: Response) -> Response {
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
 }
 
 async fn require_teacher(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {

@@ -297,7 +297,7 @@ impl Sandbox {
             None => Err("no companion TFTP server without a sandbox".to_string()),
         };
         if let Err(why) = &companion {
-            tracing::warn!(session = %name, "{why}");
+            tracing::warn!(sandbox = %name, "{why}");
         }
         let routes: Routes = Arc::default();
         let alive = Arc::new(AtomicBool::new(true));

@@ -7,6 +7,7 @@ use futures_util::{SinkExt, StreamExt};
 use shared::wire::{ClientMsg, ExitInfo, FileSpec, RunRequest, ServerMsg, Stream};
 use std::net::SocketAddr;
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -60,6 +61,49 @@ async fn start_full(tweak: impl FnOnce(&mut sandbox::Config), grace: Duration, t
     Server { addr, stop: Some(stop) }
 }
 
+/// An HTTP reply: the status, the head (status line and headers) and the body.
+pub struct Reply {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl Reply {
+    /// The value of header `name` (case-insensitive), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+}
+
+/// One HTTP/1.1 request to `addr` with extra `headers` (`Host` defaults to `addr`), a JSON
+/// body if any; the reply within 20 s.
+pub async fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let body = body.unwrap_or_default();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+        req.push_str(&format!("Host: {addr}\r\n"));
+    }
+    if !body.is_empty() {
+        req.push_str("Content-Type: application/json\r\n");
+    }
+    for (name, value) in headers {
+        req.push_str(&format!("{name}: {value}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), tcp.read_to_end(&mut raw)).await.expect("a reply within 20 s").unwrap();
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP reply");
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status");
+    Reply { status, head: head.to_string(), body: body.to_string() }
+}
+
 pub struct Client {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     pub session: String,
@@ -92,13 +136,32 @@ impl Client {
     }
 
     async fn connect_url(url: String) -> Client {
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
+        Client::connect_with(url, &[]).await.unwrap_or_else(|(status, body)| panic!("websocket refused: {status} {body}"))
+    }
+
+    /// Connects to `url` with extra request `headers` (`Origin`, `Host`…); a refusal's status
+    /// and body.
+    pub async fn connect_with(url: String, headers: &[(&str, &str)]) -> Result<Client, (u16, String)> {
+        use tokio_tungstenite::tungstenite::{client::IntoClientRequest, http::HeaderValue, Error};
+        let mut req = url.into_client_request().expect("a websocket URL");
+        for (name, value) in headers {
+            let name = tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes()).expect("a header name");
+            req.headers_mut().insert(name, HeaderValue::from_str(value).expect("a header value"));
+        }
+        let ws = match tokio_tungstenite::connect_async(req).await {
+            Ok((ws, _)) => ws,
+            Err(Error::Http(res)) => {
+                let body = res.body().as_ref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+                return Err((res.status().as_u16(), body));
+            }
+            Err(e) => panic!("websocket: {e}"),
+        };
         let mut c = Client { ws, session: String::new() };
         match c.recv().await {
             ServerMsg::Hello { session } => c.session = session,
             other => panic!("expected Hello, got {other:?}"),
         }
-        c
+        Ok(c)
     }
 
     /// Closes the connection as a page would when the student leaves.

@@ -140,7 +140,7 @@ fn random_channel() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The worker index.html started before the app loaded (taken once; restarts make their own).
+/// The worker worker/start-worker.js started before the app loaded (taken once; restarts make their own).
 fn adopt_early_worker() -> Option<Worker> {
     let window = web_sys::window()?;
     let key = JsValue::from_str("classbookWorker");
