@@ -61,7 +61,9 @@ fn package() -> PathBuf {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert!(status.success(), "scripts/package.sh failed ({status}); its messages are above");
-    let deb = PathBuf::from(lines.join().unwrap().last().expect("the .deb's path").trim());
+    // The script prints the path as it knows it: relative to the repository unless the target
+    // directory is absolute.
+    let deb = repo().join(lines.join().unwrap().last().expect("the .deb's path").trim());
     assert!(deb.extension().is_some_and(|e| e == "deb") && deb.is_file(), "{}", deb.display());
     deb
 }

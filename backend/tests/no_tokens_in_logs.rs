@@ -55,7 +55,7 @@ async fn tokens_never_appear_in_the_log_when_students_join_connect_run_and_leave
     // A stranger who never joined is refused; a wrong code is refused.
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/session?token={stranger}")).await.unwrap();
     let told = tokio::time::timeout(Duration::from_secs(10), futures_util::StreamExt::next(&mut ws)).await;
-    assert!(format!("{told:?}").contains("join the class first"), "{told:?}");
+    assert!(format!("{told:?}").contains("join_first"), "{told:?}");
     let wrong = format!(r#"{{"token": "{stranger}", "name": "X", "code": "0000"}}"#);
     assert_eq!(support::http(addr, "POST", "/api/join", &[], Some(&wrong)).await.status, 403);
 
