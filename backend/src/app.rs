@@ -21,6 +21,8 @@ pub struct App {
     /// Students' sessions by token, kept for `grace` after their last connection closes.
     pub sessions: Sessions,
     pub grace: Duration,
+    /// A page's WebSocket that says nothing for this long (not even a pong) is closed.
+    pub idle_timeout: Duration,
     /// Programs running at once on this server; more wait in a queue.
     pub run_slots: Slots,
     /// Programs one student may run at once; more wait in their own queue.
@@ -46,6 +48,7 @@ impl App {
             sandbox,
             sessions: Sessions::default(),
             grace: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(75),
             run_slots: Slots::new(MAX_RUNS),
             runs_per_student: RUNS_PER_STUDENT,
             class: Class::new(Db::in_memory()),

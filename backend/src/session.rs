@@ -140,10 +140,21 @@ async fn connection(socket: WebSocket, app: Arc<App>, token: Option<String>, fro
     let id = token.filter(|t| crate::class::valid_token(t)).unwrap_or_else(|| crate::class::random_hex(9));
     let (mut sink, mut stream) = socket.split();
     let (out, mut rx) = mpsc::channel::<ServerMsg>(OUTBOX);
+    // Pages are pinged (browsers answer by themselves), and one the server has heard nothing
+    // from for `app.idle_timeout` is closed: a machine that vanished keeps no connection open.
+    let idle_timeout = app.idle_timeout;
+    let ping_every = idle_timeout * 2 / 5;
     let mut writer = tokio::spawn(async move {
-        while let Some(msg) = rx.recv().await {
-            let text = serde_json::to_string(&msg).expect("wire types serialize");
-            match tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(text.into()))).await {
+        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+        loop {
+            let frame = tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some(msg) => Message::Text(serde_json::to_string(&msg).expect("wire types serialize").into()),
+                    None => break,
+                },
+                _ = ping.tick() => Message::Ping(Default::default()),
+            };
+            match tokio::time::timeout(SEND_TIMEOUT, sink.send(frame)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return,
                 Err(_) => {
@@ -173,7 +184,13 @@ async fn connection(socket: WebSocket, app: Arc<App>, token: Option<String>, fro
     let mut writer_gone = false;
     loop {
         let msg = tokio::select! {
-            msg = stream.next() => msg,
+            msg = tokio::time::timeout(idle_timeout, stream.next()) => match msg {
+                Ok(msg) => msg,
+                Err(_) => {
+                    tracing::info!("a page said nothing for {idle_timeout:?}, not even to a ping: disconnected");
+                    break;
+                }
+            },
             _ = stopping.wait_for(|s| *s) => { stopped = true; break }
             // The page stopped reading (or the socket broke): this connection is over.
             _ = &mut writer => { writer_gone = true; break }

@@ -234,3 +234,16 @@ async fn a_run_cannot_outlive_its_cpu_budget_by_forking() {
     assert!(exit.cpu_ms >= 2000, "the run's CPU time counts all its processes: {exit:?}");
     wait_until("the chain ended", 3, || alive_named(&name) == 0).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_that_vanished_is_disconnected_and_one_that_answers_pings_is_not() {
+    let server = support::start_with_app(|app| app.idle_timeout = Duration::from_secs(2)).await;
+    // A machine that vanished: its socket stays open but nothing reads it or answers pings.
+    let mut silent = Client::connect(&server).await;
+    let mut alive = Client::connect(&server).await;
+    // A page that reads (and so answers pings) stays connected well past the timeout...
+    assert!(!alive.closed_within(Duration::from_secs(5)).await, "a live page was disconnected");
+    assert_eq!(alive.run(1, "print('still here')").await.stdout, "still here\n");
+    // ...while the silent one was closed meanwhile.
+    assert!(silent.closed_within(Duration::from_secs(1)).await, "a page that answered nothing was kept");
+}

@@ -428,13 +428,16 @@ impl Browser {
 }
 
 /// A temporary copy of the bundled course's lesson files, for tests that edit lessons;
-/// removed on drop. `label` keeps two tests of one process apart.
+/// removed on drop. Every copy has a folder of its own.
 pub struct CourseCopy(pub std::path::PathBuf);
 
 impl CourseCopy {
     pub fn new(label: &str) -> CourseCopy {
         let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../course");
-        let dir = std::env::temp_dir().join(format!("classbook-course-{label}-{}", std::process::id()));
+        // One folder per copy: a test's two origins run at once in one process.
+        static COPIES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COPIES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("classbook-course-{label}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         for entry in std::fs::read_dir(&src).unwrap() {

@@ -182,6 +182,19 @@ impl Client {
         self.try_recv(Duration::from_secs(20)).await.expect("a message within 20 s")
     }
 
+    /// Whether the server ends this connection within `within` (reading meanwhile, which
+    /// answers its pings).
+    pub async fn closed_within(&mut self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Err(_) => return false,
+                Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => return true,
+                Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
+
     pub async fn try_recv(&mut self, within: Duration) -> Option<ServerMsg> {
         loop {
             let frame = tokio::time::timeout(within, self.ws.next()).await.ok()??;
