@@ -14,6 +14,47 @@ pub const MAX_RUNS: usize = 32;
 /// Programs one student may run at once, by default.
 pub const RUNS_PER_STUDENT: usize = 8;
 
+/// How a class server is set up, from `serve`'s flags, environment and settings file: the
+/// App is built from these (and its course, sandbox and database) once.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Programs running at once on the server.
+    pub max_runs: usize,
+    /// Programs one student may run at once.
+    pub runs_per_student: usize,
+    /// Students must join with this code (none: anyone who opens the page may).
+    pub access_code: Option<String>,
+    pub max_students: usize,
+    /// The class's name on the join page.
+    pub title: String,
+    /// The teacher's token; a fresh random one when `None`.
+    pub teacher_token: Option<String>,
+    /// Other sites whose pages may open sessions and post (normalized origins).
+    pub allowed_origins: Vec<String>,
+    /// How long a student's sandbox outlives their last page.
+    pub grace: Duration,
+    /// A page's WebSocket that says nothing for this long (not even a pong) is closed.
+    pub idle_timeout: Duration,
+}
+
+impl Default for Settings {
+    /// Classroom defaults: 32 programs at once, 8 per student, 60 students, no access code,
+    /// 60 s grace, 75 s of silence.
+    fn default() -> Settings {
+        Settings {
+            max_runs: MAX_RUNS,
+            runs_per_student: RUNS_PER_STUDENT,
+            access_code: None,
+            max_students: crate::class::MAX_STUDENTS,
+            title: "classbook".into(),
+            teacher_token: None,
+            allowed_origins: Vec::new(),
+            grace: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(75),
+        }
+    }
+}
+
 pub struct App {
     course: RwLock<Arc<Course>>,
     /// How to start sandboxes, or why server cells cannot run on this machine.
@@ -40,22 +81,35 @@ pub struct App {
 }
 
 impl App {
-    /// Classroom defaults: 60 s grace, 32 programs at once, 8 per student; a class with no
-    /// access code whose data lives in memory (`serve` opens the class database file).
+    /// Classroom defaults (`Settings::default`) and a class database in memory (for tests;
+    /// `serve` opens the class database file and uses `App::with`).
     pub fn new(course: Course, sandbox: Result<sandbox::Config, String>) -> App {
+        App::with(course, sandbox, Db::in_memory(), Settings::default())
+    }
+
+    /// The server for `course`, making sandboxes as `sandbox` says (or saying why it cannot),
+    /// keeping the class in `db`, set up as `settings` say.
+    pub fn with(course: Course, sandbox: Result<sandbox::Config, String>, db: Db, settings: Settings) -> App {
+        let mut class = Class::new(db);
+        class.access_code = settings.access_code.filter(|c| !c.is_empty());
+        class.max_students = settings.max_students;
+        class.title = settings.title;
+        if let Some(token) = settings.teacher_token {
+            class.teacher_token = token;
+        }
         App {
             course: RwLock::new(Arc::new(course)),
             sandbox,
             sessions: Sessions::default(),
-            grace: Duration::from_secs(60),
-            idle_timeout: Duration::from_secs(75),
-            run_slots: Slots::new(MAX_RUNS),
-            runs_per_student: RUNS_PER_STUDENT,
-            class: Class::new(Db::in_memory()),
+            grace: settings.grace,
+            idle_timeout: settings.idle_timeout,
+            run_slots: Slots::new(settings.max_runs),
+            runs_per_student: settings.runs_per_student,
+            class,
             stopping: tokio::sync::watch::Sender::new(false),
             open_sockets: Default::default(),
             relay: Default::default(),
-            allowed_origins: Vec::new(),
+            allowed_origins: settings.allowed_origins,
         }
     }
 

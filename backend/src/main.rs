@@ -320,19 +320,20 @@ async fn serve(
         }
     };
     let lessons = course.lessons().len();
-    let mut app = App::new(course, sandbox);
-    app.run_slots = classbook::run::Slots::new(limits.max_runs);
-    app.runs_per_student = limits.runs_per_student;
-    app.class.db = db;
-    app.class.access_code = flags.access_code.filter(|c| !c.is_empty());
-    app.class.max_students = flags.max_students;
-    app.class.title = flags.title;
-    app.allowed_origins = allowed_origins;
-    if let Some(token) = flags.teacher_token {
+    if let Some(token) = &flags.teacher_token {
         anyhow::ensure!(token.len() >= 8, "--teacher-token must have at least 8 characters");
-        app.class.teacher_token = token;
     }
-    let app = std::sync::Arc::new(app);
+    let settings = classbook::app::Settings {
+        max_runs: limits.max_runs,
+        runs_per_student: limits.runs_per_student,
+        access_code: flags.access_code,
+        max_students: flags.max_students,
+        title: flags.title,
+        teacher_token: flags.teacher_token,
+        allowed_origins,
+        ..Default::default()
+    };
+    let app = std::sync::Arc::new(App::with(course, sandbox, db, settings));
     let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("cannot listen on {bind}"))?;
     let addr = listener.local_addr()?;
     let (acceptor, tls) = tls.unzip();

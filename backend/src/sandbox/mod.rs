@@ -176,122 +176,11 @@ pub struct LimitCounters {
 impl Sandbox {
     /// Starts the sandbox for session `name` and waits until its agent is ready.
     pub async fn start(cfg: &Config, name: &str) -> Result<Sandbox> {
-        let uid = match &cfg.uids {
-            Some(pool) => Some(pool.lease().map_err(|e| anyhow!(e))?),
-            None => None,
-        };
-        let group = match &cfg.cgroups {
-            Some(cg) => Some(
-                cg.create(name, cfg.limits.memory_bytes, cfg.limits.nproc, cfg.limits.cpus)
-                    .context("cannot make the session's cgroup")?,
-            ),
-            None => None,
-        };
-        let (chan, agent_end) = channel::pair()?;
-        let data = [
-            data_fd(bwrap::HOSTS.as_bytes())?,
-            data_fd(bwrap::PASSWD.as_bytes())?,
-            data_fd(bwrap::GROUP.as_bytes())?,
-            data_fd(bwrap::NSSWITCH.as_bytes())?,
-            data_fd(include_bytes!("agent.py"))?,
-            data_fd(&seccomp::program())?,
-        ];
-        let raw: Vec<RawFd> = data.iter().map(|f| f.as_raw_fd()).collect();
-        let fds = bwrap::DataFds {
-            hosts: raw[0],
-            passwd: raw[1],
-            group: raw[2],
-            nsswitch: raw[3],
-            agent: raw[4],
-            seccomp: raw[5],
-        };
-        let mounts = bwrap::Mounts {
-            python: &cfg.python,
-            work_bytes: cfg.limits.work_bytes,
-            tmp_bytes: cfg.limits.tmp_bytes,
-            packages: cfg.packages.as_deref(),
-        };
-        let unsafe_dir = cfg.unsafe_no_sandbox.then(|| std::env::temp_dir().join(format!("classbook-unsafe-{name}")));
-        let mut cmd = match &unsafe_dir {
-            None => {
-                let mut cmd = Command::new(&cfg.bwrap);
-                cmd.args(bwrap::args(&mounts, &fds, agent_end.as_raw_fd()));
-                cmd
-            }
-            Some(dir) => {
-                std::fs::create_dir_all(dir)?;
-                let mut cmd = Command::new(&cfg.python);
-                cmd.arg("-c").arg(String::from_utf8_lossy(include_bytes!("agent.py")).as_ref());
-                cmd.arg(agent_end.as_raw_fd().to_string()).arg(dir).current_dir(dir);
-                cmd.envs([("PATH", "/usr/bin:/bin"), ("PYTHONUNBUFFERED", "1"), ("LANG", "C.UTF-8")]);
-                cmd
-            }
-        };
-        cmd.env_clear() // bwrap is PID 1 inside: /proc/1/environ must hold no secret
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true);
-        if unsafe_dir.is_some() {
-            cmd.envs([("PATH", "/usr/bin:/bin"), ("PYTHONUNBUFFERED", "1"), ("LANG", "C.UTF-8")]);
-        }
-        let mut inherit = raw.clone();
-        inherit.push(agent_end.as_raw_fd());
-        let limits = cfg.limits.clone();
-        let procs: Vec<CString> = group.as_ref().map(|g| g.procs.clone()).unwrap_or_default();
-        // Without a cgroup, an address-space limit is the memory limit. It must stay well
-        // above the memory limit: glibc reserves arenas and 8 MiB stacks per thread (with
-        // MALLOC_ARENA_MAX=2 set inside, 1 GiB still lets ~100 threads start).
-        let address_space = group.is_none().then(|| (cfg.limits.memory_bytes * 4).max(1 << 30));
-        let drop_to = if unsafe_dir.is_some() { None } else { uid.as_ref().map(|l| l.uid) };
-        // SAFETY: the closure only calls async-signal-safe libc functions on data prepared
-        // before fork.
-        unsafe {
-            cmd.pre_exec(move || {
-                // Join the session's cgroups while still privileged, then become its uid.
-                cgroup::SessionGroup::join_self(&procs)?;
-                if let Some(id) = drop_to {
-                    check(libc::setgroups(0, std::ptr::null()))?;
-                    check(libc::setresgid(id, id, id))?;
-                    check(libc::setresuid(id, id, id))?;
-                }
-                for fd in &inherit {
-                    check(libc::fcntl(*fd, libc::F_SETFD, 0))?;
-                }
-                set_rlimit(libc::RLIMIT_NPROC, limits.nproc)?;
-                set_rlimit(libc::RLIMIT_NOFILE, limits.nofile)?;
-                set_rlimit(libc::RLIMIT_FSIZE, limits.fsize)?;
-                set_rlimit(libc::RLIMIT_CORE, 0)?;
-                if let Some(bytes) = address_space {
-                    set_rlimit(libc::RLIMIT_AS, bytes)?;
-                }
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().with_context(|| format!("cannot start {}", cfg.bwrap.display()))?;
-        drop(data);
-        drop(agent_end);
-
+        let mut launch = Launch::build(cfg, name)?;
+        let child = launch.spawn(cfg)?;
+        let Launch { chan, group, uid, unsafe_dir, .. } = launch;
         let chan = Arc::new(chan);
-        let first = tokio::time::timeout(Duration::from_secs(10), chan.recv_with_fds(1)).await;
-        let ready = matches!(&first, Ok(Ok(Some((m, _)))) if protocol::Event::parse(m) == Ok(protocol::Event::Ready));
-        if !ready {
-            let mut err = String::new();
-            if let Some(mut stderr) = child.stderr.take() {
-                let _ = tokio::time::timeout(Duration::from_secs(2), stderr.read_to_string(&mut err)).await;
-            }
-            let _ = child.kill().await;
-            if let Some(g) = group {
-                let _ = tokio::task::spawn_blocking(move || g.remove()).await;
-            }
-            bail!("the sandbox did not start: {}", if err.trim().is_empty() { "no message from bwrap" } else { err.trim() });
-        }
-        let netns = match first {
-            Ok(Ok(Some((_, mut fds)))) if unsafe_dir.is_none() && fds.len() == 1 => {
-                Some(Arc::new(tftp::NetNs::new(fds.remove(0))))
-            }
-            _ => None,
-        };
+        let (child, group, netns) = handshake(&chan, child, group, unsafe_dir.is_none()).await?;
         let companion = match &netns {
             Some(ns) => tftp::Companion::start(ns, name, cfg.tftp_files.as_deref()),
             None => Err("no companion TFTP server without a sandbox".to_string()),
@@ -477,6 +366,156 @@ impl Sandbox {
             let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
         }
     }
+}
+
+/// A sandbox about to start: its host uid, cgroup, the backend's end of the agent's channel,
+/// the data bwrap reads (files of /etc, the agent, the seccomp program) and the command line.
+struct Launch {
+    cmd: Command,
+    chan: channel::Channel,
+    /// The agent's end of the channel, until the child has its copy.
+    agent_end: Option<OwnedFd>,
+    data: Vec<OwnedFd>,
+    group: Option<cgroup::SessionGroup>,
+    uid: Option<uids::UidLease>,
+    unsafe_dir: Option<PathBuf>,
+}
+
+impl Launch {
+    /// Leases the uid, makes the cgroup and the data, and builds bwrap's command line (or, for
+    /// an unsafe session, plain python3's).
+    fn build(cfg: &Config, name: &str) -> Result<Launch> {
+        let uid = match &cfg.uids {
+            Some(pool) => Some(pool.lease().map_err(|e| anyhow!(e))?),
+            None => None,
+        };
+        let group = match &cfg.cgroups {
+            Some(cg) => Some(
+                cg.create(name, cfg.limits.memory_bytes, cfg.limits.nproc, cfg.limits.cpus)
+                    .context("cannot make the session's cgroup")?,
+            ),
+            None => None,
+        };
+        let (chan, agent_end) = channel::pair()?;
+        let data = vec![
+            data_fd(bwrap::HOSTS.as_bytes())?,
+            data_fd(bwrap::PASSWD.as_bytes())?,
+            data_fd(bwrap::GROUP.as_bytes())?,
+            data_fd(bwrap::NSSWITCH.as_bytes())?,
+            data_fd(include_bytes!("agent.py"))?,
+            data_fd(&seccomp::program())?,
+        ];
+        let raw: Vec<RawFd> = data.iter().map(|f| f.as_raw_fd()).collect();
+        let fds = bwrap::DataFds {
+            hosts: raw[0],
+            passwd: raw[1],
+            group: raw[2],
+            nsswitch: raw[3],
+            agent: raw[4],
+            seccomp: raw[5],
+        };
+        let mounts = bwrap::Mounts {
+            python: &cfg.python,
+            work_bytes: cfg.limits.work_bytes,
+            tmp_bytes: cfg.limits.tmp_bytes,
+            packages: cfg.packages.as_deref(),
+        };
+        let unsafe_dir = cfg.unsafe_no_sandbox.then(|| std::env::temp_dir().join(format!("classbook-unsafe-{name}")));
+        let mut cmd = match &unsafe_dir {
+            None => {
+                let mut cmd = Command::new(&cfg.bwrap);
+                cmd.args(bwrap::args(&mounts, &fds, agent_end.as_raw_fd()));
+                cmd
+            }
+            Some(dir) => {
+                std::fs::create_dir_all(dir)?;
+                let mut cmd = Command::new(&cfg.python);
+                cmd.arg("-c").arg(String::from_utf8_lossy(include_bytes!("agent.py")).as_ref());
+                cmd.arg(agent_end.as_raw_fd().to_string()).arg(dir).current_dir(dir);
+                cmd
+            }
+        };
+        cmd.env_clear() // bwrap is PID 1 inside: /proc/1/environ must hold no secret
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        if unsafe_dir.is_some() {
+            cmd.envs([("PATH", "/usr/bin:/bin"), ("PYTHONUNBUFFERED", "1"), ("LANG", "C.UTF-8")]);
+        }
+        Ok(Launch { cmd, chan, agent_end: Some(agent_end), data, group, uid, unsafe_dir })
+    }
+
+    /// Starts it: between fork and exec the child joins the cgroup, becomes the session's uid,
+    /// keeps the data and channel fds, and takes its rlimits.
+    fn spawn(&mut self, cfg: &Config) -> Result<Child> {
+        let mut inherit: Vec<RawFd> = self.data.iter().map(|f| f.as_raw_fd()).collect();
+        inherit.extend(self.agent_end.as_ref().map(|f| f.as_raw_fd()));
+        let limits = cfg.limits.clone();
+        let procs: Vec<CString> = self.group.as_ref().map(|g| g.procs.clone()).unwrap_or_default();
+        // Without a cgroup, an address-space limit is the memory limit. It must stay well
+        // above the memory limit: glibc reserves arenas and 8 MiB stacks per thread (with
+        // MALLOC_ARENA_MAX=2 set inside, 1 GiB still lets ~100 threads start).
+        let address_space = self.group.is_none().then(|| (cfg.limits.memory_bytes * 4).max(1 << 30));
+        let drop_to = if self.unsafe_dir.is_some() { None } else { self.uid.as_ref().map(|l| l.uid) };
+        // SAFETY: the closure only calls async-signal-safe libc functions on data prepared
+        // before fork.
+        unsafe {
+            self.cmd.pre_exec(move || {
+                // Join the session's cgroups while still privileged, then become its uid.
+                cgroup::SessionGroup::join_self(&procs)?;
+                if let Some(id) = drop_to {
+                    check(libc::setgroups(0, std::ptr::null()))?;
+                    check(libc::setresgid(id, id, id))?;
+                    check(libc::setresuid(id, id, id))?;
+                }
+                for fd in &inherit {
+                    check(libc::fcntl(*fd, libc::F_SETFD, 0))?;
+                }
+                set_rlimit(libc::RLIMIT_NPROC, limits.nproc)?;
+                set_rlimit(libc::RLIMIT_NOFILE, limits.nofile)?;
+                set_rlimit(libc::RLIMIT_FSIZE, limits.fsize)?;
+                set_rlimit(libc::RLIMIT_CORE, 0)?;
+                if let Some(bytes) = address_space {
+                    set_rlimit(libc::RLIMIT_AS, bytes)?;
+                }
+                Ok(())
+            });
+        }
+        let child = self.cmd.spawn().with_context(|| format!("cannot start {}", cfg.bwrap.display()))?;
+        // The child holds its copies now; ours would keep the pipes and the channel open.
+        self.data.clear();
+        self.agent_end = None;
+        Ok(child)
+    }
+}
+
+/// Waits for the agent's `Ready` (with the sandbox's network namespace, unless `isolated` is
+/// false); on any other answer ends the sandbox and says what bwrap said.
+async fn handshake(
+    chan: &channel::Channel,
+    mut child: Child,
+    group: Option<cgroup::SessionGroup>,
+    isolated: bool,
+) -> Result<(Child, Option<cgroup::SessionGroup>, Option<Arc<tftp::NetNs>>)> {
+    let first = tokio::time::timeout(Duration::from_secs(10), chan.recv_with_fds(1)).await;
+    let ready = matches!(&first, Ok(Ok(Some((m, _)))) if protocol::Event::parse(m) == Ok(protocol::Event::Ready));
+    if !ready {
+        let mut err = String::new();
+        if let Some(mut stderr) = child.stderr.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), stderr.read_to_string(&mut err)).await;
+        }
+        let _ = child.kill().await;
+        if let Some(g) = group {
+            let _ = tokio::task::spawn_blocking(move || g.remove()).await;
+        }
+        bail!("the sandbox did not start: {}", if err.trim().is_empty() { "no message from bwrap" } else { err.trim() });
+    }
+    let netns = match first {
+        Ok(Ok(Some((_, mut fds)))) if isolated && fds.len() == 1 => Some(Arc::new(tftp::NetNs::new(fds.remove(0)))),
+        _ => None,
+    };
+    Ok((child, group, netns))
 }
 
 async fn route_events(chan: Arc<channel::Channel>, routes: Routes, alive: Arc<AtomicBool>) {
