@@ -465,7 +465,8 @@ async fn sigterm_tells_the_students_and_flushes_the_database() {
             let _ = tx.send(line);
         }
     });
-    let banner = rx.recv_timeout(Duration::from_secs(30)).expect("a banner");
+    // Log lines share stdout with the banner and may come first.
+    let banner = std::iter::from_fn(|| rx.recv_timeout(Duration::from_secs(30)).ok()).find(|l| l.contains("serving")).expect("a banner");
     let addr: SocketAddr = banner.split("http://").nth(1).and_then(|s| s.split('/').next()).unwrap().parse().unwrap();
     let teacher_line = std::iter::from_fn(|| rx.recv_timeout(Duration::from_secs(5)).ok()).find(|l| l.contains("teacher page"));
     assert!(teacher_line.is_some_and(|l| l.contains(&format!("/#/teacher?token={TEACHER}"))));
