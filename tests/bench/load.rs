@@ -247,6 +247,10 @@ async fn main() {
     db.close().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 
+    let chaos_report = match hostile {
+        Some(h) => Some(h.await.unwrap_or_else(|e| format!("chaos: the hostile task failed: {e}"))),
+        None => None,
+    };
     let t = tally.lock().unwrap();
     let mut lat = t.latencies_ms.clone();
     lat.sort_by(f64::total_cmp);
@@ -258,8 +262,8 @@ async fn main() {
         println!("  failed: {f}");
     }
     println!("echo demo latency (Run to both exits): p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms", pct(0.5), pct(0.95), lat.last().copied().unwrap_or(f64::NAN));
-    if let Some(h) = hostile {
-        println!("{}", h.await.unwrap_or_else(|e| format!("chaos: the hostile task failed: {e}")));
+    if let Some(chaos_report) = chaos_report {
+        println!("{chaos_report}");
         let (mut quiet, mut busy) = (t.quiet_ms.clone(), t.chaos_ms.clone());
         quiet.sort_by(f64::total_cmp);
         busy.sort_by(f64::total_cmp);

@@ -46,7 +46,7 @@ impl Cgroups {
             let cpu = ok
                 && std::fs::write(v2.join("cgroup.subtree_control"), "+cpu").is_ok()
                 && std::fs::write(base.join("cgroup.subtree_control"), "+cpu").is_ok();
-            return ok.then(|| Cgroups::V2 { root: base, cpu });
+            return ok.then_some(Cgroups::V2 { root: base, cpu });
         }
         let (memory, pids) = (v2.join("memory").join(BASE), v2.join("pids").join(BASE));
         let ok = std::fs::create_dir_all(&memory).is_ok() && std::fs::create_dir_all(&pids).is_ok();
