@@ -78,18 +78,21 @@ impl std::fmt::Display for PostError {
     }
 }
 
-#[derive(Default)]
 struct Channel {
     run: u32,
     lines: VecDeque<Answer>,
     /// Stop was pressed for `run`; the flag lives until that run's next wait takes it.
     interrupt: bool,
     waiter: Option<(Want, oneshot::Sender<Answer>)>,
-    used: Option<Instant>,
-    owner: Option<IpAddr>,
+    used: Instant,
+    owner: IpAddr,
 }
 
 impl Channel {
+    fn new(owner: IpAddr) -> Channel {
+        Channel { run: 0, lines: VecDeque::new(), interrupt: false, waiter: None, used: Instant::now(), owner }
+    }
+
     /// Moves to run `run`: what was posted for an earlier run is dropped.
     fn follow(&mut self, run: u32) {
         if self.run != run {
@@ -131,8 +134,7 @@ impl Relay {
         }
         let mut map = self.channels.lock().expect("relay lock poisoned");
         if !map.contains_key(channel) {
-            let mine: Vec<(&String, Option<Instant>)> =
-                map.iter().filter(|(_, c)| c.owner == Some(from)).map(|(k, c)| (k, c.used)).collect();
+            let mine: Vec<(&String, Instant)> = map.iter().filter(|(_, c)| c.owner == from).map(|(k, c)| (k, c.used)).collect();
             if mine.len() >= PER_ADDRESS {
                 let oldest = mine.iter().min_by_key(|(_, used)| *used).map(|(k, _)| (*k).clone());
                 if let Some(mut gone) = oldest.and_then(|k| map.remove(&k)) {
@@ -143,14 +145,14 @@ impl Relay {
             }
             if map.len() >= MAX_CHANNELS {
                 let now = Instant::now();
-                map.retain(|_, c| c.waiter.is_some() || c.used.is_some_and(|t| now - t < IDLE));
+                map.retain(|_, c| c.waiter.is_some() || now - c.used < IDLE);
             }
             if map.len() >= MAX_CHANNELS {
                 return Err(PostError::TooManyChannels);
             }
         }
-        let ch = map.entry(channel.to_string()).or_insert_with(|| Channel { owner: Some(from), ..Default::default() });
-        ch.used = Some(Instant::now());
+        let ch = map.entry(channel.to_string()).or_insert_with(|| Channel::new(from));
+        ch.used = Instant::now();
         Ok(f(ch))
     }
 
@@ -209,11 +211,12 @@ impl Relay {
             Ok(Ok(answer)) => Ok(answer),
             // The time ran out (or the channel was replaced): clear our place if still ours.
             _ => {
-                let _ = self.with(from, channel, |ch| {
+                // (A channel evicted meanwhile is not made again.)
+                if let Some(ch) = self.channels.lock().expect("relay lock poisoned").get_mut(channel) {
                     if ch.waiter.as_ref().is_some_and(|(_, tx)| tx.is_closed()) {
                         ch.waiter = None;
                     }
-                });
+                }
                 Ok(Answer::Timeout)
             }
         }

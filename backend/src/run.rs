@@ -357,7 +357,7 @@ pub async fn drive(
 /// CPU so far of the run whose pid in the sandbox is `pid` (a read of the host's /proc).
 async fn run_cpu(sandbox: &Sandbox, pid: u32) -> Option<crate::sandbox::RunCpu> {
     let root = sandbox.host_pid()?;
-    tokio::task::spawn_blocking(move || crate::sandbox::ProcTable::scan().run_cpu(root, pid)).await.ok()?
+    tokio::task::spawn_blocking(move || crate::sandbox::ProcTable::recent().run_cpu(root, pid)).await.ok()?
 }
 
 /// The steps of ending a running program: signalled (the page's SIGINT), then killed by the

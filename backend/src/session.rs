@@ -46,7 +46,6 @@ pub struct Shared {
     student: i64,
     sandbox: tokio::sync::Mutex<Option<Arc<Sandbox>>>,
     slots: Slots,
-    connections: std::sync::atomic::AtomicUsize,
     /// Bumped at every connect, so a grace timer knows whether the student came back.
     epoch: std::sync::atomic::AtomicU64,
     /// Each open connection's outbox and runs, by connection number.
@@ -55,6 +54,13 @@ pub struct Shared {
     presence: Mutex<roster::Presence>,
     /// Rate limits: runs, and every message.
     buckets: Mutex<(Bucket, Bucket)>,
+}
+
+impl Shared {
+    /// Whether any page of this student is connected now.
+    pub(crate) fn connected(&self) -> bool {
+        !self.conns.lock().expect("conns poisoned").is_empty()
+    }
 }
 
 impl Sessions {
@@ -77,7 +83,6 @@ impl Sessions {
                     student,
                     sandbox: Default::default(),
                     slots: Slots::new(app.runs_per_student),
-                    connections: Default::default(),
                     epoch: Default::default(),
                     conns: Default::default(),
                     presence: Default::default(),
@@ -90,7 +95,6 @@ impl Sessions {
             if conns.len() >= MAX_PAGES {
                 return Err(Refusal::TooManyPages { max: MAX_PAGES });
             }
-            shared.connections.fetch_add(1, Ordering::SeqCst);
             let conn = shared.epoch.fetch_add(1, Ordering::SeqCst);
             conns.insert(conn, (out.clone(), runs.clone()));
             conn
@@ -220,12 +224,16 @@ impl Session {
     /// Kills this connection's programs now; closes the sandbox after the grace period
     /// unless the student reconnected.
     async fn leave(self) {
-        self.shared.conns.lock().expect("conns poisoned").remove(&self.conn);
+        let others = {
+            let mut conns = self.shared.conns.lock().expect("conns poisoned");
+            conns.remove(&self.conn);
+            conns.len()
+        };
         // Queued runs leave their queue and never start; running ones end (see run::drive).
         for ctl in self.runs.lock().expect("runs poisoned").values() {
             ctl.stop(Stop::Left);
         }
-        if self.shared.connections.fetch_sub(1, Ordering::SeqCst) > 1 {
+        if others > 0 {
             return;
         }
         let epoch = self.shared.epoch.load(Ordering::SeqCst);
@@ -235,7 +243,7 @@ impl Session {
         }
         tokio::spawn(async move {
             tokio::time::sleep(app.grace).await;
-            if shared.connections.load(Ordering::SeqCst) > 0 || shared.epoch.load(Ordering::SeqCst) != epoch {
+            if shared.connected() || shared.epoch.load(Ordering::SeqCst) != epoch {
                 return; // the student came back
             }
             app.sessions.0.lock().expect("sessions poisoned").remove(&id);
@@ -426,7 +434,7 @@ impl Session {
 /// whose pages have all left (nothing would close it).
 async fn sandbox_of(app: &App, shared: &Shared) -> anyhow::Result<Arc<Sandbox>> {
     let mut slot = shared.sandbox.lock().await;
-    if shared.connections.load(Ordering::SeqCst) == 0 {
+    if !shared.connected() {
         anyhow::bail!("the page left before the program started");
     }
     if let Some(s) = slot.as_ref().filter(|s| s.is_alive()) {

@@ -449,25 +449,12 @@ async fn a_corrupt_or_locked_database_file_stops_the_start_with_a_clear_error() 
 async fn sigterm_tells_the_students_and_flushes_the_database() {
     let dir = temp_dir("sigterm");
     let data = dir.join("class.sqlite3");
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_classbook"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--teacher-token", TEACHER, "--data"])
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_classbook"));
+    cmd.args(["serve", "--bind", "127.0.0.1:0", "--teacher-token", TEACHER, "--data"])
         .arg(&data)
         .env_remove("CLASSBOOK_CONFIG")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stdout = server.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    // Log lines share stdout with the banner and may come first.
-    let banner = std::iter::from_fn(|| rx.recv_timeout(Duration::from_secs(30)).ok()).find(|l| l.contains("serving")).expect("a banner");
-    let addr: SocketAddr = banner.split("http://").nth(1).and_then(|s| s.split('/').next()).unwrap().parse().unwrap();
+        .stderr(std::process::Stdio::null());
+    let (mut server, addr, rx) = support::serve_binary(cmd);
     let teacher_line = std::iter::from_fn(|| rx.recv_timeout(Duration::from_secs(5)).ok()).find(|l| l.contains("teacher page"));
     assert!(teacher_line.is_some_and(|l| l.contains(&format!("/#/teacher?token={TEACHER}"))));
 

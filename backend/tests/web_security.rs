@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::time::Duration;
 use support::{http, Client, Reply};
 
 const TOKEN: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
@@ -91,29 +90,9 @@ async fn allowed_origins_come_from_the_flag_or_the_environment_and_a_bad_one_is_
     assert!(!out.status.success());
     assert!(stderr.contains("--allowed-origin") && stderr.contains("ftp://files.example"), "{stderr}");
 
-    let mut server = serve()
-        .env("CLASSBOOK_ALLOWED_ORIGINS", "http://a.example,https://b.example:9000")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    // Read every line (a closed pipe would end the server at its next print).
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stdout = server.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let banner = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(30)).expect("a banner"));
-    let banner = banner.await.unwrap();
-    let addr: std::net::SocketAddr = banner
-        .split("http://")
-        .nth(1)
-        .and_then(|s| s.split('/').next())
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no address in the banner {banner:?}"));
+    let mut cmd = serve();
+    cmd.env("CLASSBOOK_ALLOWED_ORIGINS", "http://a.example,https://b.example:9000").stderr(std::process::Stdio::null());
+    let (mut server, addr, _stdout) = tokio::task::spawn_blocking(move || support::serve_binary(cmd)).await.unwrap();
     let b = join_from(addr, &[("Origin", "https://b.example:9000")]).await.status;
     let a = join_from(addr, &[("Origin", "http://a.example")]).await.status;
     let c = join_from(addr, &[("Origin", "http://c.example")]).await.status;

@@ -33,12 +33,20 @@ fn tag(what: &str) -> String {
     format!("{what}{:06}", std::process::id() % 1_000_000)
 }
 
+/// Another student, who must not notice: a run that works before and after the attack.
+async fn bystander_ok(other: &mut Client, id: u32) {
+    let out = other.run(id, "import socket\ns = socket.create_server(('127.0.0.1', 8080))\nprint('fine', sum(range(10)))").await;
+    assert_eq!(out.stdout, "fine 45\n", "another student's session broke: {}", out.stderr);
+}
+
 const NAME_ME: &str = "import ctypes\nctypes.CDLL(None).prctl(15, TAG.encode(), 0, 0, 0)\n";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn stop_ends_every_process_even_when_the_sandbox_helper_was_stopped() {
     let server = support::start().await;
     let mut a = Client::connect(&server).await;
+    let mut other = Client::connect(&server).await;
+    bystander_ok(&mut other, 100).await;
     let name = tag("burn");
     // The program stops its parent (the in-sandbox helper that would kill it), then forks
     // five CPU burners, then sleeps.
@@ -72,6 +80,7 @@ async fn stop_ends_every_process_even_when_the_sandbox_helper_was_stopped() {
     // The student goes on in a fresh sandbox.
     let out = a.run(2, "print(1)").await;
     assert_eq!(out.stdout, "1\n", "{}", out.stderr);
+    bystander_ok(&mut other, 101).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -188,6 +197,7 @@ async fn a_students_busy_loops_together_get_no_more_than_their_cpu_quota() {
     };
     let _ = cgroups;
     let mut a = Client::connect(&server).await;
+    let mut other = Client::connect(&server).await;
     let name = tag("quota");
     let code = format!(
         "TAG = {name:?}\nimport os, time\nfor _ in range(4):\n    if os.fork() == 0:\n        {}\n        while True:\n            pass\n\
@@ -204,6 +214,7 @@ async fn a_students_busy_loops_together_get_no_more_than_their_cpu_quota() {
     println!("four burners under a quota of 0.25 CPU: {used} ms of CPU in {wall} ms");
     // Unlimited, four burners take every CPU there is (at least one); the quota allows a quarter.
     assert!(used * 100 <= wall * 40, "the quota did not hold: {used} ms of CPU in {wall} ms");
+    bystander_ok(&mut other, 100).await;
     a.send(&ClientMsg::Signal { run_id: 1, signal: Signal::Kill }).await;
     wait_until("the burners ended", 5, || alive_named(&name) == 0).await;
 }
@@ -212,6 +223,7 @@ async fn a_students_busy_loops_together_get_no_more_than_their_cpu_quota() {
 async fn a_run_cannot_outlive_its_cpu_budget_by_forking() {
     let server = support::start_with(|cfg| cfg.limits.cpu_secs = 1).await;
     let mut a = Client::connect(&server).await;
+    let mut other = Client::connect(&server).await;
     let name = tag("chain");
     // Each link burns 0.3 s of CPU, forks and exits: no process ever reaches the 1 s limit of
     // RLIMIT_CPU, and the orphans are adopted by the sandbox's helper, not by the program.
@@ -233,6 +245,7 @@ async fn a_run_cannot_outlive_its_cpu_budget_by_forking() {
     assert!(exit.reason.as_deref().unwrap_or("").contains("all its processes together"), "{exit:?}");
     assert!(exit.cpu_ms >= 2000, "the run's CPU time counts all its processes: {exit:?}");
     wait_until("the chain ended", 3, || alive_named(&name) == 0).await;
+    bystander_ok(&mut other, 100).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

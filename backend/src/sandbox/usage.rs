@@ -2,6 +2,11 @@
 //! processes are descendants of its bwrap, and each knows its pid inside the sandbox (`NSpid`).
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How old a shared look at /proc may be (`ProcTable::recent`).
+const FRESH: Duration = Duration::from_millis(500);
 
 /// One look at every process of the host.
 pub struct ProcTable {
@@ -56,12 +61,35 @@ impl ProcTable {
         }
     }
 
+    /// A look at most `FRESH` old, shared by every running program's CPU watch: one scan of
+    /// /proc serves them all, however many programs run. (The teacher's view, asked for every
+    /// 2 s, scans afresh: it must show what is true now.)
+    pub fn recent() -> Arc<ProcTable> {
+        static LAST: Mutex<Option<(Instant, Arc<ProcTable>)>> = Mutex::new(None);
+        let mut last = LAST.lock().expect("proc table lock poisoned");
+        match last.as_ref() {
+            Some((at, table)) if at.elapsed() < FRESH => table.clone(),
+            _ => {
+                let table = Arc::new(ProcTable::scan());
+                *last = Some((Instant::now(), table.clone()));
+                table
+            }
+        }
+    }
+
     /// What the process that has pid `inner` inside the sandbox whose bwrap is host pid `root`
     /// uses: CPU so far (with its live descendants and the children it reaped), and the
     /// resident memory of it and its live descendants now.
     pub fn usage(&self, root: u32, inner: u32) -> Option<Usage> {
-        let tree = self.descendants(root);
-        let main = tree.iter().copied().find(|p| ns_pid(*p) == Some(inner))?;
+        self.usage_of(self.find(root, inner)?)
+    }
+
+    /// Host pid of the process that has pid `inner` inside the sandbox of bwrap `root`.
+    fn find(&self, root: u32, inner: u32) -> Option<u32> {
+        self.descendants(root).into_iter().find(|p| ns_pid(*p) == Some(inner))
+    }
+
+    fn usage_of(&self, main: u32) -> Option<Usage> {
         let own = self.procs.get(&main)?;
         let below: Vec<&Stat> = self.descendants(main).iter().skip(1).filter_map(|p| self.procs.get(p)).collect();
         let ticks = own.ticks + own.reaped_ticks + below.iter().map(|s| s.ticks).sum::<u64>();
@@ -73,9 +101,8 @@ impl ProcTable {
     /// own tree (as `usage`), the live orphans the sandbox's helper adopted, and the CPU of the
     /// orphans the helper already reaped (its cutime; the caller counts its growth).
     pub fn run_cpu(&self, root: u32, inner: u32) -> Option<RunCpu> {
-        let tree = self.descendants(root);
-        let main = tree.iter().copied().find(|p| ns_pid(*p) == Some(inner))?;
-        let tree_ms = self.usage(root, inner)?.cpu_ms;
+        let main = self.find(root, inner)?;
+        let tree_ms = self.usage_of(main)?.cpu_ms;
         let helper = self.procs.get(&main)?.ppid;
         let orphans: Vec<u32> = self.procs.iter().filter(|(p, s)| s.ppid == helper && **p != main).map(|(p, _)| *p).collect();
         let ticks: u64 = orphans.iter().flat_map(|o| self.descendants(*o)).filter_map(|p| self.procs.get(&p)).map(|s| s.ticks).sum();

@@ -7,7 +7,6 @@ use crate::run::{Phase, Stop};
 use crate::sandbox::ProcTable;
 use serde::Serialize;
 use shared::wire::ServerMsg;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -133,7 +132,7 @@ fn live_student(s: &Shared, procs: &ProcTable) -> LiveStudent {
     runs.sort_by_key(|r| r.run_id);
     LiveStudent {
         student: s.student,
-        online: s.connections.load(Ordering::SeqCst) > 0,
+        online: s.connected(),
         lesson,
         last_active_ms,
         memory_bytes,

@@ -78,6 +78,31 @@ impl Reply {
     }
 }
 
+/// The real `classbook` binary started by `cmd` (stdout is taken here): the child, the address
+/// its banner names, and its later stdout lines. Log lines share stdout with the banner and may
+/// come first, so the banner is the first line that says "serving".
+pub fn serve_binary(mut cmd: std::process::Command) -> (std::process::Child, SocketAddr, std::sync::mpsc::Receiver<String>) {
+    let mut child = cmd.stdout(std::process::Stdio::piped()).spawn().expect("classbook serve starts");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().expect("stdout piped");
+    // Every line is read: a closed pipe would end the server at its next print.
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let banner = std::iter::from_fn(|| rx.recv_timeout(Duration::from_secs(30)).ok()).find(|l| l.contains("serving"));
+    let banner = banner.expect("the server prints its banner within 30 s");
+    let addr = banner
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in the banner {banner:?}"));
+    (child, addr, rx)
+}
+
 /// One HTTP/1.1 request to `addr` with extra `headers` (`Host` defaults to `addr`), a JSON
 /// body if any; the reply within 20 s.
 pub async fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {

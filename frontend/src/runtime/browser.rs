@@ -94,7 +94,7 @@ pub fn start() {
             }
         }
         None => {
-            let url = format!("./api/relay/{}", random_channel());
+            let url = format!("./api/relay/{}", super::random_hex());
             let _ = Reflect::set(&init, &"relay".into(), &url.as_str().into());
             Wake::Relay { url }
         }
@@ -128,16 +128,6 @@ fn shared_buffer() -> Option<js_sys::SharedArrayBuffer> {
     let isolated = Reflect::get(&global, &"crossOriginIsolated".into()).ok()?.as_bool()?;
     let exists = Reflect::get(&global, &"SharedArrayBuffer".into()).ok().is_some_and(|v| v.is_function());
     (isolated && exists).then(|| js_sys::SharedArrayBuffer::new(16 + STDIN_CAPACITY))
-}
-
-/// 128 random bits as hex: the relay channel's name, which only this page and its worker know.
-fn random_channel() -> String {
-    let mut bytes = [0u8; 16];
-    let crypto = web_sys::window().and_then(|w| w.crypto().ok());
-    if let Some(c) = crypto {
-        let _ = c.get_random_values_with_u8_array(&mut bytes);
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The worker worker/start-worker.js started before the app loaded (taken once; restarts make their own).

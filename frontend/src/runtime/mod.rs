@@ -24,6 +24,15 @@ thread_local! {
     static NEXT_RUN: Cell<u32> = const { Cell::new(1) };
 }
 
+/// 128 random bits from the browser's CSPRNG, as hex (the student's token, a relay channel).
+pub fn random_hex() -> String {
+    let mut bytes = [0u8; 16];
+    if let Some(crypto) = web_sys::window().and_then(|w| w.crypto().ok()) {
+        let _ = crypto.get_random_values_with_u8_array(&mut bytes);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A run id unique within this page.
 pub fn next_run_id() -> u32 {
     NEXT_RUN.with(|n| {

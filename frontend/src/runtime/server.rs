@@ -70,11 +70,7 @@ pub fn token() -> String {
     if let Some(t) = crate::storage::get("token") {
         return t;
     }
-    let mut bytes = [0u8; 16];
-    if let Some(crypto) = web_sys::window().and_then(|w| w.crypto().ok()) {
-        let _ = crypto.get_random_values_with_u8_array(&mut bytes);
-    }
-    let t: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let t = super::random_hex();
     crate::storage::set("token", &t);
     t
 }
