@@ -2,6 +2,7 @@
 //! life), its stdin, its stdout/stderr streamed to the page with a cap, the wall-clock limit,
 //! ending every process from the host when asking does not work, and its `Exit`, always last.
 
+use crate::sandbox::tftp::trace::CompanionTrace;
 use crate::sandbox::{RunEvent, RunIo, Sandbox};
 use shared::wire::{ExitInfo, ServerMsg, Stream};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
@@ -233,6 +234,8 @@ pub async fn drive(
     let pumps = [(stdout, Stream::Stdout), (stderr, Stream::Stderr)]
         .map(|(p, stream)| tokio::spawn(pump(p, id, stream, out.clone(), cap.clone())));
     let feeder = tokio::spawn(feed_stdin(stdin, stdin_rx));
+    // The companion TFTP server's packets are drawn under the newest run.
+    let tracer = sandbox.trace_companion(id).map(|trace| tokio::spawn(pass_trace(trace, id, out.clone())));
 
     let before = sandbox.counters();
     let deadline = tokio::time::Instant::from_std(started + Duration::from_secs(limits.wall_secs));
@@ -259,6 +262,7 @@ pub async fn drive(
                 Some(RunEvent::Exit { code, signal, cpu_ms }) => break (code, signal, cpu_ms),
                 Some(RunEvent::Failed(message)) => {
                     feeder.abort();
+                    tracer.iter().for_each(|t| t.abort());
                     let _ = out.send(ServerMsg::Error { run_id: Some(id), message }).await;
                     return;
                 }
@@ -338,8 +342,11 @@ pub async fn drive(
     }
     feeder.abort();
     // The companion TFTP server's last packets of this run go before its Exit.
-    for msg in sandbox.finish_companion_trace(id).await {
-        let _ = out.send(msg).await;
+    sandbox.finish_companion_trace(id).await;
+    if let Some(mut tracer) = tracer {
+        if tokio::time::timeout(Duration::from_secs(2), &mut tracer).await.is_err() {
+            tracer.abort();
+        }
     }
     let exit = ExitInfo {
         run_id: id,
@@ -352,6 +359,16 @@ pub async fn drive(
         reason,
     };
     let _ = out.send(ServerMsg::Exit(exit)).await;
+}
+
+/// Passes the companion's packets of run `id` to the page as they come, until the run is
+/// finished (`Sandbox::finish_companion_trace`).
+async fn pass_trace(mut trace: CompanionTrace, id: u32, out: mpsc::Sender<ServerMsg>) {
+    while let Some(event) = trace.recv().await {
+        if out.send(ServerMsg::Trace { run_id: id, event }).await.is_err() {
+            return;
+        }
+    }
 }
 
 /// CPU so far of the run whose pid in the sandbox is `pid` (a read of the host's /proc).

@@ -413,10 +413,7 @@ impl Session {
                     .await
                     .map_err(|e| format!("{e:#}"))?;
                 ctl.set_phase(Phase::Running);
-                // The companion TFTP server's packets are drawn under the newest run.
-                sandbox.trace_companion(id, out.clone());
                 crate::run::drive(sandbox.clone(), id, io, stdin_rx, out.clone(), ctl.clone()).await;
-                sandbox.untrace_companion(id);
                 Ok(())
             }
             .await;

@@ -27,7 +27,6 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::pipe;
 use tokio::process::{Child, Command};
-use shared::wire::ServerMsg;
 use tokio::sync::mpsc;
 
 /// Files one run may bring (a lesson's exported group included); the agent takes three pipes
@@ -212,27 +211,20 @@ impl Sandbox {
         self.netns.as_ref().map(|ns| ns.socket_factory())
     }
 
-    /// Draws the companion TFTP server's packets under run `run_id` (see `tftp::Companion`).
-    pub fn trace_companion(&self, run_id: u32, out: mpsc::Sender<ServerMsg>) {
-        if let Ok(companion) = self.companion.lock().expect("companion lock").as_ref() {
-            companion.follow(run_id, out);
-        }
+    /// The companion TFTP server's packets from now on, to draw under run `run_id` (the newest
+    /// run wins; see `tftp::Companion`); none for a sandbox without a companion.
+    pub fn trace_companion(&self, run_id: u32) -> Option<tftp::trace::CompanionTrace> {
+        self.companion.lock().expect("companion lock").as_ref().ok().map(|c| c.follow(run_id))
     }
 
-    /// For run `run_id` about to exit: the companion's packets of the run not yet sent to the
-    /// page, to send before its `Exit` (see `tftp::Companion::finish`; at most a second's wait).
-    pub async fn finish_companion_trace(&self, run_id: u32) -> Vec<ServerMsg> {
+    /// For run `run_id` about to exit: at most a second's wait until its companion trace holds
+    /// every packet traced before, and ends after them (see `tftp::Companion::finish`).
+    pub async fn finish_companion_trace(&self, run_id: u32) {
         let finished = match self.companion.lock().expect("companion lock").as_ref() {
             Ok(companion) => companion.finish(run_id),
-            Err(_) => return Vec::new(),
+            Err(_) => return,
         };
         finished.await
-    }
-
-    pub fn untrace_companion(&self, run_id: u32) {
-        if let Ok(companion) = self.companion.lock().expect("companion lock").as_ref() {
-            companion.unfollow(run_id);
-        }
     }
 
     /// The first `max` bytes of `/work/name`, read by the agent (never through a link).

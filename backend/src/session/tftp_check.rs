@@ -89,7 +89,7 @@ pub async fn check(
         let env = CheckEnv { sockets: Some(sockets), stored: Some(stored), progress: Some(progress_tx) };
         let checks = run_checks_in(server, &plan, Some(trace_tx), env);
         tokio::pin!(checks);
-        let mut trace = ClientTrace { run: RunTrace::new(id, Side::Client), dropped: 0 };
+        let mut trace = ClientTrace { run: RunTrace::new(Side::Client), run_id: id, dropped: 0 };
         let mut done = false;
         // Relay the program's output, each result and the trace while the checks run.
         while !done {
@@ -136,6 +136,7 @@ pub async fn check(
 /// channel can fill meanwhile: packets dropped there cut the trace (see `RunTrace`).
 struct ClientTrace {
     run: RunTrace,
+    run_id: u32,
     /// The channel's count of dropped events when last looked at.
     dropped: u64,
 }
@@ -145,12 +146,12 @@ impl ClientTrace {
         let dropped = traces.dropped();
         if dropped > self.dropped {
             if let Some(notice) = self.run.lose(dropped - self.dropped, event.elapsed_us as f64 / 1000.0) {
-                let _ = out.send(notice.message()).await;
+                let _ = out.send(ServerMsg::Trace { run_id: self.run_id, event: notice.event() }).await;
             }
             self.dropped = dropped;
         }
-        if let Some(msg) = self.run.packet(event) {
-            let _ = out.send(msg).await;
+        if let Some(trace) = self.run.packet(event) {
+            let _ = out.send(ServerMsg::Trace { run_id: self.run_id, event: trace }).await;
         }
     }
 }
