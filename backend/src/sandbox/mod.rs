@@ -135,7 +135,12 @@ pub enum RunEvent {
     Lost(String),
 }
 
-type Routes = Arc<Mutex<HashMap<u32, mpsc::UnboundedSender<RunEvent>>>>;
+/// Events a run's driver may have waiting: a run has three at most (started, listening, its
+/// end), so only an agent that floods (the student's code broke into it) fills the queue, and
+/// what does not fit is dropped; the run still ends by its limits, from the host.
+const RUN_EVENTS: usize = 8;
+
+type Routes = Arc<Mutex<HashMap<u32, mpsc::Sender<RunEvent>>>>;
 
 /// A live sandbox. Dropping it kills every process in it (kill_on_drop); `close` also
 /// waits for that and removes its cgroups.
@@ -162,7 +167,7 @@ pub struct RunIo {
     pub stdin: pipe::Sender,
     pub stdout: pipe::Receiver,
     pub stderr: pipe::Receiver,
-    pub events: mpsc::UnboundedReceiver<RunEvent>,
+    pub events: mpsc::Receiver<RunEvent>,
 }
 
 /// Counters a run compares before and after, to say which limit ended it.
@@ -306,7 +311,7 @@ impl Sandbox {
             });
             file_ends.push(r);
         }
-        let (tx, events) = mpsc::unbounded_channel();
+        let (tx, events) = mpsc::channel(RUN_EVENTS);
         {
             let mut routes = self.routes.lock().expect("routes poisoned");
             if routes.contains_key(&id) {
@@ -533,7 +538,9 @@ async fn route_events(chan: Arc<channel::Channel>, routes: Routes, alive: Arc<At
                 let mut routes = routes.lock().expect("routes poisoned");
                 let done = matches!(event, RunEvent::Exit { .. } | RunEvent::Failed(_));
                 if let Some(tx) = routes.get(&id) {
-                    let _ = tx.send(event);
+                    if tx.try_send(event).is_err() {
+                        tracing::warn!(run = id, "the sandbox agent sent more events than a run has: dropped");
+                    }
                 }
                 if done {
                     routes.remove(&id);
@@ -545,7 +552,7 @@ async fn route_events(chan: Arc<channel::Channel>, routes: Routes, alive: Arc<At
     };
     alive.store(false, Ordering::SeqCst);
     for (_, tx) in routes.lock().expect("routes poisoned").drain() {
-        let _ = tx.send(RunEvent::Lost(reason.clone()));
+        let _ = tx.try_send(RunEvent::Lost(reason.clone()));
     }
 }
 
