@@ -36,12 +36,25 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-async fn lessons(State(app): State<Arc<App>>) -> Response {
-    Json(app.course().summaries().to_vec()).into_response()
+/// `?lang=en`: which language the page wants lessons in (the course's first when absent).
+#[derive(serde::Deserialize)]
+struct InLang {
+    #[serde(default)]
+    lang: Option<String>,
 }
 
-async fn lesson(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
-    match app.course().lesson(&id) {
+impl InLang {
+    fn lang(&self) -> &str {
+        self.lang.as_deref().unwrap_or(crate::course::FIRST_LANGUAGE)
+    }
+}
+
+async fn lessons(State(app): State<Arc<App>>, Query(q): Query<InLang>) -> Response {
+    Json(app.course().summaries_in(q.lang())).into_response()
+}
+
+async fn lesson(State(app): State<Arc<App>>, Path(id): Path<String>, Query(q): Query<InLang>) -> Response {
+    match app.course().lesson_in(&id, q.lang()) {
         Some(lesson) => Json(lesson.clone()).into_response(),
         None => error(StatusCode::NOT_FOUND, format!("no lesson '{id}'")),
     }
@@ -72,7 +85,8 @@ pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response 
 }
 
 async fn class_info(State(app): State<Arc<App>>) -> Response {
-    Json(serde_json::json!({"needs_code": app.class.access_code.is_some(), "title": app.class.title})).into_response()
+    let class = &app.class;
+    Json(serde_json::json!({"needs_code": class.access_code.is_some(), "title": class.title, "lang": class.lang})).into_response()
 }
 
 #[derive(serde::Deserialize)]

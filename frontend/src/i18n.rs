@@ -14,11 +14,40 @@ thread_local! {
     static LANG: ArcRwSignal<Lang> = ArcRwSignal::new(initial());
 }
 
-/// The remembered choice, else Chinese: the course is written in Chinese.
+/// The student's remembered choice, else the browser's language (Chinese for a browser set
+/// to Chinese, English otherwise); the class's language replaces the latter once known.
 fn initial() -> Lang {
-    match crate::storage::get("lang").as_deref() {
-        Some("en") => Lang::En,
-        _ => Lang::Zh,
+    let chosen = crate::storage::get("lang");
+    let browser = || web_sys::window().and_then(|w| w.navigator().language());
+    match chosen.or_else(browser).as_deref().map(Lang::from_code) {
+        Some(l) => l,
+        None => Lang::Zh,
+    }
+}
+
+impl Lang {
+    /// `zh`, `zh-CN`, `zh-TW`… are Chinese; every other language tag gets English.
+    pub fn from_code(code: &str) -> Lang {
+        if code.to_ascii_lowercase().starts_with("zh") {
+            Lang::Zh
+        } else {
+            Lang::En
+        }
+    }
+
+    /// The code lessons and the server use (`?lang=`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+}
+
+/// The teacher set a language for the class: pages whose student chose none use it.
+pub fn follow_class(class_lang: Option<&str>) {
+    if let (None, Some(code)) = (crate::storage::get("lang"), class_lang) {
+        lang().set(Lang::from_code(code));
     }
 }
 
@@ -27,7 +56,7 @@ pub fn lang() -> ArcRwSignal<Lang> {
 }
 
 pub fn set_lang(l: Lang) {
-    crate::storage::set("lang", if l == Lang::En { "en" } else { "zh" });
+    crate::storage::set("lang", l.code());
     lang().set(l);
 }
 
@@ -38,6 +67,7 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("minutes", "分钟", "min"),
     ("exercises", "个练习", "exercises"),
     ("loading", "加载中…", "Loading…"),
+    ("lesson-not-translated", "这一课还没有中文版，下面是英文原文。", "This lesson is not in English yet: it is shown in Chinese."),
     ("run", "运行", "Run"),
     ("stop", "停止", "Stop"),
     ("send", "发送", "Send"),

@@ -39,6 +39,10 @@ pub struct LessonSummary {
     /// Estimated time in minutes.
     pub minutes: u32,
     pub exercises: u32,
+    /// The language the title is in (`zh`, `en`): the one asked for, or the course's first
+    /// language when the lesson has no translation into it.
+    #[serde(default)]
+    pub lang: String,
 }
 
 /// A whole lesson, ready to render.
@@ -50,6 +54,9 @@ pub struct Lesson {
     pub blocks: Vec<Block>,
     pub prev: Option<LessonLink>,
     pub next: Option<LessonLink>,
+    /// The language the lesson is written in (see `LessonSummary::lang`).
+    #[serde(default)]
+    pub lang: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -361,6 +361,7 @@ mod tests {
             ],
             prev: None,
             next: None,
+            lang: "zh".into(),
         }
     }
 

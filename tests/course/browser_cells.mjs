@@ -29,19 +29,22 @@ function loadLessons(arg) {
   return { lessons: JSON.parse(json), courseDir };
 }
 
-// Lesson id -> file name (front matter `id:` or the file name without .md).
+// "lesson id|language" -> file name (front matter `id:` or the file name without .md; a
+// translation `name.en.md` is in English, `name.md` in the course's first language, zh).
 function lessonFiles(courseDir) {
   const map = new Map();
   if (!existsSync(courseDir)) return map;
   for (const name of readdirSync(courseDir)) {
-    if (!name.endsWith(".md") || name.slice(0, -3).includes(".")) continue;
+    const m = /^([^.]+)(?:\.([a-z]+))?\.md$/.exec(name);
+    if (!m || name === "README.md") continue;
     const text = readFileSync(join(courseDir, name), "utf8");
     const fm = /^---\r?\n([\s\S]*?)\r?\n---/.exec(text);
     const idLine = fm && /^id:\s*([^\s#]+)/m.exec(fm[1]);
-    map.set(idLine ? idLine[1] : name.slice(0, -3), name);
+    map.set(`${idLine ? idLine[1] : m[1]}|${m[2] ?? "zh"}`, name);
   }
   return map;
 }
+const fileOf = (lesson) => files.get(`${lesson.id}|${lesson.lang || "zh"}`) ?? lesson.id + ".md";
 
 // ---- output comparison (same rule as shared::course::output_matches) ------------------------
 function norm(s) {
@@ -142,7 +145,7 @@ const dumped = [];
 
 function fail(lesson, cell, what) {
   failed++;
-  console.log(`course/${files.get(lesson.id) ?? lesson.id + ".md"}:${cell.line}: ${cell.id}: ${what}`);
+  console.log(`course/${fileOf(lesson)}:${cell.line}: ${cell.id}: ${what}`);
 }
 
 // An exercise run: code + check in a fresh namespace; returns { ok, bad, error, out }.
@@ -160,7 +163,7 @@ function runExercise(lessonId, cell, code, tag) {
 }
 
 for (const lesson of lessons) {
-  const ns = `lesson:${lesson.id}:${++nsCounter}`;
+  const ns = `lesson:${lesson.id}:${lesson.lang}:${++nsCounter}`;
   const cells = lesson.blocks.flatMap((b) => (b.kind === "cell" ? [b] : b.kind === "group" ? b.files : []));
   for (const cell of cells) {
     if (cell.runtime !== "browser") continue;
@@ -186,7 +189,7 @@ for (const lesson of lessons) {
       continue;
     }
     const r = runCode(cell.code, `<${cell.id}>`, ns, cell.stdin);
-    dumped.push({ file: files.get(lesson.id) ?? lesson.id + ".md", line: cell.line, id: cell.id, out: r.out });
+    dumped.push({ file: fileOf(lesson), line: cell.line, id: cell.id, out: r.out });
     if (!cell.expected) { fail(lesson, cell, "cell has no output block"); continue; }
     if (outputMatches(cell.expected, r.out)) passed++;
     else fail(lesson, cell, firstDifference(cell.expected, r.out));

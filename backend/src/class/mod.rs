@@ -35,6 +35,8 @@ pub struct Class {
     pub teacher_token: String,
     /// Shown on the join page.
     pub title: String,
+    /// The language pages use unless their student chose one (`None`: the browser's).
+    pub lang: Option<String>,
     /// Problems of the last course reload that failed (empty once the course is valid again).
     pub course_errors: Mutex<Vec<CourseProblem>>,
     /// Runs a student may start: a burst, then this many a second.
@@ -106,6 +108,7 @@ impl Class {
             max_students: MAX_STUDENTS,
             teacher_token: random_hex(16),
             title: "classbook".into(),
+            lang: None,
             course_errors: Mutex::default(),
             run_rate: rate::Rate { burst: 60.0, per_sec: 5.0 },
             message_rate: rate::Rate { burst: 400.0, per_sec: 100.0 },

@@ -91,7 +91,7 @@ pub fn changed_lessons(old: &Course, new: &Course) -> Vec<String> {
     let mut ids: Vec<String> = new
         .lessons()
         .iter()
-        .filter(|l| old.lesson(&l.id) != Some(*l))
+        .filter(|l| crate::course::LANGUAGES.iter().any(|lang| old.lesson_in(&l.id, lang) != new.lesson_in(&l.id, lang)))
         .map(|l| l.id.clone())
         .chain(old.lessons().iter().filter(|l| new.lesson(&l.id).is_none()).map(|l| l.id.clone()))
         .collect();

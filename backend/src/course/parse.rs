@@ -100,7 +100,7 @@ pub fn parse_lesson(stem: &str, text: &str) -> Result<(u32, Lesson), Vec<LessonE
     if !errors.is_empty() {
         return Err(errors);
     }
-    let lesson = Lesson { id: meta.id, title, minutes: meta.minutes, blocks, prev: None, next: None };
+    let lesson = Lesson { id: meta.id, title, minutes: meta.minutes, blocks, prev: None, next: None, lang: String::new() };
     Ok((meta.order, lesson))
 }
 

@@ -14,6 +14,9 @@ const MAX_NAME: usize = 40;
 #[derive(Deserialize)]
 struct ClassInfo {
     needs_code: bool,
+    /// The class's language, if the teacher set one (`--lang`).
+    #[serde(default)]
+    lang: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -97,6 +100,7 @@ pub fn resume() {
     wasm_bindgen_futures::spawn_local(async move {
         if let Ok(info) = api::fetch_json::<ClassInfo>("GET", "/api/class", None, None).await {
             s.needs_code.set(info.needs_code);
+            crate::i18n::follow_class(info.lang.as_deref());
         }
         let Some(name) = stored else { return };
         match post_join(&name, storage::get("code")).await {

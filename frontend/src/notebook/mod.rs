@@ -18,7 +18,7 @@ use shared::course::{Block, Cell, Runtime};
 
 #[component]
 pub fn LessonList() -> impl IntoView {
-    let lessons = LocalResource::new(api::lessons);
+    let lessons = LocalResource::new(|| api::lessons(crate::i18n::lang().get()));
     view! {
         <h1>{move || tr("lessons")}</h1>
         {move || match lessons.get() {
@@ -52,9 +52,10 @@ pub fn LessonList() -> impl IntoView {
 
 #[component]
 pub fn LessonView(id: String) -> impl IntoView {
+    // Fetched again in the other language when the student switches.
     let lesson = LocalResource::new(move || {
-        let id = id.clone();
-        async move { api::lesson(&id).await }
+        let (id, lang) = (id.clone(), crate::i18n::lang().get());
+        async move { api::lesson(&id, lang).await }
     });
     move || match lesson.get() {
         None => view! { <p class="muted">{move || tr("loading")}</p> }.into_any(),
@@ -71,8 +72,12 @@ pub fn LessonView(id: String) -> impl IntoView {
             let link = |l: Option<shared::course::LessonLink>, key: &'static str, class: &'static str| {
                 l.map(|l| view! { <a class=class href=format!("#/lesson/{}", l.id)>{move || tr(key)}": "{l.title}</a> })
             };
+            // The lesson is not in the page's language: say so once, above it.
+            let fallback = (lesson.lang != crate::i18n::lang().get_untracked().code())
+                .then(|| view! { <p class="notice" role="note" data-role="lang-fallback">{move || tr("lesson-not-translated")}</p> });
             view! {
-                <article class="lesson" data-lesson=lesson.id.clone()>
+                <article class="lesson" data-lesson=lesson.id.clone() data-lang=lesson.lang.clone()>
+                    {fallback}
                     <div class="lesson-tools">
                         <io::ExportButtons lesson=export/>
                         <ResetLessonButton edits=edits/>

@@ -144,7 +144,7 @@ pub fn TeacherPage(token: Option<String>) -> impl IntoView {
     let board = Board::new(token.or_else(stored_token));
     board.refresh();
     spawn_local(async move {
-        if let Ok(list) = crate::api::lessons().await {
+        if let Ok(list) = crate::api::lessons(crate::i18n::lang().get_untracked()).await {
             board.lessons.set(list);
         }
     });
