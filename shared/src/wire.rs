@@ -48,6 +48,10 @@ pub enum ClientMsg {
     /// cell's file) in the sandbox, runs the built-in TFTP client's checks against it and
     /// answers with `TftpCheck`s, `Trace`s, the program's own messages, and `Exit` last.
     CheckTftp { run_id: u32, lesson: String, cell: String, code: String },
+    /// Check a server exercise: the backend runs `code` as the cell's file in the sandbox with
+    /// the course's own checks after it (never checks from the page), answers with the program's
+    /// output, one `Checked` and `Exit` last, and records the verdict itself.
+    Check { run_id: u32, lesson: String, cell: String, code: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -120,6 +124,9 @@ pub enum ServerMsg {
     CourseChanged { lessons: Vec<String> },
     /// One case of a TFTP exercise check ("download", "upload", "missing_file", "lost_ack").
     TftpCheck { run_id: u32, case: String, passed: bool, message: String },
+    /// The verdict of a Check (browser or server), read from the check harness's own records,
+    /// never from the program's output. Comes before the run's `Exit`.
+    Checked { run_id: u32, report: crate::check::CheckReport },
     /// The session was not opened (or was closed): why, so the page can say it in its language.
     Refused { reason: Refusal },
 }

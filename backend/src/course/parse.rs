@@ -244,7 +244,7 @@ fn make_cell(
                 }
             }
             "exercise" => {
-                cell.exercise = Some(Exercise { check: String::new(), hint: None, solution: None, tftp_server: None })
+                cell.exercise = Some(Exercise { check: String::new(), hint: None, hint_html: None, solution: None, tftp_server: None })
             }
             other => {
                 return Err(err(
@@ -352,7 +352,14 @@ fn attach(cell: &mut Cell, kind: &str, attrs: &[(String, String)], content: Stri
                     ex.check = content;
                     return Ok(());
                 }
-                "hint" => &mut ex.hint,
+                "hint" => {
+                    if ex.hint.is_some() {
+                        return Err(twice());
+                    }
+                    // The hint is Markdown: the page shows it rendered (and sanitized) like prose.
+                    ex.hint_html = Some(super::sanitize::html(&render(&content)));
+                    &mut ex.hint
+                }
                 _ => &mut ex.solution,
             };
             if slot.is_some() {
