@@ -67,3 +67,82 @@ async fn an_exercise_check_says_which_checks_pass_in_the_browser_and_on_the_serv
     }
     b.close().await;
 }
+
+/// What a Check shows for `cell`: the verdict, counts by status and the error shown first.
+async fn verdict_of(b: &Browser, cell: &str) -> serde_json::Value {
+    let v = format!("document.querySelector('[data-cell-id=\"{cell}\"] [data-role=checks]')");
+    b.eval(&format!(
+        "({{passed: {v}.dataset.passed, pass: {v}.querySelectorAll('li[data-status=pass]').length, \
+          fail: {v}.querySelectorAll('li[data-status=fail]').length, notRun: {v}.querySelectorAll('li[data-status=not-run]').length, \
+          error: {v}.querySelector('[data-role=check-error]')?.textContent ?? '', errorFirst: {v}.firstElementChild?.dataset.role === 'check-error', \
+          hints: document.querySelectorAll('[data-cell-id=\"{cell}\"] .hint').length, \
+          hintCode: document.querySelector('[data-cell-id=\"{cell}\"] [data-role=hint] code')?.textContent ?? '', \
+          hintText: document.querySelector('[data-cell-id=\"{cell}\"] [data-role=hint]')?.textContent ?? ''}})"
+    ))
+    .await
+}
+
+/// Sets `code` in exercise `cell`, presses Check and waits for the new verdict.
+async fn check_code(b: &Browser, cell: &str, code: &str) -> serde_json::Value {
+    b.set_code(cell, code).await;
+    let v = format!("document.querySelector('[data-cell-id=\"{cell}\"] [data-role=checks]')");
+    // The last verdict is marked, so the wait is for a new one.
+    b.eval(&format!("{v} && ({v}.dataset.seen = '1')")).await;
+    b.click(&format!("[data-cell-id=\"{cell}\"] [data-action=check]")).await;
+    b.wait_for(&format!("{v} && !{v}.dataset.seen"), 90, "the verdict").await;
+    verdict_of(b, cell).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+/// The forgeries of issue 15 fail on the page, as the LAN sees it: printing check marks
+/// (browser and server), a function that raises before the last check, a missing colon after a
+/// pass (the SyntaxError shown, the badge back to not passed); the hint shows once, rendered.
+async fn printed_check_marks_a_crash_or_a_syntax_error_never_pass_an_exercise() {
+    require_built_page();
+    let server = serve(None).await.seen_from(Origin::Lan);
+    let b = Browser::start().await;
+    let forged = "print(\"\u{2714} 我写完了\")\n";
+
+    b.open(&server, "/#/lesson/basics2").await;
+    b.wait_for("document.querySelector('[data-cell-id=summary] [data-action=check]')", 60, "the summary exercise").await;
+    let v = check_code(&b, "summary", forged).await;
+    assert_eq!(v["passed"], "false", "{v}");
+    assert_eq!((v["pass"].as_u64(), v["notRun"].as_u64()), (Some(0), Some(5)), "every check listed, none ran: {v}");
+    assert!(v["error"].as_str().unwrap().contains("NameError"), "{v}");
+    // The hint, once, as rendered Markdown (its `*numbers` is code, not backticks).
+    assert_eq!(v["hints"], 1, "{v}");
+    assert_eq!(v["hintCode"], "*numbers", "{v}");
+    assert!(!v["hintText"].as_str().unwrap().contains('`'), "{v}");
+
+    // A pass, then a missing colon: the student's SyntaxError first, and the badge follows.
+    let (_, solution) = exercise_of("basics2", shared::course::Runtime::Browser);
+    let badge = "document.querySelector('[data-cell-id=summary] [data-role=progress]').dataset.passed";
+    let v = check_code(&b, "summary", &solution).await;
+    assert_eq!((v["passed"].as_str(), v["pass"].as_u64()), (Some("true"), Some(5)), "{v}");
+    assert_eq!(b.eval(badge).await, "true");
+    let broken = solution.replacen("precision=2):", "precision=2)", 1);
+    assert_ne!(broken, solution);
+    let v = check_code(&b, "summary", &broken).await;
+    assert_eq!(v["passed"], "false", "{v}");
+    let error = v["error"].as_str().unwrap();
+    assert!(error.contains("SyntaxError") && !error.contains("NameError"), "{v}");
+    assert_eq!(v["errorFirst"], true, "the error comes before the list: {v}");
+    assert_eq!(v["notRun"], 5, "{v}");
+    assert_eq!(b.eval(badge).await, "false", "the badge shows the latest check");
+
+    // report() that raises on an empty list: three pass, the fourth did not run, no pass.
+    b.open(&server, "/#/lesson/basics").await;
+    b.wait_for("document.querySelector('[data-cell-id=report] [data-action=check]')", 60, "the report exercise").await;
+    let raising = "def report(name, scores):\n    return f\"{name}: {sum(scores) / len(scores):.1f} {max(scores)}\"\n";
+    let v = check_code(&b, "report", raising).await;
+    assert_eq!((v["passed"].as_str(), v["pass"].as_u64(), v["notRun"].as_u64()), (Some("false"), Some(3), Some(1)), "{v}");
+    assert!(v["error"].as_str().unwrap().contains("ZeroDivisionError"), "{v}");
+
+    // The server exercise: printed marks pass nothing there either.
+    b.open(&server, "/#/lesson/udp-chat").await;
+    b.wait_for("document.querySelector('[data-cell-id=udp-sum] [data-action=check]')", 60, "the udp-sum exercise").await;
+    let v = check_code(&b, "udp-sum", forged).await;
+    assert_eq!((v["passed"].as_str(), v["pass"].as_u64()), (Some("false"), Some(0)), "{v}");
+    assert_eq!(v["notRun"], 4, "{v}");
+    b.close().await;
+}

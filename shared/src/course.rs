@@ -61,8 +61,13 @@ pub struct LessonLink {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Block {
-    /// Prose, already rendered from Markdown to HTML by the backend.
-    Text { html: String },
+    /// Prose, already rendered from Markdown to HTML by the backend; `markdown` is its source
+    /// (for exports to formats that render Markdown themselves, such as .ipynb).
+    Text {
+        html: String,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        markdown: String,
+    },
     /// A single code cell.
     Cell(Cell),
     /// Several files that run together in one sandbox (e.g. server.py + client.py).

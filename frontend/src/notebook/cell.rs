@@ -25,6 +25,7 @@ pub fn CodeCell(cell: Cell, namespace: String) -> impl IntoView {
     let code = edit.code;
     let lesson = use_context::<LessonEdits>().map(|c| c.lesson.get_value()).unwrap_or_else(|| namespace.clone());
     let program = Program::new(cell.runtime);
+    LessonEdits::keep_output(&cell.id, program);
     let file = cell.file.clone().unwrap_or_else(|| format!("{}.py", cell.id));
     let browser_name = format!("<{}>", cell.id);
     let run = Callback::new(move |_| {
@@ -245,6 +246,11 @@ pub fn GroupCell(group: Group) -> impl IntoView {
         .filter(|c| c.start)
         .map(|c| (c.file.clone().unwrap_or_default(), Program::new(Runtime::Server)))
         .collect();
+    for c in &group.files {
+        if let Some((_, program)) = programs.iter().find(|(f, _)| Some(f) == c.file.as_ref()) {
+            LessonEdits::keep_output(&c.id, *program);
+        }
+    }
     let state = {
         let progs: Vec<Program> = programs.iter().map(|(_, p)| *p).collect();
         move || {

@@ -37,6 +37,8 @@ pub fn ExerciseCheck(
 ) -> impl IntoView {
     let verdict: RwSignal<Option<Verdict>> = RwSignal::new(None);
     let trace = RwSignal::new(Vec::new());
+    // What the student's TFTP server prints while it is checked.
+    let server_output = RwSignal::new(String::new());
     let tftp_server = exercise.tftp_server.is_some();
     let checks = exercise.check.clone();
     let hint_html = exercise.hint_html.clone();
@@ -46,7 +48,7 @@ pub fn ExerciseCheck(
         }
         verdict.set(Some(Verdict::Checking));
         if tftp_server {
-            return check_tftp(cell_id.clone(), lesson.clone(), code.get_untracked(), verdict, trace);
+            return check_tftp(cell_id.clone(), lesson.clone(), code.get_untracked(), verdict, trace, server_output);
         }
         let report = Rc::new(RefCell::new(None::<CheckReport>));
         let (lesson_done, cell) = (lesson.clone(), cell_id.clone());
@@ -94,10 +96,16 @@ pub fn ExerciseCheck(
                 Some(Verdict::Checking) => view! { <span class="muted" role="status">{move || tr("checking")}</span> }.into_any(),
                 Some(Verdict::Done(report)) => view! { <ReportView report=report hint_html=hint_html.clone()/> }.into_any(),
             }}
+            <Show when=move || server_output.with(|o| !o.is_empty())>
+                <pre class="output" data-role="check-output">{move || server_output.get()}</pre>
+            </Show>
             <TraceView events=trace/>
         </div>
     }
 }
+
+/// Most of a checked server's output the page keeps.
+const MAX_CHECK_OUTPUT: usize = 64 << 10;
 
 /// A verdict: the error that stopped the checks first, then every check (passed, failed or
 /// not run), then the hint (rendered) when something did not pass.
@@ -138,8 +146,16 @@ fn ReportView(report: CheckReport, hint_html: Option<String>) -> impl IntoView {
 /// Asks the backend to check the student's TFTP server: one result per case as it comes
 /// (`TftpCheck`), the client's packets into `trace`, done at the server's `Exit`. The server
 /// records the verdict itself.
-fn check_tftp(cell_id: String, lesson: String, code: String, verdict: RwSignal<Option<Verdict>>, trace: RwSignal<Vec<shared::trace::PacketTrace>>) {
+fn check_tftp(
+    cell_id: String,
+    lesson: String,
+    code: String,
+    verdict: RwSignal<Option<Verdict>>,
+    trace: RwSignal<Vec<shared::trace::PacketTrace>>,
+    output: RwSignal<String>,
+) {
     trace.set(Vec::new());
+    output.set(String::new());
     let results = Rc::new(RefCell::new(Vec::<CheckLine>::new()));
     let crashed = Rc::new(RefCell::new(None::<String>));
     let (lesson_done, cell_done) = (lesson.clone(), cell_id.clone());
@@ -158,7 +174,12 @@ fn check_tftp(cell_id: String, lesson: String, code: String, verdict: RwSignal<O
         }
         Event::Msg(ServerMsg::Trace { event, .. }) => trace.update(|t| t.push(event)),
         Event::Msg(ServerMsg::Output { data, .. }) => {
-            // The last line the server printed, in case it crashed.
+            // Shown as it comes; the last line also says why, in case it crashed.
+            output.update(|o| {
+                if o.len() < MAX_CHECK_OUTPUT {
+                    o.push_str(&data);
+                }
+            });
             if let Some(line) = data.lines().rev().find(|l| !l.trim().is_empty()) {
                 *crashed.borrow_mut() = Some(line.to_string());
             }
