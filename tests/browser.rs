@@ -1,7 +1,7 @@
 //! The page in headless Chromium against a real server: a browser cell runs in Pyodide, a
 //! server group (TCP server + client) runs in the sandbox, both show their output.
 
-use classbook_e2e::{exercise_of, on_both_origins, output_of, require_built_page, serve, state_of, Browser, Origin};
+use classbook_e2e::{exercise_of, on_both_origins, output_of, require_built_page, scratch_path, serve, state_of, Browser, Origin};
 use std::time::Instant;
 
 on_both_origins!(a_browser_cell_and_a_server_group_both_run_from_the_page);
@@ -144,5 +144,37 @@ async fn printed_check_marks_a_crash_or_a_syntax_error_never_pass_an_exercise() 
     let v = check_code(&b, "udp-sum", forged).await;
     assert_eq!((v["passed"].as_str(), v["pass"].as_u64()), (Some("false"), Some(0)), "{v}");
     assert_eq!(v["notRun"], 4, "{v}");
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+/// A server program that never reads shows no input box (only an optional "input" button); one
+/// that prompts gets the box, focused; a killed program's exit is said in words, not a number.
+async fn the_input_box_comes_when_a_program_asks_and_exits_are_said_in_words() {
+    require_built_page();
+    let server = serve(None).await.seen_from(Origin::Lan);
+    let b = Browser::start().await;
+    let quiet = "import time\nprint('working', flush=True)\ntime.sleep(3)\n";
+    b.open(&server, &scratch_path("server", quiet)).await;
+    b.click("[data-cell-id=scratch] [data-action=run]").await;
+    b.wait_for(&format!("{}.includes('working')", output_of("scratch")), 60, "the program running").await;
+    assert_eq!(b.eval("document.querySelector('[data-cell-id=scratch] [data-role=stdin]') === null").await, true, "no input box");
+    b.wait_for("document.querySelector('[data-cell-id=scratch] [data-action=open-stdin]')", 5, "the optional input button").await;
+
+    let asks = "name = input('名字？')\nprint('你好', name)\n";
+    b.open(&server, &scratch_path("server", asks)).await;
+    b.click("[data-cell-id=scratch] [data-action=run]").await;
+    let input = "document.querySelector('[data-cell-id=scratch] [data-role=stdin]')";
+    b.wait_for(&format!("{input} && document.activeElement === {input}"), 60, "the input box, focused").await;
+    b.client.find(fantoccini::Locator::Css("[data-role=stdin]")).await.unwrap().send_keys("小明\n").await.unwrap();
+    b.wait_for(&format!("{} === 'done'", state_of("scratch")), 30, "done").await;
+    assert!(b.eval(&output_of("scratch")).await.as_str().unwrap().contains("你好 小明"));
+
+    b.open(&server, &scratch_path("server", "import os\nos.kill(os.getpid(), 9)\n")).await;
+    b.click("[data-cell-id=scratch] [data-action=run]").await;
+    let exit = "document.querySelector('[data-cell-id=scratch] [data-role=exit]')?.textContent";
+    let words = b.wait_for(exit, 60, "the exit").await;
+    let words = words.as_str().unwrap();
+    assert!(words.contains("程序被强制结束") && !words.contains("信号") && !words.contains(" 9"), "{words}");
     b.close().await;
 }
