@@ -142,8 +142,31 @@ pub struct ExitInfo {
     pub wall_ms: u64,
     /// Some output was cut by the per-run cap.
     pub truncated: bool,
-    /// Why it was stopped, when a limit or the student stopped it.
+    /// Why it was stopped, when a limit or the student stopped it (English, for logs and tests).
     pub reason: Option<String>,
+    /// The same, as data, so the page can say it in its own language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<EndReason>,
+}
+
+/// Why a run was ended by something other than itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EndReason {
+    /// It ran longer than the wall-clock limit.
+    WallClock { secs: u64 },
+    /// It used up its CPU time.
+    CpuTime { secs: u64 },
+    /// It used more memory than the sandbox allows.
+    Memory { mib: u64 },
+    /// It started more processes than allowed.
+    Processes { max: u64 },
+    /// The teacher stopped it.
+    Teacher,
+    /// The page that started it was closed.
+    PageClosed,
+    /// It did not end when asked, so the student's sandbox was restarted.
+    SandboxRestarted,
 }
 
 impl ExitInfo {

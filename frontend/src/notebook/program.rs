@@ -7,7 +7,7 @@ use crate::runtime::{browser, server, Event, Handler};
 use leptos::prelude::*;
 use shared::course::Runtime;
 use shared::trace::PacketTrace;
-use shared::wire::{ClientMsg, ExitInfo, ServerMsg, Signal, Stream};
+use shared::wire::{ClientMsg, EndReason, ExitInfo, ServerMsg, Signal, Stream};
 use std::rc::Rc;
 
 /// Where a run is; shown as the cell's `data-state`.
@@ -275,10 +275,25 @@ pub fn exit_words(exit: &ExitInfo) -> String {
         (None, Some(sig)) => format!("{} {sig}", tr("exit-signal")),
         (None, None) => String::new(),
     };
-    if let Some(reason) = &exit.reason {
-        s.push_str(&format!(" · {reason}"));
+    match (&exit.why, &exit.reason) {
+        (Some(why), _) => s.push_str(&format!(" · {}", end_words(why))),
+        (None, Some(reason)) => s.push_str(&format!(" · {reason}")),
+        (None, None) => {}
     }
     s
+}
+
+/// Why a run was ended, in the page's language.
+fn end_words(why: &EndReason) -> String {
+    match why {
+        EndReason::WallClock { secs } => format!("{} {secs} {}", tr("end-wall"), tr("seconds")),
+        EndReason::CpuTime { secs } => format!("{} {secs} {}", tr("end-cpu"), tr("seconds")),
+        EndReason::Memory { mib } => format!("{} {mib} MiB", tr("end-memory")),
+        EndReason::Processes { max } => format!("{} {max}", tr("end-processes")),
+        EndReason::Teacher => tr("end-teacher").to_string(),
+        EndReason::PageClosed => tr("end-page-closed").to_string(),
+        EndReason::SandboxRestarted => tr("end-restarted").to_string(),
+    }
 }
 
 fn describe(exit: &ExitInfo) -> String {
