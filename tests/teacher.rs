@@ -94,7 +94,7 @@ async fn the_teacher_sees_a_joined_student_stops_their_program_sees_results_and_
     teacher.click(&stop).await;
     student.wait_for(&format!("{} === 'failed'", state_of("scratch")), 15, "the program stopped").await;
     let exit = student.eval("document.querySelector('[data-cell-id=scratch] [data-role=exit]').textContent").await;
-    assert!(exit.as_str().unwrap().contains("stopped by the teacher"), "{exit}");
+    assert!(exit.as_str().unwrap().contains("老师停止了它"), "said in the page's language: {exit}");
     teacher.wait_for(&format!("!document.querySelector('{stop}')"), 15, "the program gone from the list").await;
     // Run again; "Stop all" of that student ends it too.
     student.click("[data-cell-id=scratch] [data-action=run]").await;

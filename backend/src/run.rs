@@ -4,7 +4,7 @@
 
 use crate::sandbox::tftp::trace::CompanionTrace;
 use crate::sandbox::{RunEvent, RunIo, Sandbox};
-use shared::wire::{ExitInfo, ServerMsg, Stream};
+use shared::wire::{EndReason, ExitInfo, ServerMsg, Stream};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -242,6 +242,8 @@ pub async fn drive(
     let mut stops = ctl.subscribe();
     let mut ending = Ending::default();
     let mut reason = None;
+    // The same reason as data, for the page's own words.
+    let mut why: Option<EndReason> = None;
     // A run's CPU, all its processes together, as the host sees it: its budget is twice one
     // process's limit, so forking cannot buy more (RLIMIT_CPU counts one process).
     let budget_ms = limits.cpu_secs * 2000;
@@ -277,6 +279,7 @@ pub async fn drive(
             },
             _ = tokio::time::sleep_until(deadline), if !ending.killing => {
                 reason = Some(format!("wall-clock limit of {} s reached", limits.wall_secs));
+                why = Some(EndReason::WallClock { secs: limits.wall_secs });
                 ending.kill(&sandbox, id).await;
             }
             _ = watch_cpu.tick(), if !ending.killing && ctl.pid() != 0 => {
@@ -294,6 +297,7 @@ pub async fn drive(
                             "CPU time limit of {} s for the run reached (all its processes together)",
                             budget_ms / 1000
                         ));
+                        why = Some(EndReason::CpuTime { secs: budget_ms / 1000 });
                         ending.kill(&sandbox, id).await;
                     }
                 }
@@ -305,6 +309,11 @@ pub async fn drive(
                     Some(Stop::Page(_)) | None => {}
                     Some(other) => {
                         reason = other.reason().or(reason);
+                        why = match other {
+                            Stop::Teacher => Some(EndReason::Teacher),
+                            Stop::Left => Some(EndReason::PageClosed),
+                            _ => why,
+                        };
                         ending.kill(&sandbox, id).await;
                     }
                 }
@@ -313,6 +322,7 @@ pub async fn drive(
                 if ending.killing {
                     tracing::warn!(run = id, "the sandbox's helper did not end a run within {GRACE:?}: ending the sandbox from the host");
                     sandbox.close().await;
+                    why = Some(EndReason::SandboxRestarted);
                     reason = Some(
                         "it did not end when asked (the sandbox's helper was stopped or killed), so classbook ended \
                          every program of yours and restarted your sandbox"
@@ -326,14 +336,15 @@ pub async fn drive(
     };
     let after = sandbox.counters();
     if reason.is_none() {
-        reason = if signal == Some(libc::SIGXCPU) {
-            Some(format!("CPU time limit of {} s reached", limits.cpu_secs))
+        (reason, why) = if signal == Some(libc::SIGXCPU) {
+            (Some(format!("CPU time limit of {} s reached", limits.cpu_secs)), Some(EndReason::CpuTime { secs: limits.cpu_secs }))
         } else if signal == Some(libc::SIGKILL) && after.oom_kills > before.oom_kills {
-            Some(format!("out of memory: the limit is {} MiB", limits.memory_bytes >> 20))
+            let mib = limits.memory_bytes >> 20;
+            (Some(format!("out of memory: the limit is {mib} MiB")), Some(EndReason::Memory { mib }))
         } else if code != Some(0) && after.pid_limit_hits > before.pid_limit_hits {
-            Some(format!("process limit of {} reached", limits.nproc))
+            (Some(format!("process limit of {} reached", limits.nproc)), Some(EndReason::Processes { max: limits.nproc }))
         } else {
-            None
+            (None, None)
         };
     }
     // Every process of the run is gone now, so its pipes end: wait for the last output.
@@ -357,6 +368,7 @@ pub async fn drive(
         wall_ms: started.elapsed().as_millis() as u64,
         truncated: cap.truncated.load(Ordering::SeqCst),
         reason,
+        why,
     };
     let _ = out.send(ServerMsg::Exit(exit)).await;
 }

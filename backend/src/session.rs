@@ -8,6 +8,7 @@ mod roster;
 
 pub use roster::{LiveRun, LiveStudent};
 
+mod exercise_check;
 mod tftp_check;
 
 use crate::app::App;
@@ -16,7 +17,7 @@ use crate::run::{Phase, RunCtl, Slots, StdinCmd, Stop};
 use crate::sandbox::{valid_file_name, Sandbox, MAX_RUN_FILES};
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
-use shared::course::TftpServerCheck;
+use shared::course::{Runtime, TftpServerCheck};
 use shared::wire::{ClientMsg, Refusal, RunRequest, ServerMsg, Signal};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -274,22 +275,29 @@ impl Session {
         };
         let run_id = match &msg {
             ClientMsg::Run(r) => Some(r.run_id),
+            ClientMsg::Check { run_id, .. } | ClientMsg::CheckTftp { run_id, .. } => Some(*run_id),
             ClientMsg::Stdin { run_id, .. } | ClientMsg::CloseStdin { run_id } | ClientMsg::Signal { run_id, .. } => Some(*run_id),
             _ => None,
         };
-        if let Err(why) = self.within_rate(matches!(msg, ClientMsg::Run(_))) {
+        let is_run = matches!(msg, ClientMsg::Run(_) | ClientMsg::Check { .. } | ClientMsg::CheckTftp { .. });
+        if let Err(why) = self.within_rate(is_run) {
             return self.error(run_id, why).await;
         }
         self.shared.presence.lock().expect("presence poisoned").touch();
         match msg {
             ClientMsg::Run(req) => {
                 let id = req.run_id;
-                if let Err(e) = self.start_run(req, None).await {
+                if let Err(e) = self.start_run(req, Special::Run).await {
                     self.error(Some(id), e.to_string()).await;
                 }
             }
             ClientMsg::CheckTftp { run_id, lesson, cell, code } => {
                 if let Err(e) = self.check_tftp(run_id, &lesson, &cell, code).await {
+                    self.error(Some(run_id), e.to_string()).await;
+                }
+            }
+            ClientMsg::Check { run_id, lesson, cell, code } => {
+                if let Err(e) = self.check_exercise(run_id, lesson, cell, code).await {
                     self.error(Some(run_id), e.to_string()).await;
                 }
             }
@@ -300,10 +308,15 @@ impl Session {
             ClientMsg::ExerciseResult { lesson, cell, passed } => {
                 // Only exercises of the course being served: made-up names never reach the grid.
                 let course = self.app.course();
-                let exists = course.lesson(&lesson).is_some_and(|l| l.cells().any(|c| c.id == cell && c.exercise.is_some()));
-                if !exists {
+                let found = course.lesson(&lesson).and_then(|l| l.cells().find(|c| c.id == cell && c.exercise.is_some()).cloned());
+                let Some(found) = found else {
                     let (lesson, cell): (String, String) = (lesson.chars().take(64).collect(), cell.chars().take(64).collect());
                     return self.error(None, format!("no exercise '{cell}' in lesson '{lesson}'")).await;
+                };
+                // A server exercise's verdict is the server's own (recorded at its Check), so
+                // a page cannot claim one.
+                if found.runtime == Runtime::Server {
+                    return self.error(None, format!("exercise '{cell}' is checked on the server, which records its result itself")).await;
                 }
                 if let Err(e) = self.app.class.db.record_attempt(self.shared.student, &lesson, &cell, passed).await {
                     tracing::error!("cannot record an exercise result: {e:#}");
@@ -367,10 +380,29 @@ impl Session {
         let entry = found.file.clone().unwrap_or_else(|| format!("{}.py", found.id));
         let files = vec![shared::wire::FileSpec { name: entry.clone(), text: code }];
         let req = RunRequest { run_id, files, entry, args: Vec::new(), watch_listen: true };
-        self.start_run(req, Some(spec)).await
+        self.start_run(req, Special::Tftp { spec, lesson: lesson.to_string(), cell: cell.to_string() }).await
     }
 
-    async fn start_run(&mut self, req: RunRequest, tftp: Option<TftpServerCheck>) -> anyhow::Result<()> {
+    /// A server exercise of the course: the student's code as the cell's file, the course's
+    /// checks after it (see `exercise_check`); the verdict is recorded here, not by the page.
+    async fn check_exercise(&mut self, run_id: u32, lesson: String, cell: String, code: String) -> anyhow::Result<()> {
+        let course = self.app.course();
+        let found = course.lesson(&lesson).and_then(|l| l.cells().find(|c| c.id == cell).cloned());
+        let Some(found) = found else { anyhow::bail!("no cell '{cell}' in lesson '{lesson}'") };
+        let Some(exercise) = found.exercise.as_ref().filter(|e| e.tftp_server.is_none()) else {
+            anyhow::bail!("cell '{cell}' of lesson '{lesson}' is not an exercise checked by its checks");
+        };
+        if found.runtime != Runtime::Server {
+            anyhow::bail!("exercise '{cell}' runs in the browser, not on the server");
+        }
+        let checks = exercise.check.clone();
+        let entry = found.file.clone().unwrap_or_else(|| format!("{}.py", found.id));
+        let files = vec![shared::wire::FileSpec { name: entry.clone(), text: code }];
+        let req = RunRequest { run_id, files, entry, args: Vec::new(), watch_listen: false };
+        self.start_run(req, Special::Check { checks, lesson, cell }).await
+    }
+
+    async fn start_run(&mut self, req: RunRequest, special: Special) -> anyhow::Result<()> {
         let id = req.run_id;
         if !valid_file_name(&req.entry) || !req.entry.ends_with(".py") {
             anyhow::bail!("entry '{}' must be a plain file name ending in .py", req.entry);
@@ -403,10 +435,20 @@ impl Session {
                 if let Some(stop) = ctl.stopping() {
                     return Err(crate::run::queued_stop(&stop));
                 }
-                if let Some(spec) = tftp {
-                    ctl.set_phase(Phase::Running);
-                    let check = tftp_check::check(sandbox, id, files, &req.entry, spec.port, stdin_rx, out.clone(), ctl.clone());
-                    return check.await.map_err(|e| format!("{e:#}"));
+                match special {
+                    Special::Run => {}
+                    Special::Tftp { spec, lesson, cell } => {
+                        ctl.set_phase(Phase::Running);
+                        let check = tftp_check::check(sandbox, id, files, &req.entry, spec.port, stdin_rx, out.clone(), ctl.clone());
+                        let passed = check.await.map_err(|e| format!("{e:#}"))?;
+                        return record(&app, &shared, &out, &lesson, &cell, passed).await;
+                    }
+                    Special::Check { checks, lesson, cell } => {
+                        ctl.set_phase(Phase::Running);
+                        let check = exercise_check::check(sandbox, id, files, &req.entry, &checks, stdin_rx, out.clone(), ctl.clone());
+                        let report = check.await.map_err(|e| format!("{e:#}"))?;
+                        return record(&app, &shared, &out, &lesson, &cell, report.passed).await;
+                    }
                 }
                 let io = sandbox
                     .spawn(id, &files, &req.entry, &req.args, req.watch_listen)
@@ -425,6 +467,22 @@ impl Session {
         });
         Ok(())
     }
+}
+
+/// What a run is for: a program, or the check of an exercise whose verdict the server records.
+enum Special {
+    Run,
+    Tftp { spec: TftpServerCheck, lesson: String, cell: String },
+    Check { checks: String, lesson: String, cell: String },
+}
+
+/// Records the server's own verdict of an exercise as an attempt in the class database.
+async fn record(app: &App, shared: &Shared, out: &mpsc::Sender<ServerMsg>, lesson: &str, cell: &str, passed: bool) -> Result<(), String> {
+    if let Err(e) = app.class.db.record_attempt(shared.student, lesson, cell, passed).await {
+        tracing::error!("cannot record an exercise result: {e:#}");
+        let _ = out.send(ServerMsg::Error { run_id: None, message: format!("your result was not saved: {e:#}") }).await;
+    }
+    Ok(())
 }
 
 /// The session's sandbox, started on first use and again if it ended; never for a session

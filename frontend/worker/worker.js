@@ -143,10 +143,12 @@ function sleep(seconds) {
 
 async function boot() {
   progress(0.05, "engine");
-  const runnerSource = fetch("./runner.py").then((r) => {
-    if (!r.ok) throw new Error(`runner.py: HTTP ${r.status}`);
+  const source = (name) => fetch(`./${name}`).then((r) => {
+    if (!r.ok) throw new Error(`${name}: HTTP ${r.status}`);
     return r.text();
   });
+  const checkSource = source("check.py");
+  const runnerSource = source("runner.py");
   pyodide = await loadEngine();
   progress(0.85, "start");
   await initialised;
@@ -155,8 +157,11 @@ async function boot() {
   pyodide.setStdin({ read: readStdin, isatty: false });
   pyodide.setInterruptBuffer(interruptFlag);
   pyodide.registerJsModule("_classbook", { sleep });
+  // The exercise check harness (shared/src/check.py) first: runner.py's check_run uses it.
+  pyodide.runPython(await checkSource, { filename: "/classbook/check.py" });
   pyodide.runPython(await runnerSource, { filename: "/classbook/runner.py" });
   const runner = pyodide.globals.get("run");
+  checker = pyodide.globals.get("check_run");
   post({ kind: "Ready", ms: performance.now() - t0, version: pyodide.version });
   return runner;
 }
@@ -184,6 +189,7 @@ async function loadEngine() {
 let gotInit;
 const initialised = new Promise((resolve) => (gotInit = resolve));
 let runner = null;
+let checker = null; // runner.py's check_run: the student's code, then the exercise's checks
 async function start() {
   try {
     runner = await boot();
@@ -212,18 +218,28 @@ async function execute(req) {
     if (req.announce) post({ kind: "Run", type: "Started", run_id: req.run_id, pid: 0 });
     interruptFlag[0] = 0;
     let code = 1;
+    let records = null; // a checked run's records (JSON lines), posted as their own message
     try {
       // A cell that may await (asyncio.run) is entered "promising", so the wasm stack can
       // suspend (JSPI); others are called directly, which is faster. input() and sleep
       // block synchronously either way.
-      code = MAY_AWAIT.test(req.code)
-        ? await runner.callPromising(req.code, req.filename, req.namespace)
-        : runner(req.code, req.filename, req.namespace);
+      const args = [req.code, req.filename, req.namespace];
+      const fn = req.check != null ? checker : runner;
+      if (req.check != null) args.push(req.check);
+      const result = MAY_AWAIT.test(req.code + (req.check || "")) ? await fn.callPromising(...args) : fn(...args);
+      if (req.check != null) {
+        records = result;
+        code = 0;
+      } else {
+        code = result;
+      }
     } catch (e) {
       emit("stderr", `classbook: the engine failed: ${e}\n`);
     }
-    // The end of a run is one message: its last output, whether it needs the server, its exit.
+    // The end of a run is one message: its last output, its check records, whether it needs
+    // the server, its exit.
     const last = [takeOutput()];
+    if (records !== null) last.push({ kind: "Checked", run_id: req.run_id, records });
     if (code === 3) {
       last.push({ kind: "NeedsServer", run_id: req.run_id, reason: pyodide.globals.get("last_reason") });
     }

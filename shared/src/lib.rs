@@ -1,7 +1,8 @@
 //! Types that cross a boundary in classbook: the course model (backend → page),
 //! the run protocol (page ↔ backend WebSocket, page ↔ Python worker), and pure conversions
-//! (`ipynb`: notebooks in and out; `link`: scratch links; `diff`: line diffs). Pure data, no I/O.
+//! (`check`: exercise verdicts from the check harness's records; `ipynb`: notebooks in and out; `link`: scratch links; `diff`: line diffs). Pure data, no I/O.
 
+pub mod check;
 pub mod course;
 pub mod diff;
 pub mod ipynb;

@@ -48,6 +48,10 @@ pub enum ClientMsg {
     /// cell's file) in the sandbox, runs the built-in TFTP client's checks against it and
     /// answers with `TftpCheck`s, `Trace`s, the program's own messages, and `Exit` last.
     CheckTftp { run_id: u32, lesson: String, cell: String, code: String },
+    /// Check a server exercise: the backend runs `code` as the cell's file in the sandbox with
+    /// the course's own checks after it (never checks from the page), answers with the program's
+    /// output, one `Checked` and `Exit` last, and records the verdict itself.
+    Check { run_id: u32, lesson: String, cell: String, code: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -120,6 +124,9 @@ pub enum ServerMsg {
     CourseChanged { lessons: Vec<String> },
     /// One case of a TFTP exercise check ("download", "upload", "missing_file", "lost_ack").
     TftpCheck { run_id: u32, case: String, passed: bool, message: String },
+    /// The verdict of a Check (browser or server), read from the check harness's own records,
+    /// never from the program's output. Comes before the run's `Exit`.
+    Checked { run_id: u32, report: crate::check::CheckReport },
     /// The session was not opened (or was closed): why, so the page can say it in its language.
     Refused { reason: Refusal },
 }
@@ -135,8 +142,31 @@ pub struct ExitInfo {
     pub wall_ms: u64,
     /// Some output was cut by the per-run cap.
     pub truncated: bool,
-    /// Why it was stopped, when a limit or the student stopped it.
+    /// Why it was stopped, when a limit or the student stopped it (English, for logs and tests).
     pub reason: Option<String>,
+    /// The same, as data, so the page can say it in its own language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<EndReason>,
+}
+
+/// Why a run was ended by something other than itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EndReason {
+    /// It ran longer than the wall-clock limit.
+    WallClock { secs: u64 },
+    /// It used up its CPU time.
+    CpuTime { secs: u64 },
+    /// It used more memory than the sandbox allows.
+    Memory { mib: u64 },
+    /// It started more processes than allowed.
+    Processes { max: u64 },
+    /// The teacher stopped it.
+    Teacher,
+    /// The page that started it was closed.
+    PageClosed,
+    /// It did not end when asked, so the student's sandbox was restarted.
+    SandboxRestarted,
 }
 
 impl ExitInfo {

@@ -114,7 +114,10 @@ pyodide.registerJsModule("_classbook", {
   },
 });
 let flushPython = () => {};
+// The check harness the page uses (shared/src/check.py), loaded before the runner as worker.js does.
+pyodide.runPython(readFileSync(join(ROOT, "shared/src/check.py"), "utf8"), { filename: "/classbook/check.py" });
 pyodide.runPython(readFileSync(RUNNER, "utf8"), { filename: "/classbook/runner.py" });
+const checkRun = pyodide.globals.get("check_run");
 const run = pyodide.globals.get("run");
 // Namespaces are never reused (each lesson and exercise run gets a new name); forget() frees one.
 const namespaces = pyodide.globals.get("_namespaces");
@@ -122,8 +125,6 @@ const forget = (ns) => { if (namespaces && namespaces.pop) namespaces.pop(ns, nu
 let nsCounter = 0;
 flushPython = pyodide.globals.get("flush_std");
 
-// The same check() the page uses (frontend/worker/check.py).
-const CHECK_DEF = readFileSync(join(ROOT, "frontend/worker/check.py"), "utf8");
 
 function runCode(code, filename, namespace, stdin) {
   captured = "";
@@ -148,18 +149,23 @@ function fail(lesson, cell, what) {
   console.log(`course/${fileOf(lesson)}:${cell.line}: ${cell.id}: ${what}`);
 }
 
-// An exercise run: code + check in a fresh namespace; returns { ok, bad, error, out }.
+// An exercise run as the page's Check does it (runner.py's check_run: the code in a fresh
+// namespace, then the checks by the harness); returns { ok, bad, error, out } from the
+// harness's records (shared/src/check.rs reads them the same way), not from the output.
 function runExercise(lessonId, cell, code, tag) {
   const ns = `exercise:${lessonId}:${cell.id}:${tag}:${++nsCounter}`;
-  runCode(CHECK_DEF, "<check-def>", ns);
-  const student = runCode(code, `<${cell.id}>`, ns, cell.stdin);
-  const checked = runCode(cell.exercise.check, "<check>", ns);
-  forget(ns);
-  const out = student.out + checked.out;
-  const ok = (checked.out.match(/^\u2714 /gm) || []).length;
-  const bad = (checked.out.match(/^\u2718 /gm) || []).length;
-  const error = student.status !== 0 || checked.status !== 0;
-  return { ok, bad, error, out };
+  captured = "";
+  stdinLines = cell.stdin ? cell.stdin.replace(/\n$/, "").split("\n") : [];
+  const records = checkRun(code, `<${cell.id}>`, ns, cell.exercise.check).split("\n").map((l) => JSON.parse(l));
+  flushPython();
+  const plan = (records.find((r) => r.plan) || { plan: [] }).plan;
+  const ran = records.filter((r) => "passed" in r);
+  const ok = ran.filter((r) => r.passed).length;
+  const notRun = plan.filter(([line]) => !ran.some((r) => r.line === line)).length;
+  const bad = ran.length - ok + notRun;
+  const failure = records.find((r) => r.error);
+  const error = Boolean(failure) || !records.some((r) => r.done);
+  return { ok, bad, error, out: captured + (failure ? failure.error : "") };
 }
 
 for (const lesson of lessons) {

@@ -6,6 +6,10 @@
 # whose tests pin these shapes.
 #   backend -> agent: {"op":"run","id":N,"entry":"a.py","args":[...],"watch":bool,"cpu":S,
 #                      "files":["a.py", ...]} + fds [stdin, stdout, stderr, one pipe per file]
+#                     with "check":"<the exercise's checks>" the fds are [stdin, stdout, stderr,
+#                       records, one pipe per file]: `entry` is imported as a module, then the
+#                       checks run by the check harness (shared/src/check.py, which the backend
+#                       puts before this file), whose records go into `records`, not the output
 #                     {"op":"signal","id":N,"sig":2}   {"op":"kill","id":N}
 #                     {"op":"read","name":"a.bin","max":B} + fd [a pipe]: the agent writes "+" and
 #                       the file's first B bytes (never through a link), or "-" and why not
@@ -14,6 +18,7 @@
 #                     {"ev":"exit","id":N,"code":C|null,"signal":S|null,"cpu_ms":T}
 #                     {"ev":"error","id":N,"message":"..."}
 import ctypes
+import importlib
 import json
 import os
 import resource
@@ -142,18 +147,19 @@ class Agent:
 
     def start(self, msg, fds):
         names = msg.get("files", [])
-        if len(fds) != 3 + len(names):
-            raise ValueError("a run needs three fds and one per file")
+        stdio = 4 if msg.get("check") is not None else 3
+        if len(fds) != stdio + len(names):
+            raise ValueError("a run needs three fds (four for a check) and one per file")
         rid = msg["id"]
         try:
-            for name, fd in zip(names, fds[3:]):
+            for name, fd in zip(names, fds[stdio:]):
                 write_file(name, fd)
         except OSError as e:
             for fd in fds:
                 close_quietly(fd)
             self.send({"ev": "failed", "id": rid, "message": f"cannot write {e.filename or 'a file'}: {e.strerror}"})
             return
-        fds = fds[:3]
+        fds = fds[:stdio]
         pid = os.fork()
         if pid == 0:
             child(msg, fds, self)
@@ -384,10 +390,13 @@ def child(msg, fds, agent):
         for fd in (agent.wake_r, agent.wake_w):
             close_quietly(fd)
         agent.chan.close()
-        for target, fd in enumerate(fds):
+        records = fds[3] if len(fds) > 3 else None
+        for target, fd in enumerate(fds[:3]):
             os.dup2(fd, target)
             if fd > 2:
                 os.close(fd)
+        if records is not None:
+            os.set_inheritable(records, False)  # not into programs the student's code starts
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -398,7 +407,7 @@ def child(msg, fds, agent):
         entry = os.path.join(WORK, msg["entry"])
         sys.argv = [msg["entry"]] + [str(a) for a in msg.get("args", [])]
         sys.path[0] = WORK
-        code = run_main(entry)
+        code = run_main(entry) if records is None else run_check(entry, msg["check"], records)
     except BaseException:
         traceback.print_exc()
     os._exit(code)
@@ -438,6 +447,45 @@ def run_main(entry):
     if interrupted:  # like CPython: die by SIGINT so the parent sees it
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
+    return code
+
+
+def run_check(entry, checks, records):
+    """Imports `entry` as the module the checks import, then runs the checks with the harness;
+    its records go to fd `records`. Returns the exit code. The student's own error (a
+    SyntaxError, an exception at import) is printed as `python3 entry` would, and recorded."""
+    write, dumps = os.write, json.dumps
+
+    def emit(record):
+        data = (dumps(record) + "\n").encode()
+        while data:
+            data = data[write(records, data):]
+
+    emit({"plan": check_plan(checks)})
+    code = 0
+    try:
+        importlib.import_module(os.path.basename(entry)[:-3])
+    except SystemExit as e:
+        code = exit_code(e) or 1
+        emit({"error": f"SystemExit: {e.code} (the program ended before the checks ran)"})
+    except BaseException as e:  # noqa: BLE001 - the student's code may raise anything
+        print_student_traceback(e, entry)
+        emit({"error": error_text(e, lambda f: f == entry)})
+        code = 1
+    else:
+        if not run_checks(checks, {"__name__": "__check__"}, emit):
+            code = 1
+    try:
+        import threading
+
+        threading._shutdown()
+    except BaseException:  # noqa: BLE001
+        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001
+            pass
     return code
 
 

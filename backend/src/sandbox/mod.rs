@@ -295,6 +295,32 @@ impl Sandbox {
         args: &[String],
         watch_listen: bool,
     ) -> Result<RunIo> {
+        Ok(self.spawn_with(id, files, entry, args, watch_listen, None).await?.0)
+    }
+
+    /// Starts run `id` as an exercise check: `entry` imported as a module, then `checks` by the
+    /// check harness (shared/src/check.py). The returned pipe carries the harness's records
+    /// apart from the program's output (see shared::check for what that does and does not stop).
+    pub async fn spawn_checked<T: AsRef<[u8]>>(
+        &self,
+        id: u32,
+        files: &[(String, T)],
+        entry: &str,
+        checks: &str,
+    ) -> Result<(RunIo, pipe::Receiver)> {
+        let (io, records) = self.spawn_with(id, files, entry, &[], false, Some(checks)).await?;
+        Ok((io, records.expect("a checked run has a records pipe")))
+    }
+
+    async fn spawn_with<T: AsRef<[u8]>>(
+        &self,
+        id: u32,
+        files: &[(String, T)],
+        entry: &str,
+        args: &[String],
+        watch_listen: bool,
+        check: Option<&str>,
+    ) -> Result<(RunIo, Option<pipe::Receiver>)> {
         if !self.is_alive() {
             bail!("the sandbox has ended");
         }
@@ -320,20 +346,30 @@ impl Sandbox {
             routes.insert(id, tx);
         }
         let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
-        let msg = protocol::Request::Run { id, entry, args, watch: watch_listen, cpu: self.limits.cpu_secs, files: names };
+        let msg = protocol::Request::Run { id, entry, args, watch: watch_listen, cpu: self.limits.cpu_secs, files: names, check };
         let mut fds = vec![stdin_r.as_raw_fd(), stdout_w.as_raw_fd(), stderr_w.as_raw_fd()];
+        let records = check.map(|_| pipe_pair()).transpose()?;
+        fds.extend(records.as_ref().map(|(_, w)| w.as_raw_fd()));
         fds.extend(file_ends.iter().map(|f| f.as_raw_fd()));
         if let Err(e) = self.chan.send(&msg.to_bytes(), &fds).await {
             self.routes.lock().expect("routes poisoned").remove(&id);
             return Err(e).context("cannot reach the sandbox agent");
         }
         drop((stdin_r, stdout_w, stderr_w, file_ends));
-        Ok(RunIo {
+        let records = match records {
+            Some((r, w)) => {
+                drop(w);
+                Some(pipe::Receiver::from_owned_fd(r)?)
+            }
+            None => None,
+        };
+        let io = RunIo {
             stdin: pipe::Sender::from_owned_fd(stdin_w)?,
             stdout: pipe::Receiver::from_owned_fd(stdout_r)?,
             stderr: pipe::Receiver::from_owned_fd(stderr_r)?,
             events,
-        })
+        };
+        Ok((io, records))
     }
 
     /// Sends signal `sig` to run `id`'s process group.
@@ -399,7 +435,7 @@ impl Launch {
             data_fd(bwrap::PASSWD.as_bytes())?,
             data_fd(bwrap::GROUP.as_bytes())?,
             data_fd(bwrap::NSSWITCH.as_bytes())?,
-            data_fd(include_bytes!("agent.py"))?,
+            data_fd(agent_source().as_bytes())?,
             data_fd(&seccomp::program())?,
         ];
         let raw: Vec<RawFd> = data.iter().map(|f| f.as_raw_fd()).collect();
@@ -427,7 +463,7 @@ impl Launch {
             Some(dir) => {
                 std::fs::create_dir_all(dir)?;
                 let mut cmd = Command::new(&cfg.python);
-                cmd.arg("-c").arg(String::from_utf8_lossy(include_bytes!("agent.py")).as_ref());
+                cmd.arg("-c").arg(agent_source());
                 cmd.arg(agent_end.as_raw_fd().to_string()).arg(dir).current_dir(dir);
                 cmd
             }
@@ -575,6 +611,11 @@ fn data_fd(data: &[u8]) -> Result<OwnedFd> {
     let mut file = std::fs::File::from(w);
     std::io::Write::write_all(&mut file, data)?;
     Ok(r)
+}
+
+/// The agent's program: the exercise check harness (shared/src/check.py), then agent.py.
+fn agent_source() -> String {
+    format!("{}\n{}", shared::check::HARNESS, include_str!("agent.py"))
 }
 
 fn pipe_pair() -> std::io::Result<(OwnedFd, OwnedFd)> {

@@ -25,8 +25,8 @@ pub fn CodeCell(cell: Cell, namespace: String) -> impl IntoView {
     let code = edit.code;
     let lesson = use_context::<LessonEdits>().map(|c| c.lesson.get_value()).unwrap_or_else(|| namespace.clone());
     let program = Program::new(cell.runtime);
+    LessonEdits::keep_output(&cell.id, program);
     let file = cell.file.clone().unwrap_or_else(|| format!("{}.py", cell.id));
-    let check_file = file.clone();
     let browser_name = format!("<{}>", cell.id);
     let run = Callback::new(move |_| {
         if program.phase.get_untracked().active() {
@@ -90,8 +90,7 @@ pub fn CodeCell(cell: Cell, namespace: String) -> impl IntoView {
                 </div>
             })}
             {exercise.map(|ex| view! {
-                <ExerciseCheck exercise=ex.clone() code=code runtime=cell.runtime cell_id=cell.id.clone() file=check_file.clone() lesson=lesson.clone()/>
-                {ex.hint.map(|h| view! { <details class="hint"><summary>{move || tr("hint")}</summary><p>{h}</p></details> })}
+                <ExerciseCheck exercise=ex.clone() code=code runtime=cell.runtime cell_id=cell.id.clone() lesson=lesson.clone()/>
                 {ex.solution.map(|s| view! { <details class="solution"><summary>{move || tr("solution")}</summary><pre>{s}</pre></details> })}
             })}
         </div>
@@ -247,6 +246,11 @@ pub fn GroupCell(group: Group) -> impl IntoView {
         .filter(|c| c.start)
         .map(|c| (c.file.clone().unwrap_or_default(), Program::new(Runtime::Server)))
         .collect();
+    for c in &group.files {
+        if let Some((_, program)) = programs.iter().find(|(f, _)| Some(f) == c.file.as_ref()) {
+            LessonEdits::keep_output(&c.id, *program);
+        }
+    }
     let state = {
         let progs: Vec<Program> = programs.iter().map(|(_, p)| *p).collect();
         move || {

@@ -132,13 +132,38 @@ impl Edit {
 pub struct LessonEdits {
     pub lesson: StoredValue<String>,
     cells: StoredValue<Vec<(String, Edit)>>,
+    /// What each cell's last run printed on this page (for the .ipynb export).
+    outputs: StoredValue<std::collections::HashMap<String, String>>,
 }
 
 impl LessonEdits {
     pub fn provide(lesson: &str) -> LessonEdits {
-        let edits = LessonEdits { lesson: StoredValue::new(lesson.to_string()), cells: StoredValue::new(Vec::new()) };
+        let edits = LessonEdits {
+            lesson: StoredValue::new(lesson.to_string()),
+            cells: StoredValue::new(Vec::new()),
+            outputs: StoredValue::new(Default::default()),
+        };
         provide_context(edits);
         edits
+    }
+
+    /// Keeps what cell `cell`'s last run of `program` printed, for the lesson's export.
+    pub fn keep_output(cell: &str, program: super::program::Program) {
+        let Some(ctx) = use_context::<LessonEdits>() else { return };
+        let cell = cell.to_string();
+        Effect::new(move |_| {
+            if program.exit.get().is_some() {
+                let text: String = program.output.with_untracked(|o| o.iter().map(|(_, t)| t.as_str()).collect());
+                ctx.outputs.update_value(|m| {
+                    m.insert(cell.clone(), text);
+                });
+            }
+        });
+    }
+
+    /// What cell `cell` printed when it last ran on this page.
+    pub fn output_of(&self, cell: &str) -> Option<String> {
+        self.outputs.with_value(|m| m.get(cell).cloned())
     }
 
     /// The edit of cell `cell` of the lesson in context (a plain, unsaved one without context).

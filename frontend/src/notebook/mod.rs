@@ -65,7 +65,7 @@ pub fn LessonView(id: String) -> impl IntoView {
             let export = lesson.clone();
             let ns = lesson.id.clone();
             let blocks = lesson.blocks.into_iter().map(|block| match block {
-                Block::Text { html } => view! { <section class="prose" inner_html=html></section> }.into_any(),
+                Block::Text { html, .. } => view! { <section class="prose" inner_html=html></section> }.into_any(),
                 Block::Cell(cell) => view! { <CodeCell cell=cell namespace=ns.clone()/> }.into_any(),
                 Block::Group(group) => view! { <GroupCell group=group/> }.into_any(),
             });

@@ -7,7 +7,7 @@ use crate::runtime::{browser, server, Event, Handler};
 use leptos::prelude::*;
 use shared::course::Runtime;
 use shared::trace::PacketTrace;
-use shared::wire::{ClientMsg, ExitInfo, ServerMsg, Signal, Stream};
+use shared::wire::{ClientMsg, EndReason, ExitInfo, ServerMsg, Signal, Stream};
 use std::rc::Rc;
 
 /// Where a run is; shown as the cell's `data-state`.
@@ -186,6 +186,7 @@ impl Program {
                 ServerMsg::Trace { event, .. } => self.trace.update(|t| t.push(event)),
                 // Exercise checks and class-wide messages never reach a program's view.
                 ServerMsg::TftpCheck { .. }
+                | ServerMsg::Checked { .. }
                 | ServerMsg::Hello { .. }
                 | ServerMsg::Refused { .. }
                 | ServerMsg::Notice { .. }
@@ -261,17 +262,42 @@ impl Program {
     }
 }
 
-fn describe(exit: &ExitInfo) -> String {
+/// How a run ended, in words a student understands, in the page's language.
+pub fn exit_words(exit: &ExitInfo) -> String {
     let mut s = match (exit.code, exit.signal) {
         (Some(0), _) => tr("exit-ok").to_string(),
         (Some(c), _) => format!("{} {c}", tr("exit-code")),
         (None, Some(2)) => tr("interrupted").to_string(),
+        (None, Some(9)) => tr("exit-killed").to_string(),
+        (None, Some(15)) => tr("exit-terminated").to_string(),
+        (None, Some(11)) => tr("exit-crashed").to_string(),
+        (None, Some(24)) => tr("exit-cpu").to_string(),
         (None, Some(sig)) => format!("{} {sig}", tr("exit-signal")),
         (None, None) => String::new(),
     };
-    if let Some(reason) = &exit.reason {
-        s.push_str(&format!(" · {reason}"));
+    match (&exit.why, &exit.reason) {
+        (Some(why), _) => s.push_str(&format!(" · {}", end_words(why))),
+        (None, Some(reason)) => s.push_str(&format!(" · {reason}")),
+        (None, None) => {}
     }
+    s
+}
+
+/// Why a run was ended, in the page's language.
+fn end_words(why: &EndReason) -> String {
+    match why {
+        EndReason::WallClock { secs } => format!("{} {secs} {}", tr("end-wall"), tr("seconds")),
+        EndReason::CpuTime { secs } => format!("{} {secs} {}", tr("end-cpu"), tr("seconds")),
+        EndReason::Memory { mib } => format!("{} {mib} MiB", tr("end-memory")),
+        EndReason::Processes { max } => format!("{} {max}", tr("end-processes")),
+        EndReason::Teacher => tr("end-teacher").to_string(),
+        EndReason::PageClosed => tr("end-page-closed").to_string(),
+        EndReason::SandboxRestarted => tr("end-restarted").to_string(),
+    }
+}
+
+fn describe(exit: &ExitInfo) -> String {
+    let mut s = exit_words(exit);
     if exit.cpu_ms > 0 {
         s.push_str(&format!(" · {} {} ms", tr("cpu"), exit.cpu_ms));
     }
@@ -282,14 +308,37 @@ fn describe(exit: &ExitInfo) -> String {
     s
 }
 
-/// Output, input box and exit line of one program.
+/// Output, input box and exit line of one program. A browser program's box appears when its
+/// `input()` asks, and takes the keyboard focus. A server program's reads cannot be seen from
+/// outside, so its box opens by itself only when the output ends in an unfinished line (a
+/// prompt such as `input("name: ")`), and otherwise stays one optional "input" button away.
 #[component]
 pub fn ProgramView(program: Program, #[prop(optional)] file: Option<String>) -> impl IntoView {
     let line = RwSignal::new(String::new());
+    let opened = RwSignal::new(false);
+    let prompted = move || program.output.with(|o| o.last().is_some_and(|(_, t)| !t.is_empty() && !t.ends_with('\n')));
+    let running = move || program.phase.get() == Phase::Running;
     let show_input = move || match program.runtime.get() {
         Runtime::Browser => program.wants_input.get(),
-        Runtime::Server => program.phase.get() == Phase::Running,
+        Runtime::Server => running() && (opened.get() || prompted()),
     };
+    let offer_input = move || program.runtime.get() == Runtime::Server && running() && !show_input();
+    Effect::new(move |_| {
+        if !running() {
+            opened.set(false);
+        }
+    });
+    let input_ref = NodeRef::<leptos::html::Input>::new();
+    // The box takes the focus when it appears (after it is drawn).
+    Effect::new(move |_| {
+        if show_input() {
+            request_animation_frame(move || {
+                if let Some(el) = input_ref.get_untracked() {
+                    let _ = el.focus();
+                }
+            });
+        }
+    });
     let submit = move || {
         let text = line.get_untracked();
         line.set(String::new());
@@ -306,10 +355,16 @@ pub fn ProgramView(program: Program, #[prop(optional)] file: Option<String>) -> 
                 }).collect_view()}
             </pre>
             <TraceView events=program.trace/>
+            <Show when=offer_input>
+                <button type="button" class="open-stdin" data-action="open-stdin" on:click=move |_| opened.set(true)>
+                    {move || tr("give-input")}
+                </button>
+            </Show>
             <Show when=show_input>
                 <form class="stdin" on:submit=move |ev| { ev.prevent_default(); submit(); }>
-                    <input data-role="stdin" type="text" autocomplete="off" aria-label=move || tr("input")
-                        placeholder=move || tr("input")
+                    <input data-role="stdin" type="text" autocomplete="off" node_ref=input_ref
+                        aria-label=move || if program.runtime.get() == Runtime::Browser { tr("input") } else { tr("input-optional") }
+                        placeholder=move || if program.runtime.get() == Runtime::Browser { tr("input") } else { tr("input-optional") }
                         prop:value=move || line.get() on:input=move |ev| line.set(event_target_value(&ev))/>
                     <button type="submit">{move || tr("send")}</button>
                     <button type="button" data-action="eof" on:click=move |_| program.close_input()>{move || tr("eof")}</button>

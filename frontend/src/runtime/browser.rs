@@ -149,6 +149,11 @@ fn on_event(event: WorkerEvent) {
             dispatch(run_id, Event::InputWanted, false)
         }
         WorkerEvent::NeedsServer { run_id, reason } => dispatch(run_id, Event::NeedsServer(reason), false),
+        WorkerEvent::Checked { run_id, records } => {
+            // The harness's records, posted by the worker apart from the run's output.
+            let report = shared::check::decide(&records, None);
+            dispatch(run_id, Event::Msg(ServerMsg::Checked { run_id, report }), false)
+        }
         WorkerEvent::Run(msg) => {
             let (id, last) = match &msg {
                 ServerMsg::Exit(e) => (e.run_id, true),
@@ -186,12 +191,22 @@ fn post(req: &WorkerRequest) {
 
 /// Runs `code` in `namespace`; events go to `handler`. The worker queues runs until ready.
 pub fn run(run_id: u32, code: String, namespace: String, filename: String, handler: Handler) {
+    post_run(WorkerRequest::Run { run_id, code, namespace, filename, check: None }, run_id, handler);
+}
+
+/// Runs `code` in a fresh `namespace`, then the exercise's `checks` (shared/src/check.py);
+/// the verdict comes to `handler` as `ServerMsg::Checked` before the `Exit`.
+pub fn run_checked(run_id: u32, code: String, namespace: String, filename: String, checks: String, handler: Handler) {
+    post_run(WorkerRequest::Run { run_id, code, namespace, filename, check: Some(checks) }, run_id, handler);
+}
+
+fn post_run(req: WorkerRequest, run_id: u32, handler: Handler) {
     BROWSER.with(|b| {
         if let Some(b) = b.borrow_mut().as_mut() {
             b.handlers.insert(run_id, handler);
         }
     });
-    post(&WorkerRequest::Run { run_id, code, namespace, filename });
+    post(&req);
 }
 
 /// Asks run `run_id` to stop (KeyboardInterrupt), waking its input() and sleep().
