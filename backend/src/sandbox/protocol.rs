@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "op", rename_all = "lowercase")]
 pub enum Request<'a> {
     /// Write `files` into /work (their contents arrive on pipes, one fd per file after the
-    /// run's stdin, stdout and stderr), then fork and run `entry`.
+    /// run's stdin, stdout, stderr and, with `record`, its recording pipe), then fork and run
+    /// `entry`.
     Run {
         id: u32,
         entry: &'a str,
@@ -17,6 +18,9 @@ pub enum Request<'a> {
         watch: bool,
         /// RLIMIT_CPU of the program, in seconds.
         cpu: u64,
+        /// Install the recorder's hooks in the program (`record.rs`): its pipe comes as a fourth
+        /// fd, before the files'.
+        record: bool,
         files: Vec<&'a str>,
     },
     /// Send `sig` to run `id`'s process group.
@@ -77,10 +81,10 @@ mod tests {
     #[test]
     fn requests_have_the_shapes_agent_py_reads() {
         let args = vec!["-v".to_string()];
-        let run = Request::Run { id: 3, entry: "a.py", args: &args, watch: true, cpu: 30, files: vec!["a.py", "b.py"] };
+        let run = Request::Run { id: 3, entry: "a.py", args: &args, watch: true, cpu: 30, record: true, files: vec!["a.py", "b.py"] };
         assert_eq!(
             shape(&run),
-            json!({"op": "run", "id": 3, "entry": "a.py", "args": ["-v"], "watch": true, "cpu": 30, "files": ["a.py", "b.py"]})
+            json!({"op": "run", "id": 3, "entry": "a.py", "args": ["-v"], "watch": true, "cpu": 30, "record": true, "files": ["a.py", "b.py"]})
         );
         assert_eq!(shape(&Request::Signal { id: 3, sig: 2 }), json!({"op": "signal", "id": 3, "sig": 2}));
         assert_eq!(shape(&Request::Kill { id: 3 }), json!({"op": "kill", "id": 3}));
