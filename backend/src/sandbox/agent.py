@@ -426,8 +426,14 @@ class Recorder:
         self.fd = fd
         self.pid = os.getpid()
         self.prefix = os.path.join(WORK, "")
+        # A forked child is announced at its first event, not at the fork: a fork bomb's
+        # children, which do nothing recorded, cost nothing (see `forked`).
+        self.announce = None
 
     def emit(self, event):
+        if self.announce is not None:
+            announce, self.announce = self.announce, None
+            announce()
         try:
             os.write(self.fd, (json.dumps(event, separators=(",", ":")) + "\n").encode())
         except OSError:
@@ -613,17 +619,24 @@ class Recorder:
         threading.Thread._bootstrap_inner = bootstrap_inner
 
         def process(name):
+            rec.announce = None
             rec.pid = os.getpid()
             t = now() // 1000
             emit({"k": "process", "us": t, "pid": rec.pid, "ppid": os.getppid(), "name": name[:64]})
             emit({"k": "thread", "us": t, "pid": rec.pid, "tid": native(), "name": threading.current_thread().name[:64]})
 
         process("MainProcess")
-        os.register_at_fork(after_in_child=lambda: process("fork"))
+
+        def forked():
+            rec.pid = os.getpid()
+            rec.announce = lambda: process("fork")
+
+        os.register_at_fork(after_in_child=forked)
         real_exit = os._exit
 
         def exit_(code):
-            emit({"k": "process_end", "us": now() // 1000, "pid": os.getpid()})
+            if rec.announce is None:  # announced: its lane ends here
+                emit({"k": "process_end", "us": now() // 1000, "pid": os.getpid()})
             real_exit(code)
 
         os._exit = exit_

@@ -156,7 +156,10 @@ fn on_message(msg: ServerMsg) {
         | ServerMsg::Queued { run_id, .. }
         | ServerMsg::Listening { run_id }
         | ServerMsg::Trace { run_id, .. }
-        | ServerMsg::TftpCheck { run_id, .. } => (*run_id, false),
+        | ServerMsg::TftpCheck { run_id, .. }
+        | ServerMsg::Packet { run_id, .. }
+        | ServerMsg::Activity { run_id, .. }
+        | ServerMsg::RecordingCut { run_id, .. } => (*run_id, false),
         ServerMsg::Hello { .. } => return refused().set(None),
         ServerMsg::Refused { reason } => {
             if *reason == Refusal::JoinFirst {
