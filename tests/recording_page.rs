@@ -20,7 +20,7 @@ threading.Thread(target=two, name='two').start()\n";
 
 /// `[attr]` of every element `css` matches under the scratch cell, joined by spaces.
 fn attrs(css: &str, attr: &str) -> String {
-    format!("Array.from(document.querySelectorAll('[data-cell-id=scratch] {css}')).map(e => e.getAttribute('{attr}')).join(' ')")
+    format!("Array.from(document.querySelectorAll(`[data-cell-id=scratch] {css}`)).map(e => e.getAttribute('{attr}')).join(' ')")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -58,7 +58,7 @@ async fn the_echo_demo_and_a_deadlock_are_drawn_under_their_runs() {
     let lines = b.eval(&attrs("[data-role=timeline] [data-kind=wait][data-on=lock]", "data-line")).await;
     let mut lines: Vec<&str> = lines.as_str().unwrap().split(' ').collect();
     lines.sort();
-    assert_eq!(lines, ["12", "7"], "the two lines that wait");
+    assert_eq!(lines, ["11", "6"], "the two lines that wait (`with b:` in one, `with a:` in two)");
     let text = b.eval(&format!("{cycle}.textContent")).await;
     assert!(text.as_str().unwrap().contains("one") && text.as_str().unwrap().contains("two"), "{text}");
     b.click("[data-cell-id=scratch] [data-action=stop]").await;

@@ -138,7 +138,8 @@ impl Waits {
             Activity::WaitEnd { tid, .. } | Activity::ThreadEnd { tid, .. } => {
                 self.open.remove(tid);
             }
-            Activity::ProcessEnd { pid, .. } => self.open.retain(|_, w| w.pid != *pid),
+            // A process that ends (or is stopped) while its threads wait ends with them waiting:
+            // a deadlock stays shown after Stop.
             _ => {}
         }
     }
@@ -198,7 +199,9 @@ mod tests {
         waits.apply(&wait(3, 3, 5, Some(1)));
         assert_eq!(waits.deadlock().map(|c| c.len()), Some(3));
         waits.apply(&Activity::ProcessEnd { us: 9, pid: 10 });
-        assert_eq!(waits.deadlock(), None, "a process that ended waits no more");
+        assert_eq!(waits.deadlock().map(|c| c.len()), Some(3), "stopped while deadlocked: still shown");
+        waits.apply(&Activity::ThreadEnd { us: 9, pid: 10, tid: 2 });
+        assert_eq!(waits.deadlock(), None, "a thread that ended waits no more");
     }
 
     #[test]
