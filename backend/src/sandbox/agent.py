@@ -44,6 +44,10 @@ def main():
     # Prime runpy so each fork starts fast (it imports pkgutil on first use).
     runpy._get_code_from_file  # noqa: B018
     import pkgutil  # noqa: F401
+    # And what the recorder hooks (Recorder.install), so a recorded run imports nothing more.
+    import multiprocessing.process  # noqa: F401
+    import queue  # noqa: F401
+    import threading  # noqa: F401
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
