@@ -2,9 +2,11 @@
 //! life), its stdin, its stdout/stderr streamed to the page with a cap, the wall-clock limit,
 //! ending every process from the host when asking does not work, and its `Exit`, always last.
 
+use crate::sandbox::capture::Seen;
+use crate::sandbox::record::Recorded;
 use crate::sandbox::tftp::trace::CompanionTrace;
 use crate::sandbox::{RunEvent, RunIo, Sandbox};
-use shared::wire::{EndReason, ExitInfo, ServerMsg, Stream};
+use shared::wire::{EndReason, ExitInfo, Recording, ServerMsg, Stream};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -224,7 +226,8 @@ pub async fn drive(
     ctl: Arc<RunCtl>,
 ) {
     let started = Instant::now();
-    let RunIo { stdin, stdout, stderr, mut events } = io;
+    let RunIo { stdin, stdout, stderr, mut events, packets, activity } = io;
+    let recordings = forward_recordings(id, packets, activity, &out);
     let limits = sandbox.limits().clone();
     let cap = Arc::new(OutputCap {
         left: AtomicUsize::new(limits.output_bytes),
@@ -265,6 +268,8 @@ pub async fn drive(
                 Some(RunEvent::Failed(message)) => {
                     feeder.abort();
                     tracer.iter().for_each(|t| t.abort());
+                    sandbox.finish_packets(id).await;
+                    recordings.iter().for_each(|r| r.abort());
                     let _ = out.send(ServerMsg::Error { run_id: Some(id), message }).await;
                     return;
                 }
@@ -352,6 +357,11 @@ pub async fn drive(
         let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
     }
     feeder.abort();
+    // The run's last packets and recorded events go before its Exit.
+    sandbox.finish_packets(id).await;
+    for r in recordings {
+        let _ = tokio::time::timeout(Duration::from_secs(2), r).await;
+    }
     // The companion TFTP server's last packets of this run go before its Exit.
     sandbox.finish_companion_trace(id).await;
     if let Some(mut tracer) = tracer {
@@ -381,6 +391,47 @@ async fn pass_trace(mut trace: CompanionTrace, id: u32, out: mpsc::Sender<Server
             return;
         }
     }
+}
+
+/// Carries the run's recordings to its page: the loopback's packets and what the program
+/// recorded about itself. The one place these sandbox events become page messages. Each ends
+/// when its recording closes (or the page is gone); both queues are bounded by the sandbox.
+fn forward_recordings(
+    id: u32,
+    packets: Option<mpsc::Receiver<Seen>>,
+    activity: Option<mpsc::Receiver<Recorded>>,
+    out: &mpsc::Sender<ServerMsg>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    if let Some(mut packets) = packets {
+        let out = out.clone();
+        tasks.push(tokio::spawn(async move {
+            while let Some(seen) = packets.recv().await {
+                let msg = match seen {
+                    Seen::Packet(packet) => ServerMsg::Packet { run_id: id, packet },
+                    Seen::Cut { shown, not_shown } => ServerMsg::RecordingCut { run_id: id, what: Recording::Packets, shown, not_shown },
+                };
+                if out.send(msg).await.is_err() {
+                    return;
+                }
+            }
+        }));
+    }
+    if let Some(mut activity) = activity {
+        let out = out.clone();
+        tasks.push(tokio::spawn(async move {
+            while let Some(recorded) = activity.recv().await {
+                let msg = match recorded {
+                    Recorded::Event(event) => ServerMsg::Activity { run_id: id, event },
+                    Recorded::Cut { shown, not_shown } => ServerMsg::RecordingCut { run_id: id, what: Recording::Activity, shown, not_shown },
+                };
+                if out.send(msg).await.is_err() {
+                    return;
+                }
+            }
+        }));
+    }
+    tasks
 }
 
 /// CPU so far of the run whose pid in the sandbox is `pid` (a read of the host's /proc).

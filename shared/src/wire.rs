@@ -129,6 +129,22 @@ pub enum ServerMsg {
     Checked { run_id: u32, report: crate::check::CheckReport },
     /// The session was not opened (or was closed): why, so the page can say it in its language.
     Refused { reason: Refusal },
+    /// A packet on the run's loopback (seen by the backend from outside the sandbox).
+    Packet { run_id: u32, packet: crate::capture::Segment },
+    /// Something the run's program did, recorded inside it: a process or thread began or ended,
+    /// a wait, a socket call.
+    Activity { run_id: u32, event: crate::timeline::Activity },
+    /// The run's recording of `what` stops here: `shown` events were sent, `not_shown` more
+    /// (so far) were not, because of the per-run cap or a reader that fell behind.
+    RecordingCut { run_id: u32, what: Recording, shown: u32, not_shown: u64 },
+}
+
+/// Which recording of a run a `RecordingCut` is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Recording {
+    Packets,
+    Activity,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -3,10 +3,12 @@
 //! agent forks. This module is the only code that spawns processes for students.
 
 mod bwrap;
+pub mod capture;
 mod cgroup;
 mod channel;
 pub mod protocol;
 pub mod packages;
+pub mod record;
 mod seccomp;
 pub mod tftp;
 mod uids;
@@ -96,6 +98,9 @@ pub struct Config {
     /// What the companion TFTP server of each sandbox serves; `None`: the course's bundled
     /// `tftp-files/`.
     pub tftp_files: Option<PathBuf>,
+    /// Record every run: the packets of the sandbox's loopback (`capture`) and the program's
+    /// threads, waits and socket calls (`record`). Off only to measure what recording costs.
+    pub record: bool,
 }
 
 impl Config {
@@ -114,6 +119,7 @@ impl Config {
             packages: packages::dir(),
             unsafe_no_sandbox: false,
             tftp_files: None,
+            record: true,
         }
     }
 }
@@ -160,6 +166,10 @@ pub struct Sandbox {
     netns: Option<Arc<tftp::NetNs>>,
     /// The TFTP server on the sandbox's 127.0.0.1:6969, or why there is none.
     companion: Mutex<Result<tftp::Companion, String>>,
+    /// The packets of the sandbox's loopback (none unsafe, or when not recording).
+    capture: Mutex<Option<capture::Capture>>,
+    /// Runs record what their program does (`record`).
+    record: bool,
 }
 
 /// The page-facing ends of a run's standard streams, plus its events.
@@ -168,6 +178,10 @@ pub struct RunIo {
     pub stdout: pipe::Receiver,
     pub stderr: pipe::Receiver,
     pub events: mpsc::Receiver<RunEvent>,
+    /// The loopback's packets while the run lives, until `Sandbox::finish_packets`.
+    pub packets: Option<mpsc::Receiver<capture::Seen>>,
+    /// What the program records about itself, until its last process ends.
+    pub activity: Option<mpsc::Receiver<record::Recorded>>,
 }
 
 /// Counters a run compares before and after, to say which limit ended it.
@@ -192,6 +206,12 @@ impl Sandbox {
         if let Err(why) = &companion {
             tracing::warn!(sandbox = %name, "{why}");
         }
+        let capture = match &netns {
+            Some(ns) if cfg.record => capture::Capture::start(ns)
+                .map_err(|e| tracing::warn!(sandbox = %name, "no packet capture in the sandbox: {e}"))
+                .ok(),
+            _ => None,
+        };
         let routes: Routes = Arc::default();
         let alive = Arc::new(AtomicBool::new(true));
         tokio::spawn(route_events(chan.clone(), routes.clone(), alive.clone()));
@@ -208,6 +228,8 @@ impl Sandbox {
             unsafe_dir,
             netns,
             companion: Mutex::new(companion),
+            capture: Mutex::new(capture),
+            record: cfg.record,
         })
     }
 
@@ -230,6 +252,17 @@ impl Sandbox {
             Err(_) => return,
         };
         finished.await
+    }
+
+    /// Run `run_id` is about to end: resolves once the loopback's packets until now were given
+    /// to it (at most a second); then its `RunIo::packets` closes.
+    pub fn finish_packets(&self, run_id: u32) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let finishing = self.capture.lock().expect("capture lock").as_ref().map(|c| c.finish(run_id));
+        async move {
+            if let Some(f) = finishing {
+                f.await;
+            }
+        }
     }
 
     /// The first `max` bytes of `/work/name`, read by the agent (never through a link).
@@ -337,6 +370,10 @@ impl Sandbox {
             });
             file_ends.push(r);
         }
+        let record = match self.record {
+            true => Some(pipe_pair()?),
+            false => None,
+        };
         let (tx, events) = mpsc::channel(RUN_EVENTS);
         {
             let mut routes = self.routes.lock().expect("routes poisoned");
@@ -346,15 +383,36 @@ impl Sandbox {
             routes.insert(id, tx);
         }
         let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
-        let msg = protocol::Request::Run { id, entry, args, watch: watch_listen, cpu: self.limits.cpu_secs, files: names, check };
+        let msg = protocol::Request::Run {
+            id,
+            entry,
+            args,
+            watch: watch_listen,
+            cpu: self.limits.cpu_secs,
+            record: record.is_some(),
+            files: names,
+            check,
+        };
+        // The agent takes them in this order: stdio, a check's records, the recording, the files.
         let mut fds = vec![stdin_r.as_raw_fd(), stdout_w.as_raw_fd(), stderr_w.as_raw_fd()];
         let records = check.map(|_| pipe_pair()).transpose()?;
         fds.extend(records.as_ref().map(|(_, w)| w.as_raw_fd()));
+        fds.extend(record.as_ref().map(|(_, w)| w.as_raw_fd()));
         fds.extend(file_ends.iter().map(|f| f.as_raw_fd()));
+        // Followed before the program starts, so its first packet is seen.
+        let packets = self.capture.lock().expect("capture lock").as_ref().map(|c| c.follow(id));
         if let Err(e) = self.chan.send(&msg.to_bytes(), &fds).await {
             self.routes.lock().expect("routes poisoned").remove(&id);
+            self.finish_packets(id).await;
             return Err(e).context("cannot reach the sandbox agent");
         }
+        let activity = match record {
+            Some((r, w)) => {
+                drop(w);
+                Some(record::read(pipe::Receiver::from_owned_fd(r)?))
+            }
+            None => None,
+        };
         drop((stdin_r, stdout_w, stderr_w, file_ends));
         let records = match records {
             Some((r, w)) => {
@@ -368,6 +426,8 @@ impl Sandbox {
             stdout: pipe::Receiver::from_owned_fd(stdout_r)?,
             stderr: pipe::Receiver::from_owned_fd(stderr_r)?,
             events,
+            packets,
+            activity,
         };
         Ok((io, records))
     }
@@ -391,6 +451,8 @@ impl Sandbox {
         self.alive.store(false, Ordering::SeqCst);
         // Stops the companion server and removes the session's uploads.
         *self.companion.lock().expect("companion lock") = Err("the sandbox has ended".into());
+        // Ends the capture's task and closes its socket.
+        *self.capture.lock().expect("capture lock") = None;
         let group = self.group.lock().expect("group lock").take();
         if let Some(g) = group {
             let _ = tokio::task::spawn_blocking(move || g.remove()).await;

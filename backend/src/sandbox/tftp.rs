@@ -80,6 +80,12 @@ impl NetNs {
     /// A UDP socket bound to `addr` inside the namespace: a short-lived thread enters it
     /// (`setns` changes only the calling thread), makes the socket, and ends.
     pub fn bind_udp(&self, addr: SocketAddr) -> std::io::Result<UdpSocket> {
+        self.run_inside(move || UdpSocket::bind(addr))
+    }
+
+    /// Runs `make` on a short-lived thread inside the namespace (`setns` changes only the
+    /// calling thread): a socket made there stays bound to the namespace after the thread ends.
+    pub fn run_inside<T: Send>(&self, make: impl FnOnce() -> std::io::Result<T> + Send) -> std::io::Result<T> {
         let fd = self.0.as_raw_fd();
         std::thread::scope(|scope| {
             scope
@@ -88,7 +94,7 @@ impl NetNs {
                     if unsafe { libc::setns(fd, libc::CLONE_NEWNET) } != 0 {
                         return Err(std::io::Error::last_os_error());
                     }
-                    UdpSocket::bind(addr)
+                    make()
                 })
                 .join()
                 .unwrap_or_else(|_| Err(std::io::Error::other("the namespace thread panicked")))

@@ -5,8 +5,10 @@ mod cell;
 mod edits;
 mod exercise;
 mod io;
+mod packets;
 pub mod progress;
 mod program;
+mod timeline;
 mod trace;
 
 use crate::api;

@@ -1,13 +1,17 @@
 //! One program's run as the page shows it: its phase, output (stdout/stderr kept apart),
 //! stdin box and how it ended. A cell has one; a group has one per started file.
 
+use super::packets::PacketsView;
+use super::timeline::TimelineView;
 use super::trace::TraceView;
 use crate::i18n::tr;
 use crate::runtime::{browser, server, Event, Handler};
 use leptos::prelude::*;
 use shared::course::Runtime;
+use shared::capture::Segment;
+use shared::timeline::Activity;
 use shared::trace::PacketTrace;
-use shared::wire::{ClientMsg, EndReason, ExitInfo, ServerMsg, Signal, Stream};
+use shared::wire::{ClientMsg, EndReason, ExitInfo, Recording, ServerMsg, Signal, Stream};
 use std::rc::Rc;
 
 /// Where a run is; shown as the cell's `data-state`.
@@ -57,6 +61,15 @@ pub struct Program {
     pub needs_server: RwSignal<Option<String>>,
     /// TFTP packets between the program and the sandbox's companion server, as they happen.
     pub trace: RwSignal<Vec<PacketTrace>>,
+    /// The run's loopback packets (server runs), as they happen.
+    pub packets: RwSignal<Vec<Segment>>,
+    /// What the program recorded: processes, threads, waits, socket calls.
+    pub activity: RwSignal<Vec<Activity>>,
+    /// Where each recording was cut: (shown, not shown).
+    pub packets_cut: RwSignal<Option<(u32, u64)>>,
+    pub activity_cut: RwSignal<Option<(u32, u64)>>,
+    /// Recorded events received but not drawn yet (drawn once per animation frame).
+    recorded: StoredValue<Vec<ServerMsg>, LocalStorage>,
     /// Output received but not drawn yet (drawn once per animation frame).
     pending: StoredValue<Vec<(Stream, String)>, LocalStorage>,
 }
@@ -73,6 +86,11 @@ impl Program {
             listening: RwSignal::new(false),
             needs_server: RwSignal::new(None),
             trace: RwSignal::new(Vec::new()),
+            packets: RwSignal::new(Vec::new()),
+            activity: RwSignal::new(Vec::new()),
+            packets_cut: RwSignal::new(None),
+            activity_cut: RwSignal::new(None),
+            recorded: StoredValue::new_local(Vec::new()),
             pending: StoredValue::new_local(Vec::new()),
         }
     }
@@ -87,6 +105,11 @@ impl Program {
         self.listening.set(false);
         self.needs_server.set(None);
         self.trace.set(Vec::new());
+        self.recorded.update_value(Vec::clear);
+        self.packets.set(Vec::new());
+        self.activity.set(Vec::new());
+        self.packets_cut.set(None);
+        self.activity_cut.set(None);
         self.run_id.set(Some(id));
         let ready = matches!(browser::status().get_untracked(), browser::Engine::Ready { .. });
         let browser = self.runtime.get_untracked() == Runtime::Browser;
@@ -108,6 +131,43 @@ impl Program {
         let flush = wasm_bindgen::closure::Closure::once_into_js(move || me.flush_pending());
         if let Some(w) = web_sys::window() {
             let _ = w.request_animation_frame(wasm_bindgen::JsCast::unchecked_ref(&flush));
+        }
+    }
+
+    /// Keeps a recorded event; those of one animation frame are drawn in one update, so
+    /// thousands of packets cost one redraw per frame.
+    fn record(&self, msg: ServerMsg) {
+        let first = self.recorded.try_update_value(|r| {
+            r.push(msg);
+            r.len() == 1
+        });
+        if first != Some(true) {
+            return;
+        }
+        let me = *self;
+        let flush = wasm_bindgen::closure::Closure::once_into_js(move || me.flush_recorded());
+        if let Some(w) = web_sys::window() {
+            let _ = w.request_animation_frame(wasm_bindgen::JsCast::unchecked_ref(&flush));
+        }
+    }
+
+    fn flush_recorded(&self) {
+        let batch = self.recorded.try_update_value(std::mem::take).unwrap_or_default();
+        let (mut packets, mut activity) = (Vec::new(), Vec::new());
+        for msg in batch {
+            match msg {
+                ServerMsg::Packet { packet, .. } => packets.push(packet),
+                ServerMsg::Activity { event, .. } => activity.push(event),
+                ServerMsg::RecordingCut { what: Recording::Packets, shown, not_shown, .. } => self.packets_cut.set(Some((shown, not_shown))),
+                ServerMsg::RecordingCut { what: Recording::Activity, shown, not_shown, .. } => self.activity_cut.set(Some((shown, not_shown))),
+                _ => {}
+            }
+        }
+        if !packets.is_empty() {
+            self.packets.update(|p| p.extend(packets));
+        }
+        if !activity.is_empty() {
+            self.activity.update(|a| a.extend(activity));
         }
     }
 
@@ -165,6 +225,7 @@ impl Program {
                 }
                 ServerMsg::Exit(exit) => {
                     self.flush_pending();
+                    self.flush_recorded();
                     let ok = exit.code == Some(0);
                     self.exit.set(Some(exit));
                     self.wants_input.set(false);
@@ -184,6 +245,7 @@ impl Program {
                     }
                 }
                 ServerMsg::Trace { event, .. } => self.trace.update(|t| t.push(event)),
+                msg @ (ServerMsg::Packet { .. } | ServerMsg::Activity { .. } | ServerMsg::RecordingCut { .. }) => self.record(msg),
                 // Exercise checks and class-wide messages never reach a program's view.
                 ServerMsg::TftpCheck { .. }
                 | ServerMsg::Checked { .. }
@@ -370,6 +432,8 @@ pub fn ProgramView(program: Program, #[prop(optional)] file: Option<String>) -> 
                     <button type="button" data-action="eof" on:click=move |_| program.close_input()>{move || tr("eof")}</button>
                 </form>
             </Show>
+            <PacketsView packets=program.packets activity=program.activity cut=program.packets_cut/>
+            <TimelineView packets=program.packets activity=program.activity cut=program.activity_cut/>
             {move || program.exit.get().map(|e| view! {
                 <div class="exit" class:ok=e.code == Some(0) data-role="exit">{describe(&e)}</div>
             })}

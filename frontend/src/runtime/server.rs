@@ -157,7 +157,10 @@ fn on_message(msg: ServerMsg) {
         | ServerMsg::Listening { run_id }
         | ServerMsg::Trace { run_id, .. }
         | ServerMsg::TftpCheck { run_id, .. }
-        | ServerMsg::Checked { run_id, .. } => (*run_id, false),
+        | ServerMsg::Checked { run_id, .. }
+        | ServerMsg::Packet { run_id, .. }
+        | ServerMsg::Activity { run_id, .. }
+        | ServerMsg::RecordingCut { run_id, .. } => (*run_id, false),
         ServerMsg::Hello { .. } => return refused().set(None),
         ServerMsg::Refused { reason } => {
             if *reason == Refusal::JoinFirst {
