@@ -26,7 +26,7 @@ pub fn App() -> impl IntoView {
         <header class="top">
             <a class="brand" href="#/">{move || tr("app")}</a>
             <EngineStatus/>
-            <Show when=student><ServerStatus/><class::NameButton/></Show>
+            <Show when=student><ServerStatus/><class::NameButton/><class::HandButton/></Show>
             <button class="lang" aria-label="language / 语言" data-action="language"
                 on:click=move |_| set_lang(if lang().get() == Lang::Zh { Lang::En } else { Lang::Zh })>
                 {move || tr("language")}

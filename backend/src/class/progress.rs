@@ -107,8 +107,8 @@ mod tests {
         let course = Course::load(None).unwrap();
         let first = course.lessons().iter().find_map(|l| l.cells().find(|c| c.exercise.is_some()).map(|c| (l.id.clone(), c.id.clone()))).unwrap();
         let students = vec![
-            StudentRow { id: 1, name: "Li, \"Lei\"".into(), last_seen_ms: 0 },
-            StudentRow { id: 2, name: "".into(), last_seen_ms: 0 },
+            StudentRow { id: 1, name: "Li, \"Lei\"".into(), last_seen_ms: 0, hand_ms: None },
+            StudentRow { id: 2, name: "".into(), last_seen_ms: 0, hand_ms: None },
         ];
         let results = vec![ResultRow { student: 1, lesson: first.0.clone(), cell: first.1.clone(), passed: true }];
         let p = Progress::build(&course, students, results);

@@ -89,6 +89,40 @@ impl Sessions {
         results.iter().filter(|r| matches!(r, Ok(Ok(())))).count()
     }
 
+    /// Sends `msg` to every page of `student`; how many took it (within 2 s).
+    pub async fn send_to(&self, student: i64, msg: ServerMsg) -> usize {
+        let outs: Vec<_> = self
+            .all()
+            .iter()
+            .filter(|s| s.student == student)
+            .flat_map(|s| s.conns.lock().expect("conns poisoned").values().map(|(o, _)| o.clone()).collect::<Vec<_>>())
+            .collect();
+        let sends = outs.iter().map(|out| tokio::time::timeout(Duration::from_secs(2), out.send(msg.clone())));
+        let results = futures_util::future::join_all(sends).await;
+        results.iter().filter(|r| matches!(r, Ok(Ok(())))).count()
+    }
+
+    /// The teacher removed `student`: their pages are told, their programs stopped and their
+    /// connections closed and their sandbox ended.
+    pub async fn remove(&self, student: i64) {
+        self.send_to(student, ServerMsg::Refused { reason: shared::wire::Refusal::Removed }).await;
+        self.stop(student, None).await;
+        let gone: Vec<Arc<Shared>> = {
+            let mut all = self.0.lock().expect("sessions poisoned");
+            let tokens: Vec<String> = all.iter().filter(|(_, s)| s.student == student).map(|(t, _)| t.clone()).collect();
+            tokens.iter().filter_map(|t| all.remove(t)).collect()
+        };
+        for s in gone {
+            s.removed.send_replace(true);
+            tokio::spawn(async move {
+                let sandbox = s.sandbox.lock().await.take();
+                if let Some(sandbox) = sandbox {
+                    sandbox.close().await;
+                }
+            });
+        }
+    }
+
     /// Ends every session's sandbox (the server is stopping).
     pub async fn close_all(&self) {
         let all: Vec<Arc<Shared>> = self.0.lock().expect("sessions poisoned").drain().map(|(_, s)| s).collect();

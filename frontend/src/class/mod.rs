@@ -1,11 +1,14 @@
 //! The student's side of the class (issue 8): joining with a name, presence (`Viewing`),
-//! exercise results, and what the teacher sends (notices, "go to lesson", course changes).
+//! exercise results, their work kept on the server and the raised hand (`work`), and what the
+//! teacher sends (notices, "go to lesson", course changes, reset, rename, an answered hand).
 
 mod join;
 mod notice;
+mod work;
 
 pub use join::{JoinDialog, NameButton};
 pub use notice::Notices;
+pub use work::{code_changed, keep_output, HandButton};
 
 use crate::route::{self, Route};
 use crate::runtime::server;
@@ -68,8 +71,15 @@ pub fn ask_to_join() {
     join::ask();
 }
 
+/// The teacher removed this student: the browser forgets the name and asks to join again.
+pub fn removed() {
+    crate::storage::remove("name");
+    join::ask();
+}
+
 pub fn connected() {
     send_viewing();
+    work::flush();
     for msg in UNSENT.with(|u| std::mem::take(&mut *u.borrow_mut())) {
         server::send(&msg, None);
     }
@@ -125,6 +135,10 @@ pub fn on_message(msg: ServerMsg) {
         ServerMsg::Error { message, .. } => {
             web_sys::console::warn_1(&format!("class server: {message}").into());
         }
+        ServerMsg::WorkRefused { lesson, cell, message } => work::refused(lesson, cell, message),
+        ServerMsg::HandAnswered => work::answered(),
+        ServerMsg::ResetCell { lesson, cell } => work::reset_cell(&lesson, &cell),
+        ServerMsg::Renamed { name } => work::renamed(name),
         _ => {}
     }
 }

@@ -25,6 +25,10 @@ pub fn CodeCell(cell: Cell, namespace: String) -> impl IntoView {
     let code = edit.code;
     let lesson = use_context::<LessonEdits>().map(|c| c.lesson.get_value()).unwrap_or_else(|| namespace.clone());
     let program = Program::new(cell.runtime);
+    if let Some(kept) = use_context::<LessonEdits>() {
+        // Each run's output goes to the class server too, for the teacher's view.
+        crate::class::keep_output(kept.lesson.get_value(), cell.id.clone(), program.phase, program.output);
+    }
     let file = cell.file.clone().unwrap_or_else(|| format!("{}.py", cell.id));
     let check_file = file.clone();
     let browser_name = format!("<{}>", cell.id);
@@ -92,7 +96,17 @@ pub fn CodeCell(cell: Cell, namespace: String) -> impl IntoView {
             {exercise.map(|ex| view! {
                 <ExerciseCheck exercise=ex.clone() code=code runtime=cell.runtime cell_id=cell.id.clone() file=check_file.clone() lesson=lesson.clone()/>
                 {ex.hint.map(|h| view! { <details class="hint"><summary>{move || tr("hint")}</summary><p>{h}</p></details> })}
-                {ex.solution.map(|s| view! { <details class="solution"><summary>{move || tr("solution")}</summary><pre>{s}</pre></details> })}
+                {ex.solution.map(|s| {
+                    let (lesson, cell) = (lesson.clone(), cell.id.clone());
+                    // The teacher sees who opened a solution (the server keeps the first time).
+                    let opened = move |ev: leptos::ev::Event| {
+                        let open = ev.target().and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlDetailsElement>(t).ok()).is_some_and(|d| d.open());
+                        if open {
+                            server::send(&ClientMsg::SolutionOpened { lesson: lesson.clone(), cell: cell.clone() }, None);
+                        }
+                    };
+                    view! { <details class="solution" on:toggle=opened><summary>{move || tr("solution")}</summary><pre>{s}</pre></details> }
+                })}
             })}
         </div>
     }

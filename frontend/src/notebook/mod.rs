@@ -2,11 +2,13 @@
 //! edits kept), and the scratch page (a shared cell, an imported notebook).
 
 mod cell;
-mod edits;
+pub mod edits;
 mod exercise;
 mod io;
 pub mod progress;
 mod program;
+
+pub use program::Phase;
 mod trace;
 
 use crate::api;
