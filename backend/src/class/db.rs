@@ -98,6 +98,10 @@ pub struct ResultRow {
     pub lesson: String,
     pub cell: String,
     pub passed: bool,
+    /// Checks made.
+    pub attempts: u32,
+    /// When the first passing check was made.
+    pub first_pass_ms: Option<i64>,
 }
 
 pub fn now_ms() -> i64 {
@@ -347,9 +351,19 @@ impl Db {
     /// Each student's best result per exercise tried.
     pub async fn results(&self) -> Result<Vec<ResultRow>> {
         self.call(|c| {
-            let mut st = c.prepare("SELECT student, lesson, cell, MAX(passed) FROM attempts GROUP BY student, lesson, cell")?;
+            let mut st = c.prepare(
+                "SELECT student, lesson, cell, MAX(passed), COUNT(*), MIN(CASE WHEN passed THEN at_ms END)
+                 FROM attempts GROUP BY student, lesson, cell",
+            )?;
             let rows = st.query_map([], |r| {
-                Ok(ResultRow { student: r.get(0)?, lesson: r.get(1)?, cell: r.get(2)?, passed: r.get::<_, i64>(3)? != 0 })
+                Ok(ResultRow {
+                    student: r.get(0)?,
+                    lesson: r.get(1)?,
+                    cell: r.get(2)?,
+                    passed: r.get::<_, i64>(3)? != 0,
+                    attempts: r.get(4)?,
+                    first_pass_ms: r.get(5)?,
+                })
             })?;
             rows.collect()
         })
@@ -450,7 +464,10 @@ mod tests {
         db.close().await.unwrap();
         let db = Db::open(&path).unwrap();
         let results = db.results().await.unwrap();
-        assert_eq!(results, [ResultRow { student: s.id, lesson: "closures".into(), cell: "acc".into(), passed: true }]);
+        assert_eq!(results.len(), 1);
+        let r = &results[0];
+        assert_eq!((r.student, r.lesson.as_str(), r.cell.as_str(), r.passed, r.attempts), (s.id, "closures", "acc", true, 2));
+        assert!(r.first_pass_ms.is_some());
         assert_eq!(db.admit("bb", Some("Wu"), 1).await.unwrap(), Admission::Full(1), "the place is still taken");
         // An anonymous page takes no place, and gets none by joining while the class is full.
         assert!(matches!(db.admit("cc", None, 1).await.unwrap(), Admission::Admitted(_)));

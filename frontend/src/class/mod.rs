@@ -19,6 +19,8 @@ use wasm_bindgen::prelude::*;
 thread_local! {
     /// Bumped when the course changed on the server in a way that concerns the open page.
     static COURSE_VERSION: RwSignal<u32> = RwSignal::new(0);
+    /// The class's title (`serve --title`), shown in the header and the tab.
+    static TITLE: RwSignal<String> = RwSignal::new(String::new());
     /// Exercise results checked while the class server was out of reach (browser exercises
     /// work offline), sent when the WebSocket opens again.
     static UNSENT: std::cell::RefCell<Vec<ClientMsg>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -29,6 +31,28 @@ pub fn course_version() -> RwSignal<u32> {
     COURSE_VERSION.with(|v| *v)
 }
 
+/// The class's title, as `/api/class` said (empty until then).
+pub fn title() -> RwSignal<String> {
+    TITLE.with(|t| *t)
+}
+
+#[derive(serde::Deserialize)]
+struct ClassInfo {
+    title: String,
+}
+
+/// Fetches the class's title for the header and the browser tab.
+fn fetch_title() {
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Ok(info) = crate::api::fetch_json::<ClassInfo>("GET", "/api/class", None, None).await {
+            if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
+                doc.set_title(&info.title);
+            }
+            title().set(info.title);
+        }
+    });
+}
+
 /// Whether the page is the teacher's: it neither joins nor opens a student WebSocket.
 pub fn is_teacher(r: &Route) -> bool {
     matches!(r, Route::Teacher { .. })
@@ -37,12 +61,15 @@ pub fn is_teacher(r: &Route) -> bool {
 /// At page load: opens the WebSocket (for presence, unless this is the teacher's page),
 /// rejoins silently under the remembered name, and follows route changes.
 pub fn start() {
+    fetch_title();
     if !is_teacher(&route::current()) {
         server::start();
         join::resume();
     }
     let on_hash = Closure::<dyn FnMut()>::new(|| {
         if !is_teacher(&route::current()) {
+            // The teacher's page starts no browser Python; a student page needs it.
+            crate::runtime::browser::start_once();
             server::start();
             send_viewing();
         }

@@ -19,8 +19,9 @@ fn runtime_note(r: Runtime) -> &'static str {
     }
 }
 
+/// A code cell; with `switch` (the scratch page) the student picks where it runs.
 #[component]
-pub fn CodeCell(cell: Cell, namespace: String) -> impl IntoView {
+pub fn CodeCell(cell: Cell, namespace: String, #[prop(optional)] switch: bool) -> impl IntoView {
     let edit = LessonEdits::cell(&cell.id, &cell.code);
     let code = edit.code;
     let lesson = use_context::<LessonEdits>().map(|c| c.lesson.get_value()).unwrap_or_else(|| namespace.clone());
@@ -79,7 +80,11 @@ pub fn CodeCell(cell: Cell, namespace: String) -> impl IntoView {
                     disabled=move || !program.phase.get().active() on:click=move |_| program.stop()>
                     "■ " {move || tr("stop")}
                 </button>
-                <span class="where muted">{move || runtime_note(program.runtime.get())}</span>
+                {if switch {
+                    view! { <RuntimeSwitch runtime=program.runtime disabled=Signal::derive(move || program.phase.get().active())/> }.into_any()
+                } else {
+                    view! { <span class="where muted">{move || runtime_note(program.runtime.get())}</span> }.into_any()
+                }}
                 <Status phase=program.phase/>
                 {is_exercise.then(|| view! { <ProgressBadge lesson=progress_lesson.clone() cell=progress_cell.clone()/> })}
                 <ResetButton edit=edit/>
@@ -109,6 +114,25 @@ pub fn CodeCell(cell: Cell, namespace: String) -> impl IntoView {
                 })}
             })}
         </div>
+    }
+}
+
+/// Where the scratch cell runs: the browser or the class server.
+#[component]
+fn RuntimeSwitch(runtime: RwSignal<Runtime>, disabled: Signal<bool>) -> impl IntoView {
+    let change = move |ev| {
+        let value = event_target_value(&ev);
+        runtime.set(Runtime::parse(&value).unwrap_or(Runtime::Browser));
+    };
+    view! {
+        <label class="where">
+            <span class="sr-only">{move || tr("scratch-runtime")}</span>
+            <select data-role="runtime-switch" aria-label=move || tr("scratch-runtime") disabled=disabled on:change=change
+                prop:value=move || runtime.get().as_str()>
+                <option value="browser">{move || tr("runs-browser")}</option>
+                <option value="server">{move || tr("runs-server")}</option>
+            </select>
+        </label>
     }
 }
 

@@ -136,7 +136,7 @@ pub fn Scratch(runtime: Runtime, code: String) -> impl IntoView {
     view! {
         <h1>{move || tr("scratch")}</h1>
         <div class="lesson-tools"><io::ImportButton/><RestartButton/></div>
-        <CodeCell cell=cell namespace="scratch".to_string()/>
+        <CodeCell cell=cell namespace="scratch".to_string() switch=true/>
         <io::ImportedNotebook/>
     }
 }

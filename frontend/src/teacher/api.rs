@@ -35,7 +35,14 @@ pub struct Run {
 pub struct Exercise {
     pub lesson: String,
     pub cell: String,
+    pub lesson_title: String,
+    /// The heading above the exercise in its lesson.
     pub title: String,
+    /// Students who passed / tried it, and checks made by the class.
+    pub passed: u32,
+    pub tried: u32,
+    pub attempts: u32,
+    pub first_pass_ms: Option<f64>,
 }
 
 impl Exercise {
@@ -51,6 +58,10 @@ pub struct ProgressRow {
     pub name: String,
     #[serde(default)]
     pub results: HashMap<String, String>,
+    #[serde(default)]
+    pub attempts: HashMap<String, u32>,
+    #[serde(default)]
+    pub first_pass_ms: HashMap<String, f64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]

@@ -49,6 +49,8 @@ pub struct Board {
     pub solutions: RwSignal<api::Solutions>,
     /// The student whose work the teacher has open.
     pub viewing: RwSignal<Option<u64>>,
+    /// The projector view: the class's progress in large type, no names.
+    pub projector: RwSignal<bool>,
     /// This browser's clock at the last refresh, for "12 s ago".
     pub now_ms: RwSignal<f64>,
     busy: StoredValue<bool>,
@@ -79,6 +81,7 @@ impl Board {
             lessons: RwSignal::new(Vec::new()),
             solutions: RwSignal::new(api::Solutions::default()),
             viewing: RwSignal::new(None),
+            projector: RwSignal::new(false),
             now_ms: RwSignal::new(js_sys::Date::now()),
             busy: StoredValue::new(false),
         }
@@ -169,9 +172,10 @@ pub fn TeacherPage(token: Option<String>) -> impl IntoView {
     }
     view! {
         <div class="teacher" data-role="teacher">
-            <h1>{move || tr("teacher-title")}</h1>
+            <h1>{move || tr("teacher-title")}" · "{move || crate::class::title().get()}</h1>
             {move || match board.token.get() {
                 None => view! { <TokenForm board=board/> }.into_any(),
+                Some(_) if board.projector.get() => view! { <grid::Projector board=board/> }.into_any(),
                 Some(_) => view! {
                     {move || board.problem.get().map(|p| view! {
                         <p class="error" role="status" data-role="problem">{p}</p>
