@@ -84,12 +84,16 @@ async fn the_teacher_answers_a_hand_reads_resets_renames_restores_and_removes_a_
     let solution_row = "document.querySelector('[data-role=solutions] tr[data-lesson=closures]')";
     teacher.click("[data-role=solutions] tr[data-lesson=closures] [data-action=toggle-solutions]").await;
     teacher.wait_for(&format!("{solution_row}.dataset.hidden === 'true'"), 15, "hidden").await;
-    student.wait_for("document.querySelector('[data-cell-id] .cell-bar') && !document.querySelector('details.solution')", 15, "no solution on the page").await;
+    student.client.refresh().await.expect("reload");
+    student.wait_for("document.querySelector('[data-cell-id] .cell-bar') && document.querySelector('.link.open')", 30, "the lesson again").await;
+    assert_eq!(student.eval("document.querySelector('details.solution') === null").await, true, "a hidden solution on the page");
     let (_, body) = http(&server, "GET", "/api/lessons/closures", None, None).await;
     assert!(!body.contains("\"solution\""), "a hidden solution was sent: {body}");
     teacher.click("[data-role=solutions] tr[data-lesson=closures] [data-action=toggle-solutions]").await;
+    teacher.wait_for(&format!("{solution_row}.dataset.hidden === 'false'"), 15, "released").await;
+    student.client.refresh().await.expect("reload");
     let details = format!("[data-cell-id=\"{cell}\"] details.solution");
-    student.wait_for(&format!("document.querySelector('{details}')"), 15, "the solution back").await;
+    student.wait_for(&format!("document.querySelector('{details}') && document.querySelector('.link.open')"), 30, "the solution back").await;
     student.click(&format!("{details} summary")).await;
     teacher.wait_for(&format!("{solution_row}.querySelector('[data-role=opened-by]').textContent.includes('Zed Li')"), 15, "who opened it").await;
     let (_, body) = http(&server, "GET", "/api/lessons/closures", None, None).await;
@@ -102,7 +106,8 @@ async fn the_teacher_answers_a_hand_reads_resets_renames_restores_and_removes_a_
     student.set_code(&cell, "# restored-work 7\n").await;
     teacher.wait_for(&format!("{work}?.querySelector('[data-role=work-code]').textContent.includes('restored-work 7')"), 15, "the new code kept").await;
     student.close().await;
-    teacher.click("[data-role=student-work] [data-action=restore-code]").await;
+    // (Clicked from script: the sticky header may cover the button after the page scrolled.)
+    teacher.eval("(document.querySelector('[data-role=student-work] [data-action=restore-code]').click(), true)").await;
     let code = teacher.wait_for("document.querySelector('[data-role=restore-code]')?.dataset.code", 15, "a restore code").await;
     let code = code.as_str().unwrap().to_string();
     let fresh = Browser::start().await;
@@ -122,7 +127,7 @@ async fn the_teacher_answers_a_hand_reads_resets_renames_restores_and_removes_a_
 
     // Removed: the page is told and asked to join again; the list has Amy alone.
     teacher.eval("(window.confirm = () => true, true)").await;
-    teacher.click("[data-role=student-work] [data-action=remove-student]").await;
+    teacher.eval("(document.querySelector('[data-role=student-work] [data-action=remove-student]').click(), true)").await;
     fresh.wait_for("document.querySelector('[data-role=join]')", 15, "asked to join again").await;
     teacher.wait_for(&format!("{ROWS} === 'Amy:false'"), 15, "Zed gone").await;
     assert!(fresh.eval(&output_of(&cell)).await.is_string());
@@ -164,6 +169,8 @@ async fn the_server_keeps_64_kib_a_cell_and_2_mib_a_student_and_says_so_beyond()
             other => break refused(other),
         }
     };
+    // The made-up cell sent after the refused save is answered too.
+    assert!(matches!(next(&mut ws, Duration::from_secs(10)).await, Some(ServerMsg::Error { .. })));
     assert_eq!(kept, MAX_STUDENT_WORK / MAX_CELL_CODE, "{why}");
     assert!(why.contains("2 MiB"), "{why}");
     let (_, work) = http(&server, "GET", "/api/teacher/work?student=1", Some(TEACHER), None).await;
@@ -172,6 +179,11 @@ async fn the_server_keeps_64_kib_a_cell_and_2_mib_a_student_and_says_so_beyond()
     // A hidden lesson's solutions are in no answer a student can get.
     let hide = r#"{"lesson": "closures", "hidden": true}"#;
     assert_eq!(http(&server, "POST", "/api/teacher/solutions", Some(TEACHER), Some(hide)).await.0, 200);
+    // Pages of the lesson are told to fetch it again.
+    match next(&mut ws, Duration::from_secs(10)).await {
+        Some(ServerMsg::CourseChanged { lessons }) => assert_eq!(lessons, ["closures"]),
+        other => panic!("expected CourseChanged, got {other:?}"),
+    }
     assert_eq!(http(&server, "POST", "/api/teacher/solutions", Some("c0c0c0c0c0c0c0c0"), Some(r#"{"lesson": "closures", "hidden": false}"#)).await.0, 401);
     let (_, lesson) = http(&server, "GET", "/api/lessons/closures", None, None).await;
     assert!(lesson.contains("accumulator") && !lesson.contains("\"solution\""), "{lesson}");
@@ -205,7 +217,9 @@ async fn the_grid_counts_passes_attempts_and_first_passes_per_exercise_and_the_p
     }
     let teacher = Browser::start().await;
     teacher.open(&server, &format!("/#/teacher?token={TEACHER}")).await;
-    teacher.wait_for("document.querySelector('.teacher h1')?.textContent.includes('Python 二班')", 15, "the class's title").await;
+    teacher.wait_for("document.querySelector('[data-role=grid]')", 15, "the grid").await;
+    let h1 = teacher.eval("document.querySelector('.teacher h1')?.textContent + ' / ' + document.title").await;
+    assert!(h1.as_str().unwrap().contains("Python 二班"), "the class's title: {h1}");
     let sum = |row: &str, key: &str| format!("document.querySelector('[data-role=grid] tfoot tr[data-role={row}] [data-exercise=\"{key}\"]')?.textContent");
     teacher.wait_for(&format!("{} === '1/2'", sum("teacher-passed-count", "tftp/tftp-serve")), 15, "1 of 2 passed").await;
     assert_eq!(teacher.eval(&sum("teacher-attempts-count", "tftp/tftp-serve")).await, "3");

@@ -130,6 +130,10 @@ async fn join(
     match app.class.join(from, &req.token, &req.name, req.code.as_deref(), req.restore.as_deref()).await {
         Ok(s) => {
             tracing::info!(student = s.id, name = %s.name, restored = req.restore.is_some(), "joined");
+            if req.restore.as_deref().is_some_and(|r| !r.trim().is_empty()) {
+                // The page's open session (if any) was of the student its token had before.
+                app.sessions.close_token(&req.token, s.id);
+            }
             Json(serde_json::json!({"id": s.id, "name": s.name})).into_response()
         }
         Err(JoinError::BadRequest(why)) => error(StatusCode::BAD_REQUEST, why),

@@ -60,7 +60,8 @@ pub struct Shared {
     presence: Mutex<roster::Presence>,
     /// Rate limits: runs, and every message.
     buckets: Mutex<(Bucket, Bucket)>,
-    /// Set when the teacher removed the student: every connection of the session closes.
+    /// Set when the session is closed for good (the teacher removed the student, or a restore
+    /// gave its token to another student): every connection of the session closes.
     removed: tokio::sync::watch::Sender<bool>,
 }
 
@@ -206,7 +207,8 @@ async fn connection(socket: WebSocket, app: Arc<App>, token: Option<String>, fro
                 }
             },
             _ = stopping.wait_for(|s| *s) => { stopped = true; break }
-            // The teacher removed the student: the page was told; let it read that, then close.
+            // Removed, or its token restored to another student: let the page read what it
+            // was told, then close.
             _ = removed.wait_for(|r| *r) => { stopped = true; break }
             // The page stopped reading (or the socket broke): this connection is over.
             _ = &mut writer => { writer_gone = true; break }

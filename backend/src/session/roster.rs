@@ -107,9 +107,22 @@ impl Sessions {
     pub async fn remove(&self, student: i64) {
         self.send_to(student, ServerMsg::Refused { reason: shared::wire::Refusal::Removed }).await;
         self.stop(student, None).await;
+        self.close_where(|_, s| s.student == student);
+    }
+
+    /// A page's token now belongs to another student (a restore): its session is closed, so
+    /// the page reconnects and is admitted as that student; the sessions of the student's old
+    /// token are closed too (their pages are admitted afresh, or asked to join).
+    pub fn close_token(&self, token: &str, student: i64) {
+        self.close_where(|t, s| t == token || s.student == student);
+    }
+
+    /// Closes the sessions that match: their connections end (their programs with them),
+    /// and their sandboxes are ended.
+    fn close_where(&self, matches: impl Fn(&str, &Shared) -> bool) {
         let gone: Vec<Arc<Shared>> = {
             let mut all = self.0.lock().expect("sessions poisoned");
-            let tokens: Vec<String> = all.iter().filter(|(_, s)| s.student == student).map(|(t, _)| t.clone()).collect();
+            let tokens: Vec<String> = all.iter().filter(|(t, s)| matches(t, s)).map(|(t, _)| t.clone()).collect();
             tokens.iter().filter_map(|t| all.remove(t)).collect()
         };
         for s in gone {
