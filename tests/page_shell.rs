@@ -64,13 +64,14 @@ async fn the_title_shows_no_alarm_before_joining_scratch_has_a_runtime_switch_an
     b.close().await;
 
     // A phone: the header is one row, and Run is one line.
-    let phone = Browser::start_with(&["--window-size=390,844".to_string()]).await;
+    let phone = Browser::start_phone(390, 844).await;
     phone.open(&server, "/#/lesson/closures").await;
     phone.wait_for("document.querySelector('[data-cell-id] [data-action=run]')", 30, "the lesson").await;
     let width = phone.eval("window.innerWidth").await.as_f64().unwrap();
     assert!((360.0..=390.0).contains(&width), "a phone's width: {width}");
     let header = phone.eval("document.querySelector('header.top').getBoundingClientRect().height").await.as_f64().unwrap();
     assert!(header <= 48.0, "the header is {header} px high (one row is under 48)");
+    eprintln!("phone: innerWidth {width} px, header {header} px high");
     let overflow = phone.eval("document.querySelector('header.top').scrollWidth - document.querySelector('header.top').clientWidth").await;
     assert!(overflow.as_f64().unwrap() <= 1.0, "the header is wider than the phone by {overflow} px");
     assert_eq!(phone.eval(&lines_of("[data-cell-id] [data-action=run]")).await, 1, "Run wraps");
@@ -103,7 +104,7 @@ async fn the_teachers_page_starts_no_browser_python() {
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     assert_eq!(fetched.load(Ordering::SeqCst), 0, "the teacher's page fetched the Python worker");
     assert_eq!(b.eval("window.classbookWorker === undefined && !document.querySelector('[data-engine]')").await, true);
-    let pyodide = b.eval("performance.getEntriesByType('resource').filter(e => /pyodide|worker\\.js/.test(e.name)).length").await;
+    let pyodide = b.eval("performance.getEntriesByType('resource').filter(e => /pyodide|\\/worker\\.js/.test(e.name)).length").await;
     assert_eq!(pyodide, 0);
     // A student page in the same tab starts it: the count above could have seen one.
     b.eval("(location.hash = '#/', true)").await;

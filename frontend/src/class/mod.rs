@@ -20,7 +20,8 @@ thread_local! {
     /// Bumped when the course changed on the server in a way that concerns the open page.
     static COURSE_VERSION: RwSignal<u32> = RwSignal::new(0);
     /// The class's title (`serve --title`), shown in the header and the tab.
-    static TITLE: RwSignal<String> = RwSignal::new(String::new());
+    // Reference-counted, not owned by whichever view first reads it: it lives as long as the page.
+    static TITLE: ArcRwSignal<String> = ArcRwSignal::new(String::new());
     /// Exercise results checked while the class server was out of reach (browser exercises
     /// work offline), sent when the WebSocket opens again.
     static UNSENT: std::cell::RefCell<Vec<ClientMsg>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -32,8 +33,8 @@ pub fn course_version() -> RwSignal<u32> {
 }
 
 /// The class's title, as `/api/class` said (empty until then).
-pub fn title() -> RwSignal<String> {
-    TITLE.with(|t| *t)
+pub fn title() -> ArcRwSignal<String> {
+    TITLE.with(|t| t.clone())
 }
 
 #[derive(serde::Deserialize)]

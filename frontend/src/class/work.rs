@@ -21,7 +21,8 @@ thread_local! {
     /// The latest code of each (lesson, cell) not sent yet.
     static PENDING: RefCell<BTreeMap<(String, String), String>> = const { RefCell::new(BTreeMap::new()) };
     static GENERATION: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-    static HAND: RwSignal<bool> = RwSignal::new(false);
+    // Reference-counted, not owned by the view that first reads it.
+    static HAND: ArcRwSignal<bool> = ArcRwSignal::new(false);
     /// Cells whose refusal the student was told about (once each).
     static TOLD: RefCell<Vec<(String, String)>> = const { RefCell::new(Vec::new()) };
 }
@@ -90,8 +91,8 @@ pub fn refused(lesson: String, cell: String, message: String) {
 }
 
 /// Whether this student's hand is up.
-pub fn hand() -> RwSignal<bool> {
-    HAND.with(|h| *h)
+pub fn hand() -> ArcRwSignal<bool> {
+    HAND.with(|h| h.clone())
 }
 
 /// The teacher answered: the hand goes down.
@@ -103,7 +104,7 @@ pub fn answered() {
 /// The header's "raise hand" button (students who joined).
 #[component]
 pub fn HandButton() -> impl IntoView {
-    let up = hand();
+    let up = RwSignal::from(hand());
     let toggle = move |_| {
         let raised = !up.get_untracked();
         server::send(&ClientMsg::RaiseHand { raised }, None);
