@@ -18,7 +18,9 @@ use wasm_bindgen::prelude::*;
 
 thread_local! {
     /// Bumped when the course changed on the server in a way that concerns the open page.
-    static COURSE_VERSION: RwSignal<u32> = RwSignal::new(0);
+    // Reference-counted: a plain signal would belong to the view that first read it, and go
+    // with that view's first re-render (after which course changes were no longer shown).
+    static COURSE_VERSION: ArcRwSignal<u32> = ArcRwSignal::new(0);
     /// The class's title (`serve --title`), shown in the header and the tab.
     // Reference-counted, not owned by whichever view first reads it: it lives as long as the page.
     static TITLE: ArcRwSignal<String> = ArcRwSignal::new(String::new());
@@ -28,8 +30,8 @@ thread_local! {
 }
 
 /// Read it inside a view to re-render that view when the lessons it shows changed.
-pub fn course_version() -> RwSignal<u32> {
-    COURSE_VERSION.with(|v| *v)
+pub fn course_version() -> ArcRwSignal<u32> {
+    COURSE_VERSION.with(|v| v.clone())
 }
 
 /// The class's title, as `/api/class` said (empty until then).
