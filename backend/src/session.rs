@@ -34,6 +34,12 @@ pub const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10)
 /// Pages one student may have connected at once (tabs, a second device).
 pub const MAX_PAGES: usize = 4;
 
+/// What a `SaveCode` or `SaveOutput` brings.
+enum Work {
+    Code(String),
+    Output(String),
+}
+
 /// This connection's runs, from the moment each is asked for until it has exited.
 type Runs = Arc<Mutex<HashMap<u32, Arc<RunCtl>>>>;
 
@@ -55,6 +61,9 @@ pub struct Shared {
     presence: Mutex<roster::Presence>,
     /// Rate limits: runs, and every message.
     buckets: Mutex<(Bucket, Bucket)>,
+    /// Set when the session is closed for good (the teacher removed the student, or a restore
+    /// gave its token to another student): every connection of the session closes.
+    removed: tokio::sync::watch::Sender<bool>,
 }
 
 impl Shared {
@@ -88,6 +97,7 @@ impl Sessions {
                     conns: Default::default(),
                     presence: Default::default(),
                     buckets: Mutex::new((Bucket::full(class.run_rate), Bucket::full(class.message_rate))),
+                    removed: tokio::sync::watch::Sender::new(false),
                 })
             })
             .clone();
@@ -183,6 +193,7 @@ async fn connection(socket: WebSocket, app: Arc<App>, token: Option<String>, fro
         Ok(attached) => attached,
         Err(reason) => return refuse(out, writer, reason).await,
     };
+    let mut removed = shared.removed.subscribe();
     let mut session = Session { id: id.clone(), app, out, shared, conn, runs };
     session.send(ServerMsg::Hello { session: id.clone() }).await;
     let mut stopped = false;
@@ -197,6 +208,9 @@ async fn connection(socket: WebSocket, app: Arc<App>, token: Option<String>, fro
                 }
             },
             _ = stopping.wait_for(|s| *s) => { stopped = true; break }
+            // Removed, or its token restored to another student: let the page read what it
+            // was told, then close.
+            _ = removed.wait_for(|r| *r) => { stopped = true; break }
             // The page stopped reading (or the socket broke): this connection is over.
             _ = &mut writer => { writer_gone = true; break }
         };
@@ -247,7 +261,13 @@ impl Session {
             if shared.connected() || shared.epoch.load(Ordering::SeqCst) != epoch {
                 return; // the student came back
             }
-            app.sessions.0.lock().expect("sessions poisoned").remove(&id);
+            {
+                // Only this session: the teacher may have removed it and the page joined anew.
+                let mut all = app.sessions.0.lock().expect("sessions poisoned");
+                if all.get(&id).is_some_and(|s| Arc::ptr_eq(s, &shared)) {
+                    all.remove(&id);
+                }
+            }
             let sandbox = shared.sandbox.lock().await.take();
             if let Some(sandbox) = sandbox {
                 sandbox.close().await;
@@ -307,20 +327,33 @@ impl Session {
             }
             ClientMsg::ExerciseResult { lesson, cell, passed } => {
                 // Only exercises of the course being served: made-up names never reach the grid.
-                let course = self.app.course();
-                let found = course.lesson(&lesson).and_then(|l| l.cells().find(|c| c.id == cell && c.exercise.is_some()).cloned());
-                let Some(found) = found else {
-                    let (lesson, cell): (String, String) = (lesson.chars().take(64).collect(), cell.chars().take(64).collect());
-                    return self.error(None, format!("no exercise '{cell}' in lesson '{lesson}'")).await;
-                };
+                if let Err(why) = self.known_cell(&lesson, &cell, true) {
+                    return self.error(None, why).await;
+                }
                 // A server exercise's verdict is the server's own (recorded at its Check), so
                 // a page cannot claim one.
-                if found.runtime == Runtime::Server {
+                let on_server = self.app.course().lesson(&lesson).and_then(|l| l.cells().find(|c| c.id == cell)).is_some_and(|c| c.runtime == Runtime::Server);
+                if on_server {
                     return self.error(None, format!("exercise '{cell}' is checked on the server, which records its result itself")).await;
                 }
                 if let Err(e) = self.app.class.db.record_attempt(self.shared.student, &lesson, &cell, passed).await {
                     tracing::error!("cannot record an exercise result: {e:#}");
                     self.error(None, format!("your result was not saved: {e:#}")).await;
+                }
+            }
+            ClientMsg::SaveCode { lesson, cell, code } => self.save_work(lesson, cell, Work::Code(code)).await,
+            ClientMsg::SaveOutput { lesson, cell, output } => self.save_work(lesson, cell, Work::Output(output)).await,
+            ClientMsg::RaiseHand { raised } => {
+                if let Err(e) = self.app.class.db.set_hand(self.shared.student, raised).await {
+                    self.error(None, format!("your hand was not raised: {e:#}")).await;
+                }
+            }
+            ClientMsg::SolutionOpened { lesson, cell } => {
+                if let Err(why) = self.known_cell(&lesson, &cell, true) {
+                    return self.error(None, why).await;
+                }
+                if let Err(e) = self.app.class.db.solution_opened(self.shared.student, &lesson, &cell).await {
+                    tracing::error!("cannot record an opened solution: {e:#}");
                 }
             }
             ClientMsg::Stdin { run_id, data } => self.stdin(run_id, StdinCmd::Data(data)).await,
@@ -335,6 +368,39 @@ impl Session {
                     Signal::Terminate => Stop::Page(libc::SIGTERM),
                     Signal::Kill => Stop::Kill,
                 });
+            }
+        }
+    }
+
+    /// Whether `lesson` of the course being served has a cell `cell` (an exercise, when
+    /// `exercise`): made-up names never reach the class database.
+    fn known_cell(&self, lesson: &str, cell: &str, exercise: bool) -> Result<(), String> {
+        let course = self.app.course();
+        let exists = course.lesson(lesson).is_some_and(|l| l.cells().any(|c| c.id == cell && (!exercise || c.exercise.is_some())));
+        if exists {
+            return Ok(());
+        }
+        let (lesson, cell): (String, String) = (lesson.chars().take(64).collect(), cell.chars().take(64).collect());
+        Err(format!("no {} '{cell}' in lesson '{lesson}'", if exercise { "exercise" } else { "cell" }))
+    }
+
+    /// Keeps the student's code or output of a lesson cell (`class::work`, bounded).
+    async fn save_work(&self, lesson: String, cell: String, work: Work) {
+        if let Err(why) = self.known_cell(&lesson, &cell, false) {
+            return self.error(None, why).await;
+        }
+        let db = &self.app.class.db;
+        let student = self.shared.student;
+        let saved = match &work {
+            Work::Code(code) => db.save_code(student, &lesson, &cell, code).await,
+            Work::Output(output) => db.save_output(student, &lesson, &cell, output).await,
+        };
+        match saved {
+            Ok(Ok(())) => {}
+            Ok(Err(refused)) => self.send(ServerMsg::WorkRefused { lesson, cell, message: refused.to_string() }).await,
+            Err(e) => {
+                tracing::error!("cannot keep a student's work: {e:#}");
+                self.send(ServerMsg::WorkRefused { lesson, cell, message: format!("the class database failed: {e:#}") }).await
             }
         }
     }

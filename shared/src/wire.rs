@@ -25,6 +25,8 @@ pub enum Refusal {
     Stopping,
     /// The class database failed.
     Failed { message: String },
+    /// The teacher removed this student from the class: join again to come back.
+    Removed,
 }
 
 /// Page → backend.
@@ -52,6 +54,15 @@ pub enum ClientMsg {
     /// the course's own checks after it (never checks from the page), answers with the program's
     /// output, one `Checked` and `Exit` last, and records the verdict itself.
     Check { run_id: u32, lesson: String, cell: String, code: String },
+    /// The student's latest code of a lesson's cell (sent as they edit, debounced): the server
+    /// keeps it for the teacher's view and for a restore, within bounds (`WorkRefused` past them).
+    SaveCode { lesson: String, cell: String, code: String },
+    /// The output of the latest run of a lesson's cell (the server keeps its last 16 KiB).
+    SaveOutput { lesson: String, cell: String, output: String },
+    /// The student raises their hand (`false`: lowers it); the teacher's list shows them first.
+    RaiseHand { raised: bool },
+    /// The student opened the solution of an exercise (the teacher sees who did).
+    SolutionOpened { lesson: String, cell: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -137,6 +148,14 @@ pub enum ServerMsg {
     /// The run's recording of `what` stops here: `shown` events were sent, `not_shown` more
     /// (so far) were not, because of the per-run cap or a reader that fell behind.
     RecordingCut { run_id: u32, what: Recording, shown: u32, not_shown: u64 },
+    /// The server did not keep the student's code of a cell (`SaveCode`): why.
+    WorkRefused { lesson: String, cell: String, message: String },
+    /// The teacher answered the student's raised hand: it goes down.
+    HandAnswered,
+    /// The teacher reset this exercise: the page puts the cell back to the lesson's code.
+    ResetCell { lesson: String, cell: String },
+    /// The teacher renamed the student.
+    Renamed { name: String },
 }
 
 /// Which recording of a run a `RecordingCut` is about.
@@ -222,5 +241,15 @@ mod tests {
             serde_json::to_string(&case).unwrap(),
             r#"{"type":"TftpCheck","run_id":7,"case":"lost_ack","passed":false,"message":"no retransmission"}"#
         );
+    }
+
+    #[test]
+    fn help_messages_have_a_stable_json_shape() {
+        let save: ClientMsg = serde_json::from_str(r#"{"type":"SaveCode","lesson":"closures","cell":"acc","code":"x = 1"}"#).unwrap();
+        assert_eq!(save, ClientMsg::SaveCode { lesson: "closures".into(), cell: "acc".into(), code: "x = 1".into() });
+        assert_eq!(serde_json::to_string(&ClientMsg::RaiseHand { raised: true }).unwrap(), r#"{"type":"RaiseHand","raised":true}"#);
+        assert_eq!(serde_json::to_string(&ServerMsg::HandAnswered).unwrap(), r#"{"type":"HandAnswered"}"#);
+        let removed = ServerMsg::Refused { reason: Refusal::Removed };
+        assert_eq!(serde_json::to_string(&removed).unwrap(), r#"{"type":"Refused","reason":{"kind":"removed"}}"#);
     }
 }

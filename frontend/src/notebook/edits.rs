@@ -54,11 +54,14 @@ impl Edit {
             key: StoredValue::new(key),
             pending: StoredValue::new(0),
         };
-        if edit.key.with_value(Option::is_some) {
+        if let Some(lesson) = lesson {
+            // The class server keeps the student's latest code too (for the teacher, a restore).
+            let (lesson, cell) = (lesson.to_string(), cell.to_string());
             Effect::new(move |first: Option<()>| {
                 edit.code.track();
                 if first.is_some() {
                     edit.save_soon();
+                    crate::class::code_changed(&lesson, &cell, edit.code.get_untracked());
                 }
             });
             // Leaving the page (or the tab being hidden) must not lose typing still waiting to be saved.
@@ -187,6 +190,21 @@ impl LessonEdits {
         self.cells.with_value(|c| c.iter().for_each(|(_, e)| e.reset()));
         forget_lesson(&self.lesson.get_value());
     }
+}
+
+/// Stores `code` as the edit of `cell` of `lesson`, based on `original` (a restore from the
+/// class server); read when the lesson is shown next.
+pub fn put(lesson: &str, cell: &str, code: &str, original: &str) {
+    if code == original {
+        storage::remove(&key(lesson, cell));
+    } else {
+        storage::set_json(&key(lesson, cell), &Saved { code: code.to_string(), base: original.to_string() });
+    }
+}
+
+/// Forgets the saved edit of one cell (the teacher reset it).
+pub fn forget(lesson: &str, cell: &str) {
+    storage::remove(&key(lesson, cell));
 }
 
 /// Forgets every saved edit of `lesson`, on screen or not.

@@ -2,13 +2,15 @@
 //! edits kept), and the scratch page (a shared cell, an imported notebook).
 
 mod cell;
-mod edits;
+pub mod edits;
 mod exercise;
 mod io;
 mod packets;
 pub mod progress;
 mod program;
 mod timeline;
+
+pub use program::Phase;
 mod trace;
 
 use crate::api;
@@ -141,7 +143,7 @@ pub fn Scratch(runtime: Runtime, code: String) -> impl IntoView {
     view! {
         <h1>{move || tr("scratch")}</h1>
         <div class="lesson-tools"><io::ImportButton/><RestartButton/></div>
-        <CodeCell cell=cell namespace="scratch".to_string()/>
+        <CodeCell cell=cell namespace="scratch".to_string() switch=true/>
         <io::ImportedNotebook/>
     }
 }

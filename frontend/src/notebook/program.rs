@@ -253,7 +253,11 @@ impl Program {
                 | ServerMsg::Refused { .. }
                 | ServerMsg::Notice { .. }
                 | ServerMsg::Goto { .. }
-                | ServerMsg::CourseChanged { .. } => {}
+                | ServerMsg::CourseChanged { .. }
+                | ServerMsg::WorkRefused { .. }
+                | ServerMsg::HandAnswered
+                | ServerMsg::ResetCell { .. }
+                | ServerMsg::Renamed { .. } => {}
             },
         })
     }

@@ -31,6 +31,15 @@ pub fn record(lesson: &str, cell: &str, passed: bool) {
     version().update(|v| *v += 1);
 }
 
+/// Forgets the checks of exercise `cell` of `lesson` (the teacher reset it).
+pub fn forget(lesson: &str, cell: &str) {
+    let mut map = load(lesson);
+    if map.remove(cell).is_some() {
+        storage::set_json(&key(lesson), &map);
+        version().update(|v| *v += 1);
+    }
+}
+
 /// `Some(passed)` once the exercise was checked, `None` before. Reactive.
 pub fn status(lesson: &str, cell: &str) -> Option<bool> {
     version().track();

@@ -52,6 +52,14 @@ pub fn status() -> RwSignal<Engine> {
     STATUS.with(|s| *s)
 }
 
+/// Starts the worker unless it was started already (the teacher's page never starts it; a
+/// student page reached from there does).
+pub fn start_once() {
+    if BROWSER.with(|b| b.borrow().is_none()) {
+        start();
+    }
+}
+
 /// Starts (or restarts) the worker. Idempotent apart from a restart after `terminate`.
 pub fn start() {
     let worker = match adopt_early_worker().map(Ok).unwrap_or_else(|| {

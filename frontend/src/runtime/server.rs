@@ -50,6 +50,7 @@ pub fn refusal_text(r: &Refusal) -> String {
         Refusal::TooManyPages { max } => format!("{} ({max})", tr("refused-pages")),
         Refusal::Stopping => tr("refused-stopping").to_string(),
         Refusal::Failed { message } => format!("{}: {message}", tr("refused-failed")),
+        Refusal::Removed => tr("refused-removed").to_string(),
     }
 }
 
@@ -163,15 +164,22 @@ fn on_message(msg: ServerMsg) {
         | ServerMsg::RecordingCut { run_id, .. } => (*run_id, false),
         ServerMsg::Hello { .. } => return refused().set(None),
         ServerMsg::Refused { reason } => {
-            if *reason == Refusal::JoinFirst {
-                crate::class::ask_to_join();
+            match reason {
+                Refusal::JoinFirst => crate::class::ask_to_join(),
+                Refusal::Removed => crate::class::removed(),
+                _ => {}
             }
             return refused().set(Some(reason.clone()));
         }
         // Class-wide messages: a banner, navigation, a lesson reload, a refused session.
-        ServerMsg::Notice { .. } | ServerMsg::Goto { .. } | ServerMsg::CourseChanged { .. } | ServerMsg::Error { run_id: None, .. } => {
-            return crate::class::on_message(msg)
-        }
+        ServerMsg::Notice { .. }
+        | ServerMsg::Goto { .. }
+        | ServerMsg::CourseChanged { .. }
+        | ServerMsg::Error { run_id: None, .. }
+        | ServerMsg::WorkRefused { .. }
+        | ServerMsg::HandAnswered
+        | ServerMsg::ResetCell { .. }
+        | ServerMsg::Renamed { .. } => return crate::class::on_message(msg),
     };
     let handler = SERVER.with(|s| {
         let mut s = s.borrow_mut();
