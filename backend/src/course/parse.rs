@@ -139,6 +139,8 @@ fn parse_front_matter(lines: &[&str], meta: &mut Meta, errors: &mut Vec<LessonEr
             continue;
         };
         let value = value.trim();
+        // `title: "A: B"` as YAML writes it: the quotes are not part of the value.
+        let value = ['"', '\''].iter().find_map(|q| value.strip_prefix(*q).and_then(|v| v.strip_suffix(*q))).unwrap_or(value);
         let number = |errors: &mut Vec<LessonError>| {
             value.parse::<u32>().map_err(|_| errors.push(err(n, format!("'{}' must be a whole number", key.trim())))).ok()
         };
@@ -431,6 +433,14 @@ mod tests {
 ```python {runtime=server group=echo file=server.py}\nprint('s')\n```\n\
 ```python {runtime=server group=echo file=client.py}\nprint('c')\n```\n\
 ```python {id=ex exercise}\nx = 1\n```\n```check\ncheck('x is 2', x == 2)\n```\n```hint\nThink.\n```\n";
+
+    #[test]
+    fn front_matter_values_may_be_quoted() {
+        let (_, lesson) = parse_lesson("q", "---\ntitle: \"Closures: cells\"\n---\ntext\n").unwrap();
+        assert_eq!(lesson.title, "Closures: cells");
+        let (_, lesson) = parse_lesson("q", "---\ntitle: 'It' s'\n---\ntext\n").unwrap();
+        assert_eq!(lesson.title, "It' s");
+    }
 
     #[test]
     fn a_lesson_parses_into_text_cells_groups_and_exercises() {
