@@ -200,9 +200,10 @@ async fn the_grid_counts_passes_attempts_and_first_passes_per_exercise_and_the_p
     })
     .await
     .seen_from(Origin::Lan);
-    // Two students check the TFTP server exercise through their pages' WebSocket: Amy fails
+    // Two students check the TFTP packets exercise (a browser one: its page reports the result;
+    // a server exercise's result is the server's own) through their pages' WebSocket: Amy fails
     // once, then passes; Bob fails.
-    let result = |passed| ClientMsg::ExerciseResult { lesson: "tftp".into(), cell: "tftp-serve".into(), passed };
+    let result = |passed| ClientMsg::ExerciseResult { lesson: "tftp".into(), cell: "tftp-packets".into(), passed };
     for (token, name, results) in [("d0d0d0d0d0d0d0d0", "Amy", vec![false, true]), ("e0e0e0e0e0e0e0e0", "Bob", vec![false])] {
         assert_eq!(join_from(LOCAL, server.addr, token, name, None).await, 200);
         let mut ws = connect_from(LOCAL, server.addr, token).await.expect("connects");
@@ -219,11 +220,11 @@ async fn the_grid_counts_passes_attempts_and_first_passes_per_exercise_and_the_p
     let h1 = teacher.eval("document.querySelector('.teacher h1')?.textContent + ' / ' + document.title").await;
     assert!(h1.as_str().unwrap().contains("Python 二班"), "the class's title: {h1}");
     let sum = |row: &str, key: &str| format!("document.querySelector('[data-role=grid] tfoot tr[data-role={row}] [data-exercise=\"{key}\"]')?.textContent");
-    teacher.wait_for(&format!("{} === '1/2'", sum("teacher-passed-count", "tftp/tftp-serve")), 15, "1 of 2 passed").await;
-    assert_eq!(teacher.eval(&sum("teacher-attempts-count", "tftp/tftp-serve")).await, "3");
-    let first = teacher.eval(&sum("teacher-first-pass", "tftp/tftp-serve")).await;
+    teacher.wait_for(&format!("{} === '1/2'", sum("teacher-passed-count", "tftp/tftp-packets")), 15, "1 of 2 passed").await;
+    assert_eq!(teacher.eval(&sum("teacher-attempts-count", "tftp/tftp-packets")).await, "3");
+    let first = teacher.eval(&sum("teacher-first-pass", "tftp/tftp-packets")).await;
     assert!(first.as_str().unwrap().len() == 5 && first.as_str().unwrap().contains(':'), "a time of day: {first}");
-    assert_eq!(teacher.eval(&sum("teacher-passed-count", "tftp/tftp-packets")).await, "0/2");
+    assert_eq!(teacher.eval(&sum("teacher-passed-count", "tftp/tftp-serve")).await, "0/2");
     // The two TFTP exercises are told apart by their own titles; the full title on hover.
     let heads = teacher
         .eval("['tftp/tftp-packets', 'tftp/tftp-serve'].map(k => document.querySelector(`[data-role=grid] th[data-exercise=\"${k}\"]`)).map(th => [th.querySelector('.ex-title').textContent, th.title])")
@@ -231,11 +232,11 @@ async fn the_grid_counts_passes_attempts_and_first_passes_per_exercise_and_the_p
     let heads = heads.as_array().unwrap();
     assert_ne!(heads[0][0], heads[1][0], "{heads:?}");
     assert!(heads.iter().all(|h| h[1].as_str().unwrap().contains("TFTP") && h[1].as_str().unwrap().contains(h[0].as_str().unwrap())), "{heads:?}");
-    let amy = teacher.eval("document.querySelector('[data-role=grid] tbody tr [data-exercise=\"tftp/tftp-serve\"][data-result=passed]')?.dataset.attempts").await;
+    let amy = teacher.eval("document.querySelector('[data-role=grid] tbody tr [data-exercise=\"tftp/tftp-packets\"][data-result=passed]')?.dataset.attempts").await;
     assert_eq!(amy, "2", "Amy's attempts");
     // The projector: large type, the counts, and no student's name anywhere on the page.
     teacher.click("[data-action=projector]").await;
-    teacher.wait_for("document.querySelector('[data-role=projector] li[data-exercise=\"tftp/tftp-serve\"]')?.dataset.passed === '1'", 10, "the projector").await;
+    teacher.wait_for("document.querySelector('[data-role=projector] li[data-exercise=\"tftp/tftp-packets\"]')?.dataset.passed === '1'", 10, "the projector").await;
     let text = teacher.eval("document.body.innerText").await;
     assert!(!text.as_str().unwrap().contains("Amy") && !text.as_str().unwrap().contains("Bob"), "names on the projector: {text}");
     let size = teacher.eval("parseFloat(getComputedStyle(document.querySelector('[data-role=projector] li')).fontSize)").await;

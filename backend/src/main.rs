@@ -273,8 +273,13 @@ fn check_course(dir: &std::path::Path, json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&course.all_lessons())?);
         return Ok(());
     }
-    // A lesson in one language and not in another is not an error while serving (the page
-    // shows the other language and says so), but a course is not finished with one.
+    // A translation that departs from its original, or a lesson missing from a language, is not
+    // an error while serving (the page shows the original and says so), but a course is not
+    // finished with one.
+    for p in course.problems() {
+        eprintln!("{p}");
+    }
+    anyhow::ensure!(course.problems().is_empty(), "{} problem(s) in translations", course.problems().len());
     let missing = course.missing_translations();
     for m in &missing {
         eprintln!("{m}");
@@ -334,6 +339,9 @@ async fn serve(
         }
     };
     let lessons = course.lessons().len();
+    for p in course.problems() {
+        tracing::warn!("{p} (the original is served in its place)");
+    }
     if let Some(token) = &flags.teacher_token {
         anyhow::ensure!(token.len() >= 8, "--teacher-token must have at least 8 characters");
     }

@@ -187,6 +187,11 @@ impl Browser {
         .to_vec();
         args.push(format!("--host-resolver-rules=MAP {LAN_NAME} 127.0.0.1"));
         args.push(format!("--user-data-dir={}", profile.display()));
+        // The course's first language, as a class in China has it, unless the test sets one: a
+        // page follows its browser's language, and most tests read the Chinese lessons.
+        if !extra.iter().any(|a| a.starts_with("--lang=")) {
+            args.extend(["--lang=zh-CN".to_string(), "--accept-lang=zh-CN".to_string()]);
+        }
         args.extend_from_slice(extra);
         let mut caps = json!({
             "goog:chromeOptions": {

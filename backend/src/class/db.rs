@@ -490,6 +490,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_class_file_of_the_first_schema_is_upgraded_and_keeps_its_students() {
+        // A file as the first released schema left it: one student with an attempt.
+        let path = temp("schema-1");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute("INSERT INTO students (token, name, joined_ms, last_seen_ms) VALUES ('tok', 'Li', 1, ?1)", params![now_ms()]).unwrap();
+        conn.execute("INSERT INTO attempts (student, lesson, cell, passed, at_ms) VALUES (1, 'closures', 'acc', 1, 2)", []).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        drop(conn);
+        let db = Db::open(&path).unwrap();
+        let li = db.student_by_token("tok").await.unwrap().expect("the student is still there");
+        assert_eq!((li.id, li.name.as_str()), (1, "Li"));
+        // The new parts work on the old rows: a hand, kept work.
+        db.set_hand(li.id, true).await.unwrap();
+        assert!(db.work_of(li.id).await.unwrap().is_empty());
+        db.close().await.unwrap();
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), MIGRATIONS.len() as i64);
+        assert_eq!(conn.query_row("SELECT count(*) FROM attempts", [], |r| r.get::<_, i64>(0)).unwrap(), 1);
+    }
+
+    #[tokio::test]
     async fn a_file_from_a_newer_classbook_is_refused_and_left_alone() {
         let path = temp("newer");
         let conn = Connection::open(&path).unwrap();

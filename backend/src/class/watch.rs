@@ -67,8 +67,10 @@ pub async fn reload(app: &App, dir: &Path) {
     match loaded {
         Ok(course) => {
             let changed = changed_lessons(&app.course(), &course);
+            // Translations left out are shown to the teacher like any problem; the rest serves.
+            let problems = course.problems().iter().map(|e| CourseProblem::parse(e)).collect();
             app.set_course(course);
-            app.class.course_errors.lock().expect("course errors poisoned").clear();
+            *app.class.course_errors.lock().expect("course errors poisoned") = problems;
             if changed.is_empty() {
                 return;
             }
