@@ -359,8 +359,11 @@ pub async fn drive(
     feeder.abort();
     // The run's last packets and recorded events go before its Exit.
     sandbox.finish_packets(id).await;
-    for r in recordings {
-        let _ = tokio::time::timeout(Duration::from_secs(2), r).await;
+    // Nothing of the run may follow its Exit: what is not passed on within 2 s is dropped.
+    for mut r in recordings {
+        if tokio::time::timeout(Duration::from_secs(2), &mut r).await.is_err() {
+            r.abort();
+        }
     }
     // The companion TFTP server's last packets of this run go before its Exit.
     sandbox.finish_companion_trace(id).await;

@@ -62,7 +62,9 @@ async fn runs_whose_pages_do_not_read_hold_up_neither_the_server_nor_each_other_
     // Run 1's page reads nothing while its whole trace comes: 2,000 packets and the cap's notice.
     let mut run_1 = server.relay.follow(1);
     missing_file_requests(server.addr, MAX_TRACE_EVENTS).await;
-    // Run 2 comes while run 1's trace fills what the relay holds: it is cut at once, told once.
+    // Run 1 ends (every packet traced so far is taken in) with its trace unread; run 2 comes
+    // while run 1's trace fills what the relay holds: it is cut at once, and told so once.
+    server.relay.finish(1).await;
     let mut run_2 = server.relay.follow(2);
     missing_file_requests(server.addr, 100).await;
 
