@@ -363,6 +363,9 @@ pub async fn drive(
     for mut r in recordings {
         if tokio::time::timeout(Duration::from_secs(2), &mut r).await.is_err() {
             r.abort();
+            // A task aborted while running on another thread may still finish the send it is
+            // in: it has really stopped only when its handle says so.
+            let _ = r.await;
         }
     }
     // The companion TFTP server's last packets of this run go before its Exit.
@@ -370,6 +373,7 @@ pub async fn drive(
     if let Some(mut tracer) = tracer {
         if tokio::time::timeout(Duration::from_secs(2), &mut tracer).await.is_err() {
             tracer.abort();
+            let _ = tracer.await;
         }
     }
     let exit = ExitInfo {
