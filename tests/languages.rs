@@ -1,8 +1,9 @@
 //! The page's language in headless Chromium: a browser set to English gets English, the class's
 //! `--lang` wins over the browser, a student's own pick wins over both and is remembered, and a
-//! lesson without a translation is shown in its original language with a note.
+//! lesson without a translation is shown in its original language with a note; what the server
+//! says follows the page.
 
-use classbook_e2e::{http, require_built_page, serve, serve_class, Browser, CourseCopy};
+use classbook_e2e::{http, require_built_page, scratch_url, serve, serve_class, Browser, CourseCopy};
 
 const A_ZH: &str = "---\ntitle: 甲课\norder: 1\n---\n一段文字。\n\n```python {id=hello}\nprint('你好')\n```\n```output\n你好\n```\n";
 const A_EN: &str = "---\ntitle: Lesson A\n---\nSome text.\n\n```python {id=hello}\nprint('hello')\n```\n```output\nhello\n```\n";
@@ -79,5 +80,29 @@ async fn each_page_reads_the_course_in_its_language_and_says_when_a_lesson_is_no
     browser.goto(&format!("{}/#/lesson/a", class.base())).await;
     let shown = browser.wait_for(&format!("{SHOWN}?.[0] === 'en' && {SHOWN}"), 30, "lesson a in the class's English").await;
     assert_eq!(shown[1], "Lessons");
+    browser.close().await;
+}
+
+/// What the server itself says (here: the note where a run's output is cut) is in the page's
+/// language, told at connect and again when the student switches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_own_words_follow_the_pages_language() {
+    require_built_page();
+    let server = serve_class(None, |app| {
+        if let Ok(sandbox) = app.sandbox.as_mut() {
+            sandbox.limits.output_bytes = 2000;
+        }
+    })
+    .await;
+    let flood = "for i in range(500):\n    print('x' * 20)\n";
+    let browser = Browser::start_with(&browser_language("en-US")).await;
+    browser.goto(&scratch_url(&server, "server", flood)).await;
+    let out = browser.run_cell("scratch", 60).await;
+    assert!(out.contains("[classbook: output cut here; the program keeps running]"), "{out}");
+    browser.click("[data-action=language]").await;
+    browser.wait_for("document.documentElement.lang === 'zh-CN'", 10, "the Chinese interface").await;
+    let out = browser.run_cell("scratch", 60).await;
+    assert!(out.contains("[classbook：输出在这里截断；程序仍在运行]"), "{out}");
+    assert!(!out.contains("output cut here"), "{out}");
     browser.close().await;
 }

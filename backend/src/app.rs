@@ -131,8 +131,17 @@ impl App {
     /// session ends (its programs are killed), every sandbox is closed, and the database is
     /// flushed and closed.
     pub async fn shut_down(&self) {
-        let notice = "the class server is stopping: your work in the browser is kept; reload when it is back".to_string();
-        let told = self.sessions.broadcast(shared::wire::ServerMsg::Notice { message: notice }).await;
+        let told = self
+            .sessions
+            .broadcast_said(|lang| shared::wire::ServerMsg::Notice {
+                message: lang
+                    .pick(
+                        "班级服务器正在停止：你在浏览器里的内容都还在；服务器回来后重新加载页面",
+                        "the class server is stopping: your work in the browser is kept; reload when it is back",
+                    )
+                    .into(),
+            })
+            .await;
         tracing::info!("stopping: told {told} connected page(s)");
         self.stopping.send_replace(true);
         self.sessions.close_all().await;

@@ -38,15 +38,16 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// `?lang=en`: which language the page wants lessons in (the course's first when absent).
+/// `?lang=en`: which language the page wants lessons (and the teacher's grid) in (the
+/// course's first when absent).
 #[derive(serde::Deserialize)]
-struct InLang {
+pub(crate) struct InLang {
     #[serde(default)]
     lang: Option<String>,
 }
 
 impl InLang {
-    fn lang(&self) -> &str {
+    pub(crate) fn lang(&self) -> &str {
         self.lang.as_deref().unwrap_or(crate::course::FIRST_LANGUAGE)
     }
 }

@@ -6,6 +6,7 @@ use crate::sandbox::capture::Seen;
 use crate::sandbox::record::Recorded;
 use crate::sandbox::tftp::trace::CompanionTrace;
 use crate::sandbox::{RunEvent, RunIo, Sandbox};
+use shared::lang::Lang;
 use shared::wire::{EndReason, ExitInfo, Recording, ServerMsg, Stream};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -53,17 +54,14 @@ impl Stop {
     }
 
     /// What the run's `Exit` says about it, when it says more than the signal.
-    pub fn reason(&self) -> Option<String> {
+    pub fn reason(&self, lang: Lang) -> Option<String> {
         match self {
-            Stop::Teacher => Some(STOPPED_BY_TEACHER.to_string()),
-            Stop::Left => Some("the page that started it was closed".to_string()),
+            Stop::Teacher => Some(lang.pick("被老师停止", "stopped by the teacher").into()),
+            Stop::Left => Some(lang.pick("启动它的页面已经关闭", "the page that started it was closed").into()),
             _ => None,
         }
     }
 }
-
-/// What the teacher's Stop says on the student's page.
-pub const STOPPED_BY_TEACHER: &str = "stopped by the teacher";
 
 /// One run's owner, from the moment it is asked for until its `Exit`: shared by the session
 /// (the page's messages), the teacher's view and the task that drives it.
@@ -73,6 +71,8 @@ pub struct RunCtl {
     pub asked: Instant,
     /// What the page types for it.
     pub stdin: mpsc::Sender<StdinCmd>,
+    /// The language of the page that asked for it: what the server says about the run.
+    pub lang: Lang,
     phase: Mutex<Phase>,
     /// Its pid inside the sandbox once it started (0 before).
     pid: AtomicU32,
@@ -80,9 +80,10 @@ pub struct RunCtl {
 }
 
 impl RunCtl {
-    pub fn new(entry: String, stdin: mpsc::Sender<StdinCmd>) -> RunCtl {
+    pub fn new(entry: String, stdin: mpsc::Sender<StdinCmd>, lang: Lang) -> RunCtl {
         RunCtl {
             entry,
+            lang,
             asked: Instant::now(),
             stdin,
             phase: Mutex::new(Phase::Queued),
@@ -153,7 +154,7 @@ impl Slots {
         ctl: &RunCtl,
     ) -> Result<tokio::sync::OwnedSemaphorePermit, String> {
         if let Some(stop) = ctl.stopping() {
-            return Err(queued_stop(&stop));
+            return Err(queued_stop(&stop, ctl.lang));
         }
         if let Ok(permit) = self.sem.clone().try_acquire_owned() {
             return Ok(permit);
@@ -162,8 +163,8 @@ impl Slots {
         // A page that does not read is not waited for: the position is only news.
         let _ = out.try_send(ServerMsg::Queued { run_id: id, ahead });
         let result = tokio::select! {
-            permit = self.sem.clone().acquire_owned() => permit.map_err(|_| "the server is stopping".to_string()),
-            stop = ctl.stopped() => Err(queued_stop(&stop)),
+            permit = self.sem.clone().acquire_owned() => permit.map_err(|_| ctl.lang.pick("班级服务器正在停止", "the server is stopping").to_string()),
+            stop = ctl.stopped() => Err(queued_stop(&stop, ctl.lang)),
         };
         self.waiting.fetch_sub(1, Ordering::SeqCst);
         result
@@ -171,10 +172,10 @@ impl Slots {
 }
 
 /// What a run stopped before it started says.
-pub fn queued_stop(stop: &Stop) -> String {
-    match stop.reason() {
-        Some(why) => format!("{why} while it waited in the queue"),
-        None => "stopped while waiting in the queue".to_string(),
+pub fn queued_stop(stop: &Stop, lang: Lang) -> String {
+    match stop.reason(lang) {
+        Some(why) => lang.pick(format!("在队列中等待时{why}"), format!("{why} while it waited in the queue")),
+        None => lang.pick("在队列中等待时被停止", "stopped while waiting in the queue").to_string(),
     }
 }
 
@@ -235,7 +236,7 @@ pub async fn drive(
         pace: std::sync::Mutex::new(Pace { free_at: tokio::time::Instant::now() }),
     });
     let pumps = [(stdout, Stream::Stdout), (stderr, Stream::Stderr)]
-        .map(|(p, stream)| tokio::spawn(pump(p, id, stream, out.clone(), cap.clone())));
+        .map(|(p, stream)| tokio::spawn(pump(p, id, stream, out.clone(), cap.clone(), ctl.lang)));
     let feeder = tokio::spawn(feed_stdin(stdin, stdin_rx));
     // The companion TFTP server's packets are drawn under the newest run.
     let tracer = sandbox.trace_companion(id).map(|trace| tokio::spawn(pass_trace(trace, id, out.clone())));
@@ -278,12 +279,13 @@ pub async fn drive(
                     break (None, Some(libc::SIGKILL), 0);
                 }
                 None => {
-                    reason = Some("the sandbox ended".into());
+                    reason = Some(ctl.lang.pick("沙箱已经结束", "the sandbox ended").into());
                     break (None, Some(libc::SIGKILL), 0);
                 }
             },
             _ = tokio::time::sleep_until(deadline), if !ending.killing => {
-                reason = Some(format!("wall-clock limit of {} s reached", limits.wall_secs));
+                let secs = limits.wall_secs;
+                reason = Some(ctl.lang.pick(format!("到达运行时间上限 {secs} 秒"), format!("wall-clock limit of {secs} s reached")));
                 why = Some(EndReason::WallClock { secs: limits.wall_secs });
                 ending.kill(&sandbox, id).await;
             }
@@ -298,9 +300,10 @@ pub async fn drive(
                     };
                     host_cpu_ms = host_cpu_ms.max(ms);
                     if ms > budget_ms {
-                        reason = Some(format!(
-                            "CPU time limit of {} s for the run reached (all its processes together)",
-                            budget_ms / 1000
+                        let secs = budget_ms / 1000;
+                        reason = Some(ctl.lang.pick(
+                            format!("到达这次运行的 CPU 时间上限 {secs} 秒（所有进程合计）"),
+                            format!("CPU time limit of {secs} s for the run reached (all its processes together)"),
                         ));
                         why = Some(EndReason::CpuTime { secs: budget_ms / 1000 });
                         ending.kill(&sandbox, id).await;
@@ -313,7 +316,7 @@ pub async fn drive(
                     Some(Stop::Page(sig)) if !ending.signalled => ending.signal(&sandbox, id, sig).await,
                     Some(Stop::Page(_)) | None => {}
                     Some(other) => {
-                        reason = other.reason().or(reason);
+                        reason = other.reason(ctl.lang).or(reason);
                         why = match other {
                             Stop::Teacher => Some(EndReason::Teacher),
                             Stop::Left => Some(EndReason::PageClosed),
@@ -328,11 +331,12 @@ pub async fn drive(
                     tracing::warn!(run = id, "the sandbox's helper did not end a run within {GRACE:?}: ending the sandbox from the host");
                     sandbox.close().await;
                     why = Some(EndReason::SandboxRestarted);
-                    reason = Some(
+                    reason = Some(ctl.lang.pick(
+                        "它在被要求结束时没有结束（沙箱的助手进程被停止或杀死了），所以 classbook 结束了你的所有程序并重启了你的沙箱".into(),
                         "it did not end when asked (the sandbox's helper was stopped or killed), so classbook ended \
                          every program of yours and restarted your sandbox"
                             .into(),
-                    );
+                    ));
                     break (None, Some(libc::SIGKILL), 0);
                 }
                 ending.kill(&sandbox, id).await;
@@ -342,12 +346,14 @@ pub async fn drive(
     let after = sandbox.counters();
     if reason.is_none() {
         (reason, why) = if signal == Some(libc::SIGXCPU) {
-            (Some(format!("CPU time limit of {} s reached", limits.cpu_secs)), Some(EndReason::CpuTime { secs: limits.cpu_secs }))
+            let secs = limits.cpu_secs;
+            (Some(ctl.lang.pick(format!("到达 CPU 时间上限 {secs} 秒"), format!("CPU time limit of {secs} s reached"))), Some(EndReason::CpuTime { secs }))
         } else if signal == Some(libc::SIGKILL) && after.oom_kills > before.oom_kills {
             let mib = limits.memory_bytes >> 20;
-            (Some(format!("out of memory: the limit is {mib} MiB")), Some(EndReason::Memory { mib }))
+            (Some(ctl.lang.pick(format!("内存不够：上限是 {mib} MiB"), format!("out of memory: the limit is {mib} MiB"))), Some(EndReason::Memory { mib }))
         } else if code != Some(0) && after.pid_limit_hits > before.pid_limit_hits {
-            (Some(format!("process limit of {} reached", limits.nproc)), Some(EndReason::Processes { max: limits.nproc }))
+            let max = limits.nproc;
+            (Some(ctl.lang.pick(format!("到达进程数上限 {max}"), format!("process limit of {max} reached"))), Some(EndReason::Processes { max }))
         } else {
             (None, None)
         };
@@ -483,7 +489,7 @@ async fn sleep_until_some(at: Option<tokio::time::Instant>) {
 /// the pace, and for room in the page's queue), so a flood slows the program (its pipe
 /// fills) instead of growing memory or drowning the page; past the cap the rest is read
 /// and dropped, so the program can still finish.
-async fn pump(mut pipe: pipe::Receiver, id: u32, stream: Stream, out: mpsc::Sender<ServerMsg>, cap: Arc<OutputCap>) {
+async fn pump(mut pipe: pipe::Receiver, id: u32, stream: Stream, out: mpsc::Sender<ServerMsg>, cap: Arc<OutputCap>, lang: Lang) {
     let mut buf = vec![0u8; 16384];
     let mut text = Utf8Carry::default();
     let mut open = true;
@@ -498,7 +504,8 @@ async fn pump(mut pipe: pipe::Receiver, id: u32, stream: Stream, out: mpsc::Send
             if cut {
                 open = false;
                 if !cap.truncated.swap(true, Ordering::SeqCst) {
-                    let note = "\n[classbook: output cut here; the program keeps running]\n".to_string();
+                    let note = lang.pick("\n[classbook：输出在这里截断；程序仍在运行]\n", "\n[classbook: output cut here; the program keeps running]\n");
+                    let note = note.to_string();
                     let _ = out.send(ServerMsg::Output { run_id: id, stream: Stream::Stderr, data: note }).await;
                 }
             }

@@ -18,6 +18,7 @@ use crate::sandbox::{valid_file_name, Sandbox, MAX_RUN_FILES};
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use shared::course::{Runtime, TftpServerCheck};
+use shared::lang::Lang;
 use shared::wire::{ClientMsg, Refusal, RunRequest, ServerMsg, Signal};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -64,9 +65,16 @@ pub struct Shared {
     /// Set when the session is closed for good (the teacher removed the student, or a restore
     /// gave its token to another student): every connection of the session closes.
     removed: tokio::sync::watch::Sender<bool>,
+    /// The language of the student's page (the latest `Language`; at first the class's):
+    /// what the server says to the student is in it.
+    lang: Mutex<Lang>,
 }
 
 impl Shared {
+    pub(crate) fn lang(&self) -> Lang {
+        *self.lang.lock().expect("lang poisoned")
+    }
+
     /// Whether any page of this student is connected now.
     pub(crate) fn connected(&self) -> bool {
         !self.conns.lock().expect("conns poisoned").is_empty()
@@ -98,6 +106,7 @@ impl Sessions {
                     presence: Default::default(),
                     buckets: Mutex::new((Bucket::full(class.run_rate), Bucket::full(class.message_rate))),
                     removed: tokio::sync::watch::Sender::new(false),
+                    lang: Mutex::new(class.lang.as_deref().map(Lang::from_code).unwrap_or_default()),
                 })
             })
             .clone();
@@ -284,6 +293,15 @@ impl Session {
         self.send(ServerMsg::Error { run_id, message: message.into() }).await;
     }
 
+    /// The wording in the student's language.
+    fn say(&self, zh: String, en: String) -> String {
+        self.shared.lang().pick(zh, en)
+    }
+
+    fn not_running(&self, run_id: u32) -> String {
+        self.say(format!("运行 {run_id} 没有在运行"), format!("run {run_id} is not running"))
+    }
+
     async fn handle(&mut self, text: &str) {
         if text.len() > MAX_MESSAGE {
             let msg = format!("message too large ({} bytes; the limit is {MAX_MESSAGE})", text.len());
@@ -300,6 +318,11 @@ impl Session {
             _ => None,
         };
         let is_run = matches!(msg, ClientMsg::Run(_) | ClientMsg::Check { .. } | ClientMsg::CheckTftp { .. });
+        if let ClientMsg::Language { lang } = msg {
+            // Not rate-limited: it costs nothing, and a refusal would be said in the old language.
+            *self.shared.lang.lock().expect("lang poisoned") = lang;
+            return;
+        }
         if let Err(why) = self.within_rate(is_run) {
             return self.error(run_id, why).await;
         }
@@ -334,20 +357,27 @@ impl Session {
                 // a page cannot claim one.
                 let on_server = self.app.course().lesson(&lesson).and_then(|l| l.cells().find(|c| c.id == cell)).is_some_and(|c| c.runtime == Runtime::Server);
                 if on_server {
-                    return self.error(None, format!("exercise '{cell}' is checked on the server, which records its result itself")).await;
+                    let why = self.say(
+                        format!("练习 '{cell}' 在服务器上检查，结果由服务器自己记录"),
+                        format!("exercise '{cell}' is checked on the server, which records its result itself"),
+                    );
+                    return self.error(None, why).await;
                 }
                 if let Err(e) = self.app.class.db.record_attempt(self.shared.student, &lesson, &cell, passed).await {
                     tracing::error!("cannot record an exercise result: {e:#}");
-                    self.error(None, format!("your result was not saved: {e:#}")).await;
+                    let why = self.say(format!("你的结果没有保存：{e:#}"), format!("your result was not saved: {e:#}"));
+                    self.error(None, why).await;
                 }
             }
             ClientMsg::SaveCode { lesson, cell, code } => self.save_work(lesson, cell, Work::Code(code)).await,
             ClientMsg::SaveOutput { lesson, cell, output } => self.save_work(lesson, cell, Work::Output(output)).await,
             ClientMsg::RaiseHand { raised } => {
                 if let Err(e) = self.app.class.db.set_hand(self.shared.student, raised).await {
-                    self.error(None, format!("your hand was not raised: {e:#}")).await;
+                    let why = self.say(format!("举手没有成功：{e:#}"), format!("your hand was not raised: {e:#}"));
+                    self.error(None, why).await;
                 }
             }
+            ClientMsg::Language { .. } => {}
             ClientMsg::SolutionOpened { lesson, cell } => {
                 if let Err(why) = self.known_cell(&lesson, &cell, true) {
                     return self.error(None, why).await;
@@ -361,7 +391,7 @@ impl Session {
             ClientMsg::Signal { run_id, signal } => {
                 let ctl = self.runs.lock().expect("runs poisoned").get(&run_id).cloned();
                 let Some(ctl) = ctl else {
-                    return self.error(Some(run_id), format!("run {run_id} is not running")).await;
+                    return self.error(Some(run_id), self.not_running(run_id)).await;
                 };
                 ctl.stop(match signal {
                     Signal::Interrupt => Stop::Page(libc::SIGINT),
@@ -397,10 +427,11 @@ impl Session {
         };
         match saved {
             Ok(Ok(())) => {}
-            Ok(Err(refused)) => self.send(ServerMsg::WorkRefused { lesson, cell, message: refused.to_string() }).await,
+            Ok(Err(refused)) => self.send(ServerMsg::WorkRefused { lesson, cell, message: refused.said(self.shared.lang()) }).await,
             Err(e) => {
                 tracing::error!("cannot keep a student's work: {e:#}");
-                self.send(ServerMsg::WorkRefused { lesson, cell, message: format!("the class database failed: {e:#}") }).await
+                let message = self.say(format!("班级数据库出错：{e:#}"), format!("the class database failed: {e:#}"));
+                self.send(ServerMsg::WorkRefused { lesson, cell, message }).await
             }
         }
     }
@@ -410,15 +441,17 @@ impl Session {
         let class = &self.app.class;
         let mut buckets = self.shared.buckets.lock().expect("buckets poisoned");
         if !buckets.1.take(class.message_rate) {
-            return Err(format!(
-                "too many messages: at most {} a second; this one was not handled, try again in a moment",
-                class.message_rate.per_sec
+            let n = class.message_rate.per_sec;
+            return Err(self.say(
+                format!("消息太多：每秒最多 {n} 条；这一条没有处理，请稍后再试"),
+                format!("too many messages: at most {n} a second; this one was not handled, try again in a moment"),
             ));
         }
         if is_run && !buckets.0.take(class.run_rate) {
-            return Err(format!(
-                "too many programs started: at most {} a second; this one did not run, try again in a moment",
-                class.run_rate.per_sec
+            let n = class.run_rate.per_sec;
+            return Err(self.say(
+                format!("启动的程序太多：每秒最多 {n} 个；这一个没有运行，请稍后再试"),
+                format!("too many programs started: at most {n} a second; this one did not run, try again in a moment"),
             ));
         }
         Ok(())
@@ -427,10 +460,11 @@ impl Session {
     async fn stdin(&self, run_id: u32, cmd: StdinCmd) {
         let tx = self.runs.lock().expect("runs poisoned").get(&run_id).map(|h| h.stdin.clone());
         let Some(tx) = tx else {
-            return self.error(Some(run_id), format!("run {run_id} is not running")).await;
+            return self.error(Some(run_id), self.not_running(run_id)).await;
         };
         if tx.try_send(cmd).is_err() {
-            self.error(Some(run_id), "input not delivered: the program is not reading its input").await;
+            let why = self.say("输入没有送达：程序没有在读取输入".into(), "input not delivered: the program is not reading its input".into());
+            self.error(Some(run_id), why).await;
         }
     }
 
@@ -480,7 +514,7 @@ impl Session {
             anyhow::bail!("'{}' is not a plain file name (letters, digits, '-', '_', '.')", bad.name);
         }
         let (stdin_tx, stdin_rx) = mpsc::channel(64);
-        let ctl = Arc::new(RunCtl::new(req.entry.clone(), stdin_tx));
+        let ctl = Arc::new(RunCtl::new(req.entry.clone(), stdin_tx, self.shared.lang()));
         {
             let mut runs = self.runs.lock().expect("runs poisoned");
             if runs.contains_key(&id) {
@@ -496,10 +530,10 @@ impl Session {
                 let _mine = shared.slots.wait(id, &out, &ctl).await?;
                 let _slot = app.run_slots.wait(id, &out, &ctl).await?;
                 ctl.set_phase(Phase::Starting);
-                let sandbox = sandbox_of(&app, &shared).await.map_err(|e| format!("{e:#}"))?;
+                let sandbox = sandbox_of(&app, &shared, ctl.lang).await?;
                 // A stop that came while the sandbox started is not lost.
                 if let Some(stop) = ctl.stopping() {
-                    return Err(crate::run::queued_stop(&stop));
+                    return Err(crate::run::queued_stop(&stop, ctl.lang));
                 }
                 match special {
                     Special::Run => {}
@@ -519,7 +553,10 @@ impl Session {
                 let io = sandbox
                     .spawn(id, &files, &req.entry, &req.args, req.watch_listen)
                     .await
-                    .map_err(|e| format!("{e:#}"))?;
+                    .map_err(|e| {
+                        let e = format!("{e:#}");
+                        ctl.lang.pick(format!("程序没有启动：{e}"), e)
+                    })?;
                 ctl.set_phase(Phase::Running);
                 crate::run::drive(sandbox.clone(), id, io, stdin_rx, out.clone(), ctl.clone()).await;
                 Ok(())
@@ -546,24 +583,28 @@ enum Special {
 async fn record(app: &App, shared: &Shared, out: &mpsc::Sender<ServerMsg>, lesson: &str, cell: &str, passed: bool) -> Result<(), String> {
     if let Err(e) = app.class.db.record_attempt(shared.student, lesson, cell, passed).await {
         tracing::error!("cannot record an exercise result: {e:#}");
-        let _ = out.send(ServerMsg::Error { run_id: None, message: format!("your result was not saved: {e:#}") }).await;
+        let message = shared.lang().pick(format!("你的结果没有保存：{e:#}"), format!("your result was not saved: {e:#}"));
+        let _ = out.send(ServerMsg::Error { run_id: None, message }).await;
     }
     Ok(())
 }
 
 /// The session's sandbox, started on first use and again if it ended; never for a session
 /// whose pages have all left (nothing would close it).
-async fn sandbox_of(app: &App, shared: &Shared) -> anyhow::Result<Arc<Sandbox>> {
+/// Fails with what to tell the student, in `lang`.
+async fn sandbox_of(app: &App, shared: &Shared, lang: Lang) -> Result<Arc<Sandbox>, String> {
     let mut slot = shared.sandbox.lock().await;
     if !shared.connected() {
-        anyhow::bail!("the page left before the program started");
+        return Err(lang.pick("程序启动前页面已经离开", "the page left before the program started").into());
     }
     if let Some(s) = slot.as_ref().filter(|s| s.is_alive()) {
         return Ok(s.clone());
     }
-    let cfg = app.sandbox.as_ref().map_err(|why| anyhow::anyhow!("{why}"))?;
+    // The teacher's command to fix it stays as the server wrote it.
+    let cfg = app.sandbox.as_ref().map_err(|why| lang.pick(format!("这台班级服务器不能运行服务器单元格：{why}"), why.clone()))?;
     // Named at random, not by the token: the name is seen in cgroup paths and logs.
-    let sandbox = Arc::new(Sandbox::start(cfg, &crate::class::random_hex(8)).await?);
+    let sandbox = Sandbox::start(cfg, &crate::class::random_hex(8)).await;
+    let sandbox = Arc::new(sandbox.map_err(|e| lang.pick(format!("你的沙箱没有启动：{e:#}"), format!("{e:#}")))?);
     *slot = Some(sandbox.clone());
     Ok(sandbox)
 }

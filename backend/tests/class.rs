@@ -257,7 +257,7 @@ async fn a_passed_exercise_shows_in_progress_and_survives_a_restart() {
     .await;
     assert!(progress["exercises"].as_array().unwrap().iter().any(|e| e["lesson"] == lesson && e["cell"] == cell));
     assert_eq!(progress["students"][0]["name"], "Wang");
-    let (status, csv) = http(server.addr, "GET", "/api/teacher/progress.csv", Some(TEACHER), None).await;
+    let (status, csv) = http(server.addr, "GET", "/api/teacher/progress.csv?lang=en", Some(TEACHER), None).await;
     assert_eq!(status, 200);
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();

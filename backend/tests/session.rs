@@ -3,6 +3,7 @@
 
 mod support;
 
+use shared::lang::Lang;
 use shared::wire::{ClientMsg, ServerMsg, Signal};
 use support::Client;
 
@@ -249,5 +250,23 @@ async fn the_explicit_unsafe_mode_runs_programs_without_a_sandbox_and_spares_hos
         assert!(host.try_wait().unwrap().is_none(), "a host process was killed by the agent");
         host.kill().unwrap();
         let _ = host.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_servers_words_are_in_the_language_the_page_last_named() {
+    let server = support::start().await;
+    let mut c = Client::connect(&server).await;
+    assert_eq!(not_running_in(&mut c, Lang::Zh).await, "运行 9 没有在运行");
+    assert_eq!(not_running_in(&mut c, Lang::En).await, "run 9 is not running");
+}
+
+/// What the server answers, after the page names `lang`, to input for a run that is not there.
+async fn not_running_in(c: &mut Client, lang: Lang) -> String {
+    c.send(&ClientMsg::Language { lang }).await;
+    c.send(&ClientMsg::CloseStdin { run_id: 9 }).await;
+    match c.recv().await {
+        ServerMsg::Error { run_id: Some(9), message } => message,
+        other => panic!("expected an Error, got {other:?}"),
     }
 }

@@ -17,6 +17,7 @@ pub fn App() -> impl IntoView {
     // Screen readers and the browser's own text handling follow the interface language.
     Effect::new(move |_| {
         let code = if lang().get() == Lang::En { "en" } else { "zh-CN" };
+        class::tell_language();
         if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
             let _ = root.set_attribute("lang", code);
         }

@@ -3,11 +3,7 @@
 
 use leptos::prelude::*;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lang {
-    Zh,
-    En,
-}
+pub use shared::lang::Lang;
 
 thread_local! {
     // Reference-counted, not owned by whichever view first asked: it lives as long as the page.
@@ -22,25 +18,6 @@ fn initial() -> Lang {
     match chosen.or_else(browser).as_deref().map(Lang::from_code) {
         Some(l) => l,
         None => Lang::Zh,
-    }
-}
-
-impl Lang {
-    /// `zh`, `zh-CN`, `zh-TW`… are Chinese; every other language tag gets English.
-    pub fn from_code(code: &str) -> Lang {
-        if code.to_ascii_lowercase().starts_with("zh") {
-            Lang::Zh
-        } else {
-            Lang::En
-        }
-    }
-
-    /// The code lessons and the server use (`?lang=`).
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::Zh => "zh",
-            Lang::En => "en",
-        }
     }
 }
 

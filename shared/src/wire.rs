@@ -1,6 +1,7 @@
 //! The run protocol between the page and the backend over one WebSocket
 //! (`/api/session`). JSON text frames, one message each, tagged by `type`.
 
+use crate::lang::Lang;
 use serde::{Deserialize, Serialize};
 
 /// The largest message a page may send, in bytes of JSON (a run's files included); the server
@@ -63,6 +64,9 @@ pub enum ClientMsg {
     RaiseHand { raised: bool },
     /// The student opened the solution of an exercise (the teacher sees who did).
     SolutionOpened { lesson: String, cell: String },
+    /// The page's interface language: what the server says to this student (errors, limits,
+    /// checker details, notices) is in it from now on. Sent on connect and at every switch.
+    Language { lang: Lang },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -4,10 +4,14 @@
 use super::db::{ResultRow, StudentRow};
 use crate::course::Course;
 use serde::Serialize;
+use shared::lang::Lang;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Serialize)]
 pub struct Progress {
+    /// The language of the titles (and of the CSV's words).
+    #[serde(skip)]
+    pub lang: Lang,
     pub exercises: Vec<ExerciseRef>,
     pub students: Vec<StudentProgress>,
 }
@@ -44,10 +48,12 @@ pub struct StudentProgress {
 pub const ANONYMOUS: &str = "anonymous";
 
 impl Progress {
-    pub fn build(course: &Course, students: Vec<StudentRow>, results: Vec<ResultRow>) -> Progress {
+    /// The grid of `course`, its titles in `lang` where the lesson has a translation.
+    pub fn build(course: &Course, lang: &str, students: Vec<StudentRow>, results: Vec<ResultRow>) -> Progress {
         let mut exercises: Vec<ExerciseRef> = course
             .lessons()
             .iter()
+            .map(|l| course.lesson_in(&l.id, lang).unwrap_or(l))
             .flat_map(|l| {
                 exercise_titles(l).into_iter().map(|(cell, title)| ExerciseRef {
                     lesson: l.id.clone(),
@@ -93,23 +99,29 @@ impl Progress {
                 }
             }
         }
-        Progress { exercises, students: by_student.into_values().collect() }
+        Progress { lang: Lang::from_code(lang), exercises, students: by_student.into_values().collect() }
     }
 
-    /// `name,lesson/cell,…` then one row per student: passed, tried or empty.
+    /// `name,lesson/cell,…` then one row per student: passed, tried or empty (in the grid's language).
     pub fn csv(&self) -> String {
         let keys: Vec<String> = self.exercises.iter().map(|e| format!("{}/{}", e.lesson, e.cell)).collect();
-        let mut out = String::from("name");
+        let lang = self.lang;
+        let mut out = String::from(lang.pick("姓名", "name"));
         for k in &keys {
             out.push(',');
             out.push_str(&csv_field(k));
         }
         out.push_str("\r\n");
         for s in &self.students {
-            out.push_str(&csv_field(&s.name));
+            let name = if s.name == ANONYMOUS { lang.pick("匿名", ANONYMOUS) } else { &s.name };
+            out.push_str(&csv_field(name));
             for k in &keys {
                 out.push(',');
-                out.push_str(s.results.get(k).copied().unwrap_or(""));
+                out.push_str(match s.results.get(k).copied() {
+                    Some("passed") => lang.pick("通过", "passed"),
+                    Some("tried") => lang.pick("尝试过", "tried"),
+                    _ => "",
+                });
             }
             out.push_str("\r\n");
         }
@@ -189,7 +201,7 @@ mod tests {
             StudentRow { id: 2, name: "".into(), last_seen_ms: 0, hand_ms: None },
         ];
         let results = vec![ResultRow { student: 1, lesson: first.0.clone(), cell: first.1.clone(), passed: true, attempts: 3, first_pass_ms: Some(7) }];
-        let p = Progress::build(&course, students, results);
+        let p = Progress::build(&course, "en", students.clone(), results.clone());
         let key = format!("{}/{}", first.0, first.1);
         assert_eq!(p.students[0].results.get(&key), Some(&"passed"));
         assert!(p.students[1].results.is_empty());
@@ -202,16 +214,24 @@ mod tests {
         let e = &p.exercises[0];
         assert_eq!((e.passed, e.tried, e.attempts, e.first_pass_ms), (1, 1, 3, Some(7)));
         assert_eq!(p.students[0].attempts.get(&key), Some(&3));
+        // The teacher page in Chinese gets a Chinese spreadsheet.
+        let zh = Progress::build(&course, "zh", students, results).csv();
+        assert!(zh.starts_with(&format!("姓名,{key}")), "{zh}");
+        assert!(zh.contains("\"Li, \"\"Lei\"\"\",通过") && zh.contains("\r\n匿名,"), "{zh}");
     }
 
     #[test]
     fn exercises_are_titled_by_the_heading_above_them_so_two_of_one_lesson_differ() {
         let course = Course::load(None).unwrap();
-        let p = Progress::build(&course, vec![], vec![]);
+        let p = Progress::build(&course, "zh", vec![], vec![]);
         let tftp: Vec<&ExerciseRef> = p.exercises.iter().filter(|e| e.lesson == "tftp").collect();
         assert_eq!(tftp.len(), 2, "{tftp:?}");
         assert_ne!(tftp[0].title, tftp[1].title);
         assert!(tftp.iter().all(|e| e.title.contains("练习") && !e.title.contains('<')), "{tftp:?}");
         assert!(tftp.iter().all(|e| e.lesson_title.contains("TFTP")));
+        // An English grid titles the translated lessons in English.
+        let en = Progress::build(&course, "en", vec![], vec![]);
+        let closures = en.exercises.iter().find(|e| e.lesson == "closures").expect("a closures exercise");
+        assert!(closures.lesson_title.starts_with("Closures"), "{closures:?}");
     }
 }

@@ -35,21 +35,27 @@ pub enum Refused {
     StudentFull,
 }
 
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl Refused {
+    /// What the student reads, in their language.
+    pub fn said(&self, lang: shared::lang::Lang) -> String {
         match self {
-            Refused::CellTooLarge(n) => write!(
-                f,
-                "your code of this cell ({} KiB) is larger than the server keeps ({} KiB): it is saved in this browser only",
-                n / 1024,
-                MAX_CELL_CODE / 1024
-            ),
-            Refused::StudentFull => write!(
-                f,
-                "the server keeps at most {} MiB of code and output per student, and yours is full: this cell is saved \
-                 in this browser only (ask the teacher to reset an exercise you no longer need)",
-                MAX_STUDENT_WORK / (1024 * 1024)
-            ),
+            Refused::CellTooLarge(n) => {
+                let (kib, max) = (n / 1024, MAX_CELL_CODE / 1024);
+                lang.pick(
+                    format!("这个单元格的代码（{kib} KiB）超过了服务器保存的上限（{max} KiB）：只保存在这个浏览器里"),
+                    format!("your code of this cell ({kib} KiB) is larger than the server keeps ({max} KiB): it is saved in this browser only"),
+                )
+            }
+            Refused::StudentFull => {
+                let mib = MAX_STUDENT_WORK / (1024 * 1024);
+                lang.pick(
+                    format!("服务器为每个学生最多保存 {mib} MiB 的代码和输出，你的已经满了：这个单元格只保存在这个浏览器里（可以请老师重置一个不再需要的练习）"),
+                    format!(
+                        "the server keeps at most {mib} MiB of code and output per student, and yours is full: this cell is saved \
+                         in this browser only (ask the teacher to reset an exercise you no longer need)"
+                    ),
+                )
+            }
         }
     }
 }
@@ -193,7 +199,9 @@ mod tests {
             assert!(saved < 100, "never refused");
         };
         assert_eq!(refused, Refused::StudentFull);
-        assert!(refused.to_string().contains("2 MiB"), "{refused}");
+        let said = refused.said(shared::lang::Lang::En);
+        assert!(said.contains("2 MiB"), "{said}");
+        assert!(refused.said(shared::lang::Lang::Zh).contains("2 MiB 的代码"));
         assert_eq!(saved, (MAX_STUDENT_WORK - "x = 2".len() - MAX_CELL_OUTPUT) / MAX_CELL_CODE);
         // Replacing a kept cell with smaller code still works when full; another student is
         // not affected.

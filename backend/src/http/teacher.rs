@@ -1,10 +1,10 @@
 //! The teacher's API under `/api/teacher/`: every route checks `Authorization: Bearer
 //! <teacher token>` (in constant time) and answers 401 without it; no answer is ever cached.
 
-use super::error;
+use super::{error, InLang};
 use crate::app::App;
 use crate::class::progress::{display_name, Progress};
-use axum::extract::{Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -97,22 +97,24 @@ async fn stop(State(app): State<Arc<App>>, body: Body<StopRequest>) -> Response 
     Json(serde_json::json!({"stopped": stopped})).into_response()
 }
 
-async fn progress_of(app: &App) -> Result<Progress, Response> {
+/// The grid with the titles of the lessons in `lang` (`?lang=`, the teacher page's language).
+async fn progress_of(app: &App, lang: &str) -> Result<Progress, Response> {
     let db = &app.class.db;
     let (students, results) = tokio::try_join!(db.students(), db.results())
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))?;
-    Ok(Progress::build(&app.course(), students, results))
+    Ok(Progress::build(&app.course(), lang, students, results))
 }
 
-async fn progress(State(app): State<Arc<App>>) -> Response {
-    match progress_of(&app).await {
+async fn progress(State(app): State<Arc<App>>, Query(q): Query<InLang>) -> Response {
+    match progress_of(&app, q.lang()).await {
         Ok(p) => Json(p).into_response(),
         Err(r) => r,
     }
 }
 
-async fn progress_csv(State(app): State<Arc<App>>) -> Response {
-    match progress_of(&app).await {
+/// The grid as a spreadsheet, its words and titles in `?lang=`.
+async fn progress_csv(State(app): State<Arc<App>>, Query(q): Query<InLang>) -> Response {
+    match progress_of(&app, q.lang()).await {
         Ok(p) => (
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8"),

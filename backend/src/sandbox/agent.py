@@ -785,11 +785,7 @@ def run_main(entry):
         atexit._run_exitfuncs()
     except BaseException:  # noqa: BLE001
         pass
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except BaseException:  # noqa: BLE001
-            pass
+    flush_std()
     if interrupted:  # like CPython: die by SIGINT so the parent sees it
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
@@ -827,12 +823,17 @@ def run_check(entry, checks, records):
         threading._shutdown()
     except BaseException:  # noqa: BLE001
         pass
+    flush_std()
+    return code
+
+
+def flush_std():
+    """Flushes what the program left buffered; a stream it closed or replaced is not our error."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except BaseException:  # noqa: BLE001
             pass
-    return code
 
 
 def exit_code(e):

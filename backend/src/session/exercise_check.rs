@@ -3,6 +3,7 @@
 
 use crate::run::{self, RunCtl, StdinCmd};
 use crate::sandbox::Sandbox;
+use shared::lang::Lang;
 use shared::check::{decide, CheckReport, MAX_RECORDS};
 use shared::wire::{ExitInfo, ServerMsg};
 use std::sync::Arc;
@@ -33,6 +34,7 @@ pub async fn check(
     });
     // The program's own messages pass through here, so the verdict can come before its Exit.
     let (tx, mut program) = mpsc::channel::<ServerMsg>(256);
+    let lang = ctl.lang;
     let driver = tokio::spawn(run::drive(sandbox, id, io, stdin_rx, tx, ctl));
     let mut ended: Option<Result<ExitInfo, String>> = None;
     while let Some(msg) = program.recv().await {
@@ -52,11 +54,12 @@ pub async fn check(
     };
     let why = match &ended {
         Some(Ok(exit)) if exit.success() => None,
-        Some(Ok(exit)) => Some(ending(exit)),
+        Some(Ok(exit)) => Some(ending(exit, lang)),
         Some(Err(message)) => Some(message.clone()),
-        None => Some("the run ended without an exit".into()),
+        None => Some(lang.pick("运行结束了，却没有退出信息", "the run ended without an exit").into()),
     };
-    let why = if bytes.len() > MAX_RECORDS { Some("the checks wrote too many results".into()) } else { why };
+    let too_many = lang.pick("检查写出的结果太多", "the checks wrote too many results");
+    let why = if bytes.len() > MAX_RECORDS { Some(too_many.into()) } else { why };
     let report = decide(&String::from_utf8_lossy(&bytes), why);
     let _ = out.send(ServerMsg::Checked { run_id: id, report: report.clone() }).await;
     match ended {
@@ -72,11 +75,11 @@ pub async fn check(
 }
 
 /// How a program that did not exit cleanly ended, for the verdict (the page words the exit itself).
-fn ending(exit: &ExitInfo) -> String {
+fn ending(exit: &ExitInfo, lang: Lang) -> String {
     match (&exit.reason, exit.code, exit.signal) {
         (Some(reason), ..) => reason.clone(),
-        (None, Some(code), _) => format!("the program exited with code {code}"),
-        (None, None, Some(sig)) => format!("the program was ended by signal {sig}"),
-        (None, None, None) => "the program ended".into(),
+        (None, Some(code), _) => lang.pick(format!("程序以退出码 {code} 结束"), format!("the program exited with code {code}")),
+        (None, None, Some(sig)) => lang.pick(format!("程序被信号 {sig} 结束"), format!("the program was ended by signal {sig}")),
+        (None, None, None) => lang.pick("程序结束了", "the program ended").into(),
     }
 }

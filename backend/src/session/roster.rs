@@ -6,6 +6,7 @@ use crate::class::db::now_ms;
 use crate::run::{Phase, Stop};
 use crate::sandbox::ProcTable;
 use serde::Serialize;
+use shared::lang::Lang;
 use shared::wire::ServerMsg;
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,12 +80,20 @@ impl Sessions {
     /// Sends `msg` to every connected page. A page that does not take it within 2 s (its
     /// queue full) misses it; everyone else still gets it.
     pub async fn broadcast(&self, msg: ServerMsg) -> usize {
+        self.broadcast_said(|_| msg.clone()).await
+    }
+
+    /// Like `broadcast`, with the message put in each student's language (the server's own words).
+    pub async fn broadcast_said(&self, msg: impl Fn(Lang) -> ServerMsg) -> usize {
         let outs: Vec<_> = self
             .all()
             .iter()
-            .flat_map(|s| s.conns.lock().expect("conns poisoned").values().map(|(o, _)| o.clone()).collect::<Vec<_>>())
+            .flat_map(|s| {
+                let lang = s.lang();
+                s.conns.lock().expect("conns poisoned").values().map(|(o, _)| (o.clone(), lang)).collect::<Vec<_>>()
+            })
             .collect();
-        let sends = outs.iter().map(|out| tokio::time::timeout(Duration::from_secs(2), out.send(msg.clone())));
+        let sends = outs.iter().map(|(out, lang)| tokio::time::timeout(Duration::from_secs(2), out.send(msg(*lang))));
         let results = futures_util::future::join_all(sends).await;
         results.iter().filter(|r| matches!(r, Ok(Ok(())))).count()
     }

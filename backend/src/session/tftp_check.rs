@@ -32,10 +32,15 @@ pub async fn check(
     ctl: Arc<RunCtl>,
 ) -> anyhow::Result<bool> {
     let mut passed = 0;
+    let lang = ctl.lang;
     let Some(sockets) = sandbox.socket_factory() else {
-        anyhow::bail!("TFTP checks need a real sandbox (its own network); this server runs without one");
+        anyhow::bail!(lang.pick(
+            "TFTP 检查需要真正的沙箱（它自己的网络）；这台服务器没有沙箱",
+            "TFTP checks need a real sandbox (its own network); this server runs without one"
+        ));
     };
     let mut plan = CheckPlan::new(seed());
+    plan.lang = lang;
     plan.retransmit_wait = Duration::from_secs(5);
     plan.limit = Duration::from_secs(15);
     let mut all: Vec<(String, Vec<u8>)> = files.into_iter().map(|(n, t)| (n, t.into_bytes())).collect();
@@ -69,12 +74,14 @@ pub async fn check(
         }
     };
     if !listening {
+        let ended = lang.pick("你的服务器在绑定 UDP 套接字之前就结束了", "your server ended before it bound a UDP socket");
+        let secs = BIND_WITHIN.as_secs();
         let why = if exit.is_some() && !last_line.is_empty() {
-            format!("your server ended before it bound a UDP socket: {last_line}")
+            lang.pick(format!("{ended}：{last_line}"), format!("{ended}: {last_line}"))
         } else if exit.is_some() {
-            "your server ended before it bound a UDP socket".to_string()
+            ended.to_string()
         } else {
-            format!("your server did not bind a UDP socket within {} s", BIND_WITHIN.as_secs())
+            lang.pick(format!("你的服务器在 {secs} 秒内没有绑定 UDP 套接字"), format!("your server did not bind a UDP socket within {secs} s"))
         };
         for case in CASES {
             let _ = out.send(ServerMsg::TftpCheck { run_id: id, case: case.into(), passed: false, message: why.clone() }).await;
@@ -102,7 +109,7 @@ pub async fn check(
                 msg = program.recv(), if exit.is_none() => match msg {
                     Some(ServerMsg::Exit(e)) => exit = Some(ServerMsg::Exit(e)),
                     Some(other) => { let _ = out.send(other).await; }
-                    None => exit = Some(ServerMsg::Error { run_id: Some(id), message: "the run ended".into() }),
+                    None => exit = Some(ServerMsg::Error { run_id: Some(id), message: lang.pick("运行结束了", "the run ended").into() }),
                 },
             }
         }

@@ -186,6 +186,9 @@ impl Client {
             ServerMsg::Hello { session } => c.session = session,
             other => panic!("expected Hello, got {other:?}"),
         }
+        // As a page does on connect; these tests read the server's English (a test of the
+        // Chinese wording says so with its own `Language`).
+        c.send(&ClientMsg::Language { lang: shared::lang::Lang::En }).await;
         Ok(c)
     }
 

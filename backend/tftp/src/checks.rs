@@ -7,6 +7,7 @@ use crate::server::SocketFactory;
 use crate::trace::TraceSink;
 use crate::transfer::TransferError;
 use serde::Serialize;
+use shared::lang::Lang;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -43,6 +44,8 @@ pub struct CheckPlan {
     pub retransmit_wait: Duration,
     /// Time limit of each check.
     pub limit: Duration,
+    /// The language the outcomes' messages are written in (English unless set).
+    pub lang: Lang,
 }
 
 impl CheckPlan {
@@ -59,6 +62,7 @@ impl CheckPlan {
             dropped_ack: 3,
             retransmit_wait: Duration::from_secs(8),
             limit: Duration::from_secs(30),
+            lang: Lang::En,
         }
     }
 
@@ -133,56 +137,72 @@ pub async fn run_checks_in(server: SocketAddr, plan: &CheckPlan, trace: Option<T
         }
         outcomes.push(outcome);
     };
-    let first = check("download", plan.limit, download(&plain, plan)).await;
-    let unanswered = !first.passed && first.message.starts_with(UNANSWERED);
+    let lang = plan.lang;
+    let first = check("download", plan.limit, lang, download(&plain, plan)).await;
+    let unanswered = !first.passed && first.message.starts_with(lang.pick(UNANSWERED_ZH, UNANSWERED));
     record(first);
     if unanswered {
         // Nothing answers requests (unfinished code): the other cases would only wait as long.
         for name in ["upload", "missing_file", "lost_ack"] {
-            let message = "not run: the server did not answer the first request".to_string();
+            let message = lang.pick("没有运行：服务器没有回答第一个请求", "not run: the server did not answer the first request").to_string();
             record(CheckOutcome { name: name.to_string(), passed: false, message });
         }
         return outcomes;
     }
-    record(check("upload", plan.limit, upload(&plain, plan, env.stored.as_ref())).await);
-    record(check("missing_file", plan.limit, missing(&plain, plan)).await);
-    record(check("lost_ack", plan.limit + plan.retransmit_wait, lost_ack(&lossy, plan)).await);
+    record(check("upload", plan.limit, lang, upload(&plain, plan, env.stored.as_ref())).await);
+    record(check("missing_file", plan.limit, lang, missing(&plain, plan)).await);
+    record(check("lost_ack", plan.limit + plan.retransmit_wait, lang, lost_ack(&lossy, plan)).await);
     outcomes
 }
 
-async fn check(name: &str, limit: Duration, run: impl Future<Output = Result<String, String>>) -> CheckOutcome {
+async fn check(name: &str, limit: Duration, lang: Lang, run: impl Future<Output = Result<String, String>>) -> CheckOutcome {
+    let secs = limit.as_secs();
     let (passed, message) = match tokio::time::timeout(limit, run).await {
         Ok(Ok(message)) => (true, message),
         Ok(Err(message)) => (false, message),
-        Err(_) => (false, format!("no result within {} s", limit.as_secs())),
+        Err(_) => (false, lang.pick(format!("{secs} 秒内没有结果"), format!("no result within {secs} s"))),
     };
     CheckOutcome { name: name.to_string(), passed, message }
 }
 
-fn compare(what: &str, got: &[u8], want: &[u8]) -> Result<(), String> {
+/// The file received (or, when `stored`, the one the server stored), byte for byte.
+fn compare(lang: Lang, stored: bool, got: &[u8], want: &[u8]) -> Result<(), String> {
     if got == want {
         return Ok(());
     }
     let first = got.iter().zip(want).position(|(a, b)| a != b).unwrap_or(got.len().min(want.len()));
-    Err(format!("{what}: got {} bytes, expected {}; first difference at byte {first}", got.len(), want.len()))
+    let (got, want) = (got.len(), want.len());
+    Err(lang.pick(
+        format!("{}：收到 {got} 字节，应为 {want} 字节；第一个不同的字节在第 {first} 个", if stored { "保存的文件" } else { "下载的文件" }),
+        format!("{}: got {got} bytes, expected {want}; first difference at byte {first}", if stored { "stored file" } else { "downloaded file" }),
+    ))
 }
 
 /// How the download's message starts when its request was never answered.
 const UNANSWERED: &str = "your server did not answer";
+const UNANSWERED_ZH: &str = "你的服务器没有回答";
 
 async fn download(client: &Client, plan: &CheckPlan) -> Result<String, String> {
+    let lang = plan.lang;
     let done = client.download(&plan.download_name).await.map_err(|e| match e {
-        TransferError::Unanswered(n) => format!("{UNANSWERED} the read request (RRQ), sent {} times", n + 1),
-        e => format!("download failed: {e}"),
+        TransferError::Unanswered(n) => {
+            let times = n + 1;
+            lang.pick(format!("{UNANSWERED_ZH}读请求（RRQ），共发送了 {times} 次"), format!("{UNANSWERED} the read request (RRQ), sent {times} times"))
+        }
+        e => lang.pick(format!("下载失败：{e}"), format!("download failed: {e}")),
     })?;
-    compare("downloaded file", &done.data, &plan.download_data)?;
-    Ok(format!("{} bytes in {} blocks, identical", done.data.len(), done.stats.blocks))
+    compare(lang, false, &done.data, &plan.download_data)?;
+    let (bytes, blocks) = (done.data.len(), done.stats.blocks);
+    Ok(lang.pick(format!("{bytes} 字节，{blocks} 个块，完全一致"), format!("{bytes} bytes in {blocks} blocks, identical")))
 }
 
 async fn upload(client: &Client, plan: &CheckPlan, fetch: Option<&StoredFile>) -> Result<String, String> {
-    let stats = client.upload(&plan.upload_name, &plan.upload_data).await.map_err(|e| format!("upload failed: {e}"))?;
+    let lang = plan.lang;
+    let stats = client.upload(&plan.upload_name, &plan.upload_data).await;
+    let stats = stats.map_err(|e| lang.pick(format!("上传失败：{e}"), format!("upload failed: {e}")))?;
+    let (bytes, blocks) = (stats.bytes, stats.blocks);
     if plan.upload_landing.is_none() && fetch.is_none() {
-        return Ok(format!("{} bytes acknowledged in {} blocks", stats.bytes, stats.blocks));
+        return Ok(lang.pick(format!("{bytes} 字节在 {blocks} 个块中得到确认"), format!("{bytes} bytes acknowledged in {blocks} blocks")));
     }
     // The server may still be closing the file: give it a moment.
     let mut stored = Err(String::new());
@@ -197,30 +217,48 @@ async fn upload(client: &Client, plan: &CheckPlan, fetch: Option<&StoredFile>) -
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let stored = stored.map_err(|why| format!("the upload was acknowledged, but {} cannot be read back: {why}", plan.upload_name))?;
-    compare("stored file", &stored, &plan.upload_data)?;
-    Ok(format!("{} bytes acknowledged in {} blocks and stored identically", stats.bytes, stats.blocks))
+    let name = &plan.upload_name;
+    let stored = stored.map_err(|why| {
+        lang.pick(format!("上传得到了确认，但 {name} 读不回来：{why}"), format!("the upload was acknowledged, but {name} cannot be read back: {why}"))
+    })?;
+    compare(lang, true, &stored, &plan.upload_data)?;
+    Ok(lang.pick(
+        format!("{bytes} 字节在 {blocks} 个块中得到确认，保存的内容完全一致"),
+        format!("{bytes} bytes acknowledged in {blocks} blocks and stored identically"),
+    ))
 }
 
 async fn missing(client: &Client, plan: &CheckPlan) -> Result<String, String> {
+    let lang = plan.lang;
+    let expected = lang.pick("应为 ERROR 1（文件不存在）", "expected ERROR 1 (file not found)");
     match client.download(&plan.missing_name).await {
         Err(TransferError::Peer { code: ErrorCode::FILE_NOT_FOUND, message }) => Ok(format!("ERROR 1 ({message})")),
-        Err(TransferError::Peer { code, message }) => Err(format!("expected ERROR 1 (file not found), got ERROR {code} ({message})")),
-        Err(other) => Err(format!("expected ERROR 1 (file not found), got: {other}")),
-        Ok(done) => Err(format!("expected ERROR 1 (file not found), but received {} bytes", done.data.len())),
+        Err(TransferError::Peer { code, message }) => Err(lang.pick(
+            format!("{expected}，收到的是 ERROR {code}（{message}）"),
+            format!("{expected}, got ERROR {code} ({message})"),
+        )),
+        Err(other) => Err(lang.pick(format!("{expected}，结果是：{other}"), format!("{expected}, got: {other}"))),
+        Ok(done) => {
+            let n = done.data.len();
+            Err(lang.pick(format!("{expected}，却收到了 {n} 字节"), format!("{expected}, but received {n} bytes")))
+        }
     }
 }
 
 async fn lost_ack(client: &Client, plan: &CheckPlan) -> Result<String, String> {
-    let done = client.download(&plan.download_name).await.map_err(|e| format!("download with a lost ACK failed: {e}"))?;
-    compare("downloaded file", &done.data, &plan.download_data)?;
+    let lang = plan.lang;
+    let done = client.download(&plan.download_name).await;
+    let done = done.map_err(|e| lang.pick(format!("丢掉一个 ACK 的下载失败了：{e}"), format!("download with a lost ACK failed: {e}")))?;
+    compare(lang, false, &done.data, &plan.download_data)?;
+    let (ack, secs) = (plan.dropped_ack, plan.retransmit_wait.as_secs());
     if done.stats.duplicate_blocks == 0 {
-        return Err(format!(
-            "ACK {} was dropped but the server did not retransmit DATA {} within {} s",
-            plan.dropped_ack,
-            plan.dropped_ack,
-            plan.retransmit_wait.as_secs()
+        return Err(lang.pick(
+            format!("ACK {ack} 被丢掉了，但服务器在 {secs} 秒内没有重传 DATA {ack}"),
+            format!("ACK {ack} was dropped but the server did not retransmit DATA {ack} within {secs} s"),
         ));
     }
-    Ok(format!("ACK {} dropped; the server retransmitted DATA {} and the file arrived intact", plan.dropped_ack, plan.dropped_ack))
+    Ok(lang.pick(
+        format!("丢掉了 ACK {ack}；服务器重传了 DATA {ack}，文件完整到达"),
+        format!("ACK {ack} dropped; the server retransmitted DATA {ack} and the file arrived intact"),
+    ))
 }

@@ -213,6 +213,11 @@ async fn checks_fail_clearly_against_a_silent_port() {
     let outcomes = within("checks", run_checks(silent.local_addr().unwrap(), &plan, None)).await;
     assert_eq!(outcomes.len(), 4);
     assert!(outcomes.iter().all(|o| !o.passed && !o.message.is_empty()), "{outcomes:?}");
+    // For a student whose page is in Chinese, the same verdicts in Chinese.
+    plan.lang = shared::lang::Lang::Zh;
+    let outcomes = within("checks", run_checks(silent.local_addr().unwrap(), &plan, None)).await;
+    let chinese = |text: &str| text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+    assert!(outcomes.iter().all(|o| !o.passed && chinese(&o.message)), "{outcomes:?}");
 }
 
 #[tokio::test]

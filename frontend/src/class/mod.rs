@@ -90,12 +90,18 @@ fn viewing() -> Option<String> {
     }
 }
 
+/// What the server says to this student (errors, limits, checker details) follows the page's
+/// language: told on connect and at every switch.
+pub fn tell_language() {
+    if server::link().get_untracked() == server::Link::Open {
+        server::send(&ClientMsg::Language { lang: crate::i18n::lang().get_untracked() }, None);
+    }
+}
+
 fn send_viewing() {
     server::send(&ClientMsg::Viewing { lesson: viewing() }, None);
 }
 
-/// The WebSocket (re)opened: tell the teacher where this student is, and what they checked
-/// while it was closed.
 /// The class has an access code and this browser has not joined yet.
 pub fn ask_to_join() {
     join::ask();
@@ -107,7 +113,10 @@ pub fn removed() {
     join::ask();
 }
 
+/// The WebSocket (re)opened: tell the server the page's language, the teacher where this
+/// student is, and what they checked while it was closed.
 pub fn connected() {
+    tell_language();
     send_viewing();
     work::flush();
     for msg in UNSENT.with(|u| std::mem::take(&mut *u.borrow_mut())) {

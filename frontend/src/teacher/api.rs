@@ -1,6 +1,7 @@
 //! The teacher endpoints (`/api/teacher/*`), typed; every call carries the teacher's token
 //! as `Authorization: Bearer`.
 
+use leptos::prelude::GetUntracked;
 use crate::api::{fetch, fetch_json, HttpError};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -87,12 +88,16 @@ pub async fn students(token: &str) -> Result<Vec<Student>, HttpError> {
     fetch_json("GET", "/api/teacher/students", None, Some(token)).await
 }
 
+/// The grid, its lesson and exercise titles in the page's language.
 pub async fn progress(token: &str) -> Result<Progress, HttpError> {
-    fetch_json("GET", "/api/teacher/progress", None, Some(token)).await
+    let url = format!("/api/teacher/progress?lang={}", crate::i18n::lang().get_untracked().code());
+    fetch_json("GET", &url, None, Some(token)).await
 }
 
+/// The grid as a spreadsheet, in the page's language.
 pub async fn progress_csv(token: &str) -> Result<String, HttpError> {
-    fetch("GET", "/api/teacher/progress.csv", None, Some(token)).await
+    let url = format!("/api/teacher/progress.csv?lang={}", crate::i18n::lang().get_untracked().code());
+    fetch("GET", &url, None, Some(token)).await
 }
 
 pub async fn course(token: &str) -> Result<CourseStatus, HttpError> {
