@@ -34,7 +34,8 @@ enum JoinError {
     WrongRestore,
     /// Too many wrong codes in the class just now: every join waits a few seconds.
     TooMany,
-    Full(String),
+    /// The class holds as many students as the teacher allows.
+    Full,
     Unreachable,
     Refused(String),
 }
@@ -46,7 +47,7 @@ impl JoinError {
             Some(403) => JoinError::WrongCode,
             Some(410) => JoinError::WrongRestore,
             Some(429) => JoinError::TooMany,
-            Some(503) => JoinError::Full(e.message),
+            Some(503) => JoinError::Full,
             Some(_) => JoinError::Refused(e.message),
         }
     }
@@ -58,7 +59,7 @@ impl JoinError {
             JoinError::WrongCode => tr("join-wrong-code").to_string(),
             JoinError::WrongRestore => tr("join-wrong-restore").to_string(),
             JoinError::TooMany => tr("join-too-many").to_string(),
-            JoinError::Full(m) => format!("{} ({m})", tr("join-full")),
+            JoinError::Full => tr("join-full").to_string(),
             JoinError::Unreachable => tr("join-unreachable").to_string(),
             JoinError::Refused(m) => format!("{}: {m}", tr("join-refused")),
         }
