@@ -151,6 +151,17 @@ async fn the_tftp_server_exercise_passes_its_solution_and_rejects_wrong_servers(
     assert!(cases[0].2.contains("did not answer the read request"), "{cases:?}");
     assert!(cases[1..].iter().all(|c| c.2.starts_with("not run")), "{cases:?}");
     assert!(out.stdout.contains("请求 1 "), "the server's own output: {}", out.combined);
+
+    // The English lesson's solution passes too, and its starter code is judged the same way,
+    // with the server's own (English) output reaching the page.
+    let en = course.lesson_in("tftp", "en").filter(|l| l.lang == "en").expect("an English tftp lesson");
+    let en_cell = en.cells().find(|c| c.id == "tftp-serve").cloned().expect("English exercise cell");
+    let en_solution = en_cell.exercise.as_ref().and_then(|e| e.solution.clone()).expect("English solution");
+    let (cases, out) = check(&mut client, 7, &en_solution).await;
+    assert_eq!(verdicts(&cases), [("download", true), ("upload", true), ("missing_file", true), ("lost_ack", true)], "{cases:?}\n{}", out.combined);
+    let (cases, out) = check(&mut client, 8, &en_cell.code).await;
+    assert!(cases.len() == 4 && cases.iter().all(|c| !c.1), "{cases:?}");
+    assert!(out.stdout.contains("request 1 "), "the English server's own output: {}", out.combined);
 }
 
 #[tokio::test(flavor = "multi_thread")]
