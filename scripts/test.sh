@@ -5,8 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 test -f dist/index.html || { echo "dist/ is not built: run ./run test" >&2; exit 1; }
-echo "== lesson browser cells in Pyodide (node)"
+echo "== lessons valid and in step in every language (check-course)"
 cargo build -q --release -p classbook
+target/release/classbook check-course course
+echo "== lesson browser cells in Pyodide (node)"
 node tests/course/browser_cells.mjs target/release/classbook
 echo "== cargo test (workspace: units, WebSocket + sandbox, server lesson cells, TFTP, Chromium end-to-end)"
 cargo test --workspace --exclude classbook-frontend --no-fail-fast -- --test-threads=2

@@ -462,7 +462,10 @@ impl Session {
         let Some(tx) = tx else {
             return self.error(Some(run_id), self.not_running(run_id)).await;
         };
-        if tx.try_send(cmd).is_err() {
+        // Closing the input of a program that stopped reading it (or is ending) loses nothing:
+        // only typed data that cannot be delivered is worth saying.
+        let is_data = matches!(cmd, StdinCmd::Data(_));
+        if tx.try_send(cmd).is_err() && is_data {
             let why = self.say("输入没有送达：程序没有在读取输入".into(), "input not delivered: the program is not reading its input".into());
             self.error(Some(run_id), why).await;
         }
@@ -472,7 +475,8 @@ impl Session {
     /// the built-in client checks it (see `tftp_check`).
     async fn check_tftp(&mut self, run_id: u32, lesson: &str, cell: &str, code: String) -> anyhow::Result<()> {
         let course = self.app.course();
-        let found = course.lesson(lesson).and_then(|l| l.cells().find(|c| c.id == cell).cloned());
+        // The exercise as the student reads it: its checks' messages in the page's language.
+        let found = course.lesson_in(lesson, self.shared.lang().code()).and_then(|l| l.cells().find(|c| c.id == cell).cloned());
         let Some(found) = found else { anyhow::bail!("no cell '{cell}' in lesson '{lesson}'") };
         let Some(spec) = found.exercise.as_ref().and_then(|e| e.tftp_server.clone()) else {
             anyhow::bail!("cell '{cell}' of lesson '{lesson}' is not a TFTP server exercise");
@@ -487,7 +491,7 @@ impl Session {
     /// checks after it (see `exercise_check`); the verdict is recorded here, not by the page.
     async fn check_exercise(&mut self, run_id: u32, lesson: String, cell: String, code: String) -> anyhow::Result<()> {
         let course = self.app.course();
-        let found = course.lesson(&lesson).and_then(|l| l.cells().find(|c| c.id == cell).cloned());
+        let found = course.lesson_in(&lesson, self.shared.lang().code()).and_then(|l| l.cells().find(|c| c.id == cell).cloned());
         let Some(found) = found else { anyhow::bail!("no cell '{cell}' in lesson '{lesson}'") };
         let Some(exercise) = found.exercise.as_ref().filter(|e| e.tftp_server.is_none()) else {
             anyhow::bail!("cell '{cell}' of lesson '{lesson}' is not an exercise checked by its checks");

@@ -5,9 +5,10 @@
 mod support;
 
 use classbook::class::rate::{PerAddress, Rate};
-use classbook::course::Course;
+use classbook::course::{Course, FIRST_LANGUAGE};
 use shared::course::{output_matches, Block, Cell, Runtime};
 use shared::check::CheckReport;
+use shared::lang::Lang;
 use shared::wire::{ClientMsg, ServerMsg};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -24,24 +25,26 @@ fn file_of(cell: &Cell) -> String {
 struct Report {
     passed: usize,
     failures: Vec<String>,
+    /// The lesson file being checked (`course/ID.md`, or `course/ID.LANG.md` for a translation).
+    file: String,
 }
 
 impl Report {
-    fn check(&mut self, ok: bool, lesson: &str, cell: &Cell, what: impl FnOnce() -> String) {
+    fn check(&mut self, ok: bool, cell: &Cell, what: impl FnOnce() -> String) {
         if ok {
             self.passed += 1;
         } else {
-            self.failures.push(format!("course/{lesson}.md:{}: {}: {}", cell.line, cell.id, what()));
+            self.failures.push(format!("{}:{}: {}: {}", self.file, cell.line, cell.id, what()));
         }
     }
 }
 
-fn compare(report: &mut Report, lesson: &str, cell: &Cell, out: &Outcome) {
+fn compare(report: &mut Report, cell: &Cell, out: &Outcome) {
     match &cell.expected {
-        Some(exp) => report.check(output_matches(exp, &out.combined), lesson, cell, || {
+        Some(exp) => report.check(output_matches(exp, &out.combined), cell, || {
             format!("output differs\n--- expected\n{}\n--- got\n{}", exp.text, out.combined)
         }),
-        None => report.check(false, lesson, cell, || "no ```output block".into()),
+        None => report.check(false, cell, || "no ```output block".into()),
     }
 }
 
@@ -54,7 +57,7 @@ async fn every_server_cell_prints_what_its_lesson_expects() {
         app.class.new_students = PerAddress::new(Rate { burst: 1000.0, per_sec: 1.0 });
     })
     .await;
-    let mut report = Report { passed: 0, failures: Vec::new() };
+    let mut report = Report { passed: 0, failures: Vec::new(), file: String::new() };
     let mut run_id = 0;
     // CLASSBOOK_LESSONS=a,b runs only those lessons (for authors; CI runs every lesson).
     let only: Option<Vec<String>> =
@@ -67,7 +70,13 @@ async fn every_server_cell_prints_what_its_lesson_expects() {
         if only.as_ref().is_some_and(|o| !o.contains(&lesson.id)) {
             continue;
         }
+        report.file = match lesson.lang.as_str() {
+            FIRST_LANGUAGE => format!("course/{}.md", lesson.id),
+            lang => format!("course/{}.{lang}.md", lesson.id),
+        };
         let mut client = Client::connect(&server).await;
+        // A page in the lesson's language: the server checks exercises with that lesson's checks.
+        client.send(&ClientMsg::Language { lang: Lang::from_code(&lesson.lang) }).await;
         for block in &lesson.blocks {
             match block {
                 // TFTP server exercises are checked by the built-in client: tests/tftp_sandbox.rs.
@@ -80,12 +89,12 @@ async fn every_server_cell_prints_what_its_lesson_expects() {
                     let file = file_of(cell);
                     client.start_with_input(run_id, &[(&file, &cell.code)], &file, false, cell.stdin.as_deref()).await;
                     let out = client.collect(run_id).await;
-                    compare(&mut report, &lesson.id, cell, &out);
+                    compare(&mut report, cell, &out);
                 }
                 Block::Group(group) => {
                     let outs = run_group(&mut client, &mut run_id, &group.files).await;
                     for (cell, out) in outs {
-                        compare(&mut report, &lesson.id, cell, &out);
+                        compare(&mut report, cell, &out);
                     }
                 }
                 _ => {}
@@ -148,10 +157,13 @@ async fn attempt(client: &mut Client, run_id: &mut u32, lesson: &str, cell: &Cel
 async fn check_exercise(client: &mut Client, run_id: &mut u32, report: &mut Report, lesson: &str, cell: &Cell) {
     let exercise = cell.exercise.as_ref().expect("exercise");
     let Some(solution) = &exercise.solution else {
-        return report.check(false, lesson, cell, || "no ```solution block".into());
+        return report.check(false, cell, || "no ```solution block".into());
     };
     let (verdict, out) = attempt(client, run_id, lesson, cell, solution).await;
-    report.check(verdict.passed, lesson, cell, || format!("the solution does not pass its checks: {verdict:?}\n{}", out.combined));
+    report.check(verdict.passed, cell, || format!("the solution does not pass its checks: {verdict:?}\n{}", out.combined));
+    // The server checked with this language's checks (their descriptions are in its source).
+    let foreign: Vec<&str> = verdict.results.iter().map(|l| l.description.as_str()).filter(|d| !exercise.check.contains(d)).collect();
+    report.check(foreign.is_empty(), cell, || format!("checks not of this lesson's language ran: {foreign:?}"));
     let dir = root().join("tests/exercises").join(lesson);
     let prefix = format!("{}.wrong", cell.id);
     let mut wrongs: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -161,10 +173,10 @@ async fn check_exercise(client: &mut Client, run_id: &mut u32, report: &mut Repo
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
         name.starts_with(&prefix) && name.ends_with(".py")
     });
-    report.check(!wrongs.is_empty(), lesson, cell, || format!("no wrong solution in {}", dir.display()));
+    report.check(!wrongs.is_empty(), cell, || format!("no wrong solution in {}", dir.display()));
     for wrong in wrongs {
         let code = std::fs::read_to_string(&wrong).expect("wrong solution readable");
         let (verdict, _) = attempt(client, run_id, lesson, cell, &code).await;
-        report.check(!verdict.passed, lesson, cell, || format!("{} passes the checks but is wrong", wrong.display()));
+        report.check(!verdict.passed, cell, || format!("{} passes the checks but is wrong", wrong.display()));
     }
 }
