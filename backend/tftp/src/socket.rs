@@ -1,5 +1,5 @@
 //! A transfer's UDP socket and how it waits for the peer: blocking on a lane (polling first
-//! while the peer is fast), or in the runtime, holding no thread; it moves as the peer's pace says.
+//! while that pays), or in the runtime, holding no thread; it moves as the peer's pace says.
 
 use crate::lane::{self, Stop, Token};
 use crate::poll::{Poller, FAST_PEER, POLL};
@@ -159,30 +159,32 @@ impl OnLane {
         }
     }
 
-    /// One datagram within `wait` (or a timeout error): polled for a moment while the peer is
-    /// fast (a thread woken from `recvfrom` answers later than one already running), else
-    /// waited for in the kernel.
+    /// One datagram within `wait` (or a timeout error): polled for a moment while that shortens
+    /// the waits (a thread woken from `recvfrom` answers later than one already running, but a
+    /// polling thread can slow a peer that moves large blocks), else waited for in the kernel.
     fn receive(&mut self, buf: &mut [u8], wait: Duration) -> io::Result<(usize, SocketAddr)> {
-        if self.poller.active() {
+        let started = Instant::now();
+        let polling = self.poller.active();
+        if polling {
             self.set_nonblocking(true)?;
-            let until = Instant::now() + POLL.min(wait);
+            let until = started + POLL.min(wait);
             loop {
                 match self.socket.recv_from(buf) {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < until => std::thread::yield_now(),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        self.poller.missed();
-                        break;
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Ok(received) => {
+                        self.poller.received(started.elapsed(), true);
+                        return Ok(received);
                     }
-                    result => return result,
+                    Err(e) => return Err(e),
                 }
             }
         }
         self.set_nonblocking(false)?;
         self.wait_at_most(wait)?;
-        let started = Instant::now();
         let received = self.socket.recv_from(buf);
         if received.is_ok() {
-            self.poller.slept(started.elapsed());
+            self.poller.received(started.elapsed(), polling);
         }
         received
     }
