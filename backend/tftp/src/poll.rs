@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 pub(crate) const POLL: Duration = Duration::from_micros(60);
 /// A peer that answered within this time is fast enough for polling to pay.
 pub(crate) const FAST_PEER: Duration = Duration::from_micros(200);
-/// Waits measured in one mode (polling or sleeping) before their median is compared with the
-/// other mode's: odd, so the median is one of them, and enough that one preemption of a busy
-/// machine does not decide.
+/// Intervals between receives measured in one mode (polling or sleeping) before their median
+/// is compared with the other mode's: odd, so the median is one of them, and enough that one
+/// preemption of a busy machine does not decide.
 const SAMPLES: usize = 9;
-/// Waits not counted after a change of mode: the scheduler still places the peer (on our CPU or
-/// another) as it did for the mode before.
+/// Intervals not counted after a change of mode: the scheduler still places the peer (on our
+/// CPU or another) as it did for the mode before.
 const WARMUP: u32 = 2;
 /// Receives after which the mode that lost is measured again (one set), as the peer's pace and
 /// the machine's load change during a transfer; doubled each time it loses again, up to
@@ -79,17 +79,21 @@ impl Drop for Slot {
 }
 
 /// One transfer's polling state. Polling is not always faster: `tftp-bench` measured lock-step
-/// 8 KiB blocks and windows of 16 × 1428 bytes about 1.8 times slower with polling than with
-/// sleeping in `recvfrom` (and 512-byte lock-step 1.3 times faster), so each transfer measures
-/// its waits both ways and keeps the faster one.
+/// 8 KiB blocks and windows of 16 × 1428 bytes up to 1.8 times slower with polling than with
+/// sleeping in `recvfrom` (and 512-byte lock-step up to 1.3 times faster), so each transfer
+/// measures its pace both ways and keeps the faster. The pace is the interval from one received
+/// datagram to the next, sending included: when the peer runs on our CPU it answers while we
+/// send, and the receive itself then takes no time in either mode.
 pub(crate) struct Poller {
     slot: Option<Slot>,
-    /// Waits of the set being measured, all in the mode `set_polled` says.
+    /// Intervals of the set being measured, all in the mode `set_polled` says.
     set: Vec<Duration>,
     set_polled: bool,
-    /// Waits still to be left out of the set since the mode changed.
+    /// Intervals still to be left out of the set since the mode changed.
     warmup: u32,
-    /// Median wait of the latest set measured sleeping, and polling.
+    /// When the latest datagram was received.
+    last: Option<Instant>,
+    /// Median interval of the latest set measured sleeping, and polling.
     slept: Option<Duration>,
     polled: Option<Duration>,
     /// Receives since the losing mode was last measured, and how many it waits for now.
@@ -106,6 +110,7 @@ impl Default for Poller {
             set: Vec::with_capacity(SAMPLES),
             set_polled: false,
             warmup: 0,
+            last: None,
             slept: None,
             polled: None,
             since_retry: 0,
@@ -124,8 +129,13 @@ impl Poller {
         self.slot.is_some()
     }
 
-    /// A receive got a datagram `waited` after it began, polling first or not (as `active` said).
-    pub fn received(&mut self, waited: Duration, polled: bool) {
+    /// A receive got a datagram, polling first or not (as `active` said).
+    pub fn received(&mut self, polled: bool) {
+        self.received_at(Instant::now(), polled);
+    }
+
+    fn received_at(&mut self, now: Instant, polled: bool) {
+        let Some(interval) = self.last.replace(now).map(|last| now.saturating_duration_since(last)) else { return };
         if polled != self.set_polled {
             self.set.clear();
             self.set_polled = polled;
@@ -136,7 +146,7 @@ impl Poller {
             self.warmup -= 1;
             return;
         }
-        self.set.push(waited);
+        self.set.push(interval);
         if self.set.len() < SAMPLES {
             return;
         }
@@ -168,12 +178,13 @@ impl Poller {
     }
 }
 
-/// Whether the next set of receives polls, from the median waits measured sleeping and polling:
+/// Whether the next set of receives polls, from the median intervals measured sleeping and polling:
 /// the faster mode, or the other one when it is time to measure it again (`retry`). Never for a
 /// peer slower than `FAST_PEER`, and first sleeping, which every transfer starts with.
 fn poll_next(slept: Option<Duration>, polled: Option<Duration>, retry: bool) -> bool {
     let Some(slept) = slept.filter(|&slept| slept < FAST_PEER) else { return false };
-    let polling_pays = polled.is_none_or(|polled| polled < slept);
+    // Polling takes a CPU, so it must earn it: a tenth shorter than sleeping, at least.
+    let polling_pays = polled.is_none_or(|polled| polled * 10 < slept * 9);
     polling_pays != retry
 }
 
@@ -194,8 +205,9 @@ mod tests {
         assert!(!poll_next(None, None, false), "a transfer first measures sleeping");
         assert!(!poll_next(Some(us(500)), None, false), "a slow peer is not polled");
         assert!(poll_next(Some(us(30)), None, false), "a fast peer is tried polling");
-        assert!(poll_next(Some(us(30)), Some(us(10)), false), "polling that shortened waits goes on");
-        assert!(!poll_next(Some(us(30)), Some(us(40)), false), "polling that lengthened waits stops");
+        assert!(poll_next(Some(us(30)), Some(us(10)), false), "polling that shortened the pace goes on");
+        assert!(!poll_next(Some(us(30)), Some(us(40)), false), "polling that lengthened the pace stops");
+        assert!(!poll_next(Some(us(30)), Some(us(28)), false), "polling must gain a tenth to go on");
         assert!(!poll_next(Some(us(30)), Some(us(10)), true), "sleeping is measured again");
         assert!(poll_next(Some(us(30)), Some(us(40)), true), "polling is measured again");
         assert!(!poll_next(Some(us(500)), Some(us(10)), true), "never for a slow peer");
@@ -204,11 +216,14 @@ mod tests {
     #[test]
     fn the_slower_mode_is_measured_again_ever_later() {
         let mut p = Poller::default();
+        let mut clock = Instant::now();
         let mut feed = |p: &mut Poller, n: u32, polled: bool, us: u64| {
             for _ in 0..n {
-                p.received(Duration::from_micros(us), polled);
+                clock += Duration::from_micros(us);
+                p.received_at(clock, polled);
             }
         };
+        feed(&mut p, 1, false, 0);
         feed(&mut p, SAMPLES as u32, false, 30);
         feed(&mut p, WARMUP + SAMPLES as u32, true, 60);
         assert_eq!((p.slept, p.polled), (Some(Duration::from_micros(30)), Some(Duration::from_micros(60))));
@@ -225,24 +240,25 @@ mod tests {
 
     #[test]
     fn a_set_of_slow_waits_stops_polling_and_slots_are_bounded() {
+        let feed = |p: &mut Poller, n: usize, polled: bool, us: u64| {
+            let mut clock = p.last.unwrap_or_else(Instant::now);
+            for _ in 0..n {
+                clock += Duration::from_micros(us);
+                p.received_at(clock, polled);
+            }
+        };
         let mut slow = Poller::default();
-        for _ in 0..SAMPLES {
-            slow.received(Duration::from_millis(5), false);
-        }
+        feed(&mut slow, SAMPLES + 1, false, 5000);
         assert!(slow.slot.is_none(), "a slow peer is not polled");
         let mut pollers: Vec<Poller> = (0..slots() + 2).map(|_| Poller::default()).collect();
         for p in &mut pollers {
-            for _ in 0..SAMPLES {
-                p.received(Duration::from_micros(30), false);
-            }
+            feed(p, SAMPLES + 1, false, 30);
         }
         let holding = pollers.iter().filter(|p| p.slot.is_some()).count();
         // Other tests of this process may hold slots too; never more than `slots()` in all.
         assert!(holding <= slots() && POLLING.load(Ordering::Acquire) <= slots(), "{holding} of {}", slots());
         for p in &mut pollers {
-            for _ in 0..SAMPLES + WARMUP as usize {
-                p.received(Duration::from_micros(50), true);
-            }
+            feed(p, SAMPLES + WARMUP as usize, true, 50);
             assert!(p.slot.is_none(), "polling slower than sleeping stops");
             assert_eq!(p.polled, Some(Duration::from_micros(50)));
         }

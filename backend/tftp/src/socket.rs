@@ -163,17 +163,16 @@ impl OnLane {
     /// the waits (a thread woken from `recvfrom` answers later than one already running, but a
     /// polling thread can slow a peer that moves large blocks), else waited for in the kernel.
     fn receive(&mut self, buf: &mut [u8], wait: Duration) -> io::Result<(usize, SocketAddr)> {
-        let started = Instant::now();
         let polling = self.poller.active();
         if polling {
             self.set_nonblocking(true)?;
-            let until = started + POLL.min(wait);
+            let until = Instant::now() + POLL.min(wait);
             loop {
                 match self.socket.recv_from(buf) {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < until => std::thread::yield_now(),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Ok(received) => {
-                        self.poller.received(started.elapsed(), true);
+                        self.poller.received(true);
                         return Ok(received);
                     }
                     Err(e) => return Err(e),
@@ -184,7 +183,7 @@ impl OnLane {
         self.wait_at_most(wait)?;
         let received = self.socket.recv_from(buf);
         if received.is_ok() {
-            self.poller.received(started.elapsed(), polling);
+            self.poller.received(polling);
         }
         received
     }
