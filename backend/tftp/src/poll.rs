@@ -1,5 +1,5 @@
 //! When a transfer on a lane polls its socket instead of sleeping in `recvfrom`: only while
-//! polling measurably shortens its waits, the peer is fast, a CPU is free, and within a budget.
+//! that measurably speeds the transfer, the peer is fast, a CPU is free, and within a budget.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;

@@ -159,9 +159,9 @@ impl OnLane {
         }
     }
 
-    /// One datagram within `wait` (or a timeout error): polled for a moment while that shortens
-    /// the waits (a thread woken from `recvfrom` answers later than one already running, but a
-    /// polling thread can slow a peer that moves large blocks), else waited for in the kernel.
+    /// One datagram within `wait` (or a timeout error): polled for a moment while that measurably
+    /// speeds the transfer (a thread woken from `recvfrom` answers later than one already
+    /// running, yet polling made large blocks slower: see `poll`), else waited for in the kernel.
     fn receive(&mut self, buf: &mut [u8], wait: Duration) -> io::Result<(usize, SocketAddr)> {
         let polling = self.poller.active();
         if polling {
