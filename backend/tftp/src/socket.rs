@@ -1,5 +1,5 @@
 //! A transfer's UDP socket and how it waits for the peer: blocking on a lane (polling first
-//! while the peer is fast), or in the runtime, holding no thread; it moves as the peer's pace says.
+//! while that pays), or in the runtime, holding no thread; it moves as the peer's pace says.
 
 use crate::lane::{self, Stop, Token};
 use crate::poll::{Poller, FAST_PEER, POLL};
@@ -159,30 +159,31 @@ impl OnLane {
         }
     }
 
-    /// One datagram within `wait` (or a timeout error): polled for a moment while the peer is
-    /// fast (a thread woken from `recvfrom` answers later than one already running), else
-    /// waited for in the kernel.
+    /// One datagram within `wait` (or a timeout error): polled for a moment while that measurably
+    /// speeds the transfer (a thread woken from `recvfrom` answers later than one already
+    /// running, yet polling made large blocks slower: see `poll`), else waited for in the kernel.
     fn receive(&mut self, buf: &mut [u8], wait: Duration) -> io::Result<(usize, SocketAddr)> {
-        if self.poller.active() {
+        let polling = self.poller.active();
+        if polling {
             self.set_nonblocking(true)?;
             let until = Instant::now() + POLL.min(wait);
             loop {
                 match self.socket.recv_from(buf) {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < until => std::thread::yield_now(),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        self.poller.missed();
-                        break;
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Ok(received) => {
+                        self.poller.received(true);
+                        return Ok(received);
                     }
-                    result => return result,
+                    Err(e) => return Err(e),
                 }
             }
         }
         self.set_nonblocking(false)?;
         self.wait_at_most(wait)?;
-        let started = Instant::now();
         let received = self.socket.recv_from(buf);
         if received.is_ok() {
-            self.poller.slept(started.elapsed());
+            self.poller.received(polling);
         }
         received
     }

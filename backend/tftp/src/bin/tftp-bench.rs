@@ -2,7 +2,8 @@
 //! present) by the same clients with the same options; prints medians and ours / best peer.
 //!
 //! Run: `cargo run --release --bin tftp-bench -- [--runs N] [--mb M] [--atftpd PATH] [--only OPTIONS]
-//! [--old PATH]` (`--only "1428 + win 16"` measures one row of options; `--old` also measures the
+//! [--client NAME] [--old PATH]` (`--only "1428 + win 16"` measures one row of options, `--client
+//! atftp` one client (ours, atftp, curl, tftp-hpa); `--old` also measures the
 //! server of another tftp-bench binary, e.g. one built before a change, in the same runs, as
 //! `ours-old`, which is not counted as a peer: on a busy machine only interleaved runs compare).
 //! Peers: /usr/bin/{atftp,curl,tftp} and /usr/sbin/in.tftpd (Debian tftp-hpa, tftpd-hpa, atftp,
@@ -200,12 +201,13 @@ struct Args {
     megabytes: usize,
     atftpd: PathBuf,
     only: Option<String>,
+    client: Option<String>,
     old: Option<PathBuf>,
 }
 
 fn parse_args() -> Args {
-    let mut args = Args { runs: 5, megabytes: 10, atftpd: PathBuf::from("/usr/sbin/atftpd"), only: None, old: None };
-    let usage = "usage: tftp-bench [--runs N] [--mb M] [--atftpd PATH] [--only OPTIONS] [--old PATH]";
+    let mut args = Args { runs: 5, megabytes: 10, atftpd: PathBuf::from("/usr/sbin/atftpd"), only: None, client: None, old: None };
+    let usage = "usage: tftp-bench [--runs N] [--mb M] [--atftpd PATH] [--only OPTIONS] [--client NAME] [--old PATH]";
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--help" || flag == "-h" {
@@ -218,6 +220,7 @@ fn parse_args() -> Args {
             "--mb" => args.megabytes = value.parse().expect("--mb M"),
             "--atftpd" => args.atftpd = PathBuf::from(value),
             "--only" => args.only = Some(value),
+            "--client" => args.client = Some(value),
             "--old" => args.old = Some(PathBuf::from(value)),
             _ => panic!("{usage}"),
         }
@@ -258,6 +261,7 @@ async fn bench(args: &Args, work: &Path, dir: &Path, data: &[u8]) {
     let tools: Vec<Tool> = [Tool::Ours, Tool::Atftp, Tool::Curl, Tool::TftpHpa]
         .into_iter()
         .filter(|t| t.binary().is_none_or(|b| Path::new(b).exists()))
+        .filter(|t| args.client.as_deref().is_none_or(|client| client == t.name()))
         .collect();
     let out = work.join("out.bin");
 
