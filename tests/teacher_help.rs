@@ -1,5 +1,6 @@
 //! The teacher helps a student (issue 15), against a real server: a raised hand tops the
-//! teacher's list until answered; the teacher reads the student's code and last output, resets
+//! teacher's list until answered (and a reloaded page shows it up); the teacher reads the
+//! student's lesson as they see it, with their code and last output (a server group's too), resets
 //! an exercise, renames, hides and releases solutions and sees who opened one, gives a restore
 //! code that brings the work to a wiped machine, and removes the student. The server keeps a
 //! bounded amount of code per student and never sends a hidden solution to a student.
@@ -47,6 +48,15 @@ async fn the_teacher_answers_a_hand_reads_resets_renames_restores_and_removes_a_
     // Zed raises a hand: first in the list until the teacher answers.
     student.click("[data-action=raise-hand]").await;
     teacher.wait_for(&format!("{ROWS} === 'Zed:true,Amy:false'"), 15, "Zed's hand on top").await;
+    // Zed reloads the page: it shows the hand up, as the teacher sees it, and lowering it
+    // there lowers it for the teacher; raised again for what follows.
+    let hand = "document.querySelector('[data-action=raise-hand]')?.dataset.raised";
+    student.client.refresh().await.expect("reload");
+    student.wait_for(&format!("{hand} === 'true'"), 15, "the hand up after a reload").await;
+    student.click("[data-action=raise-hand]").await;
+    teacher.wait_for(&format!("{ROWS} === 'Amy:false,Zed:false'"), 15, "lowered from the reloaded page").await;
+    student.click("[data-action=raise-hand]").await;
+    teacher.wait_for(&format!("{ROWS} === 'Zed:true,Amy:false'"), 15, "raised again").await;
 
     // The teacher reads Zed's code and the output of their last run.
     let (cell, solution) = exercise_of("closures", Runtime::Browser);
@@ -64,6 +74,37 @@ async fn the_teacher_answers_a_hand_reads_resets_renames_restores_and_removes_a_
         )
         .await;
     assert_eq!(teacher.eval(&format!("{work}.dataset.changed")).await, "true");
+    // The lesson as Zed sees it: its prose and headings, and its cells, in the same order.
+    let blocks = |prose: &str, root: &str| {
+        format!(
+            "[...document.querySelectorAll('{root} {prose}, {root} [data-cell-id]')].map(e => e.matches('{prose}') ? \
+             'p:' + [...e.querySelectorAll('h1, h2, h3')].map(h => h.textContent).join('/') + ':' + e.textContent.trim().length : 'c:' + e.dataset.cellId).join('|')"
+        )
+    };
+    let seen = student.eval(&blocks("section.prose", "article.lesson")).await;
+    let shown = teacher.eval(&blocks("[data-role=work-prose]", "[data-role=student-work]")).await;
+    assert_eq!(shown, seen, "the teacher's read-only lesson");
+    let seen = seen.as_str().unwrap();
+    assert!(seen.starts_with("p:闭包：记住环境的函数") && seen.contains("p:练习：累加器:") && seen.contains(&format!("c:{cell}")), "{seen}");
+
+    // A server group (the TCP echo server and client) run by Zed: the teacher reads the last
+    // output of each of its files.
+    student.open(&server, "/#/lesson/tcp-echo").await;
+    let out = student.run_cell("echo", 60).await;
+    assert!(out.contains("客户端收到： ECHO"), "{out}");
+    let pick = |lesson: &str| {
+        format!(
+            "document.querySelector('[data-role=work-lesson] option[value=\"{lesson}\"]') && (() => {{ const s = document.querySelector('[data-role=work-lesson]'); \
+             s.value = '{lesson}'; s.dispatchEvent(new Event('change', {{bubbles: true}})); return true; }})()"
+        )
+    };
+    teacher.wait_for(&pick("tcp-echo"), 15, "tcp-echo among Zed's lessons").await;
+    let file = |cell: &str| format!("document.querySelector('[data-role=student-work] [data-group-id=echo] [data-cell-id={cell}] [data-role=work-output]')?.textContent ?? ''");
+    teacher.wait_for(&format!("{}.includes('服务器：客户端已断开，结束')", file("echo-server")), 15, "the server file's output").await;
+    teacher.wait_for(&format!("{}.includes('客户端收到： ECHO')", file("echo-client")), 15, "the client file's output").await;
+    student.open(&server, "/#/lesson/closures").await;
+    teacher.wait_for(&pick("closures"), 15, "back to closures").await;
+    teacher.wait_for(&format!("{work}?.querySelector('[data-role=work-output]')?.textContent.includes('zed-output-42')"), 15, "closures again").await;
 
     // Answered: the hand goes down on both pages.
     teacher.click("[data-role=students] tr[data-hand=true] [data-action=answer-hand]").await;

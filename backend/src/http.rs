@@ -86,7 +86,7 @@ async fn work(State(app): State<Arc<App>>, headers: axum::http::HeaderMap) -> Re
     };
     match app.class.db.work_of(student.id).await {
         Ok(work) => {
-            let cells: Vec<_> = work.into_iter().map(|w| serde_json::json!({"lesson": w.lesson, "cell": w.cell, "code": w.code})).collect();
+            let cells: Vec<_> = work.into_iter().map(|w| serde_json::json!({"lesson": w.lesson, "cell": w.cell, "code": w.code, "output": w.output})).collect();
             ([(header::CACHE_CONTROL, "no-store")], Json(serde_json::json!({"name": student.name, "cells": cells}))).into_response()
         }
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),

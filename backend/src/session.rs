@@ -204,7 +204,8 @@ async fn connection(socket: WebSocket, app: Arc<App>, token: Option<String>, fro
     };
     let mut removed = shared.removed.subscribe();
     let mut session = Session { id: id.clone(), app, out, shared, conn, runs };
-    session.send(ServerMsg::Hello { session: id.clone() }).await;
+    // The hand as the class database keeps it: a reloaded page shows what the teacher sees.
+    session.send(ServerMsg::Hello { session: id.clone(), hand: student.hand_ms.is_some() }).await;
     let mut stopped = false;
     let mut writer_gone = false;
     loop {

@@ -576,3 +576,76 @@ async fn a_server_exercise_is_judged_by_the_server_and_not_by_what_it_prints() {
     c.close().await;
     server.shut_down().await;
 }
+
+/// The hand as the teacher's list shows it (`hand_ms` set while raised).
+async fn hand_in_list(addr: SocketAddr) -> bool {
+    !teacher_get(addr, "/api/teacher/students").await[0]["hand_ms"].is_null()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_raised_hand_is_told_to_every_page_that_connects_until_lowered_or_answered() {
+    let server = start(Setup::default()).await;
+    let t = token(10);
+    join(server.addr, &t, "Qian", None).await;
+    let mut c = Client::connect_to(server.addr, &t).await;
+    assert!(!c.hand, "a new student's hand is down");
+    c.send(&ClientMsg::RaiseHand { raised: true }).await;
+    eventually("the hand in the teacher's list", || async { hand_in_list(server.addr).await.then_some(()) }).await;
+    // A reloaded page (a new connection with the same token) learns the hand is up.
+    c.close().await;
+    let mut c = Client::connect_to(server.addr, &t).await;
+    assert!(c.hand, "the Hello of a reloaded page says the hand is up");
+    // Lowered from that page: the next one hears it is down.
+    c.send(&ClientMsg::RaiseHand { raised: false }).await;
+    eventually("the hand down in the teacher's list", || async { (!hand_in_list(server.addr).await).then_some(()) }).await;
+    c.close().await;
+    let mut c = Client::connect_to(server.addr, &t).await;
+    assert!(!c.hand, "lowered after a reload");
+    // Answered by the teacher: down for the next page as well.
+    c.send(&ClientMsg::RaiseHand { raised: true }).await;
+    eventually("raised again", || async { hand_in_list(server.addr).await.then_some(()) }).await;
+    let id = teacher_get(server.addr, "/api/teacher/students").await[0]["id"].clone();
+    let (status, body) = http(server.addr, "POST", "/api/teacher/answer", Some(TEACHER), Some(serde_json::json!({"student": id}))).await;
+    assert_eq!(status, 200, "{body}");
+    next_matching(&mut c, |m| matches!(m, ServerMsg::HandAnswered).then_some(())).await;
+    c.close().await;
+    assert!(!Client::connect_to(server.addr, &t).await.hand, "answered: down after a reload");
+    server.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_output_of_each_file_of_a_server_group_is_kept_bounded_for_the_teacher_and_a_restore() {
+    use classbook::class::work::MAX_CELL_OUTPUT;
+    let server = start(Setup::default()).await;
+    let t = token(11);
+    let (_, joined) = join(server.addr, &t, "Sun", None).await;
+    let mut c = Client::connect_to(server.addr, &t).await;
+    // Each started file of the tcp-echo group ("echo") has its own output, as the page shows it.
+    let save = |cell: &str, output: String| ClientMsg::SaveOutput { lesson: "tcp-echo".into(), cell: cell.into(), output };
+    c.send(&save("echo-server", "服务器：在 127.0.0.1:5000 等待连接\n".into())).await;
+    // More than a cell keeps: its last part is kept.
+    c.send(&save("echo-client", format!("{}客户端收到： ECHO\n", "x".repeat(MAX_CELL_OUTPUT)))).await;
+    // A file of no group of the lesson is refused, and answers that the saves before it were handled.
+    c.send(&save("echo", "x".into())).await;
+    let err = next_matching(&mut c, |m| match m {
+        ServerMsg::Error { run_id: None, message } => Some(message),
+        _ => None,
+    })
+    .await;
+    assert!(err.contains("no cell 'echo'"), "{err}");
+    let work = teacher_get(server.addr, &format!("/api/teacher/work?student={}", joined["id"])).await;
+    let output = |w: &serde_json::Value, cell: &str| {
+        w["cells"].as_array().unwrap().iter().find(|k| k["lesson"] == "tcp-echo" && k["cell"] == cell).map(|k| k["output"].as_str().unwrap().to_string())
+    };
+    assert_eq!(output(&work, "echo-server").as_deref(), Some("服务器：在 127.0.0.1:5000 等待连接\n"), "{work}");
+    let client = output(&work, "echo-client").expect("the client's output kept");
+    assert_eq!(client.len(), MAX_CELL_OUTPUT);
+    assert!(client.ends_with("客户端收到： ECHO\n"), "the last part kept");
+    // The student's own page gets it back too (a restore on a wiped machine).
+    let (status, mine) = http(server.addr, "GET", "/api/work", Some(&t), None).await;
+    assert_eq!(status, 200, "{mine}");
+    let mine: serde_json::Value = serde_json::from_str(&mine).unwrap();
+    assert_eq!(output(&mine, "echo-client").as_deref(), Some(client.as_str()));
+    c.close().await;
+    server.shut_down().await;
+}

@@ -109,7 +109,7 @@ async fn websocket_says_hello<S: AsyncRead + AsyncWrite + Unpin>(io: S, url: &st
     let frame = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("Hello within 10 s");
     match frame.expect("a frame").expect("a good frame") {
         Message::Text(t) => match serde_json::from_str(t.as_str()).expect("a ServerMsg") {
-            shared::wire::ServerMsg::Hello { session } => assert!(!session.is_empty()),
+            shared::wire::ServerMsg::Hello { session, .. } => assert!(!session.is_empty()),
             other => panic!("expected Hello, got {other:?}"),
         },
         other => panic!("expected Hello, got {other:?}"),

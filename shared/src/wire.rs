@@ -112,8 +112,13 @@ pub enum Stream {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum ServerMsg {
-    /// First message on a connection.
-    Hello { session: String },
+    /// First message on a connection. `hand`: the student's hand is raised (kept by the server
+    /// until the teacher answers), so a reloaded page shows it as the teacher sees it.
+    Hello {
+        session: String,
+        #[serde(default)]
+        hand: bool,
+    },
     /// The run waits for a free slot; `ahead` runs are before it.
     Queued { run_id: u32, ahead: u32 },
     Started { run_id: u32, pid: u32 },
@@ -253,6 +258,11 @@ mod tests {
         assert_eq!(save, ClientMsg::SaveCode { lesson: "closures".into(), cell: "acc".into(), code: "x = 1".into() });
         assert_eq!(serde_json::to_string(&ClientMsg::RaiseHand { raised: true }).unwrap(), r#"{"type":"RaiseHand","raised":true}"#);
         assert_eq!(serde_json::to_string(&ServerMsg::HandAnswered).unwrap(), r#"{"type":"HandAnswered"}"#);
+        let hello = ServerMsg::Hello { session: "s".into(), hand: true };
+        assert_eq!(serde_json::to_string(&hello).unwrap(), r#"{"type":"Hello","session":"s","hand":true}"#);
+        // A Hello without the field (an older server) means a lowered hand.
+        let old: ServerMsg = serde_json::from_str(r#"{"type":"Hello","session":"s"}"#).unwrap();
+        assert_eq!(old, ServerMsg::Hello { session: "s".into(), hand: false });
         let removed = ServerMsg::Refused { reason: Refusal::Removed };
         assert_eq!(serde_json::to_string(&removed).unwrap(), r#"{"type":"Refused","reason":{"kind":"removed"}}"#);
     }

@@ -132,6 +132,8 @@ pub async fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, 
 pub struct Client {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     pub session: String,
+    /// Whether the server's Hello said the student's hand is raised.
+    pub hand: bool,
 }
 
 /// What one run produced.
@@ -181,9 +183,9 @@ impl Client {
             }
             Err(e) => panic!("websocket: {e}"),
         };
-        let mut c = Client { ws, session: String::new() };
+        let mut c = Client { ws, session: String::new(), hand: false };
         match c.recv().await {
-            ServerMsg::Hello { session } => c.session = session,
+            ServerMsg::Hello { session, hand } => (c.session, c.hand) = (session, hand),
             other => panic!("expected Hello, got {other:?}"),
         }
         // As a page does on connect; these tests read the server's English (a test of the

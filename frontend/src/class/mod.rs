@@ -8,7 +8,7 @@ mod work;
 
 pub use join::{JoinDialog, NameButton};
 pub use notice::Notices;
-pub use work::{code_changed, keep_output, HandButton};
+pub use work::{code_changed, hand_known, keep_output, HandButton};
 
 use crate::route::{self, Route};
 use crate::runtime::server;

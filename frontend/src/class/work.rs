@@ -95,6 +95,14 @@ pub fn hand() -> ArcRwSignal<bool> {
     HAND.with(|h| h.clone())
 }
 
+/// The server said at connect whether the hand is up (it keeps it across reloads).
+pub fn hand_known(raised: bool) {
+    let hand = hand();
+    if hand.get_untracked() != raised {
+        hand.set(raised);
+    }
+}
+
 /// The teacher answered: the hand goes down.
 pub fn answered() {
     hand().set(false);

@@ -287,6 +287,10 @@ pub fn GroupCell(group: Group) -> impl IntoView {
     for c in &group.files {
         if let Some((_, program)) = programs.iter().find(|(f, _)| Some(f) == c.file.as_ref()) {
             LessonEdits::keep_output(&c.id, *program);
+            if let Some(kept) = use_context::<LessonEdits>() {
+                // Each started file's output goes to the class server under its own cell.
+                crate::class::keep_output(kept.lesson.get_value(), c.id.clone(), program.phase, program.output);
+            }
         }
     }
     let state = {

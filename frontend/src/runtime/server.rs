@@ -162,7 +162,10 @@ fn on_message(msg: ServerMsg) {
         | ServerMsg::Packet { run_id, .. }
         | ServerMsg::Activity { run_id, .. }
         | ServerMsg::RecordingCut { run_id, .. } => (*run_id, false),
-        ServerMsg::Hello { .. } => return refused().set(None),
+        ServerMsg::Hello { hand, .. } => {
+            crate::class::hand_known(*hand);
+            return refused().set(None);
+        }
         ServerMsg::Refused { reason } => {
             match reason {
                 Refusal::JoinFirst => crate::class::ask_to_join(),

@@ -8,7 +8,7 @@ use super::Board;
 use crate::i18n::tr;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::course::Lesson;
+use shared::course::{Block, Cell, Lesson};
 
 #[component]
 pub fn StudentWork(board: Board) -> impl IntoView {
@@ -111,35 +111,54 @@ fn Panel(board: Board, id: u64) -> impl IntoView {
                 <button class="small stop" data-action="remove-student" on:click=remove>{move || tr("teacher-remove")}</button>
                 <button class="small" data-action="close-work" on:click=move |_| board.viewing.set(None)>{move || tr("teacher-close")}</button>
             </div>
+            // The lesson as the student sees it: its prose and headings in order, each cell
+            // with the student's latest code and last output, read-only.
             {move || lesson.get().map(|l| {
-                let lesson_key = l.id.clone();
-                l.cells().cloned().collect::<Vec<_>>().into_iter().map(|c| {
-                    let kept = work.with(|w| w.as_ref().and_then(|w| w.cells.iter().find(|k| k.lesson == lesson_key && k.cell == c.id).cloned()));
-                    let (code, output, changed) = match &kept {
-                        Some(k) if !k.code.is_empty() => (k.code.clone(), k.output.clone(), k.code != c.code),
-                        Some(k) => (c.code.clone(), k.output.clone(), false),
-                        None => (c.code.clone(), String::new(), false),
-                    };
-                    let (lesson_id, cell_id) = (lesson_key.clone(), c.id.clone());
-                    let reset = move |_| {
-                        let (l, cell) = (lesson_id.clone(), cell_id.clone());
-                        board.act(move |t| async move { api::reset(&t, id, &l, &cell).await }, move |_| load());
-                    };
-                    view! {
-                        <div class="work-cell" data-cell-id=c.id.clone() data-changed=changed.to_string()>
-                            <div class="work-cell-bar">
-                                <code>{c.file.clone().unwrap_or_else(|| c.id.clone())}</code>
-                                " "<span class="muted">{if changed { tr("teacher-edited") } else { tr("teacher-unchanged") }}</span>
-                                {c.exercise.is_some().then(|| view! {
-                                    " "<button class="small" data-action="reset-exercise" on:click=reset.clone()>{move || tr("teacher-reset")}</button>
-                                })}
-                            </div>
-                            <pre class="code" data-role="work-code">{code}</pre>
-                            {(!output.is_empty()).then(|| view! { <pre class="output" data-role="work-output">{output}</pre> })}
-                        </div>
-                    }
+                let key = l.id.clone();
+                let cell = move |c: Cell| work_cell(board, id, key.clone(), c, work, load);
+                l.blocks.into_iter().map(|b| match b {
+                    Block::Text { html, .. } => view! { <section class="prose" data-role="work-prose" inner_html=html></section> }.into_any(),
+                    Block::Cell(c) => cell(c).into_any(),
+                    Block::Group(g) => view! {
+                        <div class="work-group" data-group-id=g.id.clone()>{g.files.into_iter().map(cell.clone()).collect_view()}</div>
+                    }.into_any(),
                 }).collect_view()
             })}
         </section>
+    }
+}
+
+/// One cell of the student's lesson: their latest code (the lesson's when they kept none) and
+/// the output of their last run, read-only, following what the server keeps; a reset for an
+/// exercise.
+fn work_cell(board: Board, id: u64, lesson: String, cell: Cell, work: RwSignal<Option<Work>>, reload: impl Fn() + Copy + 'static) -> impl IntoView {
+    let original = StoredValue::new(cell.code.clone());
+    let (lesson_key, cell_key) = (StoredValue::new(lesson.clone()), StoredValue::new(cell.id.clone()));
+    // What the server keeps of this cell: (code, output); empty code means the lesson's.
+    let kept = move || {
+        work.with(|w| {
+            let k = w.as_ref()?.cells.iter().find(|k| lesson_key.with_value(|l| k.lesson == *l) && cell_key.with_value(|c| k.cell == *c))?;
+            Some((k.code.clone(), k.output.clone()))
+        })
+    };
+    let code = move || kept().map(|(c, _)| c).filter(|c| !c.is_empty()).unwrap_or_else(|| original.get_value());
+    let output = move || kept().map(|(_, o)| o).unwrap_or_default();
+    let changed = move || original.with_value(|o| code() != *o);
+    let reset = move |_| {
+        let (l, c) = (lesson_key.get_value(), cell_key.get_value());
+        board.act(move |t| async move { api::reset(&t, id, &l, &c).await }, move |_| reload());
+    };
+    view! {
+        <div class="work-cell" data-cell-id=cell.id.clone() data-changed=move || changed().to_string()>
+            <div class="work-cell-bar">
+                <code>{cell.file.clone().unwrap_or_else(|| cell.id.clone())}</code>
+                " "<span class="muted">{move || if changed() { tr("teacher-edited") } else { tr("teacher-unchanged") }}</span>
+                {cell.exercise.is_some().then(|| view! {
+                    " "<button class="small" data-action="reset-exercise" on:click=reset>{move || tr("teacher-reset")}</button>
+                })}
+            </div>
+            <pre class="code" data-role="work-code">{code}</pre>
+            {move || { let o = output(); (!o.is_empty()).then(|| view! { <pre class="output" data-role="work-output">{o}</pre> }) }}
+        </div>
     }
 }
