@@ -99,7 +99,9 @@ async fn the_servers_own_words_follow_the_pages_language() {
     browser.goto(&scratch_url(&server, "server", flood)).await;
     let out = browser.run_cell("scratch", 60).await;
     assert!(out.contains("[classbook: output cut here; the program keeps running]"), "{out}");
-    browser.click("[data-action=language]").await;
+    // The header's button, pressed from the page (a WebDriver click can land on the header while
+    // it re-renders for the finished run).
+    browser.eval("document.querySelector('[data-action=language]').click()").await;
     browser.wait_for("document.documentElement.lang === 'zh-CN'", 10, "the Chinese interface").await;
     let out = browser.run_cell("scratch", 60).await;
     assert!(out.contains("[classbook：输出在这里截断；程序仍在运行]"), "{out}");
