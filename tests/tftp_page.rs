@@ -31,7 +31,8 @@ async fn the_companion_trace_is_drawn_and_the_tftp_exercise_is_checked_from_the_
     assert!(b.eval(retransmitted).await.as_u64().unwrap() >= 1, "the retransmitted DATA 3 is highlighted");
 
     // A server that answers a missing file with an empty one fails that case: the checker's
-    // words, then what to look at, in the page's language (Chinese by default).
+    // words (the server's, in the page's language too), then what to look at, in the page's
+    // language (Chinese by default).
     let wrong = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/exercises/tftp/tftp-serve.wrong2.py")).unwrap();
     b.set_code("tftp-serve", &wrong).await;
     b.click("[data-cell-id=tftp-serve] [data-action=check]").await;
@@ -39,7 +40,7 @@ async fn the_companion_trace_is_drawn_and_the_tftp_exercise_is_checked_from_the_
     let failed = b.eval(&format!("Array.from({verdict}.querySelectorAll('li.fail')).map(li => li.textContent).join('\\n')")).await;
     let failed = failed.as_str().unwrap();
     assert!(failed.contains("请求不存在的文件时回 ERROR 1"), "{failed}");
-    assert!(failed.contains("expected ERROR 1") && failed.contains("错误码 1"), "the checker's words and the hint: {failed}");
+    assert!(failed.contains("应为 ERROR 1（文件不存在）") && failed.contains("错误码 1"), "the checker's words and the hint: {failed}");
     assert_eq!(b.eval(&format!("{verdict}.querySelectorAll('li.fail').length")).await, 1, "only the missing-file case fails");
     b.close().await;
 }
