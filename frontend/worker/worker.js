@@ -141,12 +141,22 @@ function sleep(seconds) {
   }
 }
 
-async function boot() {
-  progress(0.05, "engine");
-  const runnerSource = fetch("./runner.py").then((r) => {
-    if (!r.ok) throw new Error(`runner.py: HTTP ${r.status}`);
+// While the step-through tracer records, it asks here now and then whether Stop was pressed:
+// on plain http nothing else could tell a running loop (the relay answers at once).
+function poll() {
+  if (relay && current) relayWait("sleep", 0);
+}
+
+const source = (name) =>
+  fetch(`./${name}`).then((r) => {
+    if (!r.ok) throw new Error(`${name}: HTTP ${r.status}`);
     return r.text();
   });
+
+async function boot() {
+  progress(0.05, "engine");
+  const runnerSource = source("runner.py");
+  const tracerSource = source("visualise.py");
   pyodide = await loadEngine();
   progress(0.85, "start");
   await initialised;
@@ -154,9 +164,13 @@ async function boot() {
   pyodide.setStderr(writer("stderr"));
   pyodide.setStdin({ read: readStdin, isatty: false });
   pyodide.setInterruptBuffer(interruptFlag);
-  pyodide.registerJsModule("_classbook", { sleep });
+  pyodide.registerJsModule("_classbook", { sleep, poll });
+  // The tracer is a module runner.py imports when a cell is stepped through.
+  pyodide.FS.mkdirTree("/classbook");
+  pyodide.FS.writeFile("/classbook/_classbook_visualise.py", await tracerSource);
+  pyodide.runPython("import sys\nsys.path.append('/classbook')");
   pyodide.runPython(await runnerSource, { filename: "/classbook/runner.py" });
-  const runner = pyodide.globals.get("run");
+  const runner = { run: pyodide.globals.get("run"), visualise: pyodide.globals.get("visualise") };
   post({ kind: "Ready", ms: performance.now() - t0, version: pyodide.version });
   return runner;
 }
@@ -205,7 +219,7 @@ function enqueue(req) {
 }
 
 async function execute(req) {
-  if (req.type === "Run") {
+  if (req.type === "Run" || req.type === "Visualise") {
     current = { id: req.run_id, out: { stream: "stdout", text: "" }, last: performance.now() };
     pendingInput = new Uint8Array(0);
     const started = performance.now();
@@ -216,14 +230,22 @@ async function execute(req) {
       // A cell that may await (asyncio.run) is entered "promising", so the wasm stack can
       // suspend (JSPI); others are called directly, which is faster. input() and sleep
       // block synchronously either way.
-      code = MAY_AWAIT.test(req.code)
-        ? await runner.callPromising(req.code, req.filename, req.namespace)
-        : runner(req.code, req.filename, req.namespace);
+      // A cell stepped through runs under the tracer, which leaves its trace in last_trace.
+      const [fn, args] = req.type === "Visualise"
+        ? [runner.visualise, [req.code, req.filename, req.namespace, req.limit]]
+        : [runner.run, [req.code, req.filename, req.namespace]];
+      code = MAY_AWAIT.test(req.code) ? await fn.callPromising(...args) : fn(...args);
     } catch (e) {
       emit("stderr", `classbook: the engine failed: ${e}\n`);
     }
     // The end of a run is one message: its last output, whether it needs the server, its exit.
     const last = [takeOutput()];
+    if (req.type === "Visualise") {
+      // Posted as text made here: the trace is JSON already, parsing it in the worker would only cost.
+      const trace = pyodide.globals.get("last_trace") || "null";
+      pyodide.globals.set("last_trace", "");
+      self.postMessage(`{"kind":"Visual","run_id":${req.run_id},"trace":${trace}}`);
+    }
     if (code === 3) {
       last.push({ kind: "NeedsServer", run_id: req.run_id, reason: pyodide.globals.get("last_reason") });
     }

@@ -1,6 +1,7 @@
 //! Messages between the page and the Python Web Worker (frontend/worker/worker.js).
 //! Run events reuse the WebSocket's `ServerMsg`, so a cell handles both runtimes alike.
 
+use crate::visualise::Trace;
 use crate::wire::ServerMsg;
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +12,9 @@ use serde::{Deserialize, Serialize};
 pub enum WorkerRequest {
     /// Run `code` in namespace `namespace` (one per lesson; cells share it in order).
     Run { run_id: u32, code: String, namespace: String, filename: String },
+    /// Run it under the step-through tracer, recording at most `limit` steps; the run's events
+    /// come as for `Run`, and its `Visual` trace just before its exit.
+    Visualise { run_id: u32, code: String, namespace: String, filename: String, limit: u32 },
 }
 
 /// Worker → page (JSON text).
@@ -29,6 +33,8 @@ pub enum WorkerEvent {
     NeedsServer { run_id: u32, reason: String },
     /// An event of a run, shaped like the backend's.
     Run(ServerMsg),
+    /// The trace of a run stepped through (none if the tracer could not give one).
+    Visual { run_id: u32, trace: Option<Trace> },
 }
 
 #[cfg(test)]
