@@ -8,5 +8,8 @@ test -f dist/index.html || { echo "dist/ is not built: run ./run test" >&2; exit
 echo "== lesson browser cells in Pyodide (node)"
 cargo build -q --release -p classbook
 node tests/course/browser_cells.mjs target/release/classbook
+echo "== the step-through tracer's unit tests (host python3, then Pyodide under node)"
+python3 -m unittest tests/visualise/tracer_test.py
+node tests/visualise/tracer.mjs
 echo "== cargo test (workspace: units, WebSocket + sandbox, server lesson cells, TFTP, Chromium end-to-end)"
 cargo test --workspace --exclude classbook-frontend --no-fail-fast -- --test-threads=2

@@ -6,8 +6,8 @@
 #   step: {"e": event, "l": line, "s": [frame...], "k": frames elided, "h": {id: object} (only
 #          the objects new or changed since the previous step), "o": output since the previous
 #          step, "r": value returned (return steps), "x": "Type: message" (exception steps)}
-#   frame: {"i": frame id, "n": name ("<module>" for the globals), "l": line,
-#           "v": [[name, value]...] in the order the names were first bound}
+#   frame: {"i": frame id, "n": name ("<module>" for the globals), "q": qualified name when it
+#           differs ("Child.hello"), "l": line, "v": [[name, value]...] in the order first bound}
 #   value: an int is the id of a heap object; a string is a primitive's repr, drawn inline.
 # Object ids are stable for one object identity across all steps: every object drawn is kept
 # alive until the trace is done, so CPython never reuses its address for another.
@@ -75,8 +75,11 @@ class Recorder:
         self._keep = []  # every object given an id, alive till the trace ends
         self._sent = {}  # our id -> the encoding last recorded
         self._cache = {}  # our id -> (what it held, its encoding, the objects it refers to)
-        self._frames = {}  # id(frame) -> (our frame id, names in first-bound order)
+        self._frames = {}  # id(frame) -> (our frame id, names in first-bound order, the frame)
+        self._frame_cache = {}  # our frame id -> (names, their values, encoded, objects named)
         self._output = []
+        self._top = None  # the innermost frame of the step before, and its stack
+        self._last_stack = ([], 0)
         self._unwinding = set()  # frames an exception is leaving
 
     # --- ids -------------------------------------------------------------------------------
@@ -234,7 +237,16 @@ class Recorder:
             shown = [k for k in order if k in present]
         else:
             shown = current
-        return fid, [[k, self._value(names[k], todo)] for k in shown]
+        values = [names[k] for k in shown]
+        cached = self._frame_cache.get(fid)
+        if cached is not None and cached[0] == shown and all(map(operator.is_, cached[1], values)):
+            todo.extend(cached[3])
+            return fid, cached[2]
+        children = []
+        encoded = [[k, self._value(v, children)] for k, v in zip(shown, values)]
+        self._frame_cache[fid] = (shown, values, encoded, children)
+        todo.extend(children)
+        return fid, encoded
 
     def _stack(self, frame):
         frames = []
@@ -256,12 +268,20 @@ class Recorder:
         if self.poll is not None and len(self.steps) % 256 == 0:
             self.poll()
         todo = []
-        frames, elided = self._stack(frame)
+        # A line step in the frame of the step before has the same stack: no walk up it.
+        if event == "line" and frame is self._top:
+            frames, elided = self._last_stack
+        else:
+            frames, elided = self._last_stack = self._stack(frame)
+            self._top = frame
         stack = []
         for f in frames:
             is_module = f.f_code.co_name == "<module>"
             fid, names = self._frame_vars(f, is_module, todo)
-            stack.append({"i": fid, "n": f.f_code.co_name, "l": f.f_lineno, "v": names})
+            entry = {"i": fid, "n": f.f_code.co_name, "l": f.f_lineno, "v": names}
+            if f.f_code.co_qualname != f.f_code.co_name:
+                entry["q"] = f.f_code.co_qualname
+            stack.append(entry)
         step = {"e": event, "l": frame.f_lineno, "s": stack}
         if elided:
             step["k"] = elided
@@ -334,6 +354,9 @@ class Recorder:
         """Lets go of every object the trace kept alive."""
         self._keep.clear()
         self._frames.clear()
+        self._frame_cache.clear()
+        self._cache.clear()
+        self._top, self._last_stack = None, ([], 0)
 
 
 def _snapshot(obj, t):

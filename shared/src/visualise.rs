@@ -46,6 +46,9 @@ pub struct Frame {
     /// The function's name; `<module>` for the globals.
     #[serde(rename = "n")]
     pub name: String,
+    /// The qualified name (`Child.hello`, `make_counter.<locals>.up`) when it differs.
+    #[serde(rename = "q", default)]
+    pub qualname: Option<String>,
     #[serde(rename = "l")]
     pub line: u32,
     /// Its names in the order they were first bound.

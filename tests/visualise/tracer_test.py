@@ -301,6 +301,8 @@ class Objects(unittest.TestCase):
         m = heap[r.var(end, "<module>", "m")]
         self.assertEqual((m["k"], m["self"]), ("method", d))
         self.assertEqual(heap[m["func"]]["name"], "Animal.speak")
+        init = next(s["s"][-1] for s in r.steps if s["s"][-1]["n"] == "__init__")
+        self.assertEqual(init["q"], "Dog.__init__", "a method's frame says whose method it is")
         it = heap[r.var(end, "<module>", "it")]
         self.assertEqual((it["k"], it["t"]), ("iterator", "list_iterator"))
 
