@@ -67,6 +67,11 @@ async fn arrows_from(b: &Browser, from: &str) -> Vec<String> {
     v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect()
 }
 
+/// The header of object `id`'s box.
+async fn head(b: &Browser, id: &str) -> String {
+    text_of(b, &format!("[data-kind=object][data-id=\"{id}\"] .vis-head")).await
+}
+
 async fn text_of(b: &Browser, css: &str) -> String {
     b.eval(&format!("{}?.textContent ?? ''", svg(css))).await.as_str().unwrap().to_string()
 }
@@ -136,8 +141,7 @@ async fn stacked_decorators_read_as_a_chain(b: &Browser) {
     step_through(b, code).await;
     b.click(&format!("{CELL} [data-action=step-last]")).await;
     let outer = ref_of(b, "<module>", "greet").await;
-    let head = |id: &str| text_of(b, &format!("[data-kind=object][data-id=\"{id}\"] .vis-head")).await;
-    assert!(head(&outer).await.contains("shout.<locals>.loud"), "{}", head(&outer).await);
+    assert!(head(b, &outer).await.contains("shout.<locals>.loud"), "{}", head(b, &outer).await);
     // loud → its cell f → excited → its cell f → greet; loud's __wrapped__ is excited too.
     let from_loud = arrows_from(b, &outer).await;
     let mut chain = vec![outer.clone()];
@@ -158,8 +162,8 @@ async fn stacked_decorators_read_as_a_chain(b: &Browser) {
         at = inner[0].clone();
         chain.push(at.clone());
     }
-    assert!(head(&chain[1]).await.contains("exclaim.<locals>.excited"));
-    assert!(head(&chain[2]).await.contains("function greet"));
+    assert!(head(b, &chain[1]).await.contains("exclaim.<locals>.excited"));
+    assert!(head(b, &chain[2]).await.contains("function greet"));
     assert!(from_loud.contains(&chain[1]), "functools.wraps' __wrapped__ points at the inner wrapper");
     assert!(b.eval(&format!("document.querySelector('{CELL} [data-role=visual-output]').textContent")).await == "HI ANN!\n");
 }

@@ -71,7 +71,7 @@ pub struct Step {
     #[serde(rename = "k", default)]
     pub elided: u32,
     /// Heap objects new or changed at this step (by id).
-    #[serde(rename = "h", default)]
+    #[serde(rename = "h", default, deserialize_with = "by_id")]
     pub heap: BTreeMap<u32, Object>,
     /// Output written since the step before.
     #[serde(rename = "o", default)]
@@ -82,6 +82,13 @@ pub struct Step {
     /// "Type: message" of the exception raised (an exception step).
     #[serde(rename = "x", default)]
     pub exception: Option<String>,
+}
+
+/// The heap diff's keys are JSON strings ("12"); read as text first, since inside a tagged
+/// enum (`WorkerEvent`) serde cannot turn a string key into a number itself.
+fn by_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<u32, Object>, D::Error> {
+    let raw = BTreeMap::<String, Object>::deserialize(d)?;
+    raw.into_iter().map(|(k, v)| k.parse().map(|id| (id, v)).map_err(serde::de::Error::custom)).collect()
 }
 
 /// A heap object as drawn: its type's name and what it holds.
@@ -308,6 +315,14 @@ mod tests {
         let vars = &replay.step(2).stack[0].vars;
         assert_eq!(vars[0].1, vars[1].1, "two names, one object");
         assert_eq!(replay.step(3).returned, Some(Value::Inline("None".into())));
+    }
+
+    #[test]
+    fn a_trace_reads_from_the_worker_event_that_carries_it() {
+        let json = format!(r#"{{"kind":"Visual","run_id":1,"trace":{ALIAS}}}"#);
+        let ev: crate::worker::WorkerEvent = serde_json::from_str(&json).unwrap();
+        let crate::worker::WorkerEvent::Visual { run_id: 1, trace: Some(trace) } = ev else { panic!("{ev:?}") };
+        assert_eq!(trace.steps[1].heap.keys().collect::<Vec<_>>(), [&1]);
     }
 
     #[test]
