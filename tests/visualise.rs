@@ -29,6 +29,11 @@ async fn player(b: &Browser) -> u64 {
     text[4..].parse().unwrap()
 }
 
+/// Waits until the player reads `want` ("N / M").
+async fn wait_step(b: &Browser, want: &str) {
+    b.wait_for(&format!("document.querySelector('{CELL} [data-role=step]').textContent === '{want}'"), 5, want).await;
+}
+
 async fn step_text(b: &Browser) -> String {
     b.eval(&format!("document.querySelector('{CELL} [data-role=step]').textContent")).await.as_str().unwrap().to_string()
 }
@@ -105,7 +110,7 @@ async fn counter_closure_shares_one_cell(b: &Browser) {
     let code = "def make_counter():\n    count = 0\n    def up():\n        nonlocal count\n        count += 1\n        return count\n    def get():\n        return count\n    return up, get\n\nup, get = make_counter()\nup()\nup()\nprint(get())\n";
     let total = step_through(b, code).await;
     b.click(&format!("{CELL} [data-action=step-last]")).await;
-    assert_eq!(step_text(b).await, format!("{total} / {total}"));
+    wait_step(b, &format!("{total} / {total}")).await;
     let (up, get) = (ref_of(b, "<module>", "up").await, ref_of(b, "<module>", "get").await);
     assert_ne!(up, get);
     let cells_up = arrows_from(b, &up).await;
@@ -213,9 +218,9 @@ async fn aliased_list_then_mutated(b: &Browser) {
     b.press(&[Key::Control.into(), Key::Shift.into(), Key::Enter.into()]).await;
     let total = player(b).await;
     b.press(&[Key::Right.into()]).await;
-    assert_eq!(step_text(b).await, format!("2 / {total}"), "ArrowRight moves one step");
+    wait_step(b, &format!("2 / {total}")).await;
     b.press(&[Key::End.into()]).await;
-    assert_eq!(step_text(b).await, format!("{total} / {total}"));
+    wait_step(b, &format!("{total} / {total}")).await;
     b.press(&[Key::Home.into()]).await;
     run_to_line(b, 3).await;
     let (xs, ys) = (ref_of(b, "<module>", "xs").await, ref_of(b, "<module>", "ys").await);
@@ -254,11 +259,12 @@ async fn a_long_loop_stops_at_the_limit_and_stays_responsive(b: &Browser) {
     let notice = b.eval(&format!("document.querySelector('{CELL} [data-role=visual-notice]')?.dataset.cut")).await;
     assert_eq!(notice, "limit");
     b.click(&format!("{CELL} [data-action=step-last]")).await;
+    wait_step(b, "10000 / 10000").await;
     let started = Instant::now();
     for _ in 0..20 {
         b.click(&format!("{CELL} [data-action=step-prev]")).await;
     }
-    assert_eq!(step_text(b).await, "9980 / 10000");
+    wait_step(b, "9980 / 10000").await;
     let per_move = started.elapsed() / 20;
     println!("e2e: one step back at 10,000 steps, with the WebDriver round trip: {} ms", per_move.as_millis());
     assert!(per_move.as_millis() < 500, "stepping stays responsive: {per_move:?}");
