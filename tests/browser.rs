@@ -1,7 +1,7 @@
 //! The page in headless Chromium against a real server: a browser cell runs in Pyodide, a
 //! server group (TCP server + client) runs in the sandbox, both show their output.
 
-use classbook_e2e::{exercise_of, on_both_origins, output_of, require_built_page, serve, state_of, Browser, Origin};
+use classbook_e2e::{exercise_of, on_both_origins, output_of, require_built_page, scratch_path, serve, state_of, Browser, Origin};
 use std::time::Instant;
 
 on_both_origins!(a_browser_cell_and_a_server_group_both_run_from_the_page);
@@ -65,5 +65,118 @@ async fn an_exercise_check_says_which_checks_pass_in_the_browser_and_on_the_serv
         let listed = b.eval(&format!("{verdict}.querySelectorAll('li[data-passed=true]').length")).await;
         assert!(listed.as_u64().unwrap() >= 1, "{lesson}: no check listed");
     }
+    b.close().await;
+}
+
+/// What a Check shows for `cell`: the verdict, counts by status and the error shown first.
+async fn verdict_of(b: &Browser, cell: &str) -> serde_json::Value {
+    let v = format!("document.querySelector('[data-cell-id=\"{cell}\"] [data-role=checks]')");
+    b.eval(&format!(
+        "({{passed: {v}.dataset.passed, pass: {v}.querySelectorAll('li[data-status=pass]').length, \
+          fail: {v}.querySelectorAll('li[data-status=fail]').length, notRun: {v}.querySelectorAll('li[data-status=not-run]').length, \
+          error: {v}.querySelector('[data-role=check-error]')?.textContent ?? '', errorFirst: {v}.firstElementChild?.dataset.role === 'check-error', \
+          hints: document.querySelectorAll('[data-cell-id=\"{cell}\"] .hint').length, \
+          hintCode: document.querySelector('[data-cell-id=\"{cell}\"] [data-role=hint] code')?.textContent ?? '', \
+          hintText: document.querySelector('[data-cell-id=\"{cell}\"] [data-role=hint]')?.textContent ?? ''}})"
+    ))
+    .await
+}
+
+/// Sets `code` in exercise `cell`, presses Check and waits for the new verdict.
+async fn check_code(b: &Browser, cell: &str, code: &str) -> serde_json::Value {
+    b.set_code(cell, code).await;
+    let v = format!("document.querySelector('[data-cell-id=\"{cell}\"] [data-role=checks]')");
+    // The last verdict is marked, so the wait is for a new one.
+    b.eval(&format!("{v} && ({v}.dataset.seen = '1')")).await;
+    b.click(&format!("[data-cell-id=\"{cell}\"] [data-action=check]")).await;
+    b.wait_for(&format!("{v} && !{v}.dataset.seen"), 90, "the verdict").await;
+    verdict_of(b, cell).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+/// The forgeries of issue 15 fail on the page, as the LAN sees it: printing check marks
+/// (browser and server), a function that raises before the last check, a missing colon after a
+/// pass (the SyntaxError shown, the badge back to not passed); the hint shows once, rendered.
+async fn printed_check_marks_a_crash_or_a_syntax_error_never_pass_an_exercise() {
+    require_built_page();
+    let server = serve(None).await.seen_from(Origin::Lan);
+    let b = Browser::start().await;
+    let forged = "print(\"\u{2714} 我写完了\")\n";
+
+    b.open(&server, "/#/lesson/basics2").await;
+    b.wait_for("document.querySelector('[data-cell-id=summary] [data-action=check]')", 60, "the summary exercise").await;
+    let v = check_code(&b, "summary", forged).await;
+    assert_eq!(v["passed"], "false", "{v}");
+    assert_eq!((v["pass"].as_u64(), v["notRun"].as_u64()), (Some(0), Some(5)), "every check listed, none ran: {v}");
+    assert!(v["error"].as_str().unwrap().contains("NameError"), "{v}");
+    // The hint, once, as rendered Markdown (its `*numbers` is code, not backticks).
+    assert_eq!(v["hints"], 1, "{v}");
+    assert_eq!(v["hintCode"], "*numbers", "{v}");
+    assert!(!v["hintText"].as_str().unwrap().contains('`'), "{v}");
+
+    // A pass, then a missing colon: the student's SyntaxError first, and the badge follows.
+    let (_, solution) = exercise_of("basics2", shared::course::Runtime::Browser);
+    let badge = "document.querySelector('[data-cell-id=summary] [data-role=progress]').dataset.passed";
+    let v = check_code(&b, "summary", &solution).await;
+    assert_eq!((v["passed"].as_str(), v["pass"].as_u64()), (Some("true"), Some(5)), "{v}");
+    assert_eq!(b.eval(badge).await, "true");
+    let broken = solution.replacen("precision=2):", "precision=2)", 1);
+    assert_ne!(broken, solution);
+    let v = check_code(&b, "summary", &broken).await;
+    assert_eq!(v["passed"], "false", "{v}");
+    let error = v["error"].as_str().unwrap();
+    assert!(error.contains("SyntaxError") && !error.contains("NameError"), "{v}");
+    assert_eq!(v["errorFirst"], true, "the error comes before the list: {v}");
+    assert_eq!(v["notRun"], 5, "{v}");
+    assert_eq!(b.eval(badge).await, "false", "the badge shows the latest check");
+
+    // report() that raises on an empty list: three pass, the fourth did not run, no pass.
+    b.open(&server, "/#/lesson/basics").await;
+    b.wait_for("document.querySelector('[data-cell-id=report] [data-action=check]')", 60, "the report exercise").await;
+    let raising = "def report(name, scores):\n    return f\"{name}: {sum(scores) / len(scores):.1f} {max(scores)}\"\n";
+    let v = check_code(&b, "report", raising).await;
+    assert_eq!((v["passed"].as_str(), v["pass"].as_u64(), v["notRun"].as_u64()), (Some("false"), Some(3), Some(1)), "{v}");
+    assert!(v["error"].as_str().unwrap().contains("ZeroDivisionError"), "{v}");
+
+    // The server exercise: printed marks pass nothing there either.
+    b.open(&server, "/#/lesson/udp-chat").await;
+    b.wait_for("document.querySelector('[data-cell-id=udp-sum] [data-action=check]')", 60, "the udp-sum exercise").await;
+    let v = check_code(&b, "udp-sum", forged).await;
+    assert_eq!((v["passed"].as_str(), v["pass"].as_u64()), (Some("false"), Some(0)), "{v}");
+    assert_eq!(v["notRun"], 4, "{v}");
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+/// A server program that never reads shows no input box (only an optional "input" button); one
+/// that prompts gets the box, focused; a killed program's exit is said in words, not a number.
+async fn the_input_box_comes_when_a_program_asks_and_exits_are_said_in_words() {
+    require_built_page();
+    let server = serve(None).await.seen_from(Origin::Lan);
+    let b = Browser::start().await;
+    let quiet = "import time\nprint('working', flush=True)\ntime.sleep(3)\n";
+    b.open(&server, &scratch_path("server", quiet)).await;
+    b.click("[data-cell-id=scratch] [data-action=run]").await;
+    b.wait_for(&format!("{}.includes('working')", output_of("scratch")), 60, "the program running").await;
+    assert_eq!(b.eval("document.querySelector('[data-cell-id=scratch] [data-role=stdin]') === null").await, true, "no input box");
+    b.wait_for("document.querySelector('[data-cell-id=scratch] [data-action=open-stdin]')", 5, "the optional input button").await;
+
+    let asks = "name = input('名字？')\nprint('你好', name)\n";
+    b.open(&server, &scratch_path("server", asks)).await;
+    b.click("[data-cell-id=scratch] [data-action=run]").await;
+    let input = "document.querySelector('[data-cell-id=scratch] [data-role=stdin]')";
+    b.wait_for(&format!("{input} && document.activeElement === {input}"), 60, "the input box, focused").await;
+    b.client.find(fantoccini::Locator::Css("[data-role=stdin]")).await.unwrap().send_keys("小明\n").await.unwrap();
+    b.wait_for(&format!("{} === 'done'", state_of("scratch")), 30, "done").await;
+    assert!(b.eval(&output_of("scratch")).await.as_str().unwrap().contains("你好 小明"));
+
+    b.open(&server, &scratch_path("server", "import os\nos.kill(os.getpid(), 9)\n")).await;
+    b.click("[data-cell-id=scratch] [data-action=run]").await;
+    let exit = "document.querySelector('[data-cell-id=scratch] [data-role=exit]')?.textContent";
+    let words = b.wait_for(exit, 60, "the exit").await;
+    let words = words.as_str().unwrap();
+    // The reason, before the CPU and wall times (which may well contain a 9).
+    let reason = words.split(" · ").next().unwrap_or_default();
+    assert!(reason.contains("程序被强制结束") && !words.contains("信号") && !reason.contains('9'), "{words}");
     b.close().await;
 }

@@ -16,6 +16,8 @@ async fn input_waits_for_the_student_and_close_input_raises_eoferror(origin: Ori
     b.open(&server, &scratch_path("browser", code)).await;
     b.click("[data-cell-id=scratch] [data-action=run]").await;
     b.wait_for("document.querySelector('[data-cell-id=scratch] [data-role=stdin]')", 60, "the input box").await;
+    // It takes the keyboard focus, so the student can type at once.
+    b.wait_for("document.activeElement === document.querySelector('[data-cell-id=scratch] [data-role=stdin]')", 5, "the focus in the input box").await;
     // The prompt is on screen while Python waits, before any newline was printed.
     assert!(b.eval(&output_of("scratch")).await.as_str().unwrap().contains("名字？"));
     assert_eq!(b.eval(&state_of("scratch")).await, "running");

@@ -38,7 +38,7 @@ fn every_exported_lesson_passes_jupyters_validator_and_a_broken_one_does_not() {
     let mut files = Vec::new();
     for lesson in course.lessons() {
         let first = lesson.cells().next().map(|c| c.id.clone());
-        let nb = Notebook::from_lesson(lesson, |id| (Some(id) == first.as_deref()).then(|| "print('学生改过')\n".into()));
+        let nb = Notebook::from_lesson(lesson, |id| (Some(id) == first.as_deref()).then(|| "print('学生改过')\n".into()), |id| (Some(id) == first.as_deref()).then(|| "学生改过\n".into()));
         let path = dir.join(format!("{}.ipynb", lesson.id));
         std::fs::write(&path, to_ipynb(&nb)).unwrap();
         files.push(path);
@@ -59,4 +59,32 @@ fn every_exported_lesson_passes_jupyters_validator_and_a_broken_one_does_not() {
     }
     assert!(broken.1.contains("ValidationError") && broken.1.contains("outputs"), "a notebook without outputs passed: {broken:?}");
     println!("nbformat: {} exported lessons valid", lessons.len());
+}
+
+#[test]
+fn an_exported_server_group_runs_as_jupyter_runs_it() {
+    // What Jupyter does with the export of tcp-echo: each `%%writefile` cell writes its file,
+    // then the group's run cell runs (here in python3, as the kernel would).
+    let course = classbook::course::Course::load(None).expect("bundled course");
+    let lesson = course.lesson("tcp-echo").expect("tcp-echo");
+    let v: serde_json::Value = serde_json::from_str(&to_ipynb(&Notebook::from_lesson(lesson, |_| None, |_| None))).unwrap();
+    let dir = std::env::temp_dir().join(format!("classbook-jupyter-group-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut ran = None;
+    for cell in v["cells"].as_array().unwrap() {
+        let source: String = cell["source"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+        if let Some(rest) = source.strip_prefix("%%writefile ") {
+            let (name, body) = rest.split_once('\n').unwrap();
+            std::fs::write(dir.join(name), body).unwrap();
+        } else if cell["metadata"]["classbook"]["run_group"] == "echo" {
+            let out = Command::new("python3").arg("-c").arg(&source).current_dir(&dir).output().expect("python3 runs");
+            ran = Some(String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr));
+            break;
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    let out = ran.expect("the echo group has a run cell");
+    for want in ["客户端收到： HELLO", "--- "] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
 }

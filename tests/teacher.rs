@@ -49,7 +49,7 @@ async fn the_teacher_sees_a_joined_student_stops_their_program_sees_results_and_
     assert_eq!(teacher.eval("sessionStorage.getItem('classbook.teacher-token')").await, TEACHER);
     let row = row_of("小明");
     teacher
-        .wait_for(&format!("{row}?.dataset.online === 'true' && {row}.querySelector('[data-role=lesson]').textContent === 'closures'"), 15, "小明 online in closures")
+        .wait_for(&format!("{row}?.dataset.online === 'true' && {row}.querySelector('[data-role=lesson]').dataset.lesson === 'closures'"), 15, "小明 online in closures")
         .await;
     let id = teacher.eval(&format!("{row}.dataset.studentId")).await.as_str().unwrap().to_string();
 
@@ -94,7 +94,7 @@ async fn the_teacher_sees_a_joined_student_stops_their_program_sees_results_and_
     teacher.click(&stop).await;
     student.wait_for(&format!("{} === 'failed'", state_of("scratch")), 15, "the program stopped").await;
     let exit = student.eval("document.querySelector('[data-cell-id=scratch] [data-role=exit]').textContent").await;
-    assert!(exit.as_str().unwrap().contains("stopped by the teacher"), "{exit}");
+    assert!(exit.as_str().unwrap().contains("老师停止了它"), "said in the page's language: {exit}");
     teacher.wait_for(&format!("!document.querySelector('{stop}')"), 15, "the program gone from the list").await;
     // Run again; "Stop all" of that student ends it too.
     student.click("[data-cell-id=scratch] [data-action=run]").await;
@@ -121,7 +121,7 @@ async fn the_teacher_sees_a_joined_student_stops_their_program_sees_results_and_
     teacher.click("[data-action=goto]").await;
     student.wait_for("location.hash === '#/lesson/tcp-echo'", 15, "the student taken to tcp-echo").await;
     teacher
-        .wait_for(&format!("{row}.querySelector('[data-role=lesson]').textContent === 'tcp-echo'"), 15, "the teacher seeing tcp-echo")
+        .wait_for(&format!("{row}.querySelector('[data-role=lesson]').dataset.lesson === 'tcp-echo'"), 15, "the teacher seeing tcp-echo")
         .await;
     student.close().await;
     teacher.close().await;

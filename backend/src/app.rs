@@ -27,6 +27,9 @@ pub struct Settings {
     pub max_students: usize,
     /// The class's name on the join page.
     pub title: String,
+    /// The class's language (`zh`, `en`) for pages whose student chose none; `None`: each
+    /// page follows its browser.
+    pub lang: Option<String>,
     /// The teacher's token; a fresh random one when `None`.
     pub teacher_token: Option<String>,
     /// Other sites whose pages may open sessions and post (normalized origins).
@@ -47,6 +50,7 @@ impl Default for Settings {
             access_code: None,
             max_students: crate::class::MAX_STUDENTS,
             title: "classbook".into(),
+            lang: None,
             teacher_token: None,
             allowed_origins: Vec::new(),
             grace: Duration::from_secs(60),
@@ -94,6 +98,7 @@ impl App {
         class.access_code = settings.access_code.filter(|c| !c.is_empty());
         class.max_students = settings.max_students;
         class.title = settings.title;
+        class.lang = settings.lang;
         if let Some(token) = settings.teacher_token {
             class.teacher_token = token;
         }

@@ -5,6 +5,7 @@
 //! `listen` the accept loop (http or https).
 
 mod csp;
+mod help;
 pub mod listen;
 pub mod origin;
 mod relay;
@@ -28,6 +29,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/session", get(ws))
         .route("/api/class", get(class_info))
         .route("/api/join", post(join))
+        .route("/api/work", get(work))
         .nest("/api/teacher", teacher::router(app.clone()))
         .nest("/api/relay", relay::router())
         .fallback(assets::serve)
@@ -36,14 +38,57 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-async fn lessons(State(app): State<Arc<App>>) -> Response {
-    Json(app.course().summaries().to_vec()).into_response()
+/// `?lang=en`: which language the page wants lessons in (the course's first when absent).
+#[derive(serde::Deserialize)]
+struct InLang {
+    #[serde(default)]
+    lang: Option<String>,
 }
 
-async fn lesson(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
-    match app.course().lesson(&id) {
-        Some(lesson) => Json(lesson.clone()).into_response(),
-        None => error(StatusCode::NOT_FOUND, format!("no lesson '{id}'")),
+impl InLang {
+    fn lang(&self) -> &str {
+        self.lang.as_deref().unwrap_or(crate::course::FIRST_LANGUAGE)
+    }
+}
+
+async fn lessons(State(app): State<Arc<App>>, Query(q): Query<InLang>) -> Response {
+    Json(app.course().summaries_in(q.lang())).into_response()
+}
+
+/// A lesson as students get it: without its solutions while the teacher hides them.
+async fn lesson(State(app): State<Arc<App>>, Path(id): Path<String>, Query(q): Query<InLang>) -> Response {
+    let Some(lesson) = app.course().lesson_in(&id, q.lang()).cloned() else {
+        return error(StatusCode::NOT_FOUND, format!("no lesson '{id}'"));
+    };
+    match app.class.db.solutions_hidden(&id).await {
+        Ok(hidden) => Json(crate::class::solutions::for_student(&lesson, hidden)).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
+    }
+}
+
+/// The code the server keeps of the student holding the bearer token (after a restore on a
+/// new machine, the page puts it back into its cells).
+async fn work(State(app): State<Arc<App>>, headers: axum::http::HeaderMap) -> Response {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("")
+        .trim();
+    if !crate::class::valid_token(token) {
+        return error(StatusCode::UNAUTHORIZED, "send the page's token as Authorization: Bearer");
+    }
+    let student = match app.class.db.student_by_token(token).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return error(StatusCode::NOT_FOUND, "no student holds this token: join first"),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
+    };
+    match app.class.db.work_of(student.id).await {
+        Ok(work) => {
+            let cells: Vec<_> = work.into_iter().map(|w| serde_json::json!({"lesson": w.lesson, "cell": w.cell, "code": w.code})).collect();
+            ([(header::CACHE_CONTROL, "no-store")], Json(serde_json::json!({"name": student.name, "cells": cells}))).into_response()
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
     }
 }
 
@@ -72,7 +117,8 @@ pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response 
 }
 
 async fn class_info(State(app): State<Arc<App>>) -> Response {
-    Json(serde_json::json!({"needs_code": app.class.access_code.is_some(), "title": app.class.title})).into_response()
+    let class = &app.class;
+    Json(serde_json::json!({"needs_code": class.access_code.is_some(), "title": class.title, "lang": class.lang})).into_response()
 }
 
 #[derive(serde::Deserialize)]
@@ -81,6 +127,9 @@ struct JoinRequest {
     name: String,
     #[serde(default)]
     code: Option<String>,
+    /// A one-time restore code from the teacher: join as the student it was made for.
+    #[serde(default)]
+    restore: Option<String>,
 }
 
 async fn join(
@@ -92,13 +141,20 @@ async fn join(
         Ok(b) => b,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("expected {{\"token\", \"name\", \"code\"}}: {e}")),
     };
-    match app.class.join(from, &req.token, &req.name, req.code.as_deref()).await {
+    match app.class.join(from, &req.token, &req.name, req.code.as_deref(), req.restore.as_deref()).await {
         Ok(s) => {
-            tracing::info!(student = s.id, name = %s.name, "joined");
+            tracing::info!(student = s.id, name = %s.name, restored = req.restore.is_some(), "joined");
+            if req.restore.as_deref().is_some_and(|r| !r.trim().is_empty()) {
+                // The page's open session (if any) was of the student its token had before.
+                app.sessions.close_token(&req.token, s.id);
+            }
             Json(serde_json::json!({"id": s.id, "name": s.name})).into_response()
         }
         Err(JoinError::BadRequest(why)) => error(StatusCode::BAD_REQUEST, why),
         Err(JoinError::WrongCode) => error(StatusCode::FORBIDDEN, "wrong access code"),
+        Err(JoinError::WrongRestoreCode) => {
+            error(StatusCode::GONE, "the restore code is unknown, used, or older than 10 minutes: ask the teacher for a new one")
+        }
         Err(JoinError::TooManyTries) => {
             error(StatusCode::TOO_MANY_REQUESTS, "too many wrong access codes from this machine: wait a few seconds and try again")
         }

@@ -108,6 +108,10 @@ struct ClassFlags {
     /// The class's name, shown on the join page.
     #[arg(long, default_value = "classbook", env = "CLASSBOOK_TITLE")]
     title: String,
+    /// The class's interface and lesson language (zh or en) for pages whose student has not
+    /// chosen one; without it a page follows its browser's language.
+    #[arg(long, env = "CLASSBOOK_LANG", value_parser = ["zh", "en"])]
+    lang: Option<String>,
     /// Another site whose pages may use this server (e.g. https://class.school.example behind
     /// a proxy); repeat it for more. The server's own address is always allowed.
     #[arg(long = "allowed-origin", env = "CLASSBOOK_ALLOWED_ORIGINS", value_delimiter = ',', value_name = "ORIGIN")]
@@ -264,10 +268,25 @@ fn load_course(dir: Option<&std::path::Path>) -> Result<Course> {
 fn check_course(dir: &std::path::Path, json: bool) -> Result<()> {
     let course = load_course(Some(dir))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(course.lessons())?);
-    } else {
-        println!("{}: {} lessons, all valid", dir.display(), course.lessons().len());
+        // For tools that run every cell (tests/course/browser_cells.mjs): every lesson in every
+        // language, whether or not the translations are complete.
+        println!("{}", serde_json::to_string_pretty(&course.all_lessons())?);
+        return Ok(());
     }
+    // A translation that departs from its original, or a lesson missing from a language, is not
+    // an error while serving (the page shows the original and says so), but a course is not
+    // finished with one.
+    for p in course.problems() {
+        eprintln!("{p}");
+    }
+    anyhow::ensure!(course.problems().is_empty(), "{} problem(s) in translations", course.problems().len());
+    let missing = course.missing_translations();
+    for m in &missing {
+        eprintln!("{m}");
+    }
+    anyhow::ensure!(missing.is_empty(), "{} lesson(s) lack a translation", missing.len());
+    let langs = course.languages().join(", ");
+    println!("{}: {} lessons in {langs}, all valid", dir.display(), course.lessons().len());
     Ok(())
 }
 
@@ -320,6 +339,9 @@ async fn serve(
         }
     };
     let lessons = course.lessons().len();
+    for p in course.problems() {
+        tracing::warn!("{p} (the original is served in its place)");
+    }
     if let Some(token) = &flags.teacher_token {
         anyhow::ensure!(token.len() >= 8, "--teacher-token must have at least 8 characters");
     }
@@ -329,6 +351,7 @@ async fn serve(
         access_code: flags.access_code,
         max_students: flags.max_students,
         title: flags.title,
+        lang: flags.lang,
         teacher_token: flags.teacher_token,
         allowed_origins,
         ..Default::default()

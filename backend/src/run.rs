@@ -2,8 +2,11 @@
 //! life), its stdin, its stdout/stderr streamed to the page with a cap, the wall-clock limit,
 //! ending every process from the host when asking does not work, and its `Exit`, always last.
 
+use crate::sandbox::capture::Seen;
+use crate::sandbox::record::Recorded;
+use crate::sandbox::tftp::trace::CompanionTrace;
 use crate::sandbox::{RunEvent, RunIo, Sandbox};
-use shared::wire::{ExitInfo, ServerMsg, Stream};
+use shared::wire::{EndReason, ExitInfo, Recording, ServerMsg, Stream};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -223,7 +226,8 @@ pub async fn drive(
     ctl: Arc<RunCtl>,
 ) {
     let started = Instant::now();
-    let RunIo { stdin, stdout, stderr, mut events } = io;
+    let RunIo { stdin, stdout, stderr, mut events, packets, activity } = io;
+    let recordings = forward_recordings(id, packets, activity, &out);
     let limits = sandbox.limits().clone();
     let cap = Arc::new(OutputCap {
         left: AtomicUsize::new(limits.output_bytes),
@@ -233,12 +237,16 @@ pub async fn drive(
     let pumps = [(stdout, Stream::Stdout), (stderr, Stream::Stderr)]
         .map(|(p, stream)| tokio::spawn(pump(p, id, stream, out.clone(), cap.clone())));
     let feeder = tokio::spawn(feed_stdin(stdin, stdin_rx));
+    // The companion TFTP server's packets are drawn under the newest run.
+    let tracer = sandbox.trace_companion(id).map(|trace| tokio::spawn(pass_trace(trace, id, out.clone())));
 
     let before = sandbox.counters();
     let deadline = tokio::time::Instant::from_std(started + Duration::from_secs(limits.wall_secs));
     let mut stops = ctl.subscribe();
     let mut ending = Ending::default();
     let mut reason = None;
+    // The same reason as data, for the page's own words.
+    let mut why: Option<EndReason> = None;
     // A run's CPU, all its processes together, as the host sees it: its budget is twice one
     // process's limit, so forking cannot buy more (RLIMIT_CPU counts one process).
     let budget_ms = limits.cpu_secs * 2000;
@@ -259,6 +267,9 @@ pub async fn drive(
                 Some(RunEvent::Exit { code, signal, cpu_ms }) => break (code, signal, cpu_ms),
                 Some(RunEvent::Failed(message)) => {
                     feeder.abort();
+                    tracer.iter().for_each(|t| t.abort());
+                    sandbox.finish_packets(id).await;
+                    recordings.iter().for_each(|r| r.abort());
                     let _ = out.send(ServerMsg::Error { run_id: Some(id), message }).await;
                     return;
                 }
@@ -273,6 +284,7 @@ pub async fn drive(
             },
             _ = tokio::time::sleep_until(deadline), if !ending.killing => {
                 reason = Some(format!("wall-clock limit of {} s reached", limits.wall_secs));
+                why = Some(EndReason::WallClock { secs: limits.wall_secs });
                 ending.kill(&sandbox, id).await;
             }
             _ = watch_cpu.tick(), if !ending.killing && ctl.pid() != 0 => {
@@ -290,6 +302,7 @@ pub async fn drive(
                             "CPU time limit of {} s for the run reached (all its processes together)",
                             budget_ms / 1000
                         ));
+                        why = Some(EndReason::CpuTime { secs: budget_ms / 1000 });
                         ending.kill(&sandbox, id).await;
                     }
                 }
@@ -301,6 +314,11 @@ pub async fn drive(
                     Some(Stop::Page(_)) | None => {}
                     Some(other) => {
                         reason = other.reason().or(reason);
+                        why = match other {
+                            Stop::Teacher => Some(EndReason::Teacher),
+                            Stop::Left => Some(EndReason::PageClosed),
+                            _ => why,
+                        };
                         ending.kill(&sandbox, id).await;
                     }
                 }
@@ -309,6 +327,7 @@ pub async fn drive(
                 if ending.killing {
                     tracing::warn!(run = id, "the sandbox's helper did not end a run within {GRACE:?}: ending the sandbox from the host");
                     sandbox.close().await;
+                    why = Some(EndReason::SandboxRestarted);
                     reason = Some(
                         "it did not end when asked (the sandbox's helper was stopped or killed), so classbook ended \
                          every program of yours and restarted your sandbox"
@@ -322,14 +341,15 @@ pub async fn drive(
     };
     let after = sandbox.counters();
     if reason.is_none() {
-        reason = if signal == Some(libc::SIGXCPU) {
-            Some(format!("CPU time limit of {} s reached", limits.cpu_secs))
+        (reason, why) = if signal == Some(libc::SIGXCPU) {
+            (Some(format!("CPU time limit of {} s reached", limits.cpu_secs)), Some(EndReason::CpuTime { secs: limits.cpu_secs }))
         } else if signal == Some(libc::SIGKILL) && after.oom_kills > before.oom_kills {
-            Some(format!("out of memory: the limit is {} MiB", limits.memory_bytes >> 20))
+            let mib = limits.memory_bytes >> 20;
+            (Some(format!("out of memory: the limit is {mib} MiB")), Some(EndReason::Memory { mib }))
         } else if code != Some(0) && after.pid_limit_hits > before.pid_limit_hits {
-            Some(format!("process limit of {} reached", limits.nproc))
+            (Some(format!("process limit of {} reached", limits.nproc)), Some(EndReason::Processes { max: limits.nproc }))
         } else {
-            None
+            (None, None)
         };
     }
     // Every process of the run is gone now, so its pipes end: wait for the last output.
@@ -337,9 +357,24 @@ pub async fn drive(
         let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
     }
     feeder.abort();
+    // The run's last packets and recorded events go before its Exit.
+    sandbox.finish_packets(id).await;
+    // Nothing of the run may follow its Exit: what is not passed on within 2 s is dropped.
+    for mut r in recordings {
+        if tokio::time::timeout(Duration::from_secs(2), &mut r).await.is_err() {
+            r.abort();
+            // A task aborted while running on another thread may still finish the send it is
+            // in: it has really stopped only when its handle says so.
+            let _ = r.await;
+        }
+    }
     // The companion TFTP server's last packets of this run go before its Exit.
-    for msg in sandbox.finish_companion_trace(id).await {
-        let _ = out.send(msg).await;
+    sandbox.finish_companion_trace(id).await;
+    if let Some(mut tracer) = tracer {
+        if tokio::time::timeout(Duration::from_secs(2), &mut tracer).await.is_err() {
+            tracer.abort();
+            let _ = tracer.await;
+        }
     }
     let exit = ExitInfo {
         run_id: id,
@@ -350,8 +385,60 @@ pub async fn drive(
         wall_ms: started.elapsed().as_millis() as u64,
         truncated: cap.truncated.load(Ordering::SeqCst),
         reason,
+        why,
     };
     let _ = out.send(ServerMsg::Exit(exit)).await;
+}
+
+/// Passes the companion's packets of run `id` to the page as they come, until the run is
+/// finished (`Sandbox::finish_companion_trace`).
+async fn pass_trace(mut trace: CompanionTrace, id: u32, out: mpsc::Sender<ServerMsg>) {
+    while let Some(event) = trace.recv().await {
+        if out.send(ServerMsg::Trace { run_id: id, event }).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Carries the run's recordings to its page: the loopback's packets and what the program
+/// recorded about itself. The one place these sandbox events become page messages. Each ends
+/// when its recording closes (or the page is gone); both queues are bounded by the sandbox.
+fn forward_recordings(
+    id: u32,
+    packets: Option<mpsc::Receiver<Seen>>,
+    activity: Option<mpsc::Receiver<Recorded>>,
+    out: &mpsc::Sender<ServerMsg>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    if let Some(mut packets) = packets {
+        let out = out.clone();
+        tasks.push(tokio::spawn(async move {
+            while let Some(seen) = packets.recv().await {
+                let msg = match seen {
+                    Seen::Packet(packet) => ServerMsg::Packet { run_id: id, packet },
+                    Seen::Cut { shown, not_shown } => ServerMsg::RecordingCut { run_id: id, what: Recording::Packets, shown, not_shown },
+                };
+                if out.send(msg).await.is_err() {
+                    return;
+                }
+            }
+        }));
+    }
+    if let Some(mut activity) = activity {
+        let out = out.clone();
+        tasks.push(tokio::spawn(async move {
+            while let Some(recorded) = activity.recv().await {
+                let msg = match recorded {
+                    Recorded::Event(event) => ServerMsg::Activity { run_id: id, event },
+                    Recorded::Cut { shown, not_shown } => ServerMsg::RecordingCut { run_id: id, what: Recording::Activity, shown, not_shown },
+                };
+                if out.send(msg).await.is_err() {
+                    return;
+                }
+            }
+        }));
+    }
+    tasks
 }
 
 /// CPU so far of the run whose pid in the sandbox is `pid` (a read of the host's /proc).

@@ -8,6 +8,7 @@ mod roster;
 
 pub use roster::{LiveRun, LiveStudent};
 
+mod exercise_check;
 mod tftp_check;
 
 use crate::app::App;
@@ -16,7 +17,7 @@ use crate::run::{Phase, RunCtl, Slots, StdinCmd, Stop};
 use crate::sandbox::{valid_file_name, Sandbox, MAX_RUN_FILES};
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
-use shared::course::TftpServerCheck;
+use shared::course::{Runtime, TftpServerCheck};
 use shared::wire::{ClientMsg, Refusal, RunRequest, ServerMsg, Signal};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -32,6 +33,12 @@ pub const OUTBOX: usize = 256;
 pub const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Pages one student may have connected at once (tabs, a second device).
 pub const MAX_PAGES: usize = 4;
+
+/// What a `SaveCode` or `SaveOutput` brings.
+enum Work {
+    Code(String),
+    Output(String),
+}
 
 /// This connection's runs, from the moment each is asked for until it has exited.
 type Runs = Arc<Mutex<HashMap<u32, Arc<RunCtl>>>>;
@@ -54,6 +61,9 @@ pub struct Shared {
     presence: Mutex<roster::Presence>,
     /// Rate limits: runs, and every message.
     buckets: Mutex<(Bucket, Bucket)>,
+    /// Set when the session is closed for good (the teacher removed the student, or a restore
+    /// gave its token to another student): every connection of the session closes.
+    removed: tokio::sync::watch::Sender<bool>,
 }
 
 impl Shared {
@@ -87,6 +97,7 @@ impl Sessions {
                     conns: Default::default(),
                     presence: Default::default(),
                     buckets: Mutex::new((Bucket::full(class.run_rate), Bucket::full(class.message_rate))),
+                    removed: tokio::sync::watch::Sender::new(false),
                 })
             })
             .clone();
@@ -182,6 +193,7 @@ async fn connection(socket: WebSocket, app: Arc<App>, token: Option<String>, fro
         Ok(attached) => attached,
         Err(reason) => return refuse(out, writer, reason).await,
     };
+    let mut removed = shared.removed.subscribe();
     let mut session = Session { id: id.clone(), app, out, shared, conn, runs };
     session.send(ServerMsg::Hello { session: id.clone() }).await;
     let mut stopped = false;
@@ -196,6 +208,9 @@ async fn connection(socket: WebSocket, app: Arc<App>, token: Option<String>, fro
                 }
             },
             _ = stopping.wait_for(|s| *s) => { stopped = true; break }
+            // Removed, or its token restored to another student: let the page read what it
+            // was told, then close.
+            _ = removed.wait_for(|r| *r) => { stopped = true; break }
             // The page stopped reading (or the socket broke): this connection is over.
             _ = &mut writer => { writer_gone = true; break }
         };
@@ -246,7 +261,13 @@ impl Session {
             if shared.connected() || shared.epoch.load(Ordering::SeqCst) != epoch {
                 return; // the student came back
             }
-            app.sessions.0.lock().expect("sessions poisoned").remove(&id);
+            {
+                // Only this session: the teacher may have removed it and the page joined anew.
+                let mut all = app.sessions.0.lock().expect("sessions poisoned");
+                if all.get(&id).is_some_and(|s| Arc::ptr_eq(s, &shared)) {
+                    all.remove(&id);
+                }
+            }
             let sandbox = shared.sandbox.lock().await.take();
             if let Some(sandbox) = sandbox {
                 sandbox.close().await;
@@ -274,22 +295,29 @@ impl Session {
         };
         let run_id = match &msg {
             ClientMsg::Run(r) => Some(r.run_id),
+            ClientMsg::Check { run_id, .. } | ClientMsg::CheckTftp { run_id, .. } => Some(*run_id),
             ClientMsg::Stdin { run_id, .. } | ClientMsg::CloseStdin { run_id } | ClientMsg::Signal { run_id, .. } => Some(*run_id),
             _ => None,
         };
-        if let Err(why) = self.within_rate(matches!(msg, ClientMsg::Run(_))) {
+        let is_run = matches!(msg, ClientMsg::Run(_) | ClientMsg::Check { .. } | ClientMsg::CheckTftp { .. });
+        if let Err(why) = self.within_rate(is_run) {
             return self.error(run_id, why).await;
         }
         self.shared.presence.lock().expect("presence poisoned").touch();
         match msg {
             ClientMsg::Run(req) => {
                 let id = req.run_id;
-                if let Err(e) = self.start_run(req, None).await {
+                if let Err(e) = self.start_run(req, Special::Run).await {
                     self.error(Some(id), e.to_string()).await;
                 }
             }
             ClientMsg::CheckTftp { run_id, lesson, cell, code } => {
                 if let Err(e) = self.check_tftp(run_id, &lesson, &cell, code).await {
+                    self.error(Some(run_id), e.to_string()).await;
+                }
+            }
+            ClientMsg::Check { run_id, lesson, cell, code } => {
+                if let Err(e) = self.check_exercise(run_id, lesson, cell, code).await {
                     self.error(Some(run_id), e.to_string()).await;
                 }
             }
@@ -299,15 +327,33 @@ impl Session {
             }
             ClientMsg::ExerciseResult { lesson, cell, passed } => {
                 // Only exercises of the course being served: made-up names never reach the grid.
-                let course = self.app.course();
-                let exists = course.lesson(&lesson).is_some_and(|l| l.cells().any(|c| c.id == cell && c.exercise.is_some()));
-                if !exists {
-                    let (lesson, cell): (String, String) = (lesson.chars().take(64).collect(), cell.chars().take(64).collect());
-                    return self.error(None, format!("no exercise '{cell}' in lesson '{lesson}'")).await;
+                if let Err(why) = self.known_cell(&lesson, &cell, true) {
+                    return self.error(None, why).await;
+                }
+                // A server exercise's verdict is the server's own (recorded at its Check), so
+                // a page cannot claim one.
+                let on_server = self.app.course().lesson(&lesson).and_then(|l| l.cells().find(|c| c.id == cell)).is_some_and(|c| c.runtime == Runtime::Server);
+                if on_server {
+                    return self.error(None, format!("exercise '{cell}' is checked on the server, which records its result itself")).await;
                 }
                 if let Err(e) = self.app.class.db.record_attempt(self.shared.student, &lesson, &cell, passed).await {
                     tracing::error!("cannot record an exercise result: {e:#}");
                     self.error(None, format!("your result was not saved: {e:#}")).await;
+                }
+            }
+            ClientMsg::SaveCode { lesson, cell, code } => self.save_work(lesson, cell, Work::Code(code)).await,
+            ClientMsg::SaveOutput { lesson, cell, output } => self.save_work(lesson, cell, Work::Output(output)).await,
+            ClientMsg::RaiseHand { raised } => {
+                if let Err(e) = self.app.class.db.set_hand(self.shared.student, raised).await {
+                    self.error(None, format!("your hand was not raised: {e:#}")).await;
+                }
+            }
+            ClientMsg::SolutionOpened { lesson, cell } => {
+                if let Err(why) = self.known_cell(&lesson, &cell, true) {
+                    return self.error(None, why).await;
+                }
+                if let Err(e) = self.app.class.db.solution_opened(self.shared.student, &lesson, &cell).await {
+                    tracing::error!("cannot record an opened solution: {e:#}");
                 }
             }
             ClientMsg::Stdin { run_id, data } => self.stdin(run_id, StdinCmd::Data(data)).await,
@@ -322,6 +368,39 @@ impl Session {
                     Signal::Terminate => Stop::Page(libc::SIGTERM),
                     Signal::Kill => Stop::Kill,
                 });
+            }
+        }
+    }
+
+    /// Whether `lesson` of the course being served has a cell `cell` (an exercise, when
+    /// `exercise`): made-up names never reach the class database.
+    fn known_cell(&self, lesson: &str, cell: &str, exercise: bool) -> Result<(), String> {
+        let course = self.app.course();
+        let exists = course.lesson(lesson).is_some_and(|l| l.cells().any(|c| c.id == cell && (!exercise || c.exercise.is_some())));
+        if exists {
+            return Ok(());
+        }
+        let (lesson, cell): (String, String) = (lesson.chars().take(64).collect(), cell.chars().take(64).collect());
+        Err(format!("no {} '{cell}' in lesson '{lesson}'", if exercise { "exercise" } else { "cell" }))
+    }
+
+    /// Keeps the student's code or output of a lesson cell (`class::work`, bounded).
+    async fn save_work(&self, lesson: String, cell: String, work: Work) {
+        if let Err(why) = self.known_cell(&lesson, &cell, false) {
+            return self.error(None, why).await;
+        }
+        let db = &self.app.class.db;
+        let student = self.shared.student;
+        let saved = match &work {
+            Work::Code(code) => db.save_code(student, &lesson, &cell, code).await,
+            Work::Output(output) => db.save_output(student, &lesson, &cell, output).await,
+        };
+        match saved {
+            Ok(Ok(())) => {}
+            Ok(Err(refused)) => self.send(ServerMsg::WorkRefused { lesson, cell, message: refused.to_string() }).await,
+            Err(e) => {
+                tracing::error!("cannot keep a student's work: {e:#}");
+                self.send(ServerMsg::WorkRefused { lesson, cell, message: format!("the class database failed: {e:#}") }).await
             }
         }
     }
@@ -367,10 +446,29 @@ impl Session {
         let entry = found.file.clone().unwrap_or_else(|| format!("{}.py", found.id));
         let files = vec![shared::wire::FileSpec { name: entry.clone(), text: code }];
         let req = RunRequest { run_id, files, entry, args: Vec::new(), watch_listen: true };
-        self.start_run(req, Some(spec)).await
+        self.start_run(req, Special::Tftp { spec, lesson: lesson.to_string(), cell: cell.to_string() }).await
     }
 
-    async fn start_run(&mut self, req: RunRequest, tftp: Option<TftpServerCheck>) -> anyhow::Result<()> {
+    /// A server exercise of the course: the student's code as the cell's file, the course's
+    /// checks after it (see `exercise_check`); the verdict is recorded here, not by the page.
+    async fn check_exercise(&mut self, run_id: u32, lesson: String, cell: String, code: String) -> anyhow::Result<()> {
+        let course = self.app.course();
+        let found = course.lesson(&lesson).and_then(|l| l.cells().find(|c| c.id == cell).cloned());
+        let Some(found) = found else { anyhow::bail!("no cell '{cell}' in lesson '{lesson}'") };
+        let Some(exercise) = found.exercise.as_ref().filter(|e| e.tftp_server.is_none()) else {
+            anyhow::bail!("cell '{cell}' of lesson '{lesson}' is not an exercise checked by its checks");
+        };
+        if found.runtime != Runtime::Server {
+            anyhow::bail!("exercise '{cell}' runs in the browser, not on the server");
+        }
+        let checks = exercise.check.clone();
+        let entry = found.file.clone().unwrap_or_else(|| format!("{}.py", found.id));
+        let files = vec![shared::wire::FileSpec { name: entry.clone(), text: code }];
+        let req = RunRequest { run_id, files, entry, args: Vec::new(), watch_listen: false };
+        self.start_run(req, Special::Check { checks, lesson, cell }).await
+    }
+
+    async fn start_run(&mut self, req: RunRequest, special: Special) -> anyhow::Result<()> {
         let id = req.run_id;
         if !valid_file_name(&req.entry) || !req.entry.ends_with(".py") {
             anyhow::bail!("entry '{}' must be a plain file name ending in .py", req.entry);
@@ -403,20 +501,27 @@ impl Session {
                 if let Some(stop) = ctl.stopping() {
                     return Err(crate::run::queued_stop(&stop));
                 }
-                if let Some(spec) = tftp {
-                    ctl.set_phase(Phase::Running);
-                    let check = tftp_check::check(sandbox, id, files, &req.entry, spec.port, stdin_rx, out.clone(), ctl.clone());
-                    return check.await.map_err(|e| format!("{e:#}"));
+                match special {
+                    Special::Run => {}
+                    Special::Tftp { spec, lesson, cell } => {
+                        ctl.set_phase(Phase::Running);
+                        let check = tftp_check::check(sandbox, id, files, &req.entry, spec.port, stdin_rx, out.clone(), ctl.clone());
+                        let passed = check.await.map_err(|e| format!("{e:#}"))?;
+                        return record(&app, &shared, &out, &lesson, &cell, passed).await;
+                    }
+                    Special::Check { checks, lesson, cell } => {
+                        ctl.set_phase(Phase::Running);
+                        let check = exercise_check::check(sandbox, id, files, &req.entry, &checks, stdin_rx, out.clone(), ctl.clone());
+                        let report = check.await.map_err(|e| format!("{e:#}"))?;
+                        return record(&app, &shared, &out, &lesson, &cell, report.passed).await;
+                    }
                 }
                 let io = sandbox
                     .spawn(id, &files, &req.entry, &req.args, req.watch_listen)
                     .await
                     .map_err(|e| format!("{e:#}"))?;
                 ctl.set_phase(Phase::Running);
-                // The companion TFTP server's packets are drawn under the newest run.
-                sandbox.trace_companion(id, out.clone());
                 crate::run::drive(sandbox.clone(), id, io, stdin_rx, out.clone(), ctl.clone()).await;
-                sandbox.untrace_companion(id);
                 Ok(())
             }
             .await;
@@ -428,6 +533,22 @@ impl Session {
         });
         Ok(())
     }
+}
+
+/// What a run is for: a program, or the check of an exercise whose verdict the server records.
+enum Special {
+    Run,
+    Tftp { spec: TftpServerCheck, lesson: String, cell: String },
+    Check { checks: String, lesson: String, cell: String },
+}
+
+/// Records the server's own verdict of an exercise as an attempt in the class database.
+async fn record(app: &App, shared: &Shared, out: &mpsc::Sender<ServerMsg>, lesson: &str, cell: &str, passed: bool) -> Result<(), String> {
+    if let Err(e) = app.class.db.record_attempt(shared.student, lesson, cell, passed).await {
+        tracing::error!("cannot record an exercise result: {e:#}");
+        let _ = out.send(ServerMsg::Error { run_id: None, message: format!("your result was not saved: {e:#}") }).await;
+    }
+    Ok(())
 }
 
 /// The session's sandbox, started on first use and again if it ended; never for a session

@@ -515,3 +515,64 @@ async fn runs_beyond_the_rate_limit_get_a_clear_error() {
     .await;
     assert_eq!(students[0]["online"], true);
 }
+
+/// A server exercise's check through the real WebSocket and sandbox: its `Checked` and exit.
+async fn check_on_server(c: &mut Client, run_id: u32, lesson: &str, cell: &str, code: &str) -> (shared::check::CheckReport, String) {
+    let msg = ClientMsg::Check { run_id, lesson: lesson.into(), cell: cell.into(), code: code.into() };
+    c.send(&msg).await;
+    let (mut report, mut output) = (None, String::new());
+    loop {
+        match c.recv().await {
+            ServerMsg::Output { run_id: r, data, .. } if r == run_id => output.push_str(&data),
+            ServerMsg::Checked { run_id: r, report: got } if r == run_id => report = Some(got),
+            ServerMsg::Exit(e) if e.run_id == run_id => break,
+            ServerMsg::Error { run_id: Some(r), message } if r == run_id => panic!("check failed to run: {message}"),
+            _ => {}
+        }
+    }
+    (report.expect("a Checked before the Exit"), output)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_exercise_is_judged_by_the_server_and_not_by_what_it_prints() {
+    let server = start(Setup::default()).await;
+    let t = token(9);
+    join(server.addr, &t, "Zhao", None).await;
+    let mut c = Client::connect_to(server.addr, &t).await;
+    let key = "udp-chat/udp-sum";
+    let grid = || async { teacher_get(server.addr, "/api/teacher/progress").await["students"][0]["results"][key].clone() };
+
+    // Printing the check marks passes nothing: the checks did not run (nothing to import).
+    let (forged, output) = check_on_server(&mut c, 1, "udp-chat", "udp-sum", "print(\"\u{2714} 我写完了\")\n").await;
+    assert!(output.contains("\u{2714} 我写完了"), "the program's own output still shows: {output}");
+    assert!(!forged.passed, "{forged:?}");
+    assert_eq!(forged.results.len(), 4, "every check is reported: {forged:?}");
+    assert!(forged.results.iter().all(|r| r.status == shared::check::Status::NotRun), "{forged:?}");
+    assert!(forged.error.as_deref().unwrap_or("").contains("ImportError"), "{forged:?}");
+    // The page cannot claim a pass for a server exercise either.
+    c.send(&ClientMsg::ExerciseResult { lesson: "udp-chat".into(), cell: "udp-sum".into(), passed: true }).await;
+    let err = next_matching(&mut c, |m| match m {
+        ServerMsg::Error { run_id: None, message } => Some(message),
+        _ => None,
+    })
+    .await;
+    assert!(err.contains("checked on the server"), "{err}");
+    assert_eq!(grid().await, "tried", "the forged check is recorded as an attempt that did not pass");
+
+    // A missing colon: the student's SyntaxError, not an error of the checks.
+    let broken = "import socket\n\ndef serve(port, count)\n    pass\n";
+    let (syntax, output) = check_on_server(&mut c, 2, "udp-chat", "udp-sum", broken).await;
+    let error = syntax.error.clone().unwrap_or_default();
+    assert!(!syntax.passed && error.contains("SyntaxError") && !error.contains("NameError"), "{syntax:?}");
+    assert!(output.contains("SyntaxError"), "the student's error is shown as python3 shows it: {output}");
+
+    // A real solution passes, and the server records it.
+    let course = Course::load(None).unwrap();
+    let cell = course.lesson("udp-chat").unwrap().cells().find(|c| c.id == "udp-sum").unwrap().clone();
+    let solution = cell.exercise.unwrap().solution.unwrap();
+    let (good, _) = check_on_server(&mut c, 3, "udp-chat", "udp-sum", &solution).await;
+    assert!(good.passed && good.error.is_none(), "{good:?}");
+    eventually("the server's pass in the grid", || async { (grid().await == "passed").then_some(()) }).await;
+    c.close().await;
+    server.shut_down().await;
+}

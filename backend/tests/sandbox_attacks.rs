@@ -206,7 +206,7 @@ try:
 except OSError as e:
     print("stopped after", children, "forks:", e.__class__.__name__)
 "#).await;
-    assert!(says(&out, "stopped after"), "{}", out.combined);
+    assert!(says(&out, "stopped after"), "{} {:?}", out.combined, out.exit);
     let n: usize = out.stdout.split_whitespace().nth(2).unwrap().parse().unwrap();
     assert!(n < 300, "{n} processes");
     // The run's leftovers are gone: a new run can fork again.

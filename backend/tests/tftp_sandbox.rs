@@ -139,6 +139,18 @@ async fn the_tftp_server_exercise_passes_its_solution_and_rejects_wrong_servers(
     assert!(cases.len() == 4 && cases.iter().all(|c| !c.1 && c.2.contains("did not bind")), "{cases:?}");
     let (cases, _) = check(&mut client, 5, "raise SystemExit('端口被占用')\n").await;
     assert!(cases.len() == 4 && cases.iter().all(|c| !c.1 && c.2.ends_with("before it bound a UDP socket: 端口被占用")), "{cases:?}");
+    // The lesson's unfinished starter code binds but never answers: the check says so after
+    // the first request's retries instead of waiting out every case, and what the server
+    // printed reaches the page meanwhile.
+    let started = std::time::Instant::now();
+    let (cases, out) = check(&mut client, 6, &cell.code).await;
+    let took = started.elapsed();
+    println!("tftp check of the starter code: {} ms", took.as_millis());
+    assert!(took < std::time::Duration::from_secs(12), "took {took:?}");
+    assert!(cases.len() == 4 && cases.iter().all(|c| !c.1), "{cases:?}");
+    assert!(cases[0].2.contains("did not answer the read request"), "{cases:?}");
+    assert!(cases[1..].iter().all(|c| c.2.starts_with("not run")), "{cases:?}");
+    assert!(out.stdout.contains("请求 1 "), "the server's own output: {}", out.combined);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,14 +1,14 @@
 //! The companion's packet trace on its way to a page (`sandbox::tftp::trace::Relay`), fed by a
-//! real TFTP server on loopback: bounded whatever the page does, cut once, never waited for.
+//! real TFTP server on loopback: bounded whatever the pages do, cut once, never waited for.
 
-use classbook::sandbox::tftp::trace::{Relay, MAX_PENDING, MAX_TRACE_EVENTS, TRACE_CHANNEL};
+use classbook::sandbox::tftp::trace::{CompanionTrace, Relay, MAX_PENDING, MAX_TRACE_EVENTS, TRACE_CHANNEL};
 use classbook_tftp::{Server, ServerConfig, TraceSink};
-use shared::wire::ServerMsg;
+use shared::trace::PacketTrace;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 /// A read-only server of the course's TFTP files, traced into a relay; stops when `_stop` drops.
 struct Traced {
@@ -43,72 +43,62 @@ async fn missing_file_requests(server: SocketAddr, count: usize) {
     }
 }
 
-fn cut_notes(messages: &[ServerMsg]) -> Vec<String> {
-    messages
-        .iter()
-        .filter_map(|m| match m {
-            ServerMsg::Trace { event, .. } if event.opcode == "CUT" => Some(event.note.clone().unwrap_or_default()),
-            _ => None,
-        })
-        .collect()
+fn cut_notes(events: &[PacketTrace]) -> Vec<String> {
+    events.iter().filter(|e| e.opcode == "CUT").map(|e| e.note.clone().unwrap_or_default()).collect()
 }
 
-fn drain(page: &mut mpsc::Receiver<ServerMsg>) -> Vec<ServerMsg> {
-    std::iter::from_fn(|| page.try_recv().ok()).collect()
+/// Everything a run's trace queue holds once its run is finished (the queue then ends).
+async fn drain(trace: &mut CompanionTrace) -> Vec<PacketTrace> {
+    let mut events = Vec::new();
+    while let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(5), trace.recv()).await {
+        events.push(event);
+    }
+    events
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_page_that_does_not_read_holds_up_neither_the_server_nor_the_run_and_is_told_of_the_cut_once() {
+async fn runs_whose_pages_do_not_read_hold_up_neither_the_server_nor_each_other_and_are_told_of_the_cut_once() {
     let server = traced_server().await;
-    // A page whose queue holds 4 messages and which never reads.
-    let (out, mut page) = mpsc::channel::<ServerMsg>(4);
-    server.relay.follow(1, out.clone());
+    // Run 1's page reads nothing while its whole trace comes: 2,000 packets and the cap's notice.
+    let mut run_1 = server.relay.follow(1);
     missing_file_requests(server.addr, MAX_TRACE_EVENTS).await;
-    // Run 1's trace is held for the page: 2,000 packets and the cap's notice, no more.
-    server.relay.follow(2, out.clone());
+    // Run 1 ends (every packet traced so far is taken in) with its trace unread; run 2 comes
+    // while run 1's trace fills what the relay holds: it is cut at once, and told so once.
+    server.relay.finish(1).await;
+    let mut run_2 = server.relay.follow(2);
     missing_file_requests(server.addr, 100).await;
 
     let started = Instant::now();
-    let rest_of_2 = server.relay.finish(2).await;
-    let rest_of_1 = server.relay.finish(1).await;
+    server.relay.finish(2).await;
+    server.relay.finish(1).await;
     assert!(started.elapsed() < Duration::from_millis(1500), "finishing took {:?}", started.elapsed());
 
-    // Run 2 came while run 1's trace filled the queue: cut at once, and told so once.
-    assert!(rest_of_2.len() <= 5, "{} messages", rest_of_2.len());
-    let notes = cut_notes(&rest_of_2);
-    assert_eq!(notes.len(), 1, "{notes:?}");
-    assert!(notes[0].contains("the page did not read them in time") && notes[0].contains("more were not drawn"), "{}", notes[0]);
-    assert!(matches!(rest_of_2.last(), Some(ServerMsg::Trace { event, .. }) if event.opcode == "CUT"));
+    let of_2 = drain(&mut run_2).await;
+    let notes = cut_notes(&of_2);
+    assert_eq!(of_2.len(), 1, "{of_2:?}");
+    assert!(notes[0].contains("the page did not read them in time") && notes[0].contains("200 more were not drawn"), "{}", notes[0]);
 
-    // Run 1 lost nothing: what the page got plus what is handed back is its whole trace.
-    let sent = drain(&mut page);
-    assert_eq!(sent.len(), 4);
-    let all_of_1: Vec<ServerMsg> = sent.into_iter().chain(rest_of_1).collect();
-    assert_eq!(all_of_1.len(), MAX_PENDING);
-    assert!(all_of_1.iter().all(|m| matches!(m, ServerMsg::Trace { run_id: 1, .. })));
-    assert_eq!(cut_notes(&all_of_1), [format!("trace cut after {MAX_TRACE_EVENTS} packets; the transfer goes on")]);
+    // Run 1 lost nothing: its whole trace, the cap's notice last.
+    let of_1 = drain(&mut run_1).await;
+    assert_eq!(of_1.len(), MAX_PENDING);
+    assert_eq!(cut_notes(&of_1), [format!("trace cut after {MAX_TRACE_EVENTS} packets; the transfer goes on")]);
+    assert_eq!(of_1.last().map(|e| e.opcode.as_str()), Some("CUT"));
 
-    // Finished runs are forgotten: later packets go nowhere.
+    // Taken packets free the relay's room: a new run is drawn again, and finished runs get nothing.
+    let mut run_3 = server.relay.follow(3);
     missing_file_requests(server.addr, 10).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(drain(&mut page).is_empty());
+    server.relay.finish(3).await;
+    assert_eq!(drain(&mut run_3).await.len(), 20);
+    assert!(drain(&mut run_1).await.is_empty() && drain(&mut run_2).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_packet_traced_before_a_run_finishes_reaches_its_page_in_order() {
     let server = traced_server().await;
-    let (out, mut page) = mpsc::channel::<ServerMsg>(256);
-    server.relay.follow(7, out);
+    let mut run = server.relay.follow(7);
     missing_file_requests(server.addr, 10).await;
-    let rest = server.relay.finish(7).await;
-    let all: Vec<ServerMsg> = drain(&mut page).into_iter().chain(rest).collect();
-    let shape: Vec<(u32, String)> = all
-        .iter()
-        .map(|m| match m {
-            ServerMsg::Trace { run_id, event } => (*run_id, format!("{} {}", event.from, event.opcode)),
-            other => panic!("not a trace: {other:?}"),
-        })
-        .collect();
-    let want: Vec<(u32, String)> = (0..10).flat_map(|_| [(7, "client RRQ".to_string()), (7, "server ERROR".to_string())]).collect();
+    server.relay.finish(7).await;
+    let shape: Vec<String> = drain(&mut run).await.iter().map(|e| format!("{} {}", e.from, e.opcode)).collect();
+    let want: Vec<String> = (0..10).flat_map(|_| ["client RRQ".to_string(), "server ERROR".to_string()]).collect();
     assert_eq!(shape, want);
 }

@@ -2,6 +2,7 @@
 //! `fetch` helper every other request (joining, the teacher endpoints) goes through.
 
 use serde::de::DeserializeOwned;
+use crate::i18n::Lang;
 use shared::course::{Lesson, LessonSummary};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -76,10 +77,12 @@ async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, String> {
     fetch_json("GET", url, None, None).await.map_err(|e| e.to_string())
 }
 
-pub async fn lessons() -> Result<Vec<LessonSummary>, String> {
-    get_json("/api/lessons").await
+/// The lesson list, titles in `lang` where the course has them.
+pub async fn lessons(lang: Lang) -> Result<Vec<LessonSummary>, String> {
+    get_json(&format!("/api/lessons?lang={}", lang.code())).await
 }
 
-pub async fn lesson(id: &str) -> Result<Lesson, String> {
-    get_json(&format!("/api/lessons/{}", js_sys::encode_uri_component(id))).await
+/// Lesson `id` in `lang`, or in the course's first language (its `lang` says so).
+pub async fn lesson(id: &str, lang: Lang) -> Result<Lesson, String> {
+    get_json(&format!("/api/lessons/{}?lang={}", js_sys::encode_uri_component(id), lang.code())).await
 }

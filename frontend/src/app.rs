@@ -24,9 +24,16 @@ pub fn App() -> impl IntoView {
     let student = move || !class::is_teacher(&route.get());
     view! {
         <header class="top">
-            <a class="brand" href="#/">{move || tr("app")}</a>
-            <EngineStatus/>
-            <Show when=student><ServerStatus/><class::NameButton/></Show>
+            <a class="brand" href="#/" title=move || tr("app")>
+                <span class="brand-name">"classbook"</span>
+                <span class="class-title" data-role="class-title">{move || class::title().get()}</span>
+            </a>
+            <Show when=student>
+                <a class="scratch-link" href="#/scratch" data-action="open-scratch" title=move || tr("scratch")>
+                    "✎"<span class="label">" "{move || tr("scratch")}</span>
+                </a>
+                <EngineStatus/><ServerStatus/><class::NameButton/><class::HandButton/>
+            </Show>
             <button class="lang" aria-label="language / 语言" data-action="language"
                 on:click=move |_| set_lang(if lang().get() == Lang::Zh { Lang::En } else { Lang::Zh })>
                 {move || tr("language")}
@@ -65,8 +72,8 @@ fn EngineStatus() -> impl IntoView {
         }
         .into_any(),
         browser::Engine::Ready { ms } => view! {
-            <div class="engine ready" role="status" data-engine="ready" title=format!("{ms:.0} ms")>
-                {move || tr("engine-ready")}
+            <div class="engine ready" role="status" data-engine="ready" title=move || format!("{} ({ms:.0} ms)", tr("engine-ready"))>
+                <span class="label">{move || tr("engine-ready")}</span>
             </div>
         }
         .into_any(),
@@ -84,16 +91,20 @@ fn ServerStatus() -> impl IntoView {
     let link = server::link();
     let refused = server::refused();
     move || {
-        let open = link.get() == server::Link::Open;
+        let state = link.get();
         let why = refused.get();
-        let text = move || match (&why, open) {
-            (_, true) => tr("server-open").to_string(),
-            (Some(r), false) => server::refusal_text(r),
-            (None, false) => tr("server-closed").to_string(),
+        // Not yet connected, or not joined yet, is no alarm: only a link that was lost is.
+        let (class, text) = match (&why, state) {
+            (_, server::Link::Open) => ("link open", tr("server-open").to_string()),
+            (Some(shared::wire::Refusal::JoinFirst), _) => ("link pending", tr("server-join-first").to_string()),
+            (Some(r), _) => ("link closed", server::refusal_text(r)),
+            (None, server::Link::Connecting) => ("link pending", tr("server-connecting").to_string()),
+            (None, server::Link::Closed) => ("link closed", tr("server-closed").to_string()),
         };
+        let title = text.clone();
         view! {
-            <div class=if open { "link open" } else { "link closed" } role="status" data-role="server-link">
-                {text}
+            <div class=class role="status" data-role="server-link" title=title>
+                <span class="label">{text}</span>
             </div>
         }
     }

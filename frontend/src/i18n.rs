@@ -14,11 +14,40 @@ thread_local! {
     static LANG: ArcRwSignal<Lang> = ArcRwSignal::new(initial());
 }
 
-/// The remembered choice, else Chinese: the course is written in Chinese.
+/// The student's remembered choice, else the browser's language (Chinese for a browser set
+/// to Chinese, English otherwise); the class's language replaces the latter once known.
 fn initial() -> Lang {
-    match crate::storage::get("lang").as_deref() {
-        Some("en") => Lang::En,
-        _ => Lang::Zh,
+    let chosen = crate::storage::get("lang");
+    let browser = || web_sys::window().and_then(|w| w.navigator().language());
+    match chosen.or_else(browser).as_deref().map(Lang::from_code) {
+        Some(l) => l,
+        None => Lang::Zh,
+    }
+}
+
+impl Lang {
+    /// `zh`, `zh-CN`, `zh-TW`… are Chinese; every other language tag gets English.
+    pub fn from_code(code: &str) -> Lang {
+        if code.to_ascii_lowercase().starts_with("zh") {
+            Lang::Zh
+        } else {
+            Lang::En
+        }
+    }
+
+    /// The code lessons and the server use (`?lang=`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+}
+
+/// The teacher set a language for the class: pages whose student chose none use it.
+pub fn follow_class(class_lang: Option<&str>) {
+    if let (None, Some(code)) = (crate::storage::get("lang"), class_lang) {
+        lang().set(Lang::from_code(code));
     }
 }
 
@@ -27,7 +56,7 @@ pub fn lang() -> ArcRwSignal<Lang> {
 }
 
 pub fn set_lang(l: Lang) {
-    crate::storage::set("lang", if l == Lang::En { "en" } else { "zh" });
+    crate::storage::set("lang", l.code());
     lang().set(l);
 }
 
@@ -38,11 +67,14 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("minutes", "分钟", "min"),
     ("exercises", "个练习", "exercises"),
     ("loading", "加载中…", "Loading…"),
+    ("lesson-not-translated", "这一课还没有中文版，下面是英文原文。", "This lesson is not in English yet: it is shown in Chinese."),
     ("run", "运行", "Run"),
     ("stop", "停止", "Stop"),
     ("send", "发送", "Send"),
     ("eof", "结束输入", "Close input"),
     ("input", "程序在等待输入", "The program waits for input"),
+    ("input-optional", "给程序的一行输入（程序读取时才用到）", "A line of input for the program (used when it reads)"),
+    ("give-input", "⌨ 输入", "⌨ Input"),
     ("prev", "上一课", "Previous"),
     ("next", "下一课", "Next"),
     ("scratch", "草稿", "Scratch"),
@@ -51,6 +83,9 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("engine-failed", "浏览器 Python 无法启动", "Browser Python failed to start"),
     ("server-open", "已连接班级服务器", "Connected to the class server"),
     ("server-closed", "未连接班级服务器，正在重试", "Not connected to the class server; retrying"),
+    ("server-connecting", "正在连接班级服务器…", "Connecting to the class server…"),
+    ("server-join-first", "加入课堂后连接服务器", "Connects once you join the class"),
+    ("scratch-runtime", "在哪里运行", "Runs in"),
     ("refused-join", "请先加入课堂，才能在服务器上运行程序", "Join the class first to run programs on the server"),
     ("refused-full", "课堂已满，老师可以调高人数上限", "The class is full; the teacher can raise the limit"),
     ("refused-new", "这台电脑最近加入的新同学太多，请一分钟后再试", "Too many new students from this computer lately; try again in a minute"),
@@ -61,7 +96,19 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("runs-server", "在班级服务器的沙箱中运行", "runs in the class server's sandbox"),
     ("exit-ok", "完成", "Done"),
     ("exit-code", "退出码", "exit code"),
-    ("exit-signal", "被信号终止", "killed by signal"),
+    ("exit-signal", "程序被系统信号结束，信号编号", "ended by the system, signal"),
+    ("end-wall", "运行时间超过了上限", "it ran longer than the limit of"),
+    ("end-cpu", "CPU 时间超过了上限", "it used more CPU time than the limit of"),
+    ("seconds", "秒", "s"),
+    ("end-memory", "内存超过了上限", "it used more memory than the limit of"),
+    ("end-processes", "进程数超过了上限", "it started more processes than the limit of"),
+    ("end-teacher", "老师停止了它", "the teacher stopped it"),
+    ("end-page-closed", "启动它的页面关闭了", "the page that started it was closed"),
+    ("end-restarted", "它没有按要求结束，所以你的沙箱重新启动了", "it did not end when asked, so your sandbox was restarted"),
+    ("exit-killed", "程序被强制结束", "The program was ended by force"),
+    ("exit-terminated", "程序被要求结束", "The program was asked to end"),
+    ("exit-crashed", "程序崩溃了（内存访问错误）", "The program crashed (memory access error)"),
+    ("exit-cpu", "程序用完了 CPU 时间", "The program used up its CPU time"),
     ("interrupted", "已中断", "Interrupted"),
     ("cpu", "CPU", "CPU"),
     ("wall", "用时", "time"),
@@ -78,6 +125,8 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("not-yet", "还有", "Not yet:"),
     ("checks-failed", "项没通过", "check(s) failed"),
     ("check-crashed", "检查没能完成：", "The check could not finish:"),
+    ("check-error", "代码出错，后面的检查没有运行：", "An error stopped the checks:"),
+    ("not-run", "（没有运行）", "(not run)"),
     ("queued", "排队中", "Queued"),
     ("ahead", "个在前面", "ahead"),
     ("share", "复制分享链接", "Copy share link"),
@@ -175,6 +224,15 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("trace-transfer", "传输", "transfer"),
     ("trace-folded", "还有 {n} 个 DATA/ACK", "{n} more DATA/ACK"),
     ("trace-retransmit", "重传", "retransmitted"),
+    // A server run's recordings: its loopback packets and calls, its threads' timeline.
+    ("packets-title", "回环接口上的报文与套接字调用", "Packets on the loopback and socket calls"),
+    ("packets-cut", "记录在 {shown} 个报文后截断：另有 {n} 个未显示，程序照常运行", "recording cut after {shown} packets: {n} more not shown; the program goes on"),
+    ("timeline-title", "进程与线程时间线", "Timeline of processes and threads"),
+    ("timeline-cut", "时间线在 {shown} 个事件后截断：另有 {n} 个未显示", "timeline cut after {shown} events: {n} more not shown"),
+    ("timeline-waits-on", "等待", "waits on"),
+    ("timeline-held-by", "持有者", "held by"),
+    ("deadlock", "死锁：这些线程互相等待，谁也无法继续", "Deadlock: these threads wait for each other, none can go on"),
+    ("deadlock-step", "{who} 在第 {line} 行等待 {on}，它被 {holder} 持有", "{who} waits at line {line} for a {on} held by {holder}"),
     ("tftp-case-download", "下载一个生成的文件，内容逐字节一致", "downloads a generated file, byte for byte"),
     ("tftp-case-upload", "上传的文件原样存进当前目录", "stores an uploaded file unchanged in the current directory"),
     ("tftp-case-missing_file", "请求不存在的文件时回 ERROR 1", "answers ERROR 1 for a missing file"),
@@ -194,6 +252,17 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("join-name-empty", "请输入名字", "Please enter a name"),
     ("join-name-long", "名字最多 40 个字", "A name has at most 40 characters"),
     ("join-wrong-code", "口令不对，请向老师确认", "Wrong access code; ask the teacher"),
+    ("join-wrong-restore", "恢复码不对、已用过或超过 10 分钟，请向老师要一个新的", "The restore code is wrong, used, or older than 10 minutes; ask the teacher for a new one"),
+    ("join-restore", "换了电脑？找回你的代码", "On another computer? Get your code back"),
+    ("join-restore-help", "请老师在教师页面为你生成一个恢复码（10 分钟内有效，只能用一次），填在这里。这台电脑就会变成你，之前保存在服务器上的代码会回来。", "Ask the teacher for a restore code (made on the teacher page, valid 10 minutes, once) and enter it here: this computer becomes you, and the code the server kept comes back."),
+    ("join-restore-code", "恢复码", "Restore code"),
+    ("restore-failed", "没能取回你的代码", "Your code could not be fetched"),
+    ("refused-removed", "老师把你移出了课堂，请重新加入", "The teacher removed you from the class; join again"),
+    ("work-refused", "服务器没有保存这段代码（浏览器里仍然保存着）", "The server did not keep this code (this browser still has it)"),
+    ("hand-up", "举手", "Raise hand"),
+    ("hand-down", "放下手", "Lower hand"),
+    ("hand-help", "请老师来帮忙：老师的名单会把你排在最前面", "Ask the teacher for help: you go to the top of the teacher's list"),
+    ("hand-answered", "老师看到你举手了", "The teacher has seen your raised hand"),
     ("join-too-many", "刚才输错口令的次数太多，请等几秒再试", "Too many wrong codes just now; wait a few seconds and try again"),
     ("join-full", "课堂已满", "The class is full"),
     ("join-unreachable", "连不上班级服务器，请检查网络后再试", "The class server cannot be reached; check the network and try again"),
@@ -205,6 +274,31 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("ago-min", " 分钟前", " min ago"),
     ("ago-h", " 小时前", " h ago"),
     ("teacher-title", "教师页面", "Teacher"),
+    ("teacher-attempts", "次检查", "checks"),
+    ("teacher-first-pass", "首次通过", "first passed"),
+    ("teacher-passed-count", "通过人数", "Passed"),
+    ("teacher-attempts-count", "检查次数", "Checks"),
+    ("teacher-projector", "投影模式", "Projector"),
+    ("teacher-hand", "举手了", "hand raised"),
+    ("teacher-answer", "回应", "Answer"),
+    ("teacher-view-work", "看代码", "View work"),
+    ("teacher-work-of", "学生的代码：", "Work of"),
+    ("teacher-rename", "改名", "Rename"),
+    ("teacher-remove", "移出课堂", "Remove"),
+    ("teacher-remove-confirm", "移出课堂并删除其全部记录：", "Remove from the class, with everything kept about them:"),
+    ("teacher-restore-code", "生成恢复码", "Restore code"),
+    ("teacher-restore-help", "让学生在新电脑的加入对话框里填这个恢复码", "the student enters it in the join dialog on the new computer"),
+    ("teacher-close", "关闭", "Close"),
+    ("teacher-edited", "改过", "edited"),
+    ("teacher-unchanged", "没改过", "unchanged"),
+    ("teacher-reset", "重置这个练习", "Reset this exercise"),
+    ("teacher-solutions", "参考答案", "Solutions"),
+    ("teacher-solutions-state", "学生能否查看", "Students may open them"),
+    ("teacher-opened-by", "谁看过", "Opened by"),
+    ("teacher-hidden", "已隐藏", "hidden"),
+    ("teacher-released", "已公开", "released"),
+    ("teacher-hide", "隐藏", "Hide"),
+    ("teacher-release", "公开", "Release"),
     ("teacher-refused", "服务器拒绝了这个教师令牌（401）。请粘贴 classbook serve 启动时打印的令牌。", "The server refused this teacher token (401). Paste the token that classbook serve printed at start."),
     ("teacher-token-help", "教师令牌在 classbook serve 启动时打印（教师网址里 token= 后面的部分）。", "classbook serve prints the teacher token at start (the part after token= in the teacher URL)."),
     ("teacher-token", "教师令牌", "Teacher token"),

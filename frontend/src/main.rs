@@ -20,8 +20,11 @@ mod teacher;
 fn main() {
     console_error_panic_hook::set_once();
     settings::init();
-    // Start the Python engine before anything renders: it is the slowest thing to load.
-    runtime::browser::start();
+    // Start the Python engine before anything renders: it is the slowest thing to load. The
+    // teacher's page runs no Python (start-worker.js skips it there too).
+    if !class::is_teacher(&route::current()) {
+        runtime::browser::start();
+    }
     // The class WebSocket (presence, server cells) and the name dialog; not on the teacher's page.
     class::start();
     leptos::mount::mount_to_body(app::App);

@@ -81,7 +81,7 @@ pub fn SettingsButton() -> impl IntoView {
     view! {
         <button data-action="settings" aria-label=move || tr("settings") aria-expanded=move || open.get().to_string()
             aria-controls="settings-panel" on:click=move |_| open.update(|o| *o = !*o)>
-            "⚙ " {move || tr("settings")}
+            "⚙"<span class="label">" "{move || tr("settings")}</span>
         </button>
         <Show when=move || open.get()>
             <div id="settings-panel" class="panel" role="dialog" aria-labelledby="settings-title"

@@ -2,6 +2,7 @@
 # without the runner's own frames, sleep that waits without spinning. Loaded by worker.js.
 import ast
 import builtins
+import json
 import linecache
 import os
 import sys
@@ -15,6 +16,8 @@ _namespaces = {}
 
 # Why the last run could not work in a browser (read by worker.js when run() returns 3).
 last_reason = ""
+# The traceback of the last run that raised, for the check harness's records.
+last_error = ""
 NEEDS_SERVER = 3
 
 # Modules whose purpose is what a browser cannot give: real sockets and processes.
@@ -112,8 +115,8 @@ def visualise(code, filename, namespace, limit):
 
 def run(code, filename, namespace, recorder=None):
     """Runs one cell; returns 0 (ok), 1 (error), -2 (interrupted) or 3 (needs the server)."""
-    global last_reason
-    last_reason = ""
+    global last_reason, last_error
+    last_reason = last_error = ""
     need = _imports_needing_server(code)
     if need:
         _explain(need)
@@ -143,6 +146,9 @@ def run(code, filename, namespace, recorder=None):
         status = 0 if e.code is None else (e.code if isinstance(e.code, int) else 1)
         if not isinstance(e.code, (int, type(None))):
             print(e.code, file=sys.stderr)
+        if status:
+            last_error = f"SystemExit: {e.code}"
+
     except KeyboardInterrupt as e:
         _print_traceback(e)
         status = -2
@@ -162,14 +168,26 @@ def run(code, filename, namespace, recorder=None):
 
 
 def _print_traceback(e):
-    tb = e.__traceback__
+    global last_error
     # Drop this runner's frame (and anything above the cell).
-    while tb is not None and tb.tb_frame.f_code.co_filename == run.__code__.co_filename:
-        tb = tb.tb_next
-    if tb is None and isinstance(e, SyntaxError):
-        text = traceback.format_exception_only(type(e), e)
+    last_error = error_text(e, lambda f: f != run.__code__.co_filename)
+    flush_std()
+    sys.stderr.write(last_error)
+    flush_std()
+
+
+def check_run(code, filename, namespace, checks):
+    """Runs the student's `code` in a fresh `namespace`, then the exercise's `checks` there
+    (check.py, loaded before this file). Returns the harness's records as JSON lines: they go
+    to the page as their own message, never through the output the student's code writes."""
+    records = []
+    emit = records.append
+    emit({"plan": check_plan(checks)})
+    status = run(code, filename, namespace)
+    if status != 0:
+        emit({"error": last_error or last_reason or f"exit status {status}"})
     else:
-        text = traceback.format_exception(type(e), e, tb)
+        run_checks(checks, _namespaces[namespace].__dict__, emit)
     flush_std()
-    sys.stderr.write("".join(text))
-    flush_std()
+    _namespaces.pop(namespace, None)
+    return "\n".join(json.dumps(r) for r in records)

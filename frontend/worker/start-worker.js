@@ -1,3 +1,6 @@
 // Starts the Python worker before the app itself loads: Python is the slowest part of the page
 // and needs nothing from the app (runtime/browser.rs takes it from window.classbookWorker).
-window.classbookWorker = new Worker("./worker.js", { type: "module" });
+// The teacher's page runs no Python: it starts none (the app starts one if a lesson is opened).
+if (!location.hash.startsWith("#/teacher")) {
+  window.classbookWorker = new Worker("./worker.js", { type: "module" });
+}

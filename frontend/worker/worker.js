@@ -156,6 +156,7 @@ const source = (name) =>
 async function boot() {
   progress(0.05, "engine");
   const runnerSource = source("runner.py");
+  const checkSource = source("check.py");
   const tracerSource = source("visualise.py");
   pyodide = await loadEngine();
   progress(0.85, "start");
@@ -165,12 +166,15 @@ async function boot() {
   pyodide.setStdin({ read: readStdin, isatty: false });
   pyodide.setInterruptBuffer(interruptFlag);
   pyodide.registerJsModule("_classbook", { sleep, poll });
+  // The exercise check harness (shared/src/check.py) first: runner.py's check_run uses it.
+  pyodide.runPython(await checkSource, { filename: "/classbook/check.py" });
   // The tracer is a module runner.py imports when a cell is stepped through.
   pyodide.FS.mkdirTree("/classbook");
   pyodide.FS.writeFile("/classbook/_classbook_visualise.py", await tracerSource);
   pyodide.runPython("import sys\nsys.path.append('/classbook')");
   pyodide.runPython(await runnerSource, { filename: "/classbook/runner.py" });
   const runner = { run: pyodide.globals.get("run"), visualise: pyodide.globals.get("visualise") };
+  checker = pyodide.globals.get("check_run");
   post({ kind: "Ready", ms: performance.now() - t0, version: pyodide.version });
   return runner;
 }
@@ -198,6 +202,7 @@ async function loadEngine() {
 let gotInit;
 const initialised = new Promise((resolve) => (gotInit = resolve));
 let runner = null;
+let checker = null; // runner.py's check_run: the student's code, then the exercise's checks
 async function start() {
   try {
     runner = await boot();
@@ -226,19 +231,32 @@ async function execute(req) {
     if (req.announce) post({ kind: "Run", type: "Started", run_id: req.run_id, pid: 0 });
     interruptFlag[0] = 0;
     let code = 1;
+    let records = null; // a checked run's records (JSON lines), posted as their own message
     try {
       // A cell that may await (asyncio.run) is entered "promising", so the wasm stack can
       // suspend (JSPI); others are called directly, which is faster. input() and sleep
       // block synchronously either way.
       // A cell stepped through runs under the tracer, which leaves its trace in last_trace.
-      const [fn, args] = req.type === "Visualise"
-        ? [runner.visualise, [req.code, req.filename, req.namespace, req.limit]]
-        : [runner.run, [req.code, req.filename, req.namespace]];
-      code = MAY_AWAIT.test(req.code) ? await fn.callPromising(...args) : fn(...args);
+      let fn, args;
+      if (req.type === "Visualise") {
+        [fn, args] = [runner.visualise, [req.code, req.filename, req.namespace, req.limit]];
+      } else if (req.check != null) {
+        [fn, args] = [checker, [req.code, req.filename, req.namespace, req.check]];
+      } else {
+        [fn, args] = [runner.run, [req.code, req.filename, req.namespace]];
+      }
+      const result = MAY_AWAIT.test(req.code + (req.check || "")) ? await fn.callPromising(...args) : fn(...args);
+      if (req.check != null) {
+        records = result;
+        code = 0;
+      } else {
+        code = result;
+      }
     } catch (e) {
       emit("stderr", `classbook: the engine failed: ${e}\n`);
     }
-    // The end of a run is one message: its last output, whether it needs the server, its exit.
+    // The end of a run is one message: its last output, its check records, whether it needs
+    // the server, its exit.
     const last = [takeOutput()];
     if (req.type === "Visualise") {
       // Posted as text made here: the trace is JSON already, parsing it in the worker would only cost.
@@ -246,6 +264,7 @@ async function execute(req) {
       pyodide.globals.set("last_trace", "");
       self.postMessage(`{"kind":"Visual","run_id":${req.run_id},"trace":${trace}}`);
     }
+    if (records !== null) last.push({ kind: "Checked", run_id: req.run_id, records });
     if (code === 3) {
       last.push({ kind: "NeedsServer", run_id: req.run_id, reason: pyodide.globals.get("last_reason") });
     }

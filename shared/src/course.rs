@@ -39,6 +39,10 @@ pub struct LessonSummary {
     /// Estimated time in minutes.
     pub minutes: u32,
     pub exercises: u32,
+    /// The language the title is in (`zh`, `en`): the one asked for, or the course's first
+    /// language when the lesson has no translation into it.
+    #[serde(default)]
+    pub lang: String,
 }
 
 /// A whole lesson, ready to render.
@@ -50,6 +54,9 @@ pub struct Lesson {
     pub blocks: Vec<Block>,
     pub prev: Option<LessonLink>,
     pub next: Option<LessonLink>,
+    /// The language the lesson is written in (see `LessonSummary::lang`).
+    #[serde(default)]
+    pub lang: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -61,8 +68,13 @@ pub struct LessonLink {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Block {
-    /// Prose, already rendered from Markdown to HTML by the backend.
-    Text { html: String },
+    /// Prose, already rendered from Markdown to HTML by the backend; `markdown` is its source
+    /// (for exports to formats that render Markdown themselves, such as .ipynb).
+    Text {
+        html: String,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        markdown: String,
+    },
     /// A single code cell.
     Cell(Cell),
     /// Several files that run together in one sandbox (e.g. server.py + client.py).
@@ -125,10 +137,14 @@ pub struct Expected {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Exercise {
-    /// Hidden Python run after the student's code; it prints check results.
+    /// Hidden Python run after the student's code by the check harness (shared/src/check.py),
+    /// which calls `check(description, condition)` once per check.
     pub check: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// The hint rendered from Markdown and sanitized by the backend, as prose is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint_html: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub solution: Option<String>,
     /// A "tftp-server" exercise: the student writes a TFTP server and the built-in client

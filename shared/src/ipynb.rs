@@ -38,6 +38,8 @@ pub struct CodeCell {
     /// Whether the group starts this file as a program (false for a module it imports).
     pub start: bool,
     pub code: String,
+    /// What its last run printed on the page (stdout and stderr as shown), if it ran.
+    pub output: Option<String>,
 }
 
 /// Why a file could not be read as a notebook. Nothing is imported when there is one.
@@ -67,10 +69,17 @@ impl fmt::Display for ImportError {
 }
 
 impl Notebook {
-    /// A lesson's prose and code, with `code_of(cell_id)` (the student's edit) in place of
-    /// a cell's original where it returns `Some`.
-    pub fn from_lesson(lesson: &Lesson, code_of: impl Fn(&str) -> Option<String>) -> Notebook {
-        let mut cells = vec![NbCell::Markdown(format!("# {}", lesson.title))];
+    /// A lesson's prose (its Markdown source) and code, with `code_of(cell_id)` (the student's
+    /// edit) in place of a cell's original where it returns `Some`, and `output_of(cell_id)`
+    /// (what its last run printed) as the cell's output. The title is a heading once: the
+    /// lesson's own, or one added when its prose does not start with a heading.
+    pub fn from_lesson(
+        lesson: &Lesson,
+        code_of: impl Fn(&str) -> Option<String>,
+        output_of: impl Fn(&str) -> Option<String>,
+    ) -> Notebook {
+        let titled = matches!(lesson.blocks.first(), Some(Block::Text { markdown, .. }) if markdown.starts_with("# "));
+        let mut cells = if titled { Vec::new() } else { vec![NbCell::Markdown(format!("# {}", lesson.title))] };
         let code = |c: &crate::course::Cell, group: Option<&str>| {
             NbCell::Code(CodeCell {
                 id: c.id.clone(),
@@ -79,11 +88,13 @@ impl Notebook {
                 group: group.map(str::to_string),
                 start: c.start,
                 code: code_of(&c.id).unwrap_or_else(|| c.code.clone()),
+                output: output_of(&c.id).filter(|o| !o.is_empty()),
             })
         };
         for block in &lesson.blocks {
             match block {
-                Block::Text { html } => cells.push(NbCell::Markdown(html.trim().to_string())),
+                Block::Text { markdown, .. } if !markdown.is_empty() => cells.push(NbCell::Markdown(markdown.clone())),
+                Block::Text { html, .. } => cells.push(NbCell::Markdown(html.trim().to_string())),
                 Block::Cell(c) => cells.push(code(c, None)),
                 Block::Group(g) => cells.extend(g.files.iter().map(|c| code(c, Some(&g.id)))),
             }
@@ -97,7 +108,7 @@ impl Notebook {
         let mut blocks: Vec<Block> = Vec::new();
         for cell in &self.cells {
             match cell {
-                NbCell::Markdown(text) => blocks.push(Block::Text { html: plain_text(text) }),
+                NbCell::Markdown(text) => blocks.push(Block::Text { html: plain_text(text), markdown: String::new() }),
                 NbCell::Code(c) => {
                     let mut cell = crate::course::Cell::new(c.id.clone(), c.runtime, c.code.clone());
                     cell.file = c.file.clone();
@@ -133,12 +144,14 @@ fn source_lines(text: &str) -> Value {
 
 /// The notebook as nbformat 4.5 JSON. Code cells carry `metadata.classbook` (runtime, file,
 /// group, cell id) so an import puts them back where they ran.
+///
+/// A server group's files are written to disk by Jupyter's `%%writefile` (so its programs can
+/// import each other), and after its last file a cell runs the group as the page does: each
+/// program in turn, the earlier ones (servers) in the background, then stops them.
 pub fn to_ipynb(nb: &Notebook) -> String {
-    let cells: Vec<Value> = nb
-        .cells
-        .iter()
-        .enumerate()
-        .map(|(i, cell)| match cell {
+    let mut cells: Vec<Value> = Vec::new();
+    for (i, cell) in nb.cells.iter().enumerate() {
+        cells.push(match cell {
             NbCell::Markdown(text) => json!({
                 "cell_type": "markdown", "id": format!("md-{i}"), "metadata": {}, "source": source_lines(text),
             }),
@@ -155,13 +168,28 @@ pub fn to_ipynb(nb: &Notebook) -> String {
                 if !c.start {
                     meta.insert("start".into(), json!(false));
                 }
+                let outputs = match &c.output {
+                    Some(text) => json!([{ "output_type": "stream", "name": "stdout", "text": source_lines(text) }]),
+                    None => json!([]),
+                };
+                let source = match (&c.group, &c.file) {
+                    (Some(_), Some(file)) => format!("{WRITEFILE}{file}\n{}", c.code),
+                    _ => c.code.clone(),
+                };
                 json!({
                     "cell_type": "code", "id": format!("code-{i}"), "execution_count": null,
-                    "metadata": { "classbook": meta }, "outputs": [], "source": source_lines(&c.code),
+                    "metadata": { "classbook": meta }, "outputs": outputs, "source": source_lines(&source),
                 })
             }
-        })
-        .collect();
+        });
+        if let Some((group, programs)) = group_ends_at(nb, i) {
+            cells.push(json!({
+                "cell_type": "code", "id": format!("run-{i}"), "execution_count": null,
+                "metadata": { "classbook": { "run_group": group } }, "outputs": [],
+                "source": source_lines(&run_group(&programs)),
+            }));
+        }
+    }
     let mut classbook = Map::new();
     classbook.insert("title".into(), json!(nb.title));
     if let Some(l) = &nb.lesson {
@@ -180,6 +208,53 @@ pub fn to_ipynb(nb: &Notebook) -> String {
     let mut out = serde_json::to_string_pretty(&doc).expect("a JSON value serialises");
     out.push('\n');
     out
+}
+
+/// Jupyter's cell magic that writes a cell's text into a file (a group's files start with it).
+const WRITEFILE: &str = "%%writefile ";
+
+/// When cell `i` is the last file of a server group: the group and the files it starts, in order.
+fn group_ends_at(nb: &Notebook, i: usize) -> Option<(String, Vec<String>)> {
+    let NbCell::Code(CodeCell { group: Some(group), .. }) = &nb.cells[i] else { return None };
+    let same = |c: Option<&NbCell>| matches!(c, Some(NbCell::Code(CodeCell { group: Some(g), .. })) if g == group);
+    if same(nb.cells.get(i + 1)) {
+        return None;
+    }
+    let first = (0..=i).rev().take_while(|&j| same(nb.cells.get(j))).last().unwrap_or(i);
+    let programs = nb.cells[first..=i]
+        .iter()
+        .filter_map(|c| match c {
+            NbCell::Code(c) if c.start => c.file.clone(),
+            _ => None,
+        })
+        .collect();
+    Some((group.clone(), programs))
+}
+
+/// The cell that runs a server group in Jupyter: the programs in turn, all but the last in the
+/// background (given a second to start listening), then the servers stopped; each one's output
+/// printed under its name.
+fn run_group(programs: &[String]) -> String {
+    let (last, servers) = programs.split_last().map(|(l, s)| (l.as_str(), s)).unwrap_or(("", &[]));
+    let list = servers.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
+    format!(
+        "# classbook: run the group as the page does: the servers in the background, then the last program.\n\
+         import subprocess, sys, time\n\
+         servers = []\n\
+         for name in [{list}]:\n\
+         \x20   servers.append((name, subprocess.Popen([sys.executable, name], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))\n\
+         \x20   time.sleep(1)\n\
+         last = subprocess.run([sys.executable, {last:?}], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)\n\
+         print(last.stdout, end=\"\")\n\
+         for name, server in servers:\n\
+         \x20   try:\n\
+         \x20       out = server.communicate(timeout=2)[0]\n\
+         \x20   except subprocess.TimeoutExpired:\n\
+         \x20       server.terminate()\n\
+         \x20       out = server.communicate()[0]\n\
+         \x20   print(f\"--- {{name}} ---\")\n\
+         \x20   print(out, end=\"\")\n"
+    )
 }
 
 /// The notebook as a Python script in the "percent" format editors know (`# %%` starts a cell):
@@ -254,6 +329,17 @@ pub fn plain_text(html: &str) -> String {
     out
 }
 
+/// The text of a code cell's stream outputs, if any (others, such as images, are left out).
+fn output_text(outputs: Option<&Value>) -> Option<String> {
+    let text: String = outputs?
+        .as_array()?
+        .iter()
+        .filter(|o| o.get("output_type").and_then(Value::as_str) == Some("stream"))
+        .filter_map(|o| source_of(o.get("text")).ok())
+        .collect();
+    (!text.is_empty()).then_some(text)
+}
+
 fn source_of(v: Option<&Value>) -> Result<String, String> {
     match v {
         Some(Value::String(s)) => Ok(s.clone()),
@@ -318,6 +404,9 @@ pub fn from_ipynb(text: &str) -> Result<Notebook, ImportError> {
             "markdown" | "raw" => out.push(NbCell::Markdown(source)),
             "code" => {
                 let cb = cell.get("metadata").and_then(|m| m.get("classbook"));
+                if cb.and_then(|c| c.get("run_group")).is_some() {
+                    continue; // made by the export to run a group in Jupyter; the page runs groups itself
+                }
                 let field = |name: &str| cb.and_then(|c| c.get(name)).and_then(Value::as_str).map(str::to_string);
                 let runtime = match field("runtime") {
                     None => Runtime::Browser,
@@ -332,7 +421,11 @@ pub fn from_ipynb(text: &str) -> Result<Notebook, ImportError> {
                 let file = field("file").filter(|f| valid(f) && f.ends_with(".py"));
                 let start = cb.and_then(|c| c.get("start")).and_then(Value::as_bool).unwrap_or(true);
                 let group = field("group").filter(|_| file.is_some() && runtime == Runtime::Server);
-                out.push(NbCell::Code(CodeCell { id, runtime, file, group, start, code: source }));
+                let code = match &file {
+                    Some(f) => source.strip_prefix(&format!("{WRITEFILE}{f}\n")).map(str::to_string).unwrap_or(source),
+                    None => source,
+                };
+                out.push(NbCell::Code(CodeCell { id, runtime, file, group, start, code, output: output_text(cell.get("outputs")) }));
             }
             other => return Err(bad(format!("unknown cell_type {other:?}"))),
         }
@@ -355,18 +448,19 @@ mod tests {
             title: "闭包".into(),
             minutes: 30,
             blocks: vec![
-                Block::Text { html: "<p>A <em>closure</em> &amp; its cells</p>".into() },
+                Block::Text { html: "<p>A <em>closure</em> &amp; its cells</p>".into(), markdown: String::new() },
                 Block::Cell(Cell::new("greeter", Runtime::Browser, "def f():\n    return 1\nprint(f())")),
                 Block::Group(Group { id: "echo".into(), runtime: Runtime::Server, files: vec![server, client], line: 0 }),
             ],
             prev: None,
             next: None,
+            lang: "zh".into(),
         }
     }
 
     #[test]
     fn export_then_import_keeps_every_cell_and_the_students_edit() {
-        let nb = Notebook::from_lesson(&lesson(), |id| (id == "greeter").then(|| "print('edited')\n".to_string()));
+        let nb = Notebook::from_lesson(&lesson(), |id| (id == "greeter").then(|| "print('edited')\n".to_string()), |id| (id == "greeter").then(|| "edited\n".to_string()));
         let back = from_ipynb(&to_ipynb(&nb)).expect("reads its own export");
         assert_eq!(back, nb);
         let codes: Vec<&str> = back.code_cells().map(|c| c.code.as_str()).collect();
@@ -377,10 +471,10 @@ mod tests {
 
     #[test]
     fn export_is_nbformat_4_with_line_lists_and_unique_ids() {
-        let v: Value = serde_json::from_str(&to_ipynb(&Notebook::from_lesson(&lesson(), |_| None))).unwrap();
+        let v: Value = serde_json::from_str(&to_ipynb(&Notebook::from_lesson(&lesson(), |_| None, |_| None))).unwrap();
         assert_eq!((v["nbformat"].as_i64(), v["nbformat_minor"].as_i64()), (Some(4), Some(5)));
         let cells = v["cells"].as_array().unwrap();
-        assert_eq!(cells.len(), 5);
+        assert_eq!(cells.len(), 6, "title, prose, a cell, the group's two files and the cell that runs them");
         assert_eq!(cells[2]["source"], json!(["def f():\n", "    return 1\n", "print(f())"]));
         assert_eq!(cells[2]["outputs"], json!([]));
         let ids: std::collections::HashSet<&str> = cells.iter().map(|c| c["id"].as_str().unwrap()).collect();
@@ -393,11 +487,11 @@ mod tests {
         if let Block::Group(g) = &mut l.blocks[2] {
             g.files[0].start = false;
         }
-        let nb = from_ipynb(&to_ipynb(&Notebook::from_lesson(&l, |_| None))).unwrap();
+        let nb = from_ipynb(&to_ipynb(&Notebook::from_lesson(&l, |_| None, |_| None))).unwrap();
         let blocks = nb.blocks();
         assert_eq!(blocks.len(), 4, "{blocks:?}");
-        assert!(matches!(&blocks[0], Block::Text { html } if html == "# 闭包\n"));
-        assert!(matches!(&blocks[1], Block::Text { html } if html == "A closure & its cells\n"));
+        assert!(matches!(&blocks[0], Block::Text { html, .. } if html == "# 闭包\n"));
+        assert!(matches!(&blocks[1], Block::Text { html, .. } if html == "A closure & its cells\n"));
         match &blocks[3] {
             Block::Group(g) => {
                 assert_eq!(g.id, "echo");
@@ -410,7 +504,7 @@ mod tests {
 
     #[test]
     fn py_export_has_percent_cells_and_prose_as_comments() {
-        let py = to_py(&Notebook::from_lesson(&lesson(), |_| None));
+        let py = to_py(&Notebook::from_lesson(&lesson(), |_| None, |_| None));
         assert!(py.contains("# %% [markdown]\n# A closure & its cells\n"), "{py}");
         assert!(py.contains("# %% greeter runtime=browser\ndef f():\n    return 1\nprint(f())\n"), "{py}");
         assert!(py.contains("# %% cli runtime=server file=client.py\nprint('client')\n"), "{py}");
@@ -449,5 +543,31 @@ mod tests {
     #[test]
     fn plain_text_drops_tags_and_decodes_entities() {
         assert_eq!(plain_text("<h2>标题</h2>\n\n\n<p>a &lt;b&gt; &amp; c</p>"), "标题\n\na <b> & c\n");
+    }
+
+    #[test]
+    fn prose_is_exported_as_its_markdown_with_the_title_once() {
+        let mut l = lesson();
+        l.blocks[0] = Block::Text { html: "<h1>闭包</h1>\n<p>A <em>closure</em></p>".into(), markdown: "# 闭包\n\nA *closure*".into() };
+        let v: Value = serde_json::from_str(&to_ipynb(&Notebook::from_lesson(&l, |_| None, |_| None))).unwrap();
+        let cells = v["cells"].as_array().unwrap();
+        assert_eq!(cells[0]["source"], json!(["# 闭包\n", "\n", "A *closure*"]));
+        let headings = cells.iter().filter(|c| c["cell_type"] == "markdown" && c["source"][0].as_str().is_some_and(|s| s.starts_with("# "))).count();
+        assert_eq!(headings, 1, "the title once");
+    }
+
+    #[test]
+    fn outputs_are_exported_and_a_group_is_written_to_files_and_run() {
+        let nb = Notebook::from_lesson(&lesson(), |_| None, |id| (id == "greeter").then(|| "1\n".to_string()));
+        let v: Value = serde_json::from_str(&to_ipynb(&nb)).unwrap();
+        let cells = v["cells"].as_array().unwrap();
+        assert_eq!(cells[2]["outputs"], json!([{"output_type": "stream", "name": "stdout", "text": ["1\n"]}]));
+        assert_eq!(cells[3]["source"][0], "%%writefile server.py\n");
+        assert_eq!(cells[4]["source"][0], "%%writefile client.py\n");
+        let run: String = cells[5]["source"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+        assert_eq!(cells[5]["metadata"]["classbook"]["run_group"], "echo");
+        assert!(run.contains("for name in [\"server.py\"]:") && run.contains("[sys.executable, \"client.py\"]"), "{run}");
+        // Read back: the magic and the run cell are the export's, not the student's code.
+        assert_eq!(from_ipynb(&to_ipynb(&nb)).unwrap(), nb);
     }
 }

@@ -25,6 +25,8 @@ pub enum Refusal {
     Stopping,
     /// The class database failed.
     Failed { message: String },
+    /// The teacher removed this student from the class: join again to come back.
+    Removed,
 }
 
 /// Page → backend.
@@ -48,6 +50,19 @@ pub enum ClientMsg {
     /// cell's file) in the sandbox, runs the built-in TFTP client's checks against it and
     /// answers with `TftpCheck`s, `Trace`s, the program's own messages, and `Exit` last.
     CheckTftp { run_id: u32, lesson: String, cell: String, code: String },
+    /// Check a server exercise: the backend runs `code` as the cell's file in the sandbox with
+    /// the course's own checks after it (never checks from the page), answers with the program's
+    /// output, one `Checked` and `Exit` last, and records the verdict itself.
+    Check { run_id: u32, lesson: String, cell: String, code: String },
+    /// The student's latest code of a lesson's cell (sent as they edit, debounced): the server
+    /// keeps it for the teacher's view and for a restore, within bounds (`WorkRefused` past them).
+    SaveCode { lesson: String, cell: String, code: String },
+    /// The output of the latest run of a lesson's cell (the server keeps its last 16 KiB).
+    SaveOutput { lesson: String, cell: String, output: String },
+    /// The student raises their hand (`false`: lowers it); the teacher's list shows them first.
+    RaiseHand { raised: bool },
+    /// The student opened the solution of an exercise (the teacher sees who did).
+    SolutionOpened { lesson: String, cell: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -120,8 +135,35 @@ pub enum ServerMsg {
     CourseChanged { lessons: Vec<String> },
     /// One case of a TFTP exercise check ("download", "upload", "missing_file", "lost_ack").
     TftpCheck { run_id: u32, case: String, passed: bool, message: String },
+    /// The verdict of a Check (browser or server), read from the check harness's own records,
+    /// never from the program's output. Comes before the run's `Exit`.
+    Checked { run_id: u32, report: crate::check::CheckReport },
     /// The session was not opened (or was closed): why, so the page can say it in its language.
     Refused { reason: Refusal },
+    /// A packet on the run's loopback (seen by the backend from outside the sandbox).
+    Packet { run_id: u32, packet: crate::capture::Segment },
+    /// Something the run's program did, recorded inside it: a process or thread began or ended,
+    /// a wait, a socket call.
+    Activity { run_id: u32, event: crate::timeline::Activity },
+    /// The run's recording of `what` stops here: `shown` events were sent, `not_shown` more
+    /// (so far) were not, because of the per-run cap or a reader that fell behind.
+    RecordingCut { run_id: u32, what: Recording, shown: u32, not_shown: u64 },
+    /// The server did not keep the student's code of a cell (`SaveCode`): why.
+    WorkRefused { lesson: String, cell: String, message: String },
+    /// The teacher answered the student's raised hand: it goes down.
+    HandAnswered,
+    /// The teacher reset this exercise: the page puts the cell back to the lesson's code.
+    ResetCell { lesson: String, cell: String },
+    /// The teacher renamed the student.
+    Renamed { name: String },
+}
+
+/// Which recording of a run a `RecordingCut` is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Recording {
+    Packets,
+    Activity,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -135,8 +177,31 @@ pub struct ExitInfo {
     pub wall_ms: u64,
     /// Some output was cut by the per-run cap.
     pub truncated: bool,
-    /// Why it was stopped, when a limit or the student stopped it.
+    /// Why it was stopped, when a limit or the student stopped it (English, for logs and tests).
     pub reason: Option<String>,
+    /// The same, as data, so the page can say it in its own language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<EndReason>,
+}
+
+/// Why a run was ended by something other than itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EndReason {
+    /// It ran longer than the wall-clock limit.
+    WallClock { secs: u64 },
+    /// It used up its CPU time.
+    CpuTime { secs: u64 },
+    /// It used more memory than the sandbox allows.
+    Memory { mib: u64 },
+    /// It started more processes than allowed.
+    Processes { max: u64 },
+    /// The teacher stopped it.
+    Teacher,
+    /// The page that started it was closed.
+    PageClosed,
+    /// It did not end when asked, so the student's sandbox was restarted.
+    SandboxRestarted,
 }
 
 impl ExitInfo {
@@ -176,5 +241,15 @@ mod tests {
             serde_json::to_string(&case).unwrap(),
             r#"{"type":"TftpCheck","run_id":7,"case":"lost_ack","passed":false,"message":"no retransmission"}"#
         );
+    }
+
+    #[test]
+    fn help_messages_have_a_stable_json_shape() {
+        let save: ClientMsg = serde_json::from_str(r#"{"type":"SaveCode","lesson":"closures","cell":"acc","code":"x = 1"}"#).unwrap();
+        assert_eq!(save, ClientMsg::SaveCode { lesson: "closures".into(), cell: "acc".into(), code: "x = 1".into() });
+        assert_eq!(serde_json::to_string(&ClientMsg::RaiseHand { raised: true }).unwrap(), r#"{"type":"RaiseHand","raised":true}"#);
+        assert_eq!(serde_json::to_string(&ServerMsg::HandAnswered).unwrap(), r#"{"type":"HandAnswered"}"#);
+        let removed = ServerMsg::Refused { reason: Refusal::Removed };
+        assert_eq!(serde_json::to_string(&removed).unwrap(), r#"{"type":"Refused","reason":{"kind":"removed"}}"#);
     }
 }

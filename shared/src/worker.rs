@@ -11,7 +11,16 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "type")]
 pub enum WorkerRequest {
     /// Run `code` in namespace `namespace` (one per lesson; cells share it in order).
-    Run { run_id: u32, code: String, namespace: String, filename: String },
+    Run {
+        run_id: u32,
+        code: String,
+        namespace: String,
+        filename: String,
+        /// An exercise's checks: run after `code` by the check harness, whose records come
+        /// back as `Checked` (the namespace is then the check's own, fresh one).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        check: Option<String>,
+    },
     /// Run it under the step-through tracer, recording at most `limit` steps; the run's events
     /// come as for `Run`, and its `Visual` trace just before its exit.
     Visualise { run_id: u32, code: String, namespace: String, filename: String, limit: u32 },
@@ -31,6 +40,8 @@ pub enum WorkerEvent {
     InputWanted { run_id: u32 },
     /// The cell needs what a browser cannot do (`reason`); the page offers the server.
     NeedsServer { run_id: u32, reason: String },
+    /// The check harness's records of a checked run (JSON lines, see `check`), before its `Exit`.
+    Checked { run_id: u32, records: String },
     /// An event of a run, shaped like the backend's.
     Run(ServerMsg),
     /// The trace of a run stepped through (none if the tracer could not give one).

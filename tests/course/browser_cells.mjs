@@ -29,19 +29,22 @@ function loadLessons(arg) {
   return { lessons: JSON.parse(json), courseDir };
 }
 
-// Lesson id -> file name (front matter `id:` or the file name without .md).
+// "lesson id|language" -> file name (front matter `id:` or the file name without .md; a
+// translation `name.en.md` is in English, `name.md` in the course's first language, zh).
 function lessonFiles(courseDir) {
   const map = new Map();
   if (!existsSync(courseDir)) return map;
   for (const name of readdirSync(courseDir)) {
-    if (!name.endsWith(".md") || name.slice(0, -3).includes(".")) continue;
+    const m = /^([^.]+)(?:\.([a-z]+))?\.md$/.exec(name);
+    if (!m || name === "README.md") continue;
     const text = readFileSync(join(courseDir, name), "utf8");
     const fm = /^---\r?\n([\s\S]*?)\r?\n---/.exec(text);
     const idLine = fm && /^id:\s*([^\s#]+)/m.exec(fm[1]);
-    map.set(idLine ? idLine[1] : name.slice(0, -3), name);
+    map.set(`${idLine ? idLine[1] : m[1]}|${m[2] ?? "zh"}`, name);
   }
   return map;
 }
+const fileOf = (lesson) => files.get(`${lesson.id}|${lesson.lang || "zh"}`) ?? lesson.id + ".md";
 
 // ---- output comparison (same rule as shared::course::output_matches) ------------------------
 function norm(s) {
@@ -111,7 +114,10 @@ pyodide.registerJsModule("_classbook", {
   },
 });
 let flushPython = () => {};
+// The check harness the page uses (shared/src/check.py), loaded before the runner as worker.js does.
+pyodide.runPython(readFileSync(join(ROOT, "shared/src/check.py"), "utf8"), { filename: "/classbook/check.py" });
 pyodide.runPython(readFileSync(RUNNER, "utf8"), { filename: "/classbook/runner.py" });
+const checkRun = pyodide.globals.get("check_run");
 const run = pyodide.globals.get("run");
 // Namespaces are never reused (each lesson and exercise run gets a new name); forget() frees one.
 const namespaces = pyodide.globals.get("_namespaces");
@@ -119,8 +125,6 @@ const forget = (ns) => { if (namespaces && namespaces.pop) namespaces.pop(ns, nu
 let nsCounter = 0;
 flushPython = pyodide.globals.get("flush_std");
 
-// The same check() the page uses (frontend/worker/check.py).
-const CHECK_DEF = readFileSync(join(ROOT, "frontend/worker/check.py"), "utf8");
 
 function runCode(code, filename, namespace, stdin) {
   captured = "";
@@ -142,25 +146,30 @@ const dumped = [];
 
 function fail(lesson, cell, what) {
   failed++;
-  console.log(`course/${files.get(lesson.id) ?? lesson.id + ".md"}:${cell.line}: ${cell.id}: ${what}`);
+  console.log(`course/${fileOf(lesson)}:${cell.line}: ${cell.id}: ${what}`);
 }
 
-// An exercise run: code + check in a fresh namespace; returns { ok, bad, error, out }.
+// An exercise run as the page's Check does it (runner.py's check_run: the code in a fresh
+// namespace, then the checks by the harness); returns { ok, bad, error, out } from the
+// harness's records (shared/src/check.rs reads them the same way), not from the output.
 function runExercise(lessonId, cell, code, tag) {
   const ns = `exercise:${lessonId}:${cell.id}:${tag}:${++nsCounter}`;
-  runCode(CHECK_DEF, "<check-def>", ns);
-  const student = runCode(code, `<${cell.id}>`, ns, cell.stdin);
-  const checked = runCode(cell.exercise.check, "<check>", ns);
-  forget(ns);
-  const out = student.out + checked.out;
-  const ok = (checked.out.match(/^\u2714 /gm) || []).length;
-  const bad = (checked.out.match(/^\u2718 /gm) || []).length;
-  const error = student.status !== 0 || checked.status !== 0;
-  return { ok, bad, error, out };
+  captured = "";
+  stdinLines = cell.stdin ? cell.stdin.replace(/\n$/, "").split("\n") : [];
+  const records = checkRun(code, `<${cell.id}>`, ns, cell.exercise.check).split("\n").map((l) => JSON.parse(l));
+  flushPython();
+  const plan = (records.find((r) => r.plan) || { plan: [] }).plan;
+  const ran = records.filter((r) => "passed" in r);
+  const ok = ran.filter((r) => r.passed).length;
+  const notRun = plan.filter(([line]) => !ran.some((r) => r.line === line)).length;
+  const bad = ran.length - ok + notRun;
+  const failure = records.find((r) => r.error);
+  const error = Boolean(failure) || !records.some((r) => r.done);
+  return { ok, bad, error, out: captured + (failure ? failure.error : "") };
 }
 
 for (const lesson of lessons) {
-  const ns = `lesson:${lesson.id}:${++nsCounter}`;
+  const ns = `lesson:${lesson.id}:${lesson.lang}:${++nsCounter}`;
   const cells = lesson.blocks.flatMap((b) => (b.kind === "cell" ? [b] : b.kind === "group" ? b.files : []));
   for (const cell of cells) {
     if (cell.runtime !== "browser") continue;
@@ -186,7 +195,7 @@ for (const lesson of lessons) {
       continue;
     }
     const r = runCode(cell.code, `<${cell.id}>`, ns, cell.stdin);
-    dumped.push({ file: files.get(lesson.id) ?? lesson.id + ".md", line: cell.line, id: cell.id, out: r.out });
+    dumped.push({ file: fileOf(lesson), line: cell.line, id: cell.id, out: r.out });
     if (!cell.expected) { fail(lesson, cell, "cell has no output block"); continue; }
     if (outputMatches(cell.expected, r.out)) passed++;
     else fail(lesson, cell, firstDifference(cell.expected, r.out));

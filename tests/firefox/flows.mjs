@@ -79,6 +79,8 @@ try {
       "network.dns.localDomains": "classroom.test",
       "browser.download.dir": profile,
       "browser.download.folderList": 2,
+      // The course's first language: a page follows its browser's, and the flows read Chinese.
+      "intl.accept_languages": "zh-CN",
     },
   });
   const page = await browser.newPage();

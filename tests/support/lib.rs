@@ -157,6 +157,17 @@ impl Browser {
 
     /// With `extra` command-line switches for Chromium.
     pub async fn start_with(extra: &[String]) -> Browser {
+        Browser::start_as(extra, None).await
+    }
+
+    /// A phone's screen, `width` × `height` CSS pixels (Chromium's mobile emulation: a
+    /// headless window cannot be narrower than 500 px).
+    pub async fn start_phone(width: u32, height: u32) -> Browser {
+        let metrics = json!({"deviceMetrics": {"width": width, "height": height, "pixelRatio": 3, "mobile": true}});
+        Browser::start_as(&[], Some(metrics)).await
+    }
+
+    async fn start_as(extra: &[String], mobile: Option<Value>) -> Browser {
         let port = free_port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -176,8 +187,13 @@ impl Browser {
         .to_vec();
         args.push(format!("--host-resolver-rules=MAP {LAN_NAME} 127.0.0.1"));
         args.push(format!("--user-data-dir={}", profile.display()));
+        // The course's first language, as a class in China has it, unless the test sets one: a
+        // page follows its browser's language, and most tests read the Chinese lessons.
+        if !extra.iter().any(|a| a.starts_with("--lang=")) {
+            args.extend(["--lang=zh-CN".to_string(), "--accept-lang=zh-CN".to_string()]);
+        }
         args.extend_from_slice(extra);
-        let caps = json!({
+        let mut caps = json!({
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
                 "prefs": {
@@ -187,6 +203,9 @@ impl Browser {
                 "args": args,
             }
         });
+        if let Some(m) = mobile {
+            caps["goog:chromeOptions"]["mobileEmulation"] = m;
+        }
         let caps = caps.as_object().unwrap().clone();
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);

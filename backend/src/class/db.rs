@@ -24,7 +24,35 @@ const MIGRATIONS: &[&str] = &[
         at_ms INTEGER NOT NULL
     );
     CREATE INDEX attempts_by_student ON attempts(student, lesson, cell);",
+    // Issue 15: the teacher helps a student. Each student's latest code and last output per
+    // cell (`class::work`), a raised hand, which lessons' solutions are hidden, and who opened
+    // a solution (`class::solutions`).
+    "CREATE TABLE work (
+        student INTEGER NOT NULL REFERENCES students(id),
+        lesson TEXT NOT NULL,
+        cell TEXT NOT NULL,
+        code TEXT NOT NULL,
+        output TEXT NOT NULL DEFAULT '',
+        at_ms INTEGER NOT NULL,
+        PRIMARY KEY (student, lesson, cell)
+    );
+    ALTER TABLE students ADD COLUMN hand_ms INTEGER;
+    CREATE TABLE hidden_solutions (lesson TEXT PRIMARY KEY);
+    CREATE TABLE solution_views (
+        student INTEGER NOT NULL REFERENCES students(id),
+        lesson TEXT NOT NULL,
+        cell TEXT NOT NULL,
+        at_ms INTEGER NOT NULL,
+        PRIMARY KEY (student, lesson, cell)
+    );",
 ];
+
+/// The columns `student_row` reads, in its order.
+const STUDENT: &str = "id, name, last_seen_ms, hand_ms";
+
+fn student_row(r: &rusqlite::Row) -> rusqlite::Result<StudentRow> {
+    Ok(StudentRow { id: r.get(0)?, name: r.get(1)?, last_seen_ms: r.get(2)?, hand_ms: r.get(3)? })
+}
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
@@ -51,6 +79,8 @@ pub struct StudentRow {
     pub id: i64,
     pub name: String,
     pub last_seen_ms: i64,
+    /// When the student raised their hand (until the teacher answers).
+    pub hand_ms: Option<i64>,
 }
 
 /// What a join (or an automatic registration) came to.
@@ -68,6 +98,10 @@ pub struct ResultRow {
     pub lesson: String,
     pub cell: String,
     pub passed: bool,
+    /// Checks made.
+    pub attempts: u32,
+    /// When the first passing check was made.
+    pub first_pass_ms: Option<i64>,
 }
 
 pub fn now_ms() -> i64 {
@@ -158,10 +192,7 @@ impl Db {
     pub async fn student_by_token(&self, token: &str) -> Result<Option<StudentRow>> {
         let token = token.to_string();
         self.call(move |c| {
-            c.query_row("SELECT id, name, last_seen_ms FROM students WHERE token = ?1", [token], |r| {
-                Ok(StudentRow { id: r.get(0)?, name: r.get(1)?, last_seen_ms: r.get(2)? })
-            })
-            .optional()
+            c.query_row(&format!("SELECT {STUDENT} FROM students WHERE token = ?1"), [token], student_row).optional()
         })
         .await
     }
@@ -209,9 +240,7 @@ impl Db {
                     tx.last_insert_rowid()
                 }
             };
-            let row = tx.query_row("SELECT id, name, last_seen_ms FROM students WHERE id = ?1", [id], |r| {
-                Ok(StudentRow { id: r.get(0)?, name: r.get(1)?, last_seen_ms: r.get(2)? })
-            })?;
+            let row = tx.query_row(&format!("SELECT {STUDENT} FROM students WHERE id = ?1"), [id], student_row)?;
             tx.commit()?;
             Ok(Admission::Admitted(row))
         })
@@ -242,9 +271,79 @@ impl Db {
     /// Every student, in joining order.
     pub async fn students(&self) -> Result<Vec<StudentRow>> {
         self.call(|c| {
-            let mut st = c.prepare("SELECT id, name, last_seen_ms FROM students ORDER BY id")?;
-            let rows = st.query_map([], |r| Ok(StudentRow { id: r.get(0)?, name: r.get(1)?, last_seen_ms: r.get(2)? }))?;
+            let mut st = c.prepare(&format!("SELECT {STUDENT} FROM students ORDER BY id"))?;
+            let rows = st.query_map([], student_row)?;
             rows.collect()
+        })
+        .await
+    }
+
+    /// The student with row `id`.
+    pub async fn student(&self, id: i64) -> Result<Option<StudentRow>> {
+        self.call(move |c| c.query_row(&format!("SELECT {STUDENT} FROM students WHERE id = ?1"), [id], student_row).optional())
+            .await
+    }
+
+    /// Renames student `id`; false when there is no such student.
+    pub async fn rename(&self, id: i64, name: &str) -> Result<bool> {
+        let name = name.to_string();
+        self.call(move |c| c.execute("UPDATE students SET name = ?1 WHERE id = ?2", params![name, id]).map(|n| n == 1)).await
+    }
+
+    /// Raises (now) or lowers the hand of student `id`.
+    pub async fn set_hand(&self, id: i64, raised: bool) -> Result<()> {
+        let at = raised.then(now_ms);
+        self.call(move |c| c.execute("UPDATE students SET hand_ms = ?1 WHERE id = ?2", params![at, id]).map(drop)).await
+    }
+
+    /// Removes student `id` and everything kept about them (attempts, work, solution views);
+    /// their token no longer opens a session. False when there is no such student.
+    pub async fn remove(&self, id: i64) -> Result<bool> {
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            for table in ["attempts", "work", "solution_views"] {
+                tx.execute(&format!("DELETE FROM {table} WHERE student = ?1"), [id])?;
+            }
+            let n = tx.execute("DELETE FROM students WHERE id = ?1", [id])?;
+            tx.commit()?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    /// Gives student `id` a new token (a restore on another machine, see `class::work`): the
+    /// row that `token` had so far (an anonymous page, or a student who joined there a minute
+    /// ago) is removed with what it kept, and `id`'s old token no longer opens a session.
+    pub async fn move_to_token(&self, id: i64, token: &str) -> Result<StudentRow> {
+        let token = token.to_string();
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let other: Option<i64> =
+                tx.query_row("SELECT id FROM students WHERE token = ?1", [&token], |r| r.get(0)).optional()?;
+            if let Some(other) = other.filter(|o| *o != id) {
+                for table in ["attempts", "work", "solution_views"] {
+                    tx.execute(&format!("DELETE FROM {table} WHERE student = ?1"), [other])?;
+                }
+                tx.execute("DELETE FROM students WHERE id = ?1", [other])?;
+            }
+            tx.execute("UPDATE students SET token = ?1, last_seen_ms = ?2 WHERE id = ?3", params![token, now_ms(), id])?;
+            let row = tx.query_row(&format!("SELECT {STUDENT} FROM students WHERE id = ?1"), [id], student_row)?;
+            tx.commit()?;
+            Ok(row)
+        })
+        .await
+    }
+
+    /// Forgets student `id`'s attempts at one exercise and their code of it (the teacher's
+    /// "reset this exercise").
+    pub async fn reset_exercise(&self, id: i64, lesson: &str, cell: &str) -> Result<()> {
+        let (lesson, cell) = (lesson.to_string(), cell.to_string());
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            for table in ["attempts", "work"] {
+                tx.execute(&format!("DELETE FROM {table} WHERE student = ?1 AND lesson = ?2 AND cell = ?3"), params![id, lesson, cell])?;
+            }
+            tx.commit()
         })
         .await
     }
@@ -252,9 +351,19 @@ impl Db {
     /// Each student's best result per exercise tried.
     pub async fn results(&self) -> Result<Vec<ResultRow>> {
         self.call(|c| {
-            let mut st = c.prepare("SELECT student, lesson, cell, MAX(passed) FROM attempts GROUP BY student, lesson, cell")?;
+            let mut st = c.prepare(
+                "SELECT student, lesson, cell, MAX(passed), COUNT(*), MIN(CASE WHEN passed THEN at_ms END)
+                 FROM attempts GROUP BY student, lesson, cell",
+            )?;
             let rows = st.query_map([], |r| {
-                Ok(ResultRow { student: r.get(0)?, lesson: r.get(1)?, cell: r.get(2)?, passed: r.get::<_, i64>(3)? != 0 })
+                Ok(ResultRow {
+                    student: r.get(0)?,
+                    lesson: r.get(1)?,
+                    cell: r.get(2)?,
+                    passed: r.get::<_, i64>(3)? != 0,
+                    attempts: r.get(4)?,
+                    first_pass_ms: r.get(5)?,
+                })
             })?;
             rows.collect()
         })
@@ -355,7 +464,10 @@ mod tests {
         db.close().await.unwrap();
         let db = Db::open(&path).unwrap();
         let results = db.results().await.unwrap();
-        assert_eq!(results, [ResultRow { student: s.id, lesson: "closures".into(), cell: "acc".into(), passed: true }]);
+        assert_eq!(results.len(), 1);
+        let r = &results[0];
+        assert_eq!((r.student, r.lesson.as_str(), r.cell.as_str(), r.passed, r.attempts), (s.id, "closures", "acc", true, 2));
+        assert!(r.first_pass_ms.is_some());
         assert_eq!(db.admit("bb", Some("Wu"), 1).await.unwrap(), Admission::Full(1), "the place is still taken");
         // An anonymous page takes no place, and gets none by joining while the class is full.
         assert!(matches!(db.admit("cc", None, 1).await.unwrap(), Admission::Admitted(_)));
@@ -375,6 +487,28 @@ mod tests {
         let Admission::Admitted(again) = db.admit("old", None, 1).await.unwrap() else { panic!("a known token is never refused") };
         assert_eq!(again.id, old.id);
         db.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_class_file_of_the_first_schema_is_upgraded_and_keeps_its_students() {
+        // A file as the first released schema left it: one student with an attempt.
+        let path = temp("schema-1");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute("INSERT INTO students (token, name, joined_ms, last_seen_ms) VALUES ('tok', 'Li', 1, ?1)", params![now_ms()]).unwrap();
+        conn.execute("INSERT INTO attempts (student, lesson, cell, passed, at_ms) VALUES (1, 'closures', 'acc', 1, 2)", []).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        drop(conn);
+        let db = Db::open(&path).unwrap();
+        let li = db.student_by_token("tok").await.unwrap().expect("the student is still there");
+        assert_eq!((li.id, li.name.as_str()), (1, "Li"));
+        // The new parts work on the old rows: a hand, kept work.
+        db.set_hand(li.id, true).await.unwrap();
+        assert!(db.work_of(li.id).await.unwrap().is_empty());
+        db.close().await.unwrap();
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), MIGRATIONS.len() as i64);
+        assert_eq!(conn.query_row("SELECT count(*) FROM attempts", [], |r| r.get::<_, i64>(0)).unwrap(), 1);
     }
 
     #[tokio::test]

@@ -11,8 +11,12 @@ pub mod db;
 pub mod progress;
 /// Token buckets for per-student (and per-class) limits.
 pub mod rate;
+/// Hidden solutions per lesson, and who opened a solution.
+pub mod solutions;
 /// Reloading the course directory when a lesson file changes.
 pub mod watch;
+/// Each student's latest code and output per cell, and restore codes.
+pub mod work;
 
 use db::{Admission, Db, StudentRow};
 use shared::wire::Refusal;
@@ -35,6 +39,8 @@ pub struct Class {
     pub teacher_token: String,
     /// Shown on the join page.
     pub title: String,
+    /// The language pages use unless their student chose one (`None`: the browser's).
+    pub lang: Option<String>,
     /// Problems of the last course reload that failed (empty once the course is valid again).
     pub course_errors: Mutex<Vec<CourseProblem>>,
     /// Runs a student may start: a burst, then this many a second.
@@ -48,6 +54,8 @@ pub struct Class {
     /// New students (tokens the class has not seen) one client address may bring: joins, and
     /// pages that connect without joining. A stranger cannot fill the class from one machine.
     pub new_students: rate::PerAddress,
+    /// One-time codes the teacher gives a student to take their work to another machine.
+    pub restore_codes: work::RestoreCodes,
 }
 
 /// One `file:line: message` problem of a lesson file.
@@ -88,6 +96,8 @@ impl CourseProblem {
 pub enum JoinError {
     BadRequest(String),
     WrongCode,
+    /// The restore code is unknown, used or older than 10 minutes.
+    WrongRestoreCode,
     /// Too many wrong codes lately (someone guessing): wait and try again.
     TooManyTries,
     Full(usize),
@@ -106,17 +116,30 @@ impl Class {
             max_students: MAX_STUDENTS,
             teacher_token: random_hex(16),
             title: "classbook".into(),
+            lang: None,
             course_errors: Mutex::default(),
             run_rate: rate::Rate { burst: 60.0, per_sec: 5.0 },
             message_rate: rate::Rate { burst: 400.0, per_sec: 100.0 },
             wrong_codes: rate::PerAddress::new(rate::Rate { burst: 20.0, per_sec: 1.0 }),
             new_students: rate::PerAddress::new(NEW_STUDENTS_PER_ADDRESS),
+            restore_codes: Default::default(),
         }
     }
 
     /// A student joining from the page: checks the code, the name and the room left.
     /// Joining again with the same token renames the student and keeps everything else.
-    pub async fn join(&self, from: IpAddr, token: &str, name: &str, code: Option<&str>) -> Result<StudentRow, JoinError> {
+    ///
+    /// With `restore` (a code the teacher made for a student), this page becomes that student,
+    /// with their name and everything the server kept of their work (see README, "Helping a
+    /// student"); the name typed is not used. A wrong restore code counts as a wrong access code.
+    pub async fn join(
+        &self,
+        from: IpAddr,
+        token: &str,
+        name: &str,
+        code: Option<&str>,
+        restore: Option<&str>,
+    ) -> Result<StudentRow, JoinError> {
         if !valid_token(token) {
             return Err(JoinError::BadRequest("the token must be 16 to 64 hexadecimal digits".into()));
         }
@@ -139,6 +162,9 @@ impl Class {
                 return Err(JoinError::WrongCode);
             }
         }
+        if let Some(restore) = restore.filter(|r| !r.trim().is_empty()) {
+            return self.restore(from, token, restore).await;
+        }
         match self.db.student_by_token(token).await {
             Ok(Some(_)) => {}
             Ok(None) if !self.new_students.take(from) => return Err(JoinError::TooManyNew),
@@ -150,6 +176,17 @@ impl Class {
             Ok(Admission::Full(n)) => Err(JoinError::Full(n)),
             Err(e) => Err(JoinError::Failed(format!("{e:#}"))),
         }
+    }
+
+    async fn restore(&self, from: IpAddr, token: &str, restore: &str) -> Result<StudentRow, JoinError> {
+        if !self.wrong_codes.available(from) {
+            return Err(JoinError::TooManyTries);
+        }
+        let Some(id) = self.restore_codes.take(restore) else {
+            self.wrong_codes.take(from);
+            return Err(JoinError::WrongRestoreCode);
+        };
+        self.db.move_to_token(id, token).await.map_err(|e| JoinError::Failed(format!("{e:#}")))
     }
 
     /// The student a session connects as: someone who joined, or (with no access code) an
@@ -274,15 +311,15 @@ mod tests {
         class.max_students = 1;
         let t1 = "0123456789abcdef";
         let me = ip(1);
-        assert!(matches!(class.join(me, t1, " ", Some("1234")).await, Err(JoinError::BadRequest(_))));
-        assert!(matches!(class.join(me, t1, &"x".repeat(41), Some("1234")).await, Err(JoinError::BadRequest(_))));
-        assert!(matches!(class.join(me, "zz", "Li", Some("1234")).await, Err(JoinError::BadRequest(_))));
-        assert_eq!(class.join(me, t1, "Li", Some("123")).await, Err(JoinError::WrongCode));
-        assert_eq!(class.join(me, t1, "Li", None).await, Err(JoinError::WrongCode));
-        let first = class.join(me, t1, "Li", Some("1234")).await.unwrap();
-        let again = class.join(me, t1, "Li Lei", Some("1234")).await.unwrap();
+        assert!(matches!(class.join(me, t1, " ", Some("1234"), None).await, Err(JoinError::BadRequest(_))));
+        assert!(matches!(class.join(me, t1, &"x".repeat(41), Some("1234"), None).await, Err(JoinError::BadRequest(_))));
+        assert!(matches!(class.join(me, "zz", "Li", Some("1234"), None).await, Err(JoinError::BadRequest(_))));
+        assert_eq!(class.join(me, t1, "Li", Some("123"), None).await, Err(JoinError::WrongCode));
+        assert_eq!(class.join(me, t1, "Li", None, None).await, Err(JoinError::WrongCode));
+        let first = class.join(me, t1, "Li", Some("1234"), None).await.unwrap();
+        let again = class.join(me, t1, "Li Lei", Some("1234"), None).await.unwrap();
         assert_eq!((again.id, again.name.as_str()), (first.id, "Li Lei"));
-        assert_eq!(class.join(me, "fedcba9876543210", "Han", Some("1234")).await, Err(JoinError::Full(1)));
+        assert_eq!(class.join(me, "fedcba9876543210", "Han", Some("1234"), None).await, Err(JoinError::Full(1)));
         assert_eq!(class.admit_session(me, "fedcba9876543210").await, Err(Refusal::JoinFirst));
         assert_eq!(class.admit_session(me, t1).await.unwrap().id, first.id);
     }
@@ -296,10 +333,10 @@ mod tests {
         let mut class = Class::new(Db::in_memory());
         class.access_code = Some("right-code".into());
         for i in 0..200 {
-            let _ = class.join(ip(66), &format!("{i:016x}"), "guess", Some("wrong")).await;
+            let _ = class.join(ip(66), &format!("{i:016x}"), "guess", Some("wrong"), None).await;
         }
-        assert_eq!(class.join(ip(66), "aaaaaaaaaaaaaaaa", "x", Some("right-code")).await, Err(JoinError::TooManyTries));
-        let ok = class.join(ip(7), "bbbbbbbbbbbbbbbb", "Mei", Some("right-code")).await;
+        assert_eq!(class.join(ip(66), "aaaaaaaaaaaaaaaa", "x", Some("right-code"), None).await, Err(JoinError::TooManyTries));
+        let ok = class.join(ip(7), "bbbbbbbbbbbbbbbb", "Mei", Some("right-code"), None).await;
         assert_eq!(ok.unwrap().name, "Mei", "the right code from another machine must work");
     }
 
@@ -318,11 +355,11 @@ mod tests {
         }
         assert_eq!(admitted, NEW_STUDENTS_PER_ADDRESS.burst as usize);
         for (n, name) in ["An", "Bo", "Cai"].iter().enumerate() {
-            let joined = class.join(ip(10 + n as u8), &format!("{:016x}", 1000 + n), name, None).await;
+            let joined = class.join(ip(10 + n as u8), &format!("{:016x}", 1000 + n), name, None, None).await;
             assert_eq!(joined.unwrap().name, *name, "a real student must get in");
         }
-        assert_eq!(class.join(ip(20), "cccccccccccccccc", "Dan", None).await, Err(JoinError::Full(3)));
+        assert_eq!(class.join(ip(20), "cccccccccccccccc", "Dan", None, None).await, Err(JoinError::Full(3)));
         // An anonymous page that joins now would take a place: the class is full.
-        assert_eq!(class.join(ip(66), &format!("{:016x}", 0), "Eve", None).await, Err(JoinError::Full(3)));
+        assert_eq!(class.join(ip(66), &format!("{:016x}", 0), "Eve", None, None).await, Err(JoinError::Full(3)));
     }
 }

@@ -67,8 +67,10 @@ pub async fn reload(app: &App, dir: &Path) {
     match loaded {
         Ok(course) => {
             let changed = changed_lessons(&app.course(), &course);
+            // Translations left out are shown to the teacher like any problem; the rest serves.
+            let problems = course.problems().iter().map(|e| CourseProblem::parse(e)).collect();
             app.set_course(course);
-            app.class.course_errors.lock().expect("course errors poisoned").clear();
+            *app.class.course_errors.lock().expect("course errors poisoned") = problems;
             if changed.is_empty() {
                 return;
             }
@@ -91,7 +93,7 @@ pub fn changed_lessons(old: &Course, new: &Course) -> Vec<String> {
     let mut ids: Vec<String> = new
         .lessons()
         .iter()
-        .filter(|l| old.lesson(&l.id) != Some(*l))
+        .filter(|l| crate::course::LANGUAGES.iter().any(|lang| old.lesson_in(&l.id, lang) != new.lesson_in(&l.id, lang)))
         .map(|l| l.id.clone())
         .chain(old.lessons().iter().filter(|l| new.lesson(&l.id).is_none()).map(|l| l.id.clone()))
         .collect();

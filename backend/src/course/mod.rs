@@ -3,11 +3,14 @@
 
 mod parse;
 mod sanitize;
+pub mod translate;
 
 pub use parse::{parse_lesson, LessonError};
+pub use translate::{FIRST_LANGUAGE, LANGUAGES};
 
 use rust_embed::RustEmbed;
 use shared::course::{Lesson, LessonLink, LessonSummary};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The course shipped inside the binary (`course/` at build time).
@@ -16,11 +19,20 @@ use std::path::Path;
 #[include = "*.md"]
 struct Bundled;
 
-/// All lessons of a course, in teaching order, with prev/next links filled in.
+/// All lessons of a course, in teaching order, with prev/next links filled in, and their
+/// translations (`name.<lang>.md`, see `translate`).
 #[derive(Clone, Debug, Default)]
 pub struct Course {
     lessons: Vec<Lesson>,
     summaries: Vec<LessonSummary>,
+    /// Language → lesson id → the lesson in that language (linked like `lessons`).
+    translations: BTreeMap<String, BTreeMap<String, Lesson>>,
+    /// Each lesson's file, by id, for reports that name it.
+    files: BTreeMap<String, String>,
+    /// Translations left out because they depart from their original (`file:line: message`):
+    /// the original is served in their place, so a teacher's edit of a lesson during class never
+    /// takes the course down; `check-course` fails on them.
+    problems: Vec<String>,
 }
 
 impl Course {
@@ -34,7 +46,7 @@ impl Course {
                     .map_err(|e| vec![format!("{}: cannot read the course directory: {e}", dir.display())])?;
                 for entry in entries.flatten() {
                     let path = entry.path();
-                    if is_lesson_file(&path) {
+                    if translate::lesson_file(&path).is_some() {
                         match std::fs::read_to_string(&path) {
                             Ok(text) => files.push((path.display().to_string(), text)),
                             Err(e) => return Err(vec![format!("{}: cannot read: {e}", path.display())]),
@@ -44,7 +56,7 @@ impl Course {
             }
             None => {
                 for name in Bundled::iter() {
-                    if is_lesson_file(Path::new(name.as_ref())) {
+                    if translate::lesson_file(Path::new(name.as_ref())).is_some() {
                         let file = Bundled::get(&name).expect("listed file");
                         let text = String::from_utf8_lossy(&file.data).into_owned();
                         files.push((format!("course/{name}"), text));
@@ -55,23 +67,55 @@ impl Course {
         Course::from_files(files)
     }
 
-    /// Builds a course from `(file name, text)` pairs.
+    /// Builds a course from `(file name, text)` pairs: lessons (`name.md`) and translations
+    /// (`name.<lang>.md`), each translation checked against its original (`translate::compare`).
     pub fn from_files(mut files: Vec<(String, String)>) -> Result<Course, Vec<String>> {
         files.sort();
         let mut errors = Vec::new();
         let mut lessons: Vec<(u32, Lesson, String)> = Vec::new();
+        let mut translated: Vec<(String, String, Lesson, String)> = Vec::new(); // (base, lang, lesson, file)
+        // The file base of each lesson, for finding its translations.
+        let mut bases: BTreeMap<String, usize> = BTreeMap::new();
         for (name, text) in &files {
-            let stem = Path::new(name).file_stem().and_then(|s| s.to_str()).unwrap_or("lesson");
-            match parse_lesson(stem, text) {
-                Ok((order, lesson)) => {
-                    if let Some((_, _, other)) = lessons.iter().find(|(_, l, _)| l.id == lesson.id) {
-                        errors.push(format!("{name}:1: lesson id '{}' is already used by {other}", lesson.id));
-                    } else {
-                        lessons.push((order, lesson, name.clone()));
-                    }
+            let Some((base, lang)) = translate::lesson_file(Path::new(name)) else { continue };
+            if let Some(lang) = &lang {
+                if !LANGUAGES.contains(&lang.as_str()) || lang == FIRST_LANGUAGE {
+                    let others: Vec<_> = LANGUAGES.iter().filter(|l| **l != FIRST_LANGUAGE).collect();
+                    errors.push(format!(
+                        "{name}:1: a lesson file is 'name.md' (in {FIRST_LANGUAGE}) or a translation 'name.<lang>.md' with <lang> one of {others:?}, not '{lang}'"
+                    ));
+                    continue;
                 }
+            }
+            match parse_lesson(&base, text) {
+                Ok((order, lesson)) => match lang {
+                    Some(lang) => translated.push((base, lang, lesson, name.clone())),
+                    None => {
+                        if let Some((_, _, other)) = lessons.iter().find(|(_, l, _)| l.id == lesson.id) {
+                            errors.push(format!("{name}:1: lesson id '{}' is already used by {other}", lesson.id));
+                        } else {
+                            bases.insert(base, lessons.len());
+                            lessons.push((order, lesson, name.clone()));
+                        }
+                    }
+                },
                 Err(errs) => errors.extend(errs.into_iter().map(|e| format!("{name}:{}: {}", e.line, e.message))),
             }
+        }
+        let mut translations: BTreeMap<String, BTreeMap<String, Lesson>> = BTreeMap::new();
+        let mut problems = Vec::new();
+        for (base, lang, mut lesson, name) in translated {
+            let Some((_, original, ofile)) = bases.get(&base).map(|i| &lessons[*i]) else {
+                errors.push(format!("{name}:1: a translation of {base}.md, which the course does not have"));
+                continue;
+            };
+            let departures = translate::compare(original, ofile, &lesson, &name);
+            if !departures.is_empty() {
+                problems.extend(departures);
+                continue;
+            }
+            lesson.id = original.id.clone();
+            translations.entry(lang).or_default().insert(lesson.id.clone(), lesson);
         }
         if !errors.is_empty() {
             return Err(errors);
@@ -80,22 +124,86 @@ impl Course {
             return Err(vec!["the course has no lesson files (*.md)".into()]);
         }
         lessons.sort_by(|a, b| (a.0, &a.1.id).cmp(&(b.0, &b.1.id)));
+        let mut out = Course { translations, problems, ..Course::default() };
         let links: Vec<LessonLink> =
             lessons.iter().map(|(_, l, _)| LessonLink { id: l.id.clone(), title: l.title.clone() }).collect();
-        let mut out = Course::default();
-        for (i, (order, mut lesson, _)) in lessons.into_iter().enumerate() {
+        for (lang, by_id) in out.translations.iter_mut() {
+            // Links in a translation carry the translated titles where there are some.
+            let title = |l: &LessonLink| by_id.get(&l.id).map_or(l.title.clone(), |t| t.title.clone());
+            let translated_links: Vec<LessonLink> = links.iter().map(|l| LessonLink { id: l.id.clone(), title: title(l) }).collect();
+            for (i, link) in links.iter().enumerate() {
+                if let Some(lesson) = by_id.get_mut(&link.id) {
+                    lesson.prev = i.checked_sub(1).map(|p| translated_links[p].clone());
+                    lesson.next = translated_links.get(i + 1).cloned();
+                    lesson.lang = lang.clone();
+                }
+            }
+        }
+        for (i, (order, mut lesson, file)) in lessons.into_iter().enumerate() {
             lesson.prev = i.checked_sub(1).map(|p| links[p].clone());
             lesson.next = links.get(i + 1).cloned();
+            lesson.lang = FIRST_LANGUAGE.into();
             out.summaries.push(LessonSummary {
                 id: lesson.id.clone(),
                 title: lesson.title.clone(),
                 order,
                 minutes: lesson.minutes,
                 exercises: lesson.cells().filter(|c| c.exercise.is_some()).count() as u32,
+                lang: FIRST_LANGUAGE.into(),
             });
+            out.files.insert(lesson.id.clone(), file);
             out.lessons.push(lesson);
         }
         Ok(out)
+    }
+
+    /// The lesson list in `lang`: each title translated where the lesson is.
+    pub fn summaries_in(&self, lang: &str) -> Vec<LessonSummary> {
+        let by_id = self.translations.get(lang);
+        self.summaries
+            .iter()
+            .map(|s| match by_id.and_then(|t| t.get(&s.id)) {
+                Some(t) => LessonSummary { title: t.title.clone(), lang: lang.into(), ..s.clone() },
+                None => s.clone(),
+            })
+            .collect()
+    }
+
+    /// Lesson `id` in `lang`, or in the course's first language when it has no translation
+    /// into `lang` (its `lang` says which).
+    pub fn lesson_in(&self, id: &str, lang: &str) -> Option<&Lesson> {
+        self.translations.get(lang).and_then(|t| t.get(id)).or_else(|| self.lesson(id))
+    }
+
+    /// Translations left out because they depart from their original, as `file:line: message`.
+    pub fn problems(&self) -> &[String] {
+        &self.problems
+    }
+
+    /// For each language the course has translations into, the lessons it has none of, as
+    /// `file: message` lines (what `classbook check-course` reports).
+    pub fn missing_translations(&self) -> Vec<String> {
+        let mut missing = Vec::new();
+        for (lang, by_id) in &self.translations {
+            for lesson in &self.lessons {
+                if !by_id.contains_key(&lesson.id) {
+                    let file = &self.files[&lesson.id];
+                    let want = file.strip_suffix(".md").map(|b| format!("{b}.{lang}.md")).unwrap_or_default();
+                    missing.push(format!("{file}: no '{lang}' translation ({want})"));
+                }
+            }
+        }
+        missing
+    }
+
+    /// Every lesson in every language: the first language's, then each translation.
+    pub fn all_lessons(&self) -> Vec<&Lesson> {
+        self.lessons.iter().chain(self.translations.values().flat_map(|t| t.values())).collect()
+    }
+
+    /// The languages the course is written in: its first, then those it has translations into.
+    pub fn languages(&self) -> Vec<String> {
+        std::iter::once(FIRST_LANGUAGE.to_string()).chain(self.translations.keys().cloned()).collect()
     }
 
     pub fn summaries(&self) -> &[LessonSummary] {
@@ -109,13 +217,6 @@ impl Course {
     pub fn lessons(&self) -> &[Lesson] {
         &self.lessons
     }
-}
-
-/// `name.md` is a lesson in the course's first language; `name.<lang>.md` is reserved
-/// for translations and not loaded yet.
-fn is_lesson_file(path: &Path) -> bool {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    name.ends_with(".md") && name.matches('.').count() == 1 && !name.starts_with('.') && name != "README.md"
 }
 
 #[cfg(test)]
@@ -145,5 +246,37 @@ mod tests {
         let errs = Course::from_files(vec![("x/bad.md".into(), bad)]).unwrap_err();
         assert_eq!(errs.len(), 1, "{errs:?}");
         assert!(errs[0].starts_with("x/bad.md:5: "), "{}", errs[0]);
+    }
+
+    #[test]
+    fn translations_are_served_by_language_and_checked_against_their_original() {
+        let a = "---\ntitle: 甲\norder: 1\n---\n```python {id=x}\nprint('一')\n```\n".to_string();
+        let a_en = "---\ntitle: A\n---\n```python {id=x}\nprint('one')\n```\n".to_string();
+        let b = "---\ntitle: 乙\norder: 2\n---\ntext\n".to_string();
+        let files = vec![("c/a.md".into(), a.clone()), ("c/a.en.md".into(), a_en), ("c/b.md".into(), b.clone())];
+        let course = Course::from_files(files).unwrap();
+        assert_eq!(course.languages(), ["zh", "en"]);
+        let en = course.lesson_in("a", "en").unwrap();
+        assert_eq!((en.title.as_str(), en.lang.as_str()), ("A", "en"));
+        // b has no English: the Chinese is served, and says so; its link back names "A".
+        let b_en = course.lesson_in("b", "en").unwrap();
+        assert_eq!((b_en.lang.as_str(), b_en.prev.as_ref().unwrap().title.as_str()), ("zh", "甲"));
+        assert_eq!(en.next.as_ref().unwrap().title, "乙");
+        let titles: Vec<_> = course.summaries_in("en").into_iter().map(|s| (s.title, s.lang)).collect();
+        assert_eq!(titles, [("A".to_string(), "en".to_string()), ("乙".into(), "zh".into())]);
+        assert_eq!(course.missing_translations(), ["c/b.md: no 'en' translation (c/b.en.md)"]);
+
+        // A translation that departs from its original is left out (the original is served in
+        // its place) and reported, so an edit during class never takes the course down.
+        let wrong = "---\ntitle: A\n---\n```python {id=y}\nprint('one')\n```\n".to_string();
+        let course = Course::from_files(vec![("c/a.md".into(), a.clone()), ("c/a.en.md".into(), wrong)]).unwrap();
+        let problems = course.problems();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].starts_with("c/a.en.md:1: cell 'x' of c/a.md:5 is missing"), "{problems:?}");
+        assert_eq!(course.lesson_in("a", "en").unwrap().lang, "zh");
+        let errs = Course::from_files(vec![("c/a.md".into(), a.clone()), ("c/a.fr.md".into(), b.clone())]).unwrap_err();
+        assert!(errs[0].starts_with("c/a.fr.md:1: a lesson file is 'name.md'"), "{errs:?}");
+        let errs = Course::from_files(vec![("c/a.md".into(), a), ("c/z.en.md".into(), b)]).unwrap_err();
+        assert_eq!(errs, ["c/z.en.md:1: a translation of z.md, which the course does not have"]);
     }
 }

@@ -30,6 +30,8 @@ pub fn parse_lesson(stem: &str, text: &str) -> Result<(u32, Lesson), Vec<LessonE
     let mut prose = String::new();
     // Whether anything but blank lines came since the last code cell (attached blocks must follow it).
     let mut prose_since_cell = true;
+    // The last cell had an error of its own: its attached blocks add none (one error per fault).
+    let mut broken_cell = false;
     let mut cell_count = 0;
     let mut i = body_start;
     while i < lines.len() {
@@ -65,13 +67,18 @@ pub fn parse_lesson(stem: &str, text: &str) -> Result<(u32, Lesson), Vec<LessonE
         if lang == "python" || lang == "py" {
             flush_prose(&mut prose, &mut blocks);
             cell_count += 1;
+            broken_cell = false;
             match make_cell(&attrs, content, start, cell_count, meta.runtime) {
                 Ok((cell, group)) => add_cell(&mut blocks, cell, group, start, &mut errors),
-                Err(e) => errors.push(e),
+                Err(e) => {
+                    errors.push(e);
+                    broken_cell = true;
+                }
             }
             prose_since_cell = false;
         } else if ATTACHED.contains(&lang.as_str()) {
             match last_cell(&mut blocks) {
+                _ if broken_cell && !prose_since_cell => {}
                 Some(cell) if !prose_since_cell => {
                     if let Err(e) = attach(cell, &lang, &attrs, content, start) {
                         errors.push(e);
@@ -100,7 +107,7 @@ pub fn parse_lesson(stem: &str, text: &str) -> Result<(u32, Lesson), Vec<LessonE
     if !errors.is_empty() {
         return Err(errors);
     }
-    let lesson = Lesson { id: meta.id, title, minutes: meta.minutes, blocks, prev: None, next: None };
+    let lesson = Lesson { id: meta.id, title, minutes: meta.minutes, blocks, prev: None, next: None, lang: String::new() };
     Ok((meta.order, lesson))
 }
 
@@ -132,6 +139,8 @@ fn parse_front_matter(lines: &[&str], meta: &mut Meta, errors: &mut Vec<LessonEr
             continue;
         };
         let value = value.trim();
+        // `title: "A: B"` as YAML writes it: the quotes are not part of the value.
+        let value = ['"', '\''].iter().find_map(|q| value.strip_prefix(*q).and_then(|v| v.strip_suffix(*q))).unwrap_or(value);
         let number = |errors: &mut Vec<LessonError>| {
             value.parse::<u32>().map_err(|_| errors.push(err(n, format!("'{}' must be a whole number", key.trim())))).ok()
         };
@@ -244,7 +253,7 @@ fn make_cell(
                 }
             }
             "exercise" => {
-                cell.exercise = Some(Exercise { check: String::new(), hint: None, solution: None, tftp_server: None })
+                cell.exercise = Some(Exercise { check: String::new(), hint: None, hint_html: None, solution: None, tftp_server: None })
             }
             other => {
                 return Err(err(
@@ -352,7 +361,14 @@ fn attach(cell: &mut Cell, kind: &str, attrs: &[(String, String)], content: Stri
                     ex.check = content;
                     return Ok(());
                 }
-                "hint" => &mut ex.hint,
+                "hint" => {
+                    if ex.hint.is_some() {
+                        return Err(twice());
+                    }
+                    // The hint is Markdown: the page shows it rendered (and sanitized) like prose.
+                    ex.hint_html = Some(super::sanitize::html(&render(&content)));
+                    &mut ex.hint
+                }
                 _ => &mut ex.solution,
             };
             if slot.is_some() {
@@ -369,7 +385,7 @@ fn flush_prose(prose: &mut String, blocks: &mut Vec<Block>) {
         prose.clear();
         return;
     }
-    blocks.push(Block::Text { html: super::sanitize::html(&render(prose)) });
+    blocks.push(Block::Text { html: super::sanitize::html(&render(prose)), markdown: prose.trim().to_string() });
     prose.clear();
 }
 
@@ -419,13 +435,21 @@ mod tests {
 ```python {id=ex exercise}\nx = 1\n```\n```check\ncheck('x is 2', x == 2)\n```\n```hint\nThink.\n```\n";
 
     #[test]
+    fn front_matter_values_may_be_quoted() {
+        let (_, lesson) = parse_lesson("q", "---\ntitle: \"Closures: cells\"\n---\ntext\n").unwrap();
+        assert_eq!(lesson.title, "Closures: cells");
+        let (_, lesson) = parse_lesson("q", "---\ntitle: 'It' s'\n---\ntext\n").unwrap();
+        assert_eq!(lesson.title, "It' s");
+    }
+
+    #[test]
     fn a_lesson_parses_into_text_cells_groups_and_exercises() {
         let (order, lesson) = parse_lesson("closures", LESSON).unwrap();
         assert_eq!(order, 3);
         assert_eq!(lesson.id, "closures");
         assert_eq!(lesson.title, "闭包");
         assert_eq!(lesson.blocks.len(), 4, "{:#?}", lesson.blocks);
-        let Block::Text { html } = &lesson.blocks[0] else { panic!() };
+        let Block::Text { html, .. } = &lesson.blocks[0] else { panic!() };
         assert!(html.contains("<em>text</em>"));
         let Block::Cell(c) = &lesson.blocks[1] else { panic!() };
         assert_eq!((c.id.as_str(), c.runtime, c.line), ("first", Runtime::Browser, 10));
@@ -443,7 +467,7 @@ mod tests {
     fn other_fences_stay_in_the_prose() {
         let text = "---\ntitle: T\n---\n```text\nnot code\n```\n";
         let (_, lesson) = parse_lesson("t", text).unwrap();
-        let Block::Text { html } = &lesson.blocks[0] else { panic!() };
+        let Block::Text { html, .. } = &lesson.blocks[0] else { panic!() };
         assert!(html.contains("not code"));
     }
 
@@ -459,6 +483,7 @@ mod tests {
         assert_eq!(e.line, 5);
         let e = first_error("---\ntitle: T\n---\n```python {colour=red}\n```\n");
         assert!(e.message.contains("unknown cell attribute 'colour'"), "{}", e.message);
+
         let e = first_error("---\ntitle: T\n---\n```python {id=a}\n```\n```python {id=a}\n```\n");
         assert_eq!((e.line, e.message.contains("twice")), (6, true));
         let e = first_error("---\ntitle: T\n---\n```python {exercise}\nx=1\n```\n");
@@ -495,5 +520,13 @@ mod tests {
         let (lang, attrs) = split_info(r#"python {id=a file="x.py" exercise}"#);
         assert_eq!(lang, "python");
         assert_eq!(attrs, vec![("id".into(), "a".into()), ("file".into(), "x.py".into()), ("exercise".into(), "".into())]);
+    }
+
+    #[test]
+    fn a_broken_cell_attribute_is_one_error_not_one_per_attached_block() {
+        let text = "---\ntitle: T\n---\n```python {id=ex exercize}\nx = 1\n```\n```check\ncheck('x', x == 1)\n```\n```hint\nThink.\n```\n```solution\nx = 1\n```\n";
+        let errors = parse_lesson("t", text).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].message.contains("unknown cell attribute 'exercize'"), "{errors:?}");
     }
 }

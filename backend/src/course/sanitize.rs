@@ -106,7 +106,7 @@ mod tests {
             .blocks
             .iter()
             .filter_map(|b| match b {
-                shared::course::Block::Text { html } => Some(html.as_str()),
+                shared::course::Block::Text { html, .. } => Some(html.as_str()),
                 _ => None,
             })
             .collect();

@@ -23,6 +23,7 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .route("/goto", post(goto))
         .route("/course", get(course))
         .route("/backup", get(backup))
+        .merge(super::help::routes())
         .route_layer(middleware::from_fn_with_state(app, require_teacher))
         .layer(middleware::map_response(no_store))
 }
@@ -72,6 +73,7 @@ async fn students(State(app): State<Arc<App>>) -> Response {
                 "last_active_ms": l.map(|l| l.last_active_ms.max(s.last_seen_ms)).unwrap_or(s.last_seen_ms),
                 "memory_bytes": l.and_then(|l| l.memory_bytes),
                 "runs": l.map(|l| l.runs.clone()).unwrap_or_default(),
+                "hand_ms": s.hand_ms,
             })
         })
         .collect();

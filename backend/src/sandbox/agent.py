@@ -6,6 +6,12 @@
 # whose tests pin these shapes.
 #   backend -> agent: {"op":"run","id":N,"entry":"a.py","args":[...],"watch":bool,"cpu":S,
 #                      "files":["a.py", ...]} + fds [stdin, stdout, stderr, one pipe per file]
+#                     with "check":"<the exercise's checks>" the fds are [stdin, stdout, stderr,
+#                       records, one pipe per file]: `entry` is imported as a module, then the
+#                       checks run by the check harness (shared/src/check.py, which the backend
+#                       puts before this file), whose records go into `records`, not the output
+#                     with "record":true the recording pipe (see recorder.py's comment below)
+#                       comes after those, before the files' pipes
 #                     {"op":"signal","id":N,"sig":2}   {"op":"kill","id":N}
 #                     {"op":"read","name":"a.bin","max":B} + fd [a pipe]: the agent writes "+" and
 #                       the file's first B bytes (never through a link), or "-" and why not
@@ -14,6 +20,7 @@
 #                     {"ev":"exit","id":N,"code":C|null,"signal":S|null,"cpu_ms":T}
 #                     {"ev":"error","id":N,"message":"..."}
 import ctypes
+import importlib
 import json
 import os
 import resource
@@ -42,6 +49,10 @@ def main():
     # Prime runpy so each fork starts fast (it imports pkgutil on first use).
     runpy._get_code_from_file  # noqa: B018
     import pkgutil  # noqa: F401
+    # And what the recorder hooks (Recorder.install), so a recorded run imports nothing more.
+    import multiprocessing.process  # noqa: F401
+    import queue  # noqa: F401
+    import threading  # noqa: F401
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
@@ -95,7 +106,7 @@ class Agent:
             ready, _, _ = select.select([self.chan, self.wake_r], [], [], timeout)
             if self.chan in ready:
                 try:
-                    msg, fds, _, _ = socket.recv_fds(self.chan, 65536, 3 + MAX_FILES + 1)
+                    msg, fds, _, _ = socket.recv_fds(self.chan, 65536, 4 + MAX_FILES + 1)
                 except OSError:
                     return
                 if not msg:
@@ -142,18 +153,19 @@ class Agent:
 
     def start(self, msg, fds):
         names = msg.get("files", [])
-        if len(fds) != 3 + len(names):
-            raise ValueError("a run needs three fds and one per file")
+        streams = 3 + (msg.get("check") is not None) + bool(msg.get("record"))
+        if len(fds) != streams + len(names):
+            raise ValueError("a run needs three fds, the records pipe for a check, the recording pipe if asked, and one per file")
         rid = msg["id"]
         try:
-            for name, fd in zip(names, fds[3:]):
+            for name, fd in zip(names, fds[streams:]):
                 write_file(name, fd)
         except OSError as e:
             for fd in fds:
                 close_quietly(fd)
             self.send({"ev": "failed", "id": rid, "message": f"cannot write {e.filename or 'a file'}: {e.strerror}"})
             return
-        fds = fds[:3]
+        fds = fds[:streams]
         pid = os.fork()
         if pid == 0:
             child(msg, fds, self)
@@ -384,10 +396,15 @@ def child(msg, fds, agent):
         for fd in (agent.wake_r, agent.wake_w):
             close_quietly(fd)
         agent.chan.close()
-        for target, fd in enumerate(fds):
+        extra = fds[3:]
+        records = extra.pop(0) if msg.get("check") is not None else None
+        record = extra.pop(0) if msg.get("record") else None
+        for target, fd in enumerate(fds[:3]):
             os.dup2(fd, target)
             if fd > 2:
                 os.close(fd)
+        if records is not None:
+            os.set_inheritable(records, False)  # not into programs the student's code starts
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -398,10 +415,348 @@ def child(msg, fds, agent):
         entry = os.path.join(WORK, msg["entry"])
         sys.argv = [msg["entry"]] + [str(a) for a in msg.get("args", [])]
         sys.path[0] = WORK
-        code = run_main(entry)
+        if record is not None:
+            Recorder(record).install()
+        code = run_main(entry) if records is None else run_check(entry, msg["check"], records)
     except BaseException:
         traceback.print_exc()
     os._exit(code)
+
+
+class Recorder:
+    """Records, inside the student's program, what its timeline and its socket calls show:
+    processes and threads (start, end, name), waits on locks, semaphores, conditions, events,
+    queues, joins and children (with the student's line and, for locks, the holding thread), and
+    send/recv/accept/connect with their sizes. One JSON line per event on a pipe only this run
+    has (backend: sandbox/record.rs), written without waiting: what does not fit is dropped, so
+    the program never slows on it. It changes no result: wrappers call the originals with the
+    same arguments and return what they return; only `threading.Lock`/`RLock` become Python
+    classes (so `type()` of a lock differs). The program can write into this pipe or undo these
+    hooks, so it can misdraw its own run's timeline and calls, never its packets (captured from
+    outside) nor another run."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.pid = os.getpid()
+        self.prefix = os.path.join(WORK, "")
+        # A forked child is announced at its first event, not at the fork: a fork bomb's
+        # children, which do nothing recorded, cost nothing (see `forked`).
+        self.announce = None
+
+    def emit(self, event):
+        if self.announce is not None:
+            announce, self.announce = self.announce, None
+            announce()
+        try:
+            os.write(self.fd, (json.dumps(event, separators=(",", ":")) + "\n").encode())
+        except OSError:
+            pass  # full (the backend fell behind) or closed: dropped
+
+    def line(self):
+        """The line of the student's code the current call comes from (0: none of theirs)."""
+        f = sys._getframe(2)
+        prefix = self.prefix
+        while f is not None:
+            if f.f_code.co_filename.startswith(prefix):
+                return f.f_lineno
+            f = f.f_back
+        return 0
+
+    def install(self):
+        import _thread
+        import queue
+        import threading
+
+        os.set_blocking(self.fd, False)
+        os.set_inheritable(self.fd, False)  # a program it execs is not recorded
+        rec = self
+        emit = self.emit
+        native = threading.get_native_id
+        now = time.time_ns
+        waiting = set()  # threads inside a recorded wait (nested waits are not recorded again)
+
+        def wait(on, obj, holder, block):
+            """Runs `block()` as a recorded wait of the calling thread."""
+            tid = native()
+            if tid in waiting:
+                return block()
+            line = rec.line()
+            if not line:
+                return block()  # a wait inside the library, not at a line of theirs
+            waiting.add(tid)
+            emit({"k": "wait", "us": now() // 1000, "pid": rec.pid, "tid": tid, "on": on, "obj": obj, "line": line, "holder": holder})
+            try:
+                return block()
+            finally:
+                waiting.discard(tid)
+                emit({"k": "wait_end", "us": now() // 1000, "pid": rec.pid, "tid": tid})
+
+        allocate, c_rlock = _thread.allocate_lock, _thread.RLock
+
+        class Lock:
+            __slots__ = ("_l", "_owner", "__weakref__")
+
+            def __init__(self):
+                self._l = allocate()
+                self._owner = None
+
+            def acquire(self, blocking=True, timeout=-1):
+                if self._l.acquire(False):
+                    self._owner = native()
+                    return True
+                if not blocking:
+                    return False
+                got = wait("lock", id(self), self._owner, lambda: self._l.acquire(True, timeout))
+                if got:
+                    self._owner = native()
+                return got
+
+            __enter__ = acquire
+
+            def release(self):
+                self._owner = None
+                self._l.release()
+
+            def __exit__(self, *_):
+                self.release()
+
+            def locked(self):
+                return self._l.locked()
+
+            def _at_fork_reinit(self):
+                self._l._at_fork_reinit()
+                self._owner = None
+
+            def __repr__(self):
+                return repr(self._l)
+
+        class RLock:
+            __slots__ = ("_l", "_owner", "_n", "__weakref__")
+
+            def __init__(self):
+                self._l = c_rlock()
+                self._owner = None
+                self._n = 0
+
+            def acquire(self, blocking=True, timeout=-1):
+                if not self._l.acquire(False):
+                    if not blocking:
+                        return False
+                    if not wait("rlock", id(self), self._owner, lambda: self._l.acquire(True, timeout)):
+                        return False
+                self._owner = native()
+                self._n += 1
+                return True
+
+            __enter__ = acquire
+
+            def release(self):
+                if self._owner == native():
+                    self._n -= 1
+                    if self._n == 0:
+                        self._owner = None
+                self._l.release()
+
+            def __exit__(self, *_):
+                self.release()
+
+            def _is_owned(self):
+                return self._l._is_owned()
+
+            def _release_save(self):
+                state = (self._l._release_save(), self._n)
+                self._owner, self._n = None, 0
+                return state
+
+            def _acquire_restore(self, state):
+                self._l._acquire_restore(state[0])
+                self._owner, self._n = native(), state[1]
+
+            def _at_fork_reinit(self):
+                self._l._at_fork_reinit()
+                self._owner, self._n = None, 0
+
+            def __repr__(self):
+                return repr(self._l)
+
+        threading.Lock, threading.RLock = Lock, RLock
+
+        def blocking_first(cls, name, on, ready):
+            """Wraps `cls.name` so a call that would block is recorded as a wait on `on`;
+            `ready(self, args, kwargs)` says it will not block."""
+            orig = getattr(cls, name)
+
+            def wrapper(self, *args, **kwargs):
+                if ready(self, args, kwargs):
+                    return orig(self, *args, **kwargs)
+                return wait(on, id(self), None, lambda: orig(self, *args, **kwargs))
+
+            wrapper.__name__, wrapper.__doc__, wrapper.__wrapped__ = orig.__name__, orig.__doc__, orig
+            setattr(cls, name, wrapper)
+
+        def nonblocking(args, kwargs, at=0):
+            return not kwargs.get("blocking", kwargs.get("block", args[at] if len(args) > at else True))
+
+        blocking_first(threading.Semaphore, "acquire", "semaphore",
+                       lambda s, a, k: nonblocking(a, k) or s._value > 0)
+        blocking_first(threading.Condition, "wait", "condition", lambda s, a, k: False)
+        blocking_first(threading.Event, "wait", "event", lambda s, a, k: s.is_set())
+        blocking_first(threading.Thread, "join", "join", lambda s, a, k: not s.is_alive())
+        blocking_first(queue.Queue, "get", "queue", lambda s, a, k: nonblocking(a, k) or s.qsize() > 0)
+        blocking_first(queue.Queue, "put", "queue",
+                       lambda s, a, k: nonblocking(a, k, 1) or s.maxsize <= 0 or s.qsize() < s.maxsize)
+
+        thread_start = threading.Thread.start
+
+        def start(self):  # its wait for the new thread to begin is no wait of the program's
+            tid = native()
+            inside = tid in waiting
+            waiting.add(tid)
+            try:
+                return thread_start(self)
+            finally:
+                if not inside:
+                    waiting.discard(tid)
+
+        threading.Thread.start = start
+        boot = threading.Thread._bootstrap_inner
+
+        def bootstrap_inner(self):
+            tid = native()
+            emit({"k": "thread", "us": now() // 1000, "pid": rec.pid, "tid": tid, "name": str(self.name)[:64]})
+            try:
+                boot(self)
+            finally:
+                emit({"k": "thread_end", "us": now() // 1000, "pid": rec.pid, "tid": tid})
+
+        threading.Thread._bootstrap_inner = bootstrap_inner
+
+        def process(name):
+            rec.announce = None
+            rec.pid = os.getpid()
+            t = now() // 1000
+            emit({"k": "process", "us": t, "pid": rec.pid, "ppid": os.getppid(), "name": name[:64]})
+            emit({"k": "thread", "us": t, "pid": rec.pid, "tid": native(), "name": threading.current_thread().name[:64]})
+
+        process("MainProcess")
+
+        def forked():
+            rec.pid = os.getpid()
+            rec.announce = lambda: process("fork")
+
+        os.register_at_fork(after_in_child=forked)
+        real_exit = os._exit
+
+        def exit_(code):
+            if rec.announce is None:  # announced: its lane ends here
+                emit({"k": "process_end", "us": now() // 1000, "pid": os.getpid()})
+            real_exit(code)
+
+        os._exit = exit_
+        try:
+            import multiprocessing.process as mp
+
+            mp_boot = mp.BaseProcess._bootstrap
+
+            def mp_bootstrap(self, *args, **kwargs):
+                process(str(self.name))  # the name the program gave it, once it is known
+                return mp_boot(self, *args, **kwargs)
+
+            mp.BaseProcess._bootstrap = mp_bootstrap
+            blocking_first(mp.BaseProcess, "join", "child", lambda s, a, k: False)
+        except ImportError:
+            pass
+        self.hook_sockets()
+
+    def hook_sockets(self):
+        import threading
+
+        rec, emit, native, now = self, self.emit, threading.get_native_id, time.time_ns
+        inet = (socket.AF_INET, socket.AF_INET6)
+        c_sock = socket.socket.__mro__[1]  # _socket.socket, whose methods do the work
+
+        def ends(sock, peer):
+            try:
+                port = sock.getsockname()[1]
+            except OSError:
+                port = 0
+            if peer is None:
+                try:
+                    peer = sock.getpeername()
+                except OSError:
+                    peer = None
+            return port, (peer[1] if isinstance(peer, tuple) and len(peer) > 1 else 0)
+
+        def call(sock, op, size, t, peer=None):
+            port, peer = ends(sock, peer)
+            emit({"k": "call", "us": t, "pid": rec.pid, "tid": native(), "op": op, "len": size,
+                  "line": rec.line(), "port": port, "peer": peer})
+
+        def size_of(data):
+            try:
+                return memoryview(data).nbytes
+            except TypeError:
+                return 0
+
+        orig = {name: getattr(c_sock, name) for name in ("send", "sendall", "sendto", "recv", "recvfrom", "recv_into")}
+
+        def send(self, data, *args):
+            t = now() // 1000
+            n = orig["send"](self, data, *args)
+            if self.family in inet:
+                call(self, "send", n, t)
+            return n
+
+        def sendall(self, data, *args):
+            t = now() // 1000
+            r = orig["sendall"](self, data, *args)
+            if self.family in inet:
+                call(self, "sendall", size_of(data), t)
+            return r
+
+        def sendto(self, data, *args):
+            t = now() // 1000
+            n = orig["sendto"](self, data, *args)
+            if self.family in inet:
+                call(self, "sendto", n, t, args[-1] if args else None)
+            return n
+
+        def recv(self, *args):
+            data = orig["recv"](self, *args)
+            if self.family in inet:
+                call(self, "recv", len(data), now() // 1000)
+            return data
+
+        def recvfrom(self, *args):
+            got = orig["recvfrom"](self, *args)
+            if self.family in inet:
+                call(self, "recvfrom", len(got[0]), now() // 1000, got[1])
+            return got
+
+        def recv_into(self, *args, **kwargs):
+            n = orig["recv_into"](self, *args, **kwargs)
+            if self.family in inet:
+                call(self, "recv_into", n, now() // 1000)
+            return n
+
+        accept_orig, connect_orig = socket.socket.accept, c_sock.connect
+
+        def accept(self):
+            got = accept_orig(self)
+            if self.family in inet:
+                call(self, "accept", 0, now() // 1000, got[1])
+            return got
+
+        def connect(self, address):
+            t = now() // 1000
+            try:
+                return connect_orig(self, address)
+            finally:
+                if self.family in inet:
+                    call(self, "connect", 0, t, address)
+
+        for f in (send, sendall, sendto, recv, recvfrom, recv_into, accept, connect):
+            setattr(socket.socket, f.__name__, f)
 
 
 def run_main(entry):
@@ -438,6 +793,45 @@ def run_main(entry):
     if interrupted:  # like CPython: die by SIGINT so the parent sees it
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
+    return code
+
+
+def run_check(entry, checks, records):
+    """Imports `entry` as the module the checks import, then runs the checks with the harness;
+    its records go to fd `records`. Returns the exit code. The student's own error (a
+    SyntaxError, an exception at import) is printed as `python3 entry` would, and recorded."""
+    write, dumps = os.write, json.dumps
+
+    def emit(record):
+        data = (dumps(record) + "\n").encode()
+        while data:
+            data = data[write(records, data):]
+
+    emit({"plan": check_plan(checks)})
+    code = 0
+    try:
+        importlib.import_module(os.path.basename(entry)[:-3])
+    except SystemExit as e:
+        code = exit_code(e) or 1
+        emit({"error": f"SystemExit: {e.code} (the program ended before the checks ran)"})
+    except BaseException as e:  # noqa: BLE001 - the student's code may raise anything
+        print_student_traceback(e, entry)
+        emit({"error": error_text(e, lambda f: f == entry)})
+        code = 1
+    else:
+        if not run_checks(checks, {"__name__": "__check__"}, emit):
+            code = 1
+    try:
+        import threading
+
+        threading._shutdown()
+    except BaseException:  # noqa: BLE001
+        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001
+            pass
     return code
 
 

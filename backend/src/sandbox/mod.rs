@@ -3,10 +3,12 @@
 //! agent forks. This module is the only code that spawns processes for students.
 
 mod bwrap;
+pub mod capture;
 mod cgroup;
 mod channel;
 pub mod protocol;
 pub mod packages;
+pub mod record;
 mod seccomp;
 pub mod tftp;
 mod uids;
@@ -27,7 +29,6 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::pipe;
 use tokio::process::{Child, Command};
-use shared::wire::ServerMsg;
 use tokio::sync::mpsc;
 
 /// Files one run may bring (a lesson's exported group included); the agent takes three pipes
@@ -97,6 +98,9 @@ pub struct Config {
     /// What the companion TFTP server of each sandbox serves; `None`: the course's bundled
     /// `tftp-files/`.
     pub tftp_files: Option<PathBuf>,
+    /// Record every run: the packets of the sandbox's loopback (`capture`) and the program's
+    /// threads, waits and socket calls (`record`). Off only to measure what recording costs.
+    pub record: bool,
 }
 
 impl Config {
@@ -115,6 +119,7 @@ impl Config {
             packages: packages::dir(),
             unsafe_no_sandbox: false,
             tftp_files: None,
+            record: true,
         }
     }
 }
@@ -136,7 +141,12 @@ pub enum RunEvent {
     Lost(String),
 }
 
-type Routes = Arc<Mutex<HashMap<u32, mpsc::UnboundedSender<RunEvent>>>>;
+/// Events a run's driver may have waiting: a run has three at most (started, listening, its
+/// end), so only an agent that floods (the student's code broke into it) fills the queue, and
+/// what does not fit is dropped; the run still ends by its limits, from the host.
+const RUN_EVENTS: usize = 8;
+
+type Routes = Arc<Mutex<HashMap<u32, mpsc::Sender<RunEvent>>>>;
 
 /// A live sandbox. Dropping it kills every process in it (kill_on_drop); `close` also
 /// waits for that and removes its cgroups.
@@ -156,6 +166,10 @@ pub struct Sandbox {
     netns: Option<Arc<tftp::NetNs>>,
     /// The TFTP server on the sandbox's 127.0.0.1:6969, or why there is none.
     companion: Mutex<Result<tftp::Companion, String>>,
+    /// The packets of the sandbox's loopback (none unsafe, or when not recording).
+    capture: Mutex<Option<capture::Capture>>,
+    /// Runs record what their program does (`record`).
+    record: bool,
 }
 
 /// The page-facing ends of a run's standard streams, plus its events.
@@ -163,7 +177,11 @@ pub struct RunIo {
     pub stdin: pipe::Sender,
     pub stdout: pipe::Receiver,
     pub stderr: pipe::Receiver,
-    pub events: mpsc::UnboundedReceiver<RunEvent>,
+    pub events: mpsc::Receiver<RunEvent>,
+    /// The loopback's packets while the run lives, until `Sandbox::finish_packets`.
+    pub packets: Option<mpsc::Receiver<capture::Seen>>,
+    /// What the program records about itself, until its last process ends.
+    pub activity: Option<mpsc::Receiver<record::Recorded>>,
 }
 
 /// Counters a run compares before and after, to say which limit ended it.
@@ -188,6 +206,12 @@ impl Sandbox {
         if let Err(why) = &companion {
             tracing::warn!(sandbox = %name, "{why}");
         }
+        let capture = match &netns {
+            Some(ns) if cfg.record => capture::Capture::start(ns)
+                .map_err(|e| tracing::warn!(sandbox = %name, "no packet capture in the sandbox: {e}"))
+                .ok(),
+            _ => None,
+        };
         let routes: Routes = Arc::default();
         let alive = Arc::new(AtomicBool::new(true));
         tokio::spawn(route_events(chan.clone(), routes.clone(), alive.clone()));
@@ -204,6 +228,8 @@ impl Sandbox {
             unsafe_dir,
             netns,
             companion: Mutex::new(companion),
+            capture: Mutex::new(capture),
+            record: cfg.record,
         })
     }
 
@@ -212,26 +238,30 @@ impl Sandbox {
         self.netns.as_ref().map(|ns| ns.socket_factory())
     }
 
-    /// Draws the companion TFTP server's packets under run `run_id` (see `tftp::Companion`).
-    pub fn trace_companion(&self, run_id: u32, out: mpsc::Sender<ServerMsg>) {
-        if let Ok(companion) = self.companion.lock().expect("companion lock").as_ref() {
-            companion.follow(run_id, out);
-        }
+    /// The companion TFTP server's packets from now on, to draw under run `run_id` (the newest
+    /// run wins; see `tftp::Companion`); none for a sandbox without a companion.
+    pub fn trace_companion(&self, run_id: u32) -> Option<tftp::trace::CompanionTrace> {
+        self.companion.lock().expect("companion lock").as_ref().ok().map(|c| c.follow(run_id))
     }
 
-    /// For run `run_id` about to exit: the companion's packets of the run not yet sent to the
-    /// page, to send before its `Exit` (see `tftp::Companion::finish`; at most a second's wait).
-    pub async fn finish_companion_trace(&self, run_id: u32) -> Vec<ServerMsg> {
+    /// For run `run_id` about to exit: at most a second's wait until its companion trace holds
+    /// every packet traced before, and ends after them (see `tftp::Companion::finish`).
+    pub async fn finish_companion_trace(&self, run_id: u32) {
         let finished = match self.companion.lock().expect("companion lock").as_ref() {
             Ok(companion) => companion.finish(run_id),
-            Err(_) => return Vec::new(),
+            Err(_) => return,
         };
         finished.await
     }
 
-    pub fn untrace_companion(&self, run_id: u32) {
-        if let Ok(companion) = self.companion.lock().expect("companion lock").as_ref() {
-            companion.unfollow(run_id);
+    /// Run `run_id` is about to end: resolves once the loopback's packets until now were given
+    /// to it (at most a second); then its `RunIo::packets` closes.
+    pub fn finish_packets(&self, run_id: u32) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let finishing = self.capture.lock().expect("capture lock").as_ref().map(|c| c.finish(run_id));
+        async move {
+            if let Some(f) = finishing {
+                f.await;
+            }
         }
     }
 
@@ -298,6 +328,32 @@ impl Sandbox {
         args: &[String],
         watch_listen: bool,
     ) -> Result<RunIo> {
+        Ok(self.spawn_with(id, files, entry, args, watch_listen, None).await?.0)
+    }
+
+    /// Starts run `id` as an exercise check: `entry` imported as a module, then `checks` by the
+    /// check harness (shared/src/check.py). The returned pipe carries the harness's records
+    /// apart from the program's output (see shared::check for what that does and does not stop).
+    pub async fn spawn_checked<T: AsRef<[u8]>>(
+        &self,
+        id: u32,
+        files: &[(String, T)],
+        entry: &str,
+        checks: &str,
+    ) -> Result<(RunIo, pipe::Receiver)> {
+        let (io, records) = self.spawn_with(id, files, entry, &[], false, Some(checks)).await?;
+        Ok((io, records.expect("a checked run has a records pipe")))
+    }
+
+    async fn spawn_with<T: AsRef<[u8]>>(
+        &self,
+        id: u32,
+        files: &[(String, T)],
+        entry: &str,
+        args: &[String],
+        watch_listen: bool,
+        check: Option<&str>,
+    ) -> Result<(RunIo, Option<pipe::Receiver>)> {
         if !self.is_alive() {
             bail!("the sandbox has ended");
         }
@@ -314,7 +370,11 @@ impl Sandbox {
             });
             file_ends.push(r);
         }
-        let (tx, events) = mpsc::unbounded_channel();
+        let record = match self.record {
+            true => Some(pipe_pair()?),
+            false => None,
+        };
+        let (tx, events) = mpsc::channel(RUN_EVENTS);
         {
             let mut routes = self.routes.lock().expect("routes poisoned");
             if routes.contains_key(&id) {
@@ -323,20 +383,53 @@ impl Sandbox {
             routes.insert(id, tx);
         }
         let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
-        let msg = protocol::Request::Run { id, entry, args, watch: watch_listen, cpu: self.limits.cpu_secs, files: names };
+        let msg = protocol::Request::Run {
+            id,
+            entry,
+            args,
+            watch: watch_listen,
+            cpu: self.limits.cpu_secs,
+            record: record.is_some(),
+            files: names,
+            check,
+        };
+        // The agent takes them in this order: stdio, a check's records, the recording, the files.
         let mut fds = vec![stdin_r.as_raw_fd(), stdout_w.as_raw_fd(), stderr_w.as_raw_fd()];
+        let records = check.map(|_| pipe_pair()).transpose()?;
+        fds.extend(records.as_ref().map(|(_, w)| w.as_raw_fd()));
+        fds.extend(record.as_ref().map(|(_, w)| w.as_raw_fd()));
         fds.extend(file_ends.iter().map(|f| f.as_raw_fd()));
+        // Followed before the program starts, so its first packet is seen.
+        let packets = self.capture.lock().expect("capture lock").as_ref().map(|c| c.follow(id));
         if let Err(e) = self.chan.send(&msg.to_bytes(), &fds).await {
             self.routes.lock().expect("routes poisoned").remove(&id);
+            self.finish_packets(id).await;
             return Err(e).context("cannot reach the sandbox agent");
         }
+        let activity = match record {
+            Some((r, w)) => {
+                drop(w);
+                Some(record::read(pipe::Receiver::from_owned_fd(r)?))
+            }
+            None => None,
+        };
         drop((stdin_r, stdout_w, stderr_w, file_ends));
-        Ok(RunIo {
+        let records = match records {
+            Some((r, w)) => {
+                drop(w);
+                Some(pipe::Receiver::from_owned_fd(r)?)
+            }
+            None => None,
+        };
+        let io = RunIo {
             stdin: pipe::Sender::from_owned_fd(stdin_w)?,
             stdout: pipe::Receiver::from_owned_fd(stdout_r)?,
             stderr: pipe::Receiver::from_owned_fd(stderr_r)?,
             events,
-        })
+            packets,
+            activity,
+        };
+        Ok((io, records))
     }
 
     /// Sends signal `sig` to run `id`'s process group.
@@ -358,6 +451,8 @@ impl Sandbox {
         self.alive.store(false, Ordering::SeqCst);
         // Stops the companion server and removes the session's uploads.
         *self.companion.lock().expect("companion lock") = Err("the sandbox has ended".into());
+        // Ends the capture's task and closes its socket.
+        *self.capture.lock().expect("capture lock") = None;
         let group = self.group.lock().expect("group lock").take();
         if let Some(g) = group {
             let _ = tokio::task::spawn_blocking(move || g.remove()).await;
@@ -402,7 +497,7 @@ impl Launch {
             data_fd(bwrap::PASSWD.as_bytes())?,
             data_fd(bwrap::GROUP.as_bytes())?,
             data_fd(bwrap::NSSWITCH.as_bytes())?,
-            data_fd(include_bytes!("agent.py"))?,
+            data_fd(agent_source().as_bytes())?,
             data_fd(&seccomp::program())?,
         ];
         let raw: Vec<RawFd> = data.iter().map(|f| f.as_raw_fd()).collect();
@@ -430,7 +525,7 @@ impl Launch {
             Some(dir) => {
                 std::fs::create_dir_all(dir)?;
                 let mut cmd = Command::new(&cfg.python);
-                cmd.arg("-c").arg(String::from_utf8_lossy(include_bytes!("agent.py")).as_ref());
+                cmd.arg("-c").arg(agent_source());
                 cmd.arg(agent_end.as_raw_fd().to_string()).arg(dir).current_dir(dir);
                 cmd
             }
@@ -541,7 +636,9 @@ async fn route_events(chan: Arc<channel::Channel>, routes: Routes, alive: Arc<At
                 let mut routes = routes.lock().expect("routes poisoned");
                 let done = matches!(event, RunEvent::Exit { .. } | RunEvent::Failed(_));
                 if let Some(tx) = routes.get(&id) {
-                    let _ = tx.send(event);
+                    if tx.try_send(event).is_err() {
+                        tracing::warn!(run = id, "the sandbox agent sent more events than a run has: dropped");
+                    }
                 }
                 if done {
                     routes.remove(&id);
@@ -553,7 +650,7 @@ async fn route_events(chan: Arc<channel::Channel>, routes: Routes, alive: Arc<At
     };
     alive.store(false, Ordering::SeqCst);
     for (_, tx) in routes.lock().expect("routes poisoned").drain() {
-        let _ = tx.send(RunEvent::Lost(reason.clone()));
+        let _ = tx.try_send(RunEvent::Lost(reason.clone()));
     }
 }
 
@@ -576,6 +673,11 @@ fn data_fd(data: &[u8]) -> Result<OwnedFd> {
     let mut file = std::fs::File::from(w);
     std::io::Write::write_all(&mut file, data)?;
     Ok(r)
+}
+
+/// The agent's program: the exercise check harness (shared/src/check.py), then agent.py.
+fn agent_source() -> String {
+    format!("{}\n{}", shared::check::HARNESS, include_str!("agent.py"))
 }
 
 fn pipe_pair() -> std::io::Result<(OwnedFd, OwnedFd)> {

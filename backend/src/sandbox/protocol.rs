@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "op", rename_all = "lowercase")]
 pub enum Request<'a> {
     /// Write `files` into /work (their contents arrive on pipes, one fd per file after the
-    /// run's stdin, stdout and stderr), then fork and run `entry`.
+    /// run's stdin, stdout, stderr and, with `record`, its recording pipe), then fork and run
+    /// `entry`.
     Run {
         id: u32,
         entry: &'a str,
@@ -17,7 +18,15 @@ pub enum Request<'a> {
         watch: bool,
         /// RLIMIT_CPU of the program, in seconds.
         cpu: u64,
+        /// Install the recorder's hooks in the program (`record.rs`): its pipe comes after stderr
+        /// and a check's records pipe, before the files'.
+        record: bool,
         files: Vec<&'a str>,
+        /// An exercise's checks: the agent imports `entry` as a module, runs these after it
+        /// with the check harness, and writes the harness's records into the pipe that comes
+        /// after stderr (before the files' pipes), never into the program's output.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        check: Option<&'a str>,
     },
     /// Send `sig` to run `id`'s process group.
     Signal { id: u32, sig: i32 },
@@ -77,10 +86,15 @@ mod tests {
     #[test]
     fn requests_have_the_shapes_agent_py_reads() {
         let args = vec!["-v".to_string()];
-        let run = Request::Run { id: 3, entry: "a.py", args: &args, watch: true, cpu: 30, files: vec!["a.py", "b.py"] };
+        let run = Request::Run { id: 3, entry: "a.py", args: &args, watch: true, cpu: 30, record: true, files: vec!["a.py", "b.py"], check: None };
         assert_eq!(
             shape(&run),
-            json!({"op": "run", "id": 3, "entry": "a.py", "args": ["-v"], "watch": true, "cpu": 30, "files": ["a.py", "b.py"]})
+            json!({"op": "run", "id": 3, "entry": "a.py", "args": ["-v"], "watch": true, "cpu": 30, "record": true, "files": ["a.py", "b.py"]})
+        );
+        let checked = Request::Run { id: 4, entry: "a.py", args: &[], watch: false, cpu: 30, record: false, files: vec!["a.py"], check: Some("check('x', 1)") };
+        assert_eq!(
+            shape(&checked),
+            json!({"op": "run", "id": 4, "entry": "a.py", "args": [], "watch": false, "cpu": 30, "record": false, "files": ["a.py"], "check": "check('x', 1)"})
         );
         assert_eq!(shape(&Request::Signal { id: 3, sig: 2 }), json!({"op": "signal", "id": 3, "sig": 2}));
         assert_eq!(shape(&Request::Kill { id: 3 }), json!({"op": "kill", "id": 3}));

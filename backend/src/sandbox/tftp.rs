@@ -5,13 +5,12 @@ pub mod trace;
 
 use classbook_tftp::{Server, ServerConfig, SocketFactory, TraceSink};
 use rust_embed::RustEmbed;
-use shared::wire::ServerMsg;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
-use tokio::sync::{mpsc, oneshot};
-use trace::{Relay, TRACE_CHANNEL};
+use tokio::sync::oneshot;
+use trace::{CompanionTrace, Relay, TRACE_CHANNEL};
 
 /// Where the companion listens, inside every sandbox.
 pub const COMPANION_PORT: u16 = 6969;
@@ -81,6 +80,12 @@ impl NetNs {
     /// A UDP socket bound to `addr` inside the namespace: a short-lived thread enters it
     /// (`setns` changes only the calling thread), makes the socket, and ends.
     pub fn bind_udp(&self, addr: SocketAddr) -> std::io::Result<UdpSocket> {
+        self.run_inside(move || UdpSocket::bind(addr))
+    }
+
+    /// Runs `make` on a short-lived thread inside the namespace (`setns` changes only the
+    /// calling thread): a socket made there stays bound to the namespace after the thread ends.
+    pub fn run_inside<T: Send>(&self, make: impl FnOnce() -> std::io::Result<T> + Send) -> std::io::Result<T> {
         let fd = self.0.as_raw_fd();
         std::thread::scope(|scope| {
             scope
@@ -89,7 +94,7 @@ impl NetNs {
                     if unsafe { libc::setns(fd, libc::CLONE_NEWNET) } != 0 {
                         return Err(std::io::Error::last_os_error());
                     }
-                    UdpSocket::bind(addr)
+                    make()
                 })
                 .join()
                 .unwrap_or_else(|_| Err(std::io::Error::other("the namespace thread panicked")))
@@ -150,19 +155,14 @@ impl Companion {
     }
 
     /// Draws the companion's packets under run `run_id` from now on (the newest run wins).
-    pub fn follow(&self, run_id: u32, out: mpsc::Sender<ServerMsg>) {
-        self.relay.follow(run_id, out);
+    pub fn follow(&self, run_id: u32) -> CompanionTrace {
+        self.relay.follow(run_id)
     }
 
     /// For run `run_id` about to exit: resolves (within a second, whether or not the page
-    /// reads) to the run's trace messages not yet sent, to send before its `Exit`.
-    pub fn finish(&self, run_id: u32) -> impl std::future::Future<Output = Vec<ServerMsg>> + Send + 'static {
+    /// reads) once the run's trace queue holds all its packets and ends after them.
+    pub fn finish(&self, run_id: u32) -> impl std::future::Future<Output = ()> + Send + 'static {
         self.relay.finish(run_id)
-    }
-
-    /// Run `run_id` ended: its trace stops (unless a newer run took over).
-    pub fn unfollow(&self, run_id: u32) {
-        self.relay.unfollow(run_id);
     }
 }
 

@@ -89,6 +89,53 @@ impl Sessions {
         results.iter().filter(|r| matches!(r, Ok(Ok(())))).count()
     }
 
+    /// Sends `msg` to every page of `student`; how many took it (within 2 s).
+    pub async fn send_to(&self, student: i64, msg: ServerMsg) -> usize {
+        let outs: Vec<_> = self
+            .all()
+            .iter()
+            .filter(|s| s.student == student)
+            .flat_map(|s| s.conns.lock().expect("conns poisoned").values().map(|(o, _)| o.clone()).collect::<Vec<_>>())
+            .collect();
+        let sends = outs.iter().map(|out| tokio::time::timeout(Duration::from_secs(2), out.send(msg.clone())));
+        let results = futures_util::future::join_all(sends).await;
+        results.iter().filter(|r| matches!(r, Ok(Ok(())))).count()
+    }
+
+    /// The teacher removed `student`: their pages are told, their programs stopped and their
+    /// connections closed and their sandbox ended.
+    pub async fn remove(&self, student: i64) {
+        self.send_to(student, ServerMsg::Refused { reason: shared::wire::Refusal::Removed }).await;
+        self.stop(student, None).await;
+        self.close_where(|_, s| s.student == student);
+    }
+
+    /// A page's token now belongs to another student (a restore): its session is closed, so
+    /// the page reconnects and is admitted as that student; the sessions of the student's old
+    /// token are closed too (their pages are admitted afresh, or asked to join).
+    pub fn close_token(&self, token: &str, student: i64) {
+        self.close_where(|t, s| t == token || s.student == student);
+    }
+
+    /// Closes the sessions that match: their connections end (their programs with them),
+    /// and their sandboxes are ended.
+    fn close_where(&self, matches: impl Fn(&str, &Shared) -> bool) {
+        let gone: Vec<Arc<Shared>> = {
+            let mut all = self.0.lock().expect("sessions poisoned");
+            let tokens: Vec<String> = all.iter().filter(|(t, s)| matches(t, s)).map(|(t, _)| t.clone()).collect();
+            tokens.iter().filter_map(|t| all.remove(t)).collect()
+        };
+        for s in gone {
+            s.removed.send_replace(true);
+            tokio::spawn(async move {
+                let sandbox = s.sandbox.lock().await.take();
+                if let Some(sandbox) = sandbox {
+                    sandbox.close().await;
+                }
+            });
+        }
+    }
+
     /// Ends every session's sandbox (the server is stopping).
     pub async fn close_all(&self) {
         let all: Vec<Arc<Shared>> = self.0.lock().expect("sessions poisoned").drain().map(|(_, s)| s).collect();

@@ -20,6 +20,7 @@ const CASES: [&str; 4] = ["download", "upload", "missing_file", "lost_ack"];
 
 /// Runs the check as run `id`: `files` are the student's, `entry` their server, `port` where
 /// the exercise says it listens. Every message goes to `out`; `Exit` (of the server) comes last.
+/// Returns whether all four cases passed (the verdict the caller records).
 pub async fn check(
     sandbox: Arc<Sandbox>,
     id: u32,
@@ -29,7 +30,8 @@ pub async fn check(
     stdin_rx: mpsc::Receiver<StdinCmd>,
     out: mpsc::Sender<ServerMsg>,
     ctl: Arc<RunCtl>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
+    let mut passed = 0;
     let Some(sockets) = sandbox.socket_factory() else {
         anyhow::bail!("TFTP checks need a real sandbox (its own network); this server runs without one");
     };
@@ -89,13 +91,13 @@ pub async fn check(
         let env = CheckEnv { sockets: Some(sockets), stored: Some(stored), progress: Some(progress_tx) };
         let checks = run_checks_in(server, &plan, Some(trace_tx), env);
         tokio::pin!(checks);
-        let mut trace = ClientTrace { run: RunTrace::new(id, Side::Client), dropped: 0 };
+        let mut trace = ClientTrace { run: RunTrace::new(Side::Client), run_id: id, dropped: 0 };
         let mut done = false;
         // Relay the program's output, each result and the trace while the checks run.
         while !done {
             tokio::select! {
                 _ = &mut checks => done = true,
-                Some(outcome) = progress.recv() => send_outcome(&out, id, outcome).await,
+                Some(outcome) = progress.recv() => passed += send_outcome(&out, id, outcome).await as usize,
                 Some(event) = traces.recv() => trace.pass(&event, &traces, &out).await,
                 msg = program.recv(), if exit.is_none() => match msg {
                     Some(ServerMsg::Exit(e)) => exit = Some(ServerMsg::Exit(e)),
@@ -105,7 +107,7 @@ pub async fn check(
             }
         }
         while let Ok(outcome) = progress.try_recv() {
-            send_outcome(&out, id, outcome).await;
+            passed += send_outcome(&out, id, outcome).await as usize;
         }
         while let Ok(event) = traces.try_recv() {
             trace.pass(&event, &traces, &out).await;
@@ -129,13 +131,14 @@ pub async fn check(
     if let Some(exit) = exit {
         let _ = out.send(exit).await;
     }
-    Ok(())
+    Ok(passed == CASES.len())
 }
 
 /// The checker's packets on their way to the page. The checker waits for the page, so the
 /// channel can fill meanwhile: packets dropped there cut the trace (see `RunTrace`).
 struct ClientTrace {
     run: RunTrace,
+    run_id: u32,
     /// The channel's count of dropped events when last looked at.
     dropped: u64,
 }
@@ -145,19 +148,21 @@ impl ClientTrace {
         let dropped = traces.dropped();
         if dropped > self.dropped {
             if let Some(notice) = self.run.lose(dropped - self.dropped, event.elapsed_us as f64 / 1000.0) {
-                let _ = out.send(notice.message()).await;
+                let _ = out.send(ServerMsg::Trace { run_id: self.run_id, event: notice.event() }).await;
             }
             self.dropped = dropped;
         }
-        if let Some(msg) = self.run.packet(event) {
-            let _ = out.send(msg).await;
+        if let Some(trace) = self.run.packet(event) {
+            let _ = out.send(ServerMsg::Trace { run_id: self.run_id, event: trace }).await;
         }
     }
 }
 
-async fn send_outcome(out: &mpsc::Sender<ServerMsg>, id: u32, outcome: CheckOutcome) {
+/// Passes one case's result on; returns whether it passed.
+async fn send_outcome(out: &mpsc::Sender<ServerMsg>, id: u32, outcome: CheckOutcome) -> bool {
     let CheckOutcome { name, passed, message } = outcome;
     let _ = out.send(ServerMsg::TftpCheck { run_id: id, case: name, passed, message }).await;
+    passed
 }
 
 /// A seed that varies file names and contents between checks.

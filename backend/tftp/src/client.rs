@@ -230,7 +230,7 @@ impl Client {
                 None => {
                     retries += 1;
                     if retries > self.options.retries {
-                        return Err(TransferError::Timeout(self.options.retries));
+                        return Err(TransferError::Unanswered(self.options.retries));
                     }
                     link.send(request, true).await?;
                 }

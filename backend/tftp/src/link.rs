@@ -41,12 +41,13 @@ impl Link {
 
     pub async fn send(&mut self, packet: &Packet<'_>, retransmit: bool) -> io::Result<()> {
         packet.encode(&mut self.out);
+        // Traced before it leaves: the peer's answer cannot then be traced ahead of it.
+        self.tracer.packet(Direction::Sent, self.peer, packet, self.out.len(), retransmit, None);
         self.send_out(self.peer).await?;
         self.counters.sent += 1;
         if retransmit {
             self.counters.retransmits += 1;
         }
-        self.tracer.packet(Direction::Sent, self.peer, packet, self.out.len(), retransmit, None);
         Ok(())
     }
 
@@ -116,12 +117,12 @@ impl Link {
     async fn send_unknown_tid(&mut self, to: SocketAddr) -> io::Result<()> {
         let packet = Packet::Error { code: ErrorCode::UNKNOWN_TID, message: "Unknown transfer ID".to_string() };
         packet.encode(&mut self.out);
+        self.tracer.packet(Direction::Sent, to, &packet, self.out.len(), false, None);
         match self.send_out(to).await {
             Ok(_) => {}
             Err(e) if is_transient(&e) => {}
             Err(e) => return Err(e),
         }
-        self.tracer.packet(Direction::Sent, to, &packet, self.out.len(), false, None);
         Ok(())
     }
 }

@@ -224,9 +224,9 @@ impl RequestPort<'_> {
 async fn answer(socket: &UdpSocket, peer: SocketAddr, tracer: &Tracer, code: ErrorCode, message: &str) {
     let packet = Packet::Error { code, message: message.to_string() };
     let bytes = packet.to_bytes();
-    if socket.send_to(&bytes, peer).await.is_ok() {
-        tracer.packet(Direction::Sent, peer, &packet, bytes.len(), false, None);
-    }
+    // Traced before it leaves, so the peer's next request cannot be traced ahead of it.
+    tracer.packet(Direction::Sent, peer, &packet, bytes.len(), false, None);
+    let _ = socket.send_to(&bytes, peer).await;
 }
 
 /// RFC 2347: option problems are ERROR 8; anything else wrong with a request is ERROR 4.

@@ -109,6 +109,9 @@ pub enum TransferError {
     Io(#[from] io::Error),
     #[error("no answer after {0} retransmissions")]
     Timeout(u32),
+    /// The request itself was never answered (nothing listens, or it never replies).
+    #[error("no answer to the request after {0} retransmissions")]
+    Unanswered(u32),
     /// The peer sent an ERROR packet.
     #[error("peer sent ERROR {code}: {message}")]
     Peer { code: ErrorCode, message: String },

@@ -275,7 +275,7 @@ async fn client_gives_up_after_bounded_retries_when_nobody_answers() {
         None,
     );
     let result = within("silence", client.download("f")).await;
-    assert!(matches!(result, Err(TransferError::Timeout(3))), "{result:?}");
+    assert!(matches!(result, Err(TransferError::Unanswered(3))), "{result:?}");
     let mut requests = 0;
     let mut buf = [0u8; 1024];
     while let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(50), silent.recv_from(&mut buf)).await {

@@ -14,6 +14,9 @@ const MAX_NAME: usize = 40;
 #[derive(Deserialize)]
 struct ClassInfo {
     needs_code: bool,
+    /// The class's language, if the teacher set one (`--lang`).
+    #[serde(default)]
+    lang: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -27,6 +30,8 @@ enum JoinError {
     NameEmpty,
     NameTooLong,
     WrongCode,
+    /// The teacher's restore code is unknown, used or too old.
+    WrongRestore,
     /// Too many wrong codes in the class just now: every join waits a few seconds.
     TooMany,
     Full(String),
@@ -39,6 +44,7 @@ impl JoinError {
         match e.status {
             None => JoinError::Unreachable,
             Some(403) => JoinError::WrongCode,
+            Some(410) => JoinError::WrongRestore,
             Some(429) => JoinError::TooMany,
             Some(503) => JoinError::Full(e.message),
             Some(_) => JoinError::Refused(e.message),
@@ -50,6 +56,7 @@ impl JoinError {
             JoinError::NameEmpty => tr("join-name-empty").to_string(),
             JoinError::NameTooLong => tr("join-name-long").to_string(),
             JoinError::WrongCode => tr("join-wrong-code").to_string(),
+            JoinError::WrongRestore => tr("join-wrong-restore").to_string(),
             JoinError::TooMany => tr("join-too-many").to_string(),
             JoinError::Full(m) => format!("{} ({m})", tr("join-full")),
             JoinError::Unreachable => tr("join-unreachable").to_string(),
@@ -80,8 +87,8 @@ fn state() -> State {
     STATE.with(|s| *s)
 }
 
-async fn post_join(name: &str, code: Option<String>) -> Result<Joined, HttpError> {
-    let body = serde_json::json!({ "token": crate::runtime::server::token(), "name": name, "code": code });
+async fn post_join(name: &str, code: Option<String>, restore: Option<String>) -> Result<Joined, HttpError> {
+    let body = serde_json::json!({ "token": crate::runtime::server::token(), "name": name, "code": code, "restore": restore });
     api::fetch_json("POST", "/api/join", Some(body.to_string()), None).await
 }
 
@@ -97,9 +104,10 @@ pub fn resume() {
     wasm_bindgen_futures::spawn_local(async move {
         if let Ok(info) = api::fetch_json::<ClassInfo>("GET", "/api/class", None, None).await {
             s.needs_code.set(info.needs_code);
+            crate::i18n::follow_class(info.lang.as_deref());
         }
         let Some(name) = stored else { return };
-        match post_join(&name, storage::get("code")).await {
+        match post_join(&name, storage::get("code"), None).await {
             Ok(j) => {
                 s.name.set(Some(j.name));
                 crate::runtime::server::reconnect();
@@ -112,6 +120,11 @@ pub fn resume() {
             }
         }
     });
+}
+
+/// The name the teacher gave this student.
+pub fn set_name(name: String) {
+    state().name.set(Some(name));
 }
 
 /// The server refused the session because this browser has not joined (or the class forgot
@@ -134,6 +147,7 @@ pub fn JoinDialog() -> impl IntoView {
     move || s.open.get().then(|| {
         let name = RwSignal::new(s.name.get_untracked().or_else(|| storage::get("name")).unwrap_or_default());
         let code = RwSignal::new(storage::get("code").unwrap_or_default());
+        let restore = RwSignal::new(String::new());
         let busy = RwSignal::new(false);
         let input = NodeRef::<leptos::html::Input>::new();
         Effect::new(move || {
@@ -151,10 +165,18 @@ pub fn JoinDialog() -> impl IntoView {
                 return s.error.set(Some(JoinError::NameTooLong));
             }
             let c = s.needs_code.get_untracked().then(|| code.get_untracked().trim().to_string());
+            let r = Some(restore.get_untracked().trim().to_string()).filter(|r| !r.is_empty());
             busy.set(true);
             spawn_local(async move {
-                match post_join(&n, c.clone()).await {
+                match post_join(&n, c.clone(), r.clone()).await {
                     Ok(j) => {
+                        if r.is_some() {
+                            // This page is now the student the teacher's code was made for:
+                            // their kept code comes back into this browser.
+                            if let Err(e) = super::work::restore().await {
+                                super::notice::push(format!("{}: {e}", tr("restore-failed")));
+                            }
+                        }
                         storage::set("name", &j.name);
                         if let Some(c) = c {
                             storage::set("code", &c);
@@ -189,6 +211,15 @@ pub fn JoinDialog() -> impl IntoView {
                                 prop:value=move || code.get() on:input=move |ev| code.set(event_target_value(&ev))/>
                         </label>
                     </Show>
+                    <details class="restore" data-role="join-restore">
+                        <summary>{move || tr("join-restore")}</summary>
+                        <p class="muted">{move || tr("join-restore-help")}</p>
+                        <label>
+                            <span>{move || tr("join-restore-code")}</span>
+                            <input type="text" data-role="join-restore-code" autocomplete="off" inputmode="numeric" maxlength="8"
+                                prop:value=move || restore.get() on:input=move |ev| restore.set(event_target_value(&ev))/>
+                        </label>
+                    </details>
                     {move || s.error.get().map(|e| view! { <p class="error" role="alert" data-role="join-error">{move || e.text()}</p> })}
                     <div class="join-actions">
                         <button type="submit" class="run" data-action="join" disabled=move || busy.get()>

@@ -1,11 +1,14 @@
 //! The student's side of the class (issue 8): joining with a name, presence (`Viewing`),
-//! exercise results, and what the teacher sends (notices, "go to lesson", course changes).
+//! exercise results, their work kept on the server and the raised hand (`work`), and what the
+//! teacher sends (notices, "go to lesson", course changes, reset, rename, an answered hand).
 
 mod join;
 mod notice;
+mod work;
 
 pub use join::{JoinDialog, NameButton};
 pub use notice::Notices;
+pub use work::{code_changed, keep_output, HandButton};
 
 use crate::route::{self, Route};
 use crate::runtime::server;
@@ -15,15 +18,42 @@ use wasm_bindgen::prelude::*;
 
 thread_local! {
     /// Bumped when the course changed on the server in a way that concerns the open page.
-    static COURSE_VERSION: RwSignal<u32> = RwSignal::new(0);
+    // Reference-counted: a plain signal would belong to the view that first read it, and go
+    // with that view's first re-render (after which course changes were no longer shown).
+    static COURSE_VERSION: ArcRwSignal<u32> = ArcRwSignal::new(0);
+    /// The class's title (`serve --title`), shown in the header and the tab.
+    // Reference-counted, not owned by whichever view first reads it: it lives as long as the page.
+    static TITLE: ArcRwSignal<String> = ArcRwSignal::new(String::new());
     /// Exercise results checked while the class server was out of reach (browser exercises
     /// work offline), sent when the WebSocket opens again.
     static UNSENT: std::cell::RefCell<Vec<ClientMsg>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Read it inside a view to re-render that view when the lessons it shows changed.
-pub fn course_version() -> RwSignal<u32> {
-    COURSE_VERSION.with(|v| *v)
+pub fn course_version() -> ArcRwSignal<u32> {
+    COURSE_VERSION.with(|v| v.clone())
+}
+
+/// The class's title, as `/api/class` said (empty until then).
+pub fn title() -> ArcRwSignal<String> {
+    TITLE.with(|t| t.clone())
+}
+
+#[derive(serde::Deserialize)]
+struct ClassInfo {
+    title: String,
+}
+
+/// Fetches the class's title for the header and the browser tab.
+fn fetch_title() {
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Ok(info) = crate::api::fetch_json::<ClassInfo>("GET", "/api/class", None, None).await {
+            if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
+                doc.set_title(&info.title);
+            }
+            title().set(info.title);
+        }
+    });
 }
 
 /// Whether the page is the teacher's: it neither joins nor opens a student WebSocket.
@@ -34,12 +64,15 @@ pub fn is_teacher(r: &Route) -> bool {
 /// At page load: opens the WebSocket (for presence, unless this is the teacher's page),
 /// rejoins silently under the remembered name, and follows route changes.
 pub fn start() {
+    fetch_title();
     if !is_teacher(&route::current()) {
         server::start();
         join::resume();
     }
     let on_hash = Closure::<dyn FnMut()>::new(|| {
         if !is_teacher(&route::current()) {
+            // The teacher's page starts no browser Python; a student page needs it.
+            crate::runtime::browser::start_once();
             server::start();
             send_viewing();
         }
@@ -68,8 +101,15 @@ pub fn ask_to_join() {
     join::ask();
 }
 
+/// The teacher removed this student: the browser forgets the name and asks to join again.
+pub fn removed() {
+    crate::storage::remove("name");
+    join::ask();
+}
+
 pub fn connected() {
     send_viewing();
+    work::flush();
     for msg in UNSENT.with(|u| std::mem::take(&mut *u.borrow_mut())) {
         server::send(&msg, None);
     }
@@ -125,6 +165,10 @@ pub fn on_message(msg: ServerMsg) {
         ServerMsg::Error { message, .. } => {
             web_sys::console::warn_1(&format!("class server: {message}").into());
         }
+        ServerMsg::WorkRefused { lesson, cell, message } => work::refused(lesson, cell, message),
+        ServerMsg::HandAnswered => work::answered(),
+        ServerMsg::ResetCell { lesson, cell } => work::reset_cell(&lesson, &cell),
+        ServerMsg::Renamed { name } => work::renamed(name),
         _ => {}
     }
 }

@@ -20,10 +20,14 @@ fn runtime_note(r: Runtime) -> &'static str {
     }
 }
 
+/// A code cell; with `switch` (the scratch page) the student picks where it runs.
 #[component]
 pub fn CodeCell(
     cell: Cell,
     namespace: String,
+    /// The scratch page: the student picks where it runs.
+    #[prop(optional)]
+    switch: bool,
     /// Step through at once, and show this step (1-based): a step link opened the page.
     #[prop(default = None)]
     open_step: Option<usize>,
@@ -32,8 +36,12 @@ pub fn CodeCell(
     let code = edit.code;
     let lesson = use_context::<LessonEdits>().map(|c| c.lesson.get_value()).unwrap_or_else(|| namespace.clone());
     let program = Program::new(cell.runtime);
+    LessonEdits::keep_output(&cell.id, program);
+    if let Some(kept) = use_context::<LessonEdits>() {
+        // Each run's output goes to the class server too, for the teacher's view.
+        crate::class::keep_output(kept.lesson.get_value(), cell.id.clone(), program.phase, program.output);
+    }
     let file = cell.file.clone().unwrap_or_else(|| format!("{}.py", cell.id));
-    let check_file = file.clone();
     let browser_name = format!("<{}>", cell.id);
     let visualise_ns = namespace.clone();
     let run = Callback::new(move |_| {
@@ -111,7 +119,11 @@ pub fn CodeCell(
                         "⏯ " {move || tr("visualise")}
                     </button>
                 </Show>
-                <span class="where muted">{move || runtime_note(program.runtime.get())}</span>
+                {if switch {
+                    view! { <RuntimeSwitch runtime=program.runtime disabled=Signal::derive(move || program.phase.get().active())/> }.into_any()
+                } else {
+                    view! { <span class="where muted">{move || runtime_note(program.runtime.get())}</span> }.into_any()
+                }}
                 <Status phase=program.phase/>
                 {is_exercise.then(|| view! { <ProgressBadge lesson=progress_lesson.clone() cell=progress_cell.clone()/> })}
                 <ResetButton edit=edit/>
@@ -129,11 +141,39 @@ pub fn CodeCell(
                 </div>
             })}
             {exercise.map(|ex| view! {
-                <ExerciseCheck exercise=ex.clone() code=code runtime=cell.runtime cell_id=cell.id.clone() file=check_file.clone() lesson=lesson.clone()/>
-                {ex.hint.map(|h| view! { <details class="hint"><summary>{move || tr("hint")}</summary><p>{h}</p></details> })}
-                {ex.solution.map(|s| view! { <details class="solution"><summary>{move || tr("solution")}</summary><pre>{s}</pre></details> })}
+                <ExerciseCheck exercise=ex.clone() code=code runtime=cell.runtime cell_id=cell.id.clone() lesson=lesson.clone()/>
+                {ex.solution.map(|s| {
+                    let (lesson, cell) = (lesson.clone(), cell.id.clone());
+                    // The teacher sees who opened a solution (the server keeps the first time).
+                    let opened = move |ev: leptos::ev::Event| {
+                        let open = ev.target().and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlDetailsElement>(t).ok()).is_some_and(|d| d.open());
+                        if open {
+                            server::send(&ClientMsg::SolutionOpened { lesson: lesson.clone(), cell: cell.clone() }, None);
+                        }
+                    };
+                    view! { <details class="solution" on:toggle=opened><summary>{move || tr("solution")}</summary><pre>{s}</pre></details> }
+                })}
             })}
         </div>
+    }
+}
+
+/// Where the scratch cell runs: the browser or the class server.
+#[component]
+fn RuntimeSwitch(runtime: RwSignal<Runtime>, disabled: Signal<bool>) -> impl IntoView {
+    let change = move |ev| {
+        let value = event_target_value(&ev);
+        runtime.set(Runtime::parse(&value).unwrap_or(Runtime::Browser));
+    };
+    view! {
+        <label class="where">
+            <span class="sr-only">{move || tr("scratch-runtime")}</span>
+            <select data-role="runtime-switch" aria-label=move || tr("scratch-runtime") disabled=disabled on:change=change
+                prop:value=move || runtime.get().as_str()>
+                <option value="browser">{move || tr("runs-browser")}</option>
+                <option value="server">{move || tr("runs-server")}</option>
+            </select>
+        </label>
     }
 }
 
@@ -286,6 +326,11 @@ pub fn GroupCell(group: Group) -> impl IntoView {
         .filter(|c| c.start)
         .map(|c| (c.file.clone().unwrap_or_default(), Program::new(Runtime::Server)))
         .collect();
+    for c in &group.files {
+        if let Some((_, program)) = programs.iter().find(|(f, _)| Some(f) == c.file.as_ref()) {
+            LessonEdits::keep_output(&c.id, *program);
+        }
+    }
     let state = {
         let progs: Vec<Program> = programs.iter().map(|(_, p)| *p).collect();
         move || {

@@ -54,11 +54,14 @@ impl Edit {
             key: StoredValue::new(key),
             pending: StoredValue::new(0),
         };
-        if edit.key.with_value(Option::is_some) {
+        if let Some(lesson) = lesson {
+            // The class server keeps the student's latest code too (for the teacher, a restore).
+            let (lesson, cell) = (lesson.to_string(), cell.to_string());
             Effect::new(move |first: Option<()>| {
                 edit.code.track();
                 if first.is_some() {
                     edit.save_soon();
+                    crate::class::code_changed(&lesson, &cell, edit.code.get_untracked());
                 }
             });
             // Leaving the page (or the tab being hidden) must not lose typing still waiting to be saved.
@@ -132,13 +135,38 @@ impl Edit {
 pub struct LessonEdits {
     pub lesson: StoredValue<String>,
     cells: StoredValue<Vec<(String, Edit)>>,
+    /// What each cell's last run printed on this page (for the .ipynb export).
+    outputs: StoredValue<std::collections::HashMap<String, String>>,
 }
 
 impl LessonEdits {
     pub fn provide(lesson: &str) -> LessonEdits {
-        let edits = LessonEdits { lesson: StoredValue::new(lesson.to_string()), cells: StoredValue::new(Vec::new()) };
+        let edits = LessonEdits {
+            lesson: StoredValue::new(lesson.to_string()),
+            cells: StoredValue::new(Vec::new()),
+            outputs: StoredValue::new(Default::default()),
+        };
         provide_context(edits);
         edits
+    }
+
+    /// Keeps what cell `cell`'s last run of `program` printed, for the lesson's export.
+    pub fn keep_output(cell: &str, program: super::program::Program) {
+        let Some(ctx) = use_context::<LessonEdits>() else { return };
+        let cell = cell.to_string();
+        Effect::new(move |_| {
+            if program.exit.get().is_some() {
+                let text: String = program.output.with_untracked(|o| o.iter().map(|(_, t)| t.as_str()).collect());
+                ctx.outputs.update_value(|m| {
+                    m.insert(cell.clone(), text);
+                });
+            }
+        });
+    }
+
+    /// What cell `cell` printed when it last ran on this page.
+    pub fn output_of(&self, cell: &str) -> Option<String> {
+        self.outputs.with_value(|m| m.get(cell).cloned())
     }
 
     /// The edit of cell `cell` of the lesson in context (a plain, unsaved one without context).
@@ -162,6 +190,21 @@ impl LessonEdits {
         self.cells.with_value(|c| c.iter().for_each(|(_, e)| e.reset()));
         forget_lesson(&self.lesson.get_value());
     }
+}
+
+/// Stores `code` as the edit of `cell` of `lesson`, based on `original` (a restore from the
+/// class server); read when the lesson is shown next.
+pub fn put(lesson: &str, cell: &str, code: &str, original: &str) {
+    if code == original {
+        storage::remove(&key(lesson, cell));
+    } else {
+        storage::set_json(&key(lesson, cell), &Saved { code: code.to_string(), base: original.to_string() });
+    }
+}
+
+/// Forgets the saved edit of one cell (the teacher reset it).
+pub fn forget(lesson: &str, cell: &str) {
+    storage::remove(&key(lesson, cell));
 }
 
 /// Forgets every saved edit of `lesson`, on screen or not.

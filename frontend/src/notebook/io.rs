@@ -49,7 +49,7 @@ fn download(name: &str, text: &str, mime: &str) {
 pub fn ExportButtons(lesson: Lesson) -> impl IntoView {
     let edits = use_context::<LessonEdits>();
     let lesson = StoredValue::new(lesson);
-    let notebook = move || lesson.with_value(|l| Notebook::from_lesson(l, |id| edits.and_then(|e| e.code_of(id))));
+    let notebook = move || lesson.with_value(|l| Notebook::from_lesson(l, |id| edits.and_then(|e| e.code_of(id)), |id| edits.and_then(|e| e.output_of(id))));
     let id = move || lesson.with_value(|l| l.id.clone());
     view! {
         <button data-action="export-ipynb" aria-label=move || tr("export-ipynb")
@@ -122,7 +122,7 @@ fn ImportedCells(nb: Notebook) -> impl IntoView {
     let title = if nb.title.is_empty() { None } else { Some(nb.title.clone()) };
     // Prose comes back as plain text (`Notebook::blocks`), so it is shown as text, never as HTML.
     let blocks = nb.blocks().into_iter().map(|b| match b {
-        Block::Text { html: text } => view! { <div class="prose imported-text">{text}</div> }.into_any(),
+        Block::Text { html: text, .. } => view! { <div class="prose imported-text">{text}</div> }.into_any(),
         Block::Cell(cell) => view! { <CodeCell cell=cell namespace="scratch".to_string()/> }.into_any(),
         Block::Group(group) => view! { <GroupCell group=group/> }.into_any(),
     });

@@ -2,11 +2,15 @@
 //! edits kept), and the scratch page (a shared cell, an imported notebook).
 
 mod cell;
-mod edits;
+pub mod edits;
 mod exercise;
 mod io;
+mod packets;
 pub mod progress;
 mod program;
+mod timeline;
+
+pub use program::Phase;
 mod trace;
 mod visualiser;
 
@@ -19,7 +23,7 @@ use shared::course::{Block, Cell, Runtime};
 
 #[component]
 pub fn LessonList() -> impl IntoView {
-    let lessons = LocalResource::new(api::lessons);
+    let lessons = LocalResource::new(|| api::lessons(crate::i18n::lang().get()));
     view! {
         <h1>{move || tr("lessons")}</h1>
         {move || match lessons.get() {
@@ -53,9 +57,10 @@ pub fn LessonList() -> impl IntoView {
 
 #[component]
 pub fn LessonView(id: String) -> impl IntoView {
+    // Fetched again in the other language when the student switches.
     let lesson = LocalResource::new(move || {
-        let id = id.clone();
-        async move { api::lesson(&id).await }
+        let (id, lang) = (id.clone(), crate::i18n::lang().get());
+        async move { api::lesson(&id, lang).await }
     });
     move || match lesson.get() {
         None => view! { <p class="muted">{move || tr("loading")}</p> }.into_any(),
@@ -65,15 +70,19 @@ pub fn LessonView(id: String) -> impl IntoView {
             let export = lesson.clone();
             let ns = lesson.id.clone();
             let blocks = lesson.blocks.into_iter().map(|block| match block {
-                Block::Text { html } => view! { <section class="prose" inner_html=html></section> }.into_any(),
+                Block::Text { html, .. } => view! { <section class="prose" inner_html=html></section> }.into_any(),
                 Block::Cell(cell) => view! { <CodeCell cell=cell namespace=ns.clone()/> }.into_any(),
                 Block::Group(group) => view! { <GroupCell group=group/> }.into_any(),
             });
             let link = |l: Option<shared::course::LessonLink>, key: &'static str, class: &'static str| {
                 l.map(|l| view! { <a class=class href=format!("#/lesson/{}", l.id)>{move || tr(key)}": "{l.title}</a> })
             };
+            // The lesson is not in the page's language: say so once, above it.
+            let fallback = (lesson.lang != crate::i18n::lang().get_untracked().code())
+                .then(|| view! { <p class="notice" role="note" data-role="lang-fallback">{move || tr("lesson-not-translated")}</p> });
             view! {
-                <article class="lesson" data-lesson=lesson.id.clone()>
+                <article class="lesson" data-lesson=lesson.id.clone() data-lang=lesson.lang.clone()>
+                    {fallback}
                     <div class="lesson-tools">
                         <io::ExportButtons lesson=export/>
                         <ResetLessonButton edits=edits/>
@@ -135,7 +144,7 @@ pub fn Scratch(runtime: Runtime, code: String, step: Option<usize>) -> impl Into
     view! {
         <h1>{move || tr("scratch")}</h1>
         <div class="lesson-tools"><io::ImportButton/><RestartButton/></div>
-        <CodeCell cell=cell namespace="scratch".to_string() open_step=step/>
+        <CodeCell cell=cell namespace="scratch".to_string() switch=true open_step=step/>
         <io::ImportedNotebook/>
     }
 }

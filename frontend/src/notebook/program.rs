@@ -1,13 +1,17 @@
 //! One program's run as the page shows it: its phase, output (stdout/stderr kept apart),
 //! stdin box and how it ended. A cell has one; a group has one per started file.
 
+use super::packets::PacketsView;
+use super::timeline::TimelineView;
 use super::trace::TraceView;
 use crate::i18n::tr;
 use crate::runtime::{browser, server, Event, Handler};
 use leptos::prelude::*;
 use shared::course::Runtime;
+use shared::capture::Segment;
+use shared::timeline::Activity;
 use shared::trace::PacketTrace;
-use shared::wire::{ClientMsg, ExitInfo, ServerMsg, Signal, Stream};
+use shared::wire::{ClientMsg, EndReason, ExitInfo, Recording, ServerMsg, Signal, Stream};
 use shared::visualise::Replay;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -63,6 +67,15 @@ pub struct Program {
     pub visual: RwSignal<Option<(Arc<Replay>, Arc<str>)>>,
     /// The code of the step-through in progress, till its trace arrives.
     stepping: StoredValue<Option<Arc<str>>, LocalStorage>,
+    /// The run's loopback packets (server runs), as they happen.
+    pub packets: RwSignal<Vec<Segment>>,
+    /// What the program recorded: processes, threads, waits, socket calls.
+    pub activity: RwSignal<Vec<Activity>>,
+    /// Where each recording was cut: (shown, not shown).
+    pub packets_cut: RwSignal<Option<(u32, u64)>>,
+    pub activity_cut: RwSignal<Option<(u32, u64)>>,
+    /// Recorded events received but not drawn yet (drawn once per animation frame).
+    recorded: StoredValue<Vec<ServerMsg>, LocalStorage>,
     /// Output received but not drawn yet (drawn once per animation frame).
     pending: StoredValue<Vec<(Stream, String)>, LocalStorage>,
 }
@@ -81,6 +94,11 @@ impl Program {
             trace: RwSignal::new(Vec::new()),
             visual: RwSignal::new(None),
             stepping: StoredValue::new_local(None),
+            packets: RwSignal::new(Vec::new()),
+            activity: RwSignal::new(Vec::new()),
+            packets_cut: RwSignal::new(None),
+            activity_cut: RwSignal::new(None),
+            recorded: StoredValue::new_local(Vec::new()),
             pending: StoredValue::new_local(Vec::new()),
         }
     }
@@ -97,6 +115,11 @@ impl Program {
         self.trace.set(Vec::new());
         self.visual.set(None);
         self.stepping.set_value(None);
+        self.recorded.update_value(Vec::clear);
+        self.packets.set(Vec::new());
+        self.activity.set(Vec::new());
+        self.packets_cut.set(None);
+        self.activity_cut.set(None);
         self.run_id.set(Some(id));
         let ready = matches!(browser::status().get_untracked(), browser::Engine::Ready { .. });
         let browser = self.runtime.get_untracked() == Runtime::Browser;
@@ -125,6 +148,43 @@ impl Program {
         let flush = wasm_bindgen::closure::Closure::once_into_js(move || me.flush_pending());
         if let Some(w) = web_sys::window() {
             let _ = w.request_animation_frame(wasm_bindgen::JsCast::unchecked_ref(&flush));
+        }
+    }
+
+    /// Keeps a recorded event; those of one animation frame are drawn in one update, so
+    /// thousands of packets cost one redraw per frame.
+    fn record(&self, msg: ServerMsg) {
+        let first = self.recorded.try_update_value(|r| {
+            r.push(msg);
+            r.len() == 1
+        });
+        if first != Some(true) {
+            return;
+        }
+        let me = *self;
+        let flush = wasm_bindgen::closure::Closure::once_into_js(move || me.flush_recorded());
+        if let Some(w) = web_sys::window() {
+            let _ = w.request_animation_frame(wasm_bindgen::JsCast::unchecked_ref(&flush));
+        }
+    }
+
+    fn flush_recorded(&self) {
+        let batch = self.recorded.try_update_value(std::mem::take).unwrap_or_default();
+        let (mut packets, mut activity) = (Vec::new(), Vec::new());
+        for msg in batch {
+            match msg {
+                ServerMsg::Packet { packet, .. } => packets.push(packet),
+                ServerMsg::Activity { event, .. } => activity.push(event),
+                ServerMsg::RecordingCut { what: Recording::Packets, shown, not_shown, .. } => self.packets_cut.set(Some((shown, not_shown))),
+                ServerMsg::RecordingCut { what: Recording::Activity, shown, not_shown, .. } => self.activity_cut.set(Some((shown, not_shown))),
+                _ => {}
+            }
+        }
+        if !packets.is_empty() {
+            self.packets.update(|p| p.extend(packets));
+        }
+        if !activity.is_empty() {
+            self.activity.update(|a| a.extend(activity));
         }
     }
 
@@ -188,6 +248,7 @@ impl Program {
                 }
                 ServerMsg::Exit(exit) => {
                     self.flush_pending();
+                    self.flush_recorded();
                     let ok = exit.code == Some(0);
                     self.exit.set(Some(exit));
                     self.wants_input.set(false);
@@ -207,13 +268,19 @@ impl Program {
                     }
                 }
                 ServerMsg::Trace { event, .. } => self.trace.update(|t| t.push(event)),
+                msg @ (ServerMsg::Packet { .. } | ServerMsg::Activity { .. } | ServerMsg::RecordingCut { .. }) => self.record(msg),
                 // Exercise checks and class-wide messages never reach a program's view.
                 ServerMsg::TftpCheck { .. }
+                | ServerMsg::Checked { .. }
                 | ServerMsg::Hello { .. }
                 | ServerMsg::Refused { .. }
                 | ServerMsg::Notice { .. }
                 | ServerMsg::Goto { .. }
-                | ServerMsg::CourseChanged { .. } => {}
+                | ServerMsg::CourseChanged { .. }
+                | ServerMsg::WorkRefused { .. }
+                | ServerMsg::HandAnswered
+                | ServerMsg::ResetCell { .. }
+                | ServerMsg::Renamed { .. } => {}
             },
         })
     }
@@ -284,17 +351,42 @@ impl Program {
     }
 }
 
-fn describe(exit: &ExitInfo) -> String {
+/// How a run ended, in words a student understands, in the page's language.
+pub fn exit_words(exit: &ExitInfo) -> String {
     let mut s = match (exit.code, exit.signal) {
         (Some(0), _) => tr("exit-ok").to_string(),
         (Some(c), _) => format!("{} {c}", tr("exit-code")),
         (None, Some(2)) => tr("interrupted").to_string(),
+        (None, Some(9)) => tr("exit-killed").to_string(),
+        (None, Some(15)) => tr("exit-terminated").to_string(),
+        (None, Some(11)) => tr("exit-crashed").to_string(),
+        (None, Some(24)) => tr("exit-cpu").to_string(),
         (None, Some(sig)) => format!("{} {sig}", tr("exit-signal")),
         (None, None) => String::new(),
     };
-    if let Some(reason) = &exit.reason {
-        s.push_str(&format!(" · {reason}"));
+    match (&exit.why, &exit.reason) {
+        (Some(why), _) => s.push_str(&format!(" · {}", end_words(why))),
+        (None, Some(reason)) => s.push_str(&format!(" · {reason}")),
+        (None, None) => {}
     }
+    s
+}
+
+/// Why a run was ended, in the page's language.
+fn end_words(why: &EndReason) -> String {
+    match why {
+        EndReason::WallClock { secs } => format!("{} {secs} {}", tr("end-wall"), tr("seconds")),
+        EndReason::CpuTime { secs } => format!("{} {secs} {}", tr("end-cpu"), tr("seconds")),
+        EndReason::Memory { mib } => format!("{} {mib} MiB", tr("end-memory")),
+        EndReason::Processes { max } => format!("{} {max}", tr("end-processes")),
+        EndReason::Teacher => tr("end-teacher").to_string(),
+        EndReason::PageClosed => tr("end-page-closed").to_string(),
+        EndReason::SandboxRestarted => tr("end-restarted").to_string(),
+    }
+}
+
+fn describe(exit: &ExitInfo) -> String {
+    let mut s = exit_words(exit);
     if exit.cpu_ms > 0 {
         s.push_str(&format!(" · {} {} ms", tr("cpu"), exit.cpu_ms));
     }
@@ -305,14 +397,37 @@ fn describe(exit: &ExitInfo) -> String {
     s
 }
 
-/// Output, input box and exit line of one program.
+/// Output, input box and exit line of one program. A browser program's box appears when its
+/// `input()` asks, and takes the keyboard focus. A server program's reads cannot be seen from
+/// outside, so its box opens by itself only when the output ends in an unfinished line (a
+/// prompt such as `input("name: ")`), and otherwise stays one optional "input" button away.
 #[component]
 pub fn ProgramView(program: Program, #[prop(optional)] file: Option<String>) -> impl IntoView {
     let line = RwSignal::new(String::new());
+    let opened = RwSignal::new(false);
+    let prompted = move || program.output.with(|o| o.last().is_some_and(|(_, t)| !t.is_empty() && !t.ends_with('\n')));
+    let running = move || program.phase.get() == Phase::Running;
     let show_input = move || match program.runtime.get() {
         Runtime::Browser => program.wants_input.get(),
-        Runtime::Server => program.phase.get() == Phase::Running,
+        Runtime::Server => running() && (opened.get() || prompted()),
     };
+    let offer_input = move || program.runtime.get() == Runtime::Server && running() && !show_input();
+    Effect::new(move |_| {
+        if !running() {
+            opened.set(false);
+        }
+    });
+    let input_ref = NodeRef::<leptos::html::Input>::new();
+    // The box takes the focus when it appears (after it is drawn).
+    Effect::new(move |_| {
+        if show_input() {
+            request_animation_frame(move || {
+                if let Some(el) = input_ref.get_untracked() {
+                    let _ = el.focus();
+                }
+            });
+        }
+    });
     let submit = move || {
         let text = line.get_untracked();
         line.set(String::new());
@@ -329,15 +444,23 @@ pub fn ProgramView(program: Program, #[prop(optional)] file: Option<String>) -> 
                 }).collect_view()}
             </pre>
             <TraceView events=program.trace/>
+            <Show when=offer_input>
+                <button type="button" class="open-stdin" data-action="open-stdin" on:click=move |_| opened.set(true)>
+                    {move || tr("give-input")}
+                </button>
+            </Show>
             <Show when=show_input>
                 <form class="stdin" on:submit=move |ev| { ev.prevent_default(); submit(); }>
-                    <input data-role="stdin" type="text" autocomplete="off" aria-label=move || tr("input")
-                        placeholder=move || tr("input")
+                    <input data-role="stdin" type="text" autocomplete="off" node_ref=input_ref
+                        aria-label=move || if program.runtime.get() == Runtime::Browser { tr("input") } else { tr("input-optional") }
+                        placeholder=move || if program.runtime.get() == Runtime::Browser { tr("input") } else { tr("input-optional") }
                         prop:value=move || line.get() on:input=move |ev| line.set(event_target_value(&ev))/>
                     <button type="submit">{move || tr("send")}</button>
                     <button type="button" data-action="eof" on:click=move |_| program.close_input()>{move || tr("eof")}</button>
                 </form>
             </Show>
+            <PacketsView packets=program.packets activity=program.activity cut=program.packets_cut/>
+            <TimelineView packets=program.packets activity=program.activity cut=program.activity_cut/>
             {move || program.exit.get().map(|e| view! {
                 <div class="exit" class:ok=e.code == Some(0) data-role="exit">{describe(&e)}</div>
             })}

@@ -22,14 +22,22 @@ fn load(lesson: &str) -> BTreeMap<String, bool> {
     storage::get_json(&key(lesson)).unwrap_or_default()
 }
 
-/// Records a check of exercise `cell` of `lesson`. A pass is kept: a later failing check
-/// (the student experimenting further) does not take it back.
+/// Records a check of exercise `cell` of `lesson`: the badge shows the latest check, so a
+/// failing check after a pass shows failing (what the code does now is what counts).
 pub fn record(lesson: &str, cell: &str, passed: bool) {
     let mut map = load(lesson);
-    let entry = map.entry(cell.to_string()).or_insert(false);
-    *entry |= passed;
+    map.insert(cell.to_string(), passed);
     storage::set_json(&key(lesson), &map);
     version().update(|v| *v += 1);
+}
+
+/// Forgets the checks of exercise `cell` of `lesson` (the teacher reset it).
+pub fn forget(lesson: &str, cell: &str) {
+    let mut map = load(lesson);
+    if map.remove(cell).is_some() {
+        storage::set_json(&key(lesson), &map);
+        version().update(|v| *v += 1);
+    }
 }
 
 /// `Some(passed)` once the exercise was checked, `None` before. Reactive.

@@ -52,6 +52,14 @@ pub fn status() -> RwSignal<Engine> {
     STATUS.with(|s| *s)
 }
 
+/// Starts the worker unless it was started already (the teacher's page never starts it; a
+/// student page reached from there does).
+pub fn start_once() {
+    if BROWSER.with(|b| b.borrow().is_none()) {
+        start();
+    }
+}
+
 /// Starts (or restarts) the worker. Idempotent apart from a restart after `terminate`.
 pub fn start() {
     let worker = match adopt_early_worker().map(Ok).unwrap_or_else(|| {
@@ -150,6 +158,11 @@ fn on_event(event: WorkerEvent) {
         }
         WorkerEvent::NeedsServer { run_id, reason } => dispatch(run_id, Event::NeedsServer(reason), false),
         WorkerEvent::Visual { run_id, trace } => dispatch(run_id, Event::Visual(trace), false),
+        WorkerEvent::Checked { run_id, records } => {
+            // The harness's records, posted by the worker apart from the run's output.
+            let report = shared::check::decide(&records, None);
+            dispatch(run_id, Event::Msg(ServerMsg::Checked { run_id, report }), false)
+        }
         WorkerEvent::Run(msg) => {
             let (id, last) = match &msg {
                 ServerMsg::Exit(e) => (e.run_id, true),
@@ -187,12 +200,22 @@ fn post(req: &WorkerRequest) {
 
 /// Runs `code` in `namespace`; events go to `handler`. The worker queues runs until ready.
 pub fn run(run_id: u32, code: String, namespace: String, filename: String, handler: Handler) {
+    post_run(WorkerRequest::Run { run_id, code, namespace, filename, check: None }, run_id, handler);
+}
+
+/// Runs `code` in a fresh `namespace`, then the exercise's `checks` (shared/src/check.py);
+/// the verdict comes to `handler` as `ServerMsg::Checked` before the `Exit`.
+pub fn run_checked(run_id: u32, code: String, namespace: String, filename: String, checks: String, handler: Handler) {
+    post_run(WorkerRequest::Run { run_id, code, namespace, filename, check: Some(checks) }, run_id, handler);
+}
+
+fn post_run(req: WorkerRequest, run_id: u32, handler: Handler) {
     BROWSER.with(|b| {
         if let Some(b) = b.borrow_mut().as_mut() {
             b.handlers.insert(run_id, handler);
         }
     });
-    post(&WorkerRequest::Run { run_id, code, namespace, filename });
+    post(&req);
 }
 
 /// Runs `code` under the step-through tracer (at most `STEP_LIMIT` steps); the trace comes to

@@ -50,6 +50,7 @@ pub fn refusal_text(r: &Refusal) -> String {
         Refusal::TooManyPages { max } => format!("{} ({max})", tr("refused-pages")),
         Refusal::Stopping => tr("refused-stopping").to_string(),
         Refusal::Failed { message } => format!("{}: {message}", tr("refused-failed")),
+        Refusal::Removed => tr("refused-removed").to_string(),
     }
 }
 
@@ -156,18 +157,29 @@ fn on_message(msg: ServerMsg) {
         | ServerMsg::Queued { run_id, .. }
         | ServerMsg::Listening { run_id }
         | ServerMsg::Trace { run_id, .. }
-        | ServerMsg::TftpCheck { run_id, .. } => (*run_id, false),
+        | ServerMsg::TftpCheck { run_id, .. }
+        | ServerMsg::Checked { run_id, .. }
+        | ServerMsg::Packet { run_id, .. }
+        | ServerMsg::Activity { run_id, .. }
+        | ServerMsg::RecordingCut { run_id, .. } => (*run_id, false),
         ServerMsg::Hello { .. } => return refused().set(None),
         ServerMsg::Refused { reason } => {
-            if *reason == Refusal::JoinFirst {
-                crate::class::ask_to_join();
+            match reason {
+                Refusal::JoinFirst => crate::class::ask_to_join(),
+                Refusal::Removed => crate::class::removed(),
+                _ => {}
             }
             return refused().set(Some(reason.clone()));
         }
         // Class-wide messages: a banner, navigation, a lesson reload, a refused session.
-        ServerMsg::Notice { .. } | ServerMsg::Goto { .. } | ServerMsg::CourseChanged { .. } | ServerMsg::Error { run_id: None, .. } => {
-            return crate::class::on_message(msg)
-        }
+        ServerMsg::Notice { .. }
+        | ServerMsg::Goto { .. }
+        | ServerMsg::CourseChanged { .. }
+        | ServerMsg::Error { run_id: None, .. }
+        | ServerMsg::WorkRefused { .. }
+        | ServerMsg::HandAnswered
+        | ServerMsg::ResetCell { .. }
+        | ServerMsg::Renamed { .. } => return crate::class::on_message(msg),
     };
     let handler = SERVER.with(|s| {
         let mut s = s.borrow_mut();

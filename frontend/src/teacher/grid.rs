@@ -1,5 +1,7 @@
 //! The progress grid, students × exercises (✓ passed / … tried / · not yet; the symbol says it
-//! without the colour), and its CSV export fetched with the teacher's token.
+//! without the colour; attempts and the time of the first pass on hover), each exercise's class
+//! totals (passed, attempts, first pass), its CSV export fetched with the teacher's token, and
+//! the projector view (large type, no names) for showing the class its progress.
 
 use super::api::{self, Progress};
 use super::students::display_name;
@@ -35,10 +37,19 @@ pub fn ProgressGrid(board: Board) -> impl IntoView {
     let table = move || {
         let Progress { exercises, students } = board.progress.get();
         let total = exercises.len();
-        // Titles run vertically so that twenty exercises fit across a projector.
+        // Titles wrap (the whole title, with its lesson, on hover): two exercises of one
+        // lesson are told apart by their own headings.
         let head_cells = exercises
             .iter()
-            .map(|e| view! { <th scope="col" class="ex" title=format!("{} · {}", e.title, e.key())><span>{e.title.clone()}</span></th> })
+            .map(|e| {
+                let full = format!("{} · {}", e.lesson_title, e.title);
+                view! {
+                    <th scope="col" class="ex" title=full data-exercise=e.key()>
+                        <span class="ex-lesson">{e.lesson_title.clone()}</span>
+                        <span class="ex-title">{e.title.clone()}</span>
+                    </th>
+                }
+            })
             .collect_view();
         let rows = students
             .into_iter()
@@ -48,10 +59,18 @@ pub fn ProgressGrid(board: Board) -> impl IntoView {
                 let cells = exercises
                     .iter()
                     .map(|e| {
-                        let (result, symbol, key) = result_of(s.results.get(&e.key()));
-                        let label = format!("{name} · {}: {}", e.title, tr(key));
+                        let k = e.key();
+                        let (result, symbol, key) = result_of(s.results.get(&k));
+                        let mut label = format!("{name} · {}: {}", e.title, tr(key));
+                        if let Some(n) = s.attempts.get(&k) {
+                            label.push_str(&format!(" · {n} {}", tr("teacher-attempts")));
+                        }
+                        if let Some(at) = s.first_pass_ms.get(&k) {
+                            label.push_str(&format!(" · {} {}", tr("teacher-first-pass"), clock(*at)));
+                        }
                         view! {
-                            <td class=format!("result {result}") data-exercise=e.key() data-result=result title=label.clone() aria-label=label>
+                            <td class=format!("result {result}") data-exercise=k.clone() data-result=result
+                                data-attempts=s.attempts.get(&k).copied().unwrap_or(0).to_string() title=label.clone() aria-label=label>
                                 {symbol}
                             </td>
                         }
@@ -66,6 +85,11 @@ pub fn ProgressGrid(board: Board) -> impl IntoView {
                 }
             })
             .collect_view();
+        let class_size = board.progress.with(|p| p.students.len());
+        let totals = |what: &'static str, f: fn(&api::Exercise, usize) -> String| {
+            let cells = exercises.iter().map(|e| view! { <td class="sum" data-exercise=e.key()>{f(e, class_size)}</td> }).collect_view();
+            view! { <tr class="sums" data-role=what><th scope="row">{move || tr(what)}</th>{cells}<td></td></tr> }
+        };
         view! {
             <table class="grid" data-role="grid">
                 <thead>
@@ -76,6 +100,11 @@ pub fn ProgressGrid(board: Board) -> impl IntoView {
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>
+                <tfoot>
+                    {totals("teacher-passed-count", |e, n| format!("{}/{n}", e.passed))}
+                    {totals("teacher-attempts-count", |e, _| e.attempts.to_string())}
+                    {totals("teacher-first-pass", |e, _| e.first_pass_ms.map(clock).unwrap_or_else(|| "—".into()))}
+                </tfoot>
             </table>
         }
     };
@@ -88,11 +117,53 @@ pub fn ProgressGrid(board: Board) -> impl IntoView {
                     <span class="result tried">"…"</span>" "{move || tr("teacher-tried")}"  "
                     <span class="result none">"·"</span>" "{move || tr("teacher-not-yet")}
                 </span>
-                <button data-action="export-csv" aria-label=move || tr("teacher-export") disabled=move || exporting.get() on:click=export>
-                    "⤓ " {move || tr("teacher-export")}
-                </button>
+                <span>
+                    <button data-action="projector" on:click=move |_| board.projector.set(true)>
+                        "▣ " {move || tr("teacher-projector")}
+                    </button>
+                    " "
+                    <button data-action="export-csv" aria-label=move || tr("teacher-export") disabled=move || exporting.get() on:click=export>
+                        "⤓ " {move || tr("teacher-export")}
+                    </button>
+                </span>
             </div>
             <div class="table-scroll">{table}</div>
+        </section>
+    }
+}
+
+/// "14:05", local time of `ms` since the epoch.
+fn clock(ms: f64) -> String {
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms));
+    format!("{:02}:{:02}", d.get_hours(), d.get_minutes())
+}
+
+/// The class's progress for a projector: each exercise with how many passed, in large type,
+/// and no student's name.
+#[component]
+pub fn Projector(board: Board) -> impl IntoView {
+    let rows = move || {
+        let p = board.progress.get();
+        let n = p.students.len().max(1);
+        p.exercises
+            .into_iter()
+            .map(|e| {
+                let share = 100.0 * e.passed as f64 / n as f64;
+                view! {
+                    <li data-exercise=e.key() data-passed=e.passed.to_string()>
+                        <span class="p-title" title=format!("{} · {}", e.lesson_title, e.title)>{e.title.clone()}</span>
+                        <span class="p-bar" aria-hidden="true"><span style=format!("width: {share:.0}%")></span></span>
+                        <span class="p-count">{format!("{}/{}", e.passed, p.students.len())}</span>
+                    </li>
+                }
+            })
+            .collect_view()
+    };
+    view! {
+        <section class="projector" data-role="projector" aria-labelledby="projector-title">
+            <h2 id="projector-title">{move || tr("teacher-progress")}</h2>
+            <ol class="p-list">{rows}</ol>
+            <button data-action="leave-projector" on:click=move |_| board.projector.set(false)>{move || tr("teacher-close")}</button>
         </section>
     }
 }

@@ -4,6 +4,8 @@
 mod api;
 mod broadcast;
 mod grid;
+mod help;
+mod solutions;
 mod students;
 
 use crate::api::HttpError;
@@ -44,9 +46,21 @@ pub struct Board {
     pub progress: RwSignal<api::Progress>,
     pub course: RwSignal<Option<api::CourseStatus>>,
     pub lessons: RwSignal<Vec<LessonSummary>>,
+    pub solutions: RwSignal<api::Solutions>,
+    /// The student whose work the teacher has open.
+    pub viewing: RwSignal<Option<u64>>,
+    /// The projector view: the class's progress in large type, no names.
+    pub projector: RwSignal<bool>,
     /// This browser's clock at the last refresh, for "12 s ago".
     pub now_ms: RwSignal<f64>,
     busy: StoredValue<bool>,
+}
+
+impl Board {
+    /// The title of lesson `id` (the id itself while the list is loading or for a lesson gone).
+    pub fn title(&self, id: &str) -> String {
+        self.lessons.with(|l| l.iter().find(|l| l.id == id).map(|l| l.title.clone())).unwrap_or_else(|| id.to_string())
+    }
 }
 
 fn set_if_changed<T: PartialEq + Send + Sync + 'static>(signal: RwSignal<T>, value: T) {
@@ -65,6 +79,9 @@ impl Board {
             progress: RwSignal::new(api::Progress::default()),
             course: RwSignal::new(None),
             lessons: RwSignal::new(Vec::new()),
+            solutions: RwSignal::new(api::Solutions::default()),
+            viewing: RwSignal::new(None),
+            projector: RwSignal::new(false),
             now_ms: RwSignal::new(js_sys::Date::now()),
             busy: StoredValue::new(false),
         }
@@ -82,10 +99,12 @@ impl Board {
                 let students = api::students(&token).await?;
                 let progress = api::progress(&token).await?;
                 let course = api::course(&token).await?;
-                Ok::<_, HttpError>((students, progress, course))
+                let solutions = api::solutions(&token).await?;
+                Ok::<_, HttpError>((students, progress, course, solutions))
             };
             match all.await {
-                Ok((students, progress, course)) => {
+                Ok((students, progress, course, solutions)) => {
+                    set_if_changed(self.solutions, solutions);
                     self.now_ms.set(js_sys::Date::now());
                     set_if_changed(self.students, students);
                     set_if_changed(self.progress, progress);
@@ -144,7 +163,7 @@ pub fn TeacherPage(token: Option<String>) -> impl IntoView {
     let board = Board::new(token.or_else(stored_token));
     board.refresh();
     spawn_local(async move {
-        if let Ok(list) = crate::api::lessons().await {
+        if let Ok(list) = crate::api::lessons(crate::i18n::lang().get_untracked()).await {
             board.lessons.set(list);
         }
     });
@@ -153,16 +172,19 @@ pub fn TeacherPage(token: Option<String>) -> impl IntoView {
     }
     view! {
         <div class="teacher" data-role="teacher">
-            <h1>{move || tr("teacher-title")}</h1>
+            <h1>{move || tr("teacher-title")}" · "{move || crate::class::title().get()}</h1>
             {move || match board.token.get() {
                 None => view! { <TokenForm board=board/> }.into_any(),
+                Some(_) if board.projector.get() => view! { <grid::Projector board=board/> }.into_any(),
                 Some(_) => view! {
                     {move || board.problem.get().map(|p| view! {
                         <p class="error" role="status" data-role="problem">{p}</p>
                     })}
                     <CourseErrors board=board/>
                     <students::StudentsTable board=board/>
+                    <help::StudentWork board=board/>
                     <grid::ProgressGrid board=board/>
+                    <solutions::SolutionsPanel board=board/>
                     <broadcast::Broadcast board=board/>
                 }.into_any(),
             }}

@@ -1,5 +1,6 @@
-//! The students table: who is online, which lesson they have open, when they last did
-//! something, their sandbox's memory, and each running program with its Stop button.
+//! The students table: raised hands first (with Answer), who is online, which lesson they have
+//! open, when they last did something, their sandbox's memory, each running program with its
+//! Stop button, and "View work" (the `help` panel).
 
 use super::api::{self, Run, Student};
 use super::Board;
@@ -37,10 +38,13 @@ pub fn display_name(name: &str) -> String {
     }
 }
 
-/// Online first, then by name.
+/// Raised hands first (the earliest first), then online students, then by name.
 fn order(students: &[Student]) -> Vec<u64> {
     let mut v: Vec<&Student> = students.iter().collect();
-    v.sort_by(|a, b| b.online.cmp(&a.online).then_with(|| a.name.cmp(&b.name)).then(a.id.cmp(&b.id)));
+    let hand = |s: &Student| s.hand_ms.unwrap_or(f64::INFINITY);
+    v.sort_by(|a, b| {
+        hand(a).total_cmp(&hand(b)).then(b.online.cmp(&a.online)).then_with(|| a.name.cmp(&b.name)).then(a.id.cmp(&b.id))
+    });
     v.into_iter().map(|s| s.id).collect()
 }
 
@@ -85,6 +89,9 @@ fn StudentRow(board: Board, id: u64) -> impl IntoView {
     let s = Memo::new(move |_| board.students.with(|v| v.iter().find(|s| s.id == id).cloned()));
     let field = move |f: fn(&Student) -> String| move || s.with(|s| s.as_ref().map(f).unwrap_or_default());
     let online = move || s.with(|s| s.as_ref().is_some_and(|s| s.online));
+    let hand = move || s.with(|s| s.as_ref().is_some_and(|s| s.hand_ms.is_some()));
+    let answer = move |_| board.act(move |t| async move { api::answer(&t, id).await }, |_| {});
+    let view_work = move |_| board.viewing.set(Some(id));
     let name = field(|s| display_name(&s.name));
     let run_ids = Memo::new(move |_| s.with(|s| s.as_ref().map(|s| s.runs.iter().map(|r| r.run_id).collect::<Vec<_>>()).unwrap_or_default()));
     let stopping = RwSignal::new(false);
@@ -97,13 +104,22 @@ fn StudentRow(board: Board, id: u64) -> impl IntoView {
         ago(board.now_ms.get() - last)
     };
     view! {
-        <tr data-student-id=id.to_string() class:offline=move || !online() data-online=move || online().to_string()>
+        <tr data-student-id=id.to_string() class:offline=move || !online() data-online=move || online().to_string()
+            class:hand=hand data-hand=move || hand().to_string()>
             <th scope="row">
                 <span class="presence" aria-hidden="true">{move || if online() { "●" } else { "○" }}</span>
                 " "<span data-role="name">{name}</span>
                 <span class="visually-hidden">{move || if online() { tr("teacher-online") } else { tr("teacher-offline") }}</span>
+                <Show when=hand>
+                    " "<span class="hand-up" role="img" aria-label=move || tr("teacher-hand")>"✋"</span>
+                    " "<button class="small" data-action="answer-hand" on:click=answer>{move || tr("teacher-answer")}</button>
+                </Show>
+                " "<button class="small" data-action="view-work" aria-label=move || format!("{} · {}", tr("teacher-view-work"), name())
+                    on:click=view_work>{move || tr("teacher-view-work")}</button>
             </th>
-            <td data-role="lesson">{field(|s| s.lesson.clone().unwrap_or_else(|| "—".into()))}</td>
+            <td data-role="lesson" data-lesson=field(|s| s.lesson.clone().unwrap_or_default())>
+                {move || s.with(|s| s.as_ref().and_then(|s| s.lesson.clone())).map(|l| board.title(&l)).unwrap_or_else(|| "—".into())}
+            </td>
             <td data-role="last-active">{ago_text}</td>
             <td data-role="memory">{field(|s| bytes(s.memory_bytes))}</td>
             <td class="runs-cell">

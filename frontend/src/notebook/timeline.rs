@@ -1,0 +1,218 @@
+//! A server run's timeline: one lane per process and per thread (from start to end), the waits
+//! on each thread's lane (on what, at which line, held by whom), and a deadlock when the open
+//! waits form a cycle (`shared::timeline::Waits`).
+
+use super::packets::escape;
+use crate::i18n::tr;
+use leptos::prelude::*;
+use shared::capture::Segment;
+use shared::timeline::{Activity, Waits};
+use std::collections::HashMap;
+use std::fmt::Write;
+
+const WIDTH: u32 = 640;
+const LABEL_W: u32 = 180;
+const ROW: u32 = 20;
+
+/// The earliest moment of the run's recordings, in µs (the diagrams' zero).
+pub fn start_us(packets: &[Segment], activity: &[Activity]) -> u64 {
+    packets.iter().map(|p| p.us).chain(activity.iter().map(Activity::us)).min().unwrap_or(0)
+}
+
+/// One lane: a process (`tid` none) or one of its threads.
+#[derive(Debug)]
+struct Lane {
+    pid: u32,
+    tid: Option<u32>,
+    name: String,
+    start: u64,
+    end: Option<u64>,
+}
+
+#[derive(Debug)]
+struct Wait {
+    tid: u32,
+    on: &'static str,
+    line: u32,
+    holder: Option<u32>,
+    start: u64,
+    end: Option<u64>,
+}
+
+/// Lanes in the order they began (each process followed by its threads), and every wait.
+fn lanes(activity: &[Activity]) -> (Vec<Lane>, Vec<Wait>) {
+    let mut lanes: Vec<Lane> = Vec::new();
+    let mut waits: Vec<Wait> = Vec::new();
+    let mut open_wait: HashMap<u32, usize> = HashMap::new();
+    for a in activity {
+        match a {
+            Activity::Process { us, pid, name, .. } => match lanes.iter_mut().find(|l| l.pid == *pid && l.tid.is_none()) {
+                Some(l) => l.name = name.clone(), // named again once the program named it
+                None => lanes.push(Lane { pid: *pid, tid: None, name: name.clone(), start: *us, end: None }),
+            },
+            Activity::Thread { us, pid, tid, name } => match lanes.iter_mut().find(|l| l.tid == Some(*tid)) {
+                Some(l) => l.name = name.clone(),
+                None => {
+                    // After its process's other lanes.
+                    let at = lanes.iter().rposition(|l| l.pid == *pid).map(|i| i + 1).unwrap_or(lanes.len());
+                    lanes.insert(at, Lane { pid: *pid, tid: Some(*tid), name: name.clone(), start: *us, end: None });
+                }
+            },
+            Activity::ProcessEnd { us, pid } => {
+                for l in lanes.iter_mut().filter(|l| l.pid == *pid && l.end.is_none()) {
+                    l.end = Some(*us);
+                }
+            }
+            Activity::ThreadEnd { us, tid, .. } => {
+                if let Some(l) = lanes.iter_mut().find(|l| l.tid == Some(*tid)) {
+                    l.end = Some(*us);
+                }
+            }
+            Activity::Wait { us, tid, on, line, holder, .. } => {
+                open_wait.insert(*tid, waits.len());
+                waits.push(Wait { tid: *tid, on: on.as_str(), line: *line, holder: *holder, start: *us, end: None });
+            }
+            Activity::WaitEnd { us, tid, .. } => {
+                if let Some(i) = open_wait.remove(tid) {
+                    waits[i].end = Some(*us);
+                }
+            }
+            Activity::Call { .. } => {}
+        }
+    }
+    (lanes, waits)
+}
+
+fn thread_name(lanes: &[Lane], tid: u32) -> String {
+    lanes.iter().find(|l| l.tid == Some(tid)).map(|l| l.name.clone()).unwrap_or_else(|| format!("#{tid}"))
+}
+
+/// The timeline as SVG, and the deadlock's description when the open waits form a cycle.
+pub fn render(activity: &[Activity], t0: u64, t1: u64) -> (String, Option<Vec<String>>) {
+    let (lanes, waits) = lanes(activity);
+    let span = t1.saturating_sub(t0).max(1) as f64;
+    let x = |us: u64| LABEL_W as f64 + (us.saturating_sub(t0) as f64 / span) * (WIDTH - LABEL_W - 8) as f64;
+    let height = 8 + ROW * lanes.len() as u32;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="100%" style="max-width: {WIDTH}px" font-family="ui-monospace, monospace" font-size="12">"#
+    );
+    for (n, lane) in lanes.iter().enumerate() {
+        let y = 4 + ROW * n as u32;
+        let (x1, x2) = (x(lane.start), x(lane.end.unwrap_or(t1)));
+        let (indent, thick, color) = if lane.tid.is_some() { (14, 6, "#2a7ae2") } else { (0, 10, "#555") };
+        let tid = lane.tid.map(|t| format!(r#" data-tid="{t}""#)).unwrap_or_default();
+        let _ = write!(
+            svg,
+            r##"<g data-kind="lane" data-name="{}" data-pid="{}"{tid}><text x="{}" y="{}" fill="currentColor">{}</text><rect x="{x1:.1}" y="{}" width="{:.1}" height="{thick}" fill="{color}" opacity="0.8"><title>{} · pid {}</title></rect>"##,
+            escape(&lane.name),
+            lane.pid,
+            4 + indent,
+            y + 12,
+            escape(&lane.name),
+            y + (ROW - thick) / 2 - 2,
+            (x2 - x1).max(1.5),
+            escape(&lane.name),
+            lane.pid
+        );
+        if let Some(t) = lane.tid {
+            for w in waits.iter().filter(|w| w.tid == t) {
+                let (w1, w2) = (x(w.start), x(w.end.unwrap_or(t1)));
+                let held = w.holder.map(|h| format!(" · {} {}", tr("timeline-held-by"), thread_name(&lanes, h))).unwrap_or_default();
+                let _ = write!(
+                    svg,
+                    r##"<rect data-kind="wait" data-on="{}" data-line="{}" x="{w1:.1}" y="{}" width="{:.1}" height="12" fill="#e08a00"><title>{} {} · L{}{}</title></rect>"##,
+                    w.on,
+                    w.line,
+                    y + 2,
+                    (w2 - w1).max(2.0),
+                    tr("timeline-waits-on"),
+                    w.on,
+                    w.line,
+                    escape(&held)
+                );
+            }
+        }
+        svg.push_str("</g>");
+    }
+    svg.push_str("</svg>");
+    let mut open = Waits::default();
+    activity.iter().for_each(|a| open.apply(a));
+    let deadlock = open.deadlock().map(|cycle| {
+        cycle
+            .iter()
+            .map(|w| {
+                tr("deadlock-step")
+                    .replace("{who}", &thread_name(&lanes, w.tid))
+                    .replace("{line}", &w.line.to_string())
+                    .replace("{on}", w.on.as_str())
+                    .replace("{holder}", &w.holder.map(|h| thread_name(&lanes, h)).unwrap_or_default())
+            })
+            .collect()
+    });
+    (svg, deadlock)
+}
+
+/// The run's timeline, redrawn as its events arrive; nothing while there are none.
+#[component]
+pub fn TimelineView(
+    packets: RwSignal<Vec<Segment>>,
+    activity: RwSignal<Vec<Activity>>,
+    cut: RwSignal<Option<(u32, u64)>>,
+) -> impl IntoView {
+    move || {
+        if activity.with(|a| !a.iter().any(|e| matches!(e, Activity::Thread { .. } | Activity::Process { .. }))) {
+            return None;
+        }
+        let (svg, deadlock) = packets.with(|p| {
+            activity.with(|a| {
+                let t0 = start_us(p, a);
+                let t1 = p.iter().map(|s| s.us).chain(a.iter().map(Activity::us)).max().unwrap_or(t0);
+                render(a, t0, t1)
+            })
+        });
+        let note = cut.get().map(|(shown, not_shown)| {
+            tr("timeline-cut").replace("{shown}", &shown.to_string()).replace("{n}", &not_shown.to_string())
+        });
+        Some(view! {
+            <details class="timeline" open>
+                <summary>{move || tr("timeline-title")}</summary>
+                <div data-role="timeline">
+                    <div inner_html=svg></div>
+                    {deadlock.map(|steps| view! {
+                        <div class="deadlock" data-kind="deadlock" role="alert">
+                            <strong>{tr("deadlock")}</strong>
+                            <ul>{steps.into_iter().map(|s| view! { <li>{s}</li> }).collect_view()}</ul>
+                        </div>
+                    })}
+                </div>
+                {note.map(|n| view! { <p class="cut" data-kind="cut">"✂ " {n}</p> })}
+            </details>
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::timeline::WaitOn;
+
+    #[test]
+    fn threads_sit_under_their_process_and_waits_on_their_thread() {
+        let events = [
+            Activity::Process { us: 0, pid: 3, ppid: 2, name: "MainProcess".into() },
+            Activity::Thread { us: 0, pid: 3, tid: 3, name: "MainThread".into() },
+            Activity::Process { us: 5, pid: 9, ppid: 3, name: "fork".into() },
+            Activity::Thread { us: 6, pid: 3, tid: 4, name: "one".into() },
+            Activity::Process { us: 7, pid: 9, ppid: 3, name: "ForkPoolWorker-1".into() },
+            Activity::Wait { us: 8, pid: 3, tid: 4, on: WaitOn::Lock, obj: 1, line: 7, holder: Some(3) },
+            Activity::ThreadEnd { us: 9, pid: 3, tid: 4 },
+        ];
+        let (lanes, waits) = lanes(&events);
+        let order: Vec<(&str, Option<u32>)> = lanes.iter().map(|l| (l.name.as_str(), l.tid)).collect();
+        assert_eq!(order, [("MainProcess", None), ("MainThread", Some(3)), ("one", Some(4)), ("ForkPoolWorker-1", None)]);
+        assert_eq!(lanes[2].end, Some(9));
+        assert_eq!((waits[0].tid, waits[0].on, waits[0].line, waits[0].end), (4, "lock", 7, None));
+    }
+}

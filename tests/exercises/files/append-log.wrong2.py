@@ -1,0 +1,12 @@
+# Keeps the newline at the end of each line.
+import os
+
+def append_log(path, message):
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(message + "\n")
+
+def read_log(path):
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return f.readlines()

@@ -1,0 +1,24 @@
+# Only the happy path: none of the broken versions is caught.
+import unittest
+
+def parse_rrq(packet):
+    """解析 TFTP 读请求（RRQ）：返回 (文件名, 小写的模式)；格式不对时抛出 ValueError。"""
+    if packet[:2] != b"\x00\x01":
+        raise ValueError("操作码不是 1（RRQ）")
+    fields = packet[2:].split(b"\x00")
+    if len(fields) != 3 or fields[2] != b"" or not fields[0]:
+        raise ValueError("应当是 文件名 0 模式 0")
+    mode = fields[1].decode("ascii").lower()
+    if mode not in ("netascii", "octet"):
+        raise ValueError(f"不支持的模式：{mode}")
+    return fields[0].decode(), mode
+
+class TestParseRRQ(unittest.TestCase):
+    def test_normal_request(self):
+        self.assertEqual(parse_rrq(b"\x00\x01hello.txt\x00octet\x00"), ("hello.txt", "octet"))
+
+    def test_netascii(self):
+        self.assertEqual(parse_rrq(b"\x00\x01a\x00netascii\x00"), ("a", "netascii"))
+
+    def test_long_name(self):
+        self.assertEqual(parse_rrq(b"\x00\x01" + b"x" * 100 + b"\x00octet\x00")[0], "x" * 100)

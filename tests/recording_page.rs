@@ -1,0 +1,68 @@
+//! A server run's recordings in headless Chromium (from the LAN origin): the echo demo's packets
+//! drawn per conversation with its socket calls, and a deadlock's timeline with the cycle of
+//! waits shown while the program hangs and after Stop.
+
+use classbook_e2e::{require_built_page, scratch_path, serve, state_of, Browser, Origin};
+
+const ECHO: &str = "import socket, threading\n\
+srv = socket.create_server(('127.0.0.1', 5000))\n\
+def serve():\n    conn, _ = srv.accept()\n    with conn:\n        while data := conn.recv(1024):\n            conn.sendall(data)\n\
+t = threading.Thread(target=serve, name='echo-server')\nt.start()\n\
+with socket.create_connection(('127.0.0.1', 5000)) as c:\n    c.sendall(b'hello world')\n    print(c.recv(1024))\n\
+t.join()\n";
+
+const DEADLOCK: &str = "import threading, time\n\
+a, b = threading.Lock(), threading.Lock()\n\
+def one():\n    with a:\n        time.sleep(0.2)\n        with b:\n            pass\n\
+def two():\n    with b:\n        time.sleep(0.2)\n        with a:\n            pass\n\
+threading.Thread(target=one, name='one').start()\n\
+threading.Thread(target=two, name='two').start()\n";
+
+/// `[attr]` of every element `css` matches under the scratch cell, joined by spaces.
+fn attrs(css: &str, attr: &str) -> String {
+    format!("Array.from(document.querySelectorAll(`[data-cell-id=scratch] {css}`)).map(e => e.getAttribute('{attr}')).join(' ')")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_echo_demo_and_a_deadlock_are_drawn_under_their_runs() {
+    require_built_page();
+    let server = serve(None).await.seen_from(Origin::Lan);
+    let b = Browser::start().await;
+    b.open(&server, &scratch_path("server", ECHO)).await;
+    let out = b.run_cell("scratch", 60).await;
+    assert_eq!(out, "b'hello world'\n");
+    let packets = "[data-role=packets] [data-kind=segment]";
+    b.wait_for(&format!("document.querySelectorAll('[data-cell-id=scratch] {packets}').length >= 8"), 10, "the packets").await;
+    let flags = b.eval(&attrs(packets, "data-flags")).await;
+    assert!(flags.as_str().unwrap().starts_with("SYN SYN,ACK ACK PSH,ACK"), "{flags}");
+    let lens = b.eval(&attrs(&format!("{packets}[data-flags='PSH,ACK']"), "data-len")).await;
+    assert_eq!(lens, "11 11", "the message there and back");
+    let to_server = b.eval(&attrs(&format!("{packets}[data-dst='5000'][data-flags='SYN']"), "data-proto")).await;
+    assert_eq!(to_server, "tcp");
+    let calls = b.eval(&attrs("[data-role=packets] [data-kind=call]", "data-op")).await;
+    let calls = calls.as_str().unwrap();
+    for op in ["connect", "accept", "sendall", "recv"] {
+        assert!(calls.split(' ').any(|c| c == op), "{op} in {calls}");
+    }
+    let sent = b.eval(&attrs("[data-role=packets] [data-kind=call][data-op=sendall]", "data-len")).await;
+    assert_eq!(sent, "11 11");
+    let lanes = b.eval(&attrs("[data-role=timeline] [data-kind=lane]", "data-name")).await;
+    assert!(lanes.as_str().unwrap().contains("echo-server"), "{lanes}");
+
+    // The deadlock: the cycle shows while the program hangs, with both lines, and stays after Stop.
+    b.open(&server, &scratch_path("server", DEADLOCK)).await;
+    b.click("[data-cell-id=scratch] [data-action=run]").await;
+    let cycle = "document.querySelector('[data-cell-id=scratch] [data-role=timeline] [data-kind=deadlock]')";
+    b.wait_for(cycle, 30, "the deadlock").await;
+    assert_eq!(b.eval(&state_of("scratch")).await, "running");
+    let lines = b.eval(&attrs("[data-role=timeline] [data-kind=wait][data-on=lock]", "data-line")).await;
+    let mut lines: Vec<&str> = lines.as_str().unwrap().split(' ').collect();
+    lines.sort();
+    assert_eq!(lines, ["11", "6"], "the two lines that wait (`with b:` in one, `with a:` in two)");
+    let text = b.eval(&format!("{cycle}.textContent")).await;
+    assert!(text.as_str().unwrap().contains("one") && text.as_str().unwrap().contains("two"), "{text}");
+    b.click("[data-cell-id=scratch] [data-action=stop]").await;
+    b.wait_for(&format!("{} !== 'running'", state_of("scratch")), 20, "the stop").await;
+    assert!(b.eval(&format!("{cycle} !== null")).await.as_bool().unwrap(), "the cycle is still shown after Stop");
+    b.close().await;
+}
