@@ -287,4 +287,14 @@ async fn stop_during_a_long_recording(b: &Browser) {
     let exit = b.eval(&format!("document.querySelector('{CELL} [data-role=exit]').textContent")).await;
     let exit = exit.as_str().unwrap();
     assert!(exit.starts_with("已中断"), "Python was interrupted (KeyboardInterrupt), not replaced: {exit}");
+
+    // The other language of the interface: the button, the player and its notice follow the switch.
+    let notice = format!("document.querySelector('{CELL} [data-role=visual-notice]').textContent");
+    assert!(b.eval(&notice).await.as_str().unwrap().starts_with("记录被"), "the notice in Chinese first");
+    b.click("[data-action=language]").await;
+    b.wait_for(&format!("document.querySelector('{CELL} [data-action=visualise]').textContent.includes('Step through')"), 5, "English").await;
+    let label = b.eval(&format!("document.querySelector('{CELL} [data-action=step-last]').getAttribute('aria-label')")).await;
+    assert_eq!(label, "Last step");
+    assert!(b.eval(&notice).await.as_str().unwrap().starts_with("Recording stopped: the first"), "the notice in English");
+    b.click("[data-action=language]").await;
 }

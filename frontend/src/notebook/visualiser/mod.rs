@@ -50,6 +50,8 @@ pub fn Visualiser(
         }
     });
     let go = move |n: usize| step.set(n.min(last));
+    // A closure, not written in the view: `view!` would read the `>` of `>=` as the tag's end.
+    let at_end = move || step.get() >= last;
     let run_to_line = {
         let replay = replay.clone();
         move || {
@@ -118,9 +120,9 @@ pub fn Visualiser(
                 <button class="small" data-action="step-prev" aria-label=move || tr("vis-prev") title=move || tr("vis-prev")
                     disabled=move || step.get() == 0 on:click=move |_| go(step.get_untracked().saturating_sub(1))>"◀"</button>
                 <button class="small" data-action="step-next" aria-label=move || tr("vis-next") title=move || tr("vis-next")
-                    disabled=move || step.get() >= last on:click=move |_| go(step.get_untracked() + 1)>"▶"</button>
+                    disabled=at_end on:click=move |_| go(step.get_untracked() + 1)>"▶"</button>
                 <button class="small" data-action="step-last" aria-label=move || tr("vis-last") title=move || tr("vis-last")
-                    disabled=move || step.get() >= last on:click=move |_| go(last)>"⏭"</button>
+                    disabled=at_end on:click=move |_| go(last)>"⏭"</button>
                 <input type="range" data-role="step-slider" min="0" max=last.to_string() aria-label=move || tr("vis-slider")
                     prop:value=move || step.get().to_string()
                     on:input=move |ev| { if let Ok(n) = event_target_value(&ev).parse::<usize>() { go(n) } }/>
