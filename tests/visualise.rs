@@ -16,6 +16,7 @@ fn svg(css: &str) -> String {
 /// Puts `code` in the scratch cell, clicks Step through and waits for the player; returns M of "1 / M".
 async fn step_through(b: &Browser, code: &str) -> u64 {
     b.set_code("scratch", code).await;
+    scroll_to(b, ".cell-bar").await;
     b.click(&format!("{CELL} [data-action=visualise]")).await;
     player(b).await
 }
@@ -27,6 +28,12 @@ async fn player(b: &Browser) -> u64 {
     let text = text.as_str().unwrap().to_string();
     assert!(text.starts_with("1 / "), "the player opens at the first step: {text}");
     text[4..].parse().unwrap()
+}
+
+/// Scrolls `css` of the cell to the middle of the window, as a student would scroll back up to
+/// it (the last player may fill the screen, leaving it under the page's sticky header).
+async fn scroll_to(b: &Browser, css: &str) {
+    b.eval(&format!("document.querySelector('{CELL} {css}').scrollIntoView({{block: 'center'}})")).await;
 }
 
 /// Waits until the player reads `want` ("N / M").
@@ -87,13 +94,6 @@ async fn stepping_through_shows_cells_decorators_generators_aliases_limits_excep
     let server = serve(None).await.seen_from(Origin::Lan);
     let b = Browser::start().await;
 
-    // Every browser cell of a lesson has the button, and the ? overlay lists the shortcut.
-    b.open(&server, "/#/lesson/closures").await;
-    b.wait_for("document.querySelector('[data-cell-id=greeter] [data-action=visualise]')", 30, "a lesson cell's Step through").await;
-    b.click("[data-action=help]").await;
-    b.wait_for("document.querySelector('[data-role=help]')?.textContent.includes('Ctrl+Shift+Enter')", 5, "the shortcut in the overlay").await;
-    b.click("[data-action=close-help]").await;
-
     b.open(&server, "/#/scratch?runtime=browser&code=").await;
     counter_closure_shares_one_cell(&b).await;
     stacked_decorators_read_as_a_chain(&b).await;
@@ -103,6 +103,13 @@ async fn stepping_through_shows_cells_decorators_generators_aliases_limits_excep
     exception_inside_a_nested_call(&b).await;
     a_long_loop_stops_at_the_limit_and_stays_responsive(&b).await;
     stop_during_a_long_recording(&b).await;
+
+    // Every browser cell of a lesson has the button, and the ? overlay lists the shortcut.
+    b.open(&server, "/#/lesson/closures").await;
+    b.wait_for("document.querySelector('[data-cell-id=greeter] [data-action=visualise]')", 30, "a lesson cell's Step through").await;
+    b.click("[data-action=help]").await;
+    b.wait_for("document.querySelector('[data-role=help]')?.textContent.includes('Ctrl+Shift+Enter')", 5, "the shortcut in the overlay").await;
+    b.click("[data-action=close-help]").await;
     b.close().await;
 }
 
@@ -214,6 +221,7 @@ async fn a_step_link_opens_the_cell_at_that_step(b: &Browser, server: &classbook
 async fn aliased_list_then_mutated(b: &Browser) {
     // Started from the keyboard this time: Ctrl+Shift+Enter in the editor, arrows in the player.
     b.set_code("scratch", "xs = [1, 2]\nys = xs\nys.append(3)\nprint(xs)\n").await;
+    scroll_to(b, "[data-role=editor]").await;
     b.click(&format!("{CELL} [data-role=editor] .cm-content")).await;
     b.press(&[Key::Control.into(), Key::Shift.into(), Key::Enter.into()]).await;
     let total = player(b).await;
@@ -273,6 +281,7 @@ async fn a_long_loop_stops_at_the_limit_and_stays_responsive(b: &Browser) {
 
 async fn stop_during_a_long_recording(b: &Browser) {
     b.set_code("scratch", "import time\nn = 0\nwhile True:\n    n += 1\n    time.sleep(0.05)\n").await;
+    scroll_to(b, ".cell-bar").await;
     b.click(&format!("{CELL} [data-action=visualise]")).await;
     b.wait_for(&format!("{} === 'running'", state_of("scratch")), 30, "the recording running").await;
     tokio::time::sleep(std::time::Duration::from_millis(800)).await;

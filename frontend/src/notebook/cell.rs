@@ -74,6 +74,7 @@ pub fn CodeCell(
         let id = program.begin_visual(&source);
         browser::visualise(id, source, visualise_ns.clone(), visualise_name.clone(), program.handler(None));
     });
+    // The step a step link asked for, shown by the first step-through only (then taken).
     let first_step = StoredValue::new(open_step.map(|n| n - 1).unwrap_or(0));
     if open_step.is_some() && cell.runtime == Runtime::Browser {
         Effect::new(move |started: Option<bool>| {
@@ -133,7 +134,7 @@ pub fn CodeCell(
             <Editor code=code label=format!("{} {}", tr_now("code-of"), cell.id) on_run=Callback::new(move |_| run.run(()))/>
             <ProgramView program=program/>
             {move || program.visual.get().map(|(replay, code)| view! {
-                <Visualiser replay=replay code=code start=first_step.get_value() on_close=Callback::new(move |_| program.visual.set(None))/>
+                <Visualiser replay=replay code=code start=first_step.try_update_value(std::mem::take).unwrap_or(0) on_close=Callback::new(move |_| program.visual.set(None))/>
             })}
             {move || program.needs_server.get().map(|_| view! {
                 <div class="needs-server" role="note">
