@@ -79,7 +79,7 @@ async fn main() {
     for i in 0..=samples {
         let v = b.client.execute_async(FIRST_STEP, vec![]).await.expect("first step timing");
         let ms = v[0].as_f64().unwrap();
-        steps = v[1].as_str().unwrap().to_string();
+        steps = v[1].as_str().unwrap().trim_start_matches("1 / ").to_string();
         if i > 0 {
             first.push(ms);
         }
@@ -89,7 +89,7 @@ async fn main() {
 
     b.set_code("scratch", LONG).await;
     let v = b.client.execute_async(FIRST_STEP, vec![]).await.expect("the long trace");
-    let long_steps = v[1].as_str().unwrap().to_string();
+    let long_steps = v[1].as_str().unwrap().trim_start_matches("1 / ").to_string();
     let long_first = v[0].as_f64().unwrap();
     let moves = b.client.execute_async(MOVES, vec![serde_json::json!(100)]).await.expect("move timings");
     let moves: Vec<f64> = serde_json::from_value(moves).unwrap();
@@ -107,4 +107,6 @@ async fn main() {
         median(&moves),
         max(&moves)
     );
+    let slow = moves.iter().filter(|&&ms| ms > 16.0).count();
+    println!("  moves over 16 ms: {slow} of {}", moves.len());
 }
