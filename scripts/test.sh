@@ -10,5 +10,8 @@ cargo build -q --release -p classbook
 target/release/classbook check-course course
 echo "== lesson browser cells in Pyodide (node)"
 node tests/course/browser_cells.mjs target/release/classbook
+echo "== the step-through tracer's unit tests (host python3, then Pyodide under node)"
+python3 -m unittest tests/visualise/tracer_test.py
+node tests/visualise/tracer.mjs
 echo "== cargo test (workspace: units, WebSocket + sandbox, server lesson cells, TFTP, Chromium end-to-end)"
 cargo test --workspace --exclude classbook-frontend --no-fail-fast -- --test-threads=2

@@ -50,7 +50,7 @@ pub fn App() -> impl IntoView {
             match route.get() {
                 Route::Lessons => view! { <LessonList/> }.into_any(),
                 Route::Lesson(id) => view! { <LessonView id=id/> }.into_any(),
-                Route::Scratch { runtime, code } => view! { <Scratch runtime=runtime code=code/> }.into_any(),
+                Route::Scratch { runtime, code, step } => view! { <Scratch runtime=runtime code=code step=step/> }.into_any(),
                 Route::Teacher { token } => view! { <TeacherPage token=token/> }.into_any(),
                 Route::NotFound(_) => view! {
                     <p class="error">{move || tr("not-found")}" · "<a href="#/">{move || tr("back")}</a></p>

@@ -31,6 +31,11 @@ pub fn is_stop_key(ev: &KeyboardEvent) -> bool {
     (ev.ctrl_key() || ev.meta_key()) && ev.shift_key() && ev.key().eq_ignore_ascii_case("x")
 }
 
+/// The step-through shortcut (Ctrl+Shift+Enter), handled by the cell around the editor.
+pub fn is_visualise_key(ev: &KeyboardEvent) -> bool {
+    (ev.ctrl_key() || ev.meta_key()) && ev.shift_key() && ev.key() == "Enter"
+}
+
 /// `on_run(advance)`: Shift+Enter gives `true` (then the next cell's editor gets the focus),
 /// Ctrl+Enter `false`.
 #[component]

@@ -10,6 +10,8 @@ const SHORTCUTS: &[(&str, &str)] = &[
     ("Shift+Enter", "key-run-next"),
     ("Ctrl+Enter", "key-run"),
     ("Ctrl+Shift+X", "key-stop"),
+    ("Ctrl+Shift+Enter", "key-visualise"),
+    ("← → · Home End", "key-vis-steps"),
     ("Ctrl+/", "key-comment"),
     ("Tab / Shift+Tab", "key-indent"),
     ("Ctrl+Z / Ctrl+Shift+Z", "key-undo"),

@@ -1,5 +1,5 @@
 //! The page's routes, read from the URL hash: `#/`, `#/lesson/<id>`,
-//! `#/scratch?runtime=browser|server&code=<base64url>`, `#/teacher[?token=…]`.
+//! `#/scratch?runtime=browser|server&code=<base64url>[&step=N]`, `#/teacher[?token=…]`.
 
 use shared::course::Runtime;
 
@@ -7,7 +7,8 @@ use shared::course::Runtime;
 pub enum Route {
     Lessons,
     Lesson(String),
-    Scratch { runtime: Runtime, code: String },
+    /// `step`: the cell opens stepped through, at step N (1-based; a browser cell).
+    Scratch { runtime: Runtime, code: String, step: Option<usize> },
     /// The teacher's page; `token` when the address carries one (it is then stored and removed).
     Teacher { token: Option<String> },
     NotFound(String),
@@ -23,16 +24,18 @@ pub fn parse(hash: &str) -> Route {
         ["scratch"] => {
             let mut runtime = Runtime::Browser;
             let mut code = String::new();
+            let mut step = None;
             for pair in query.split('&') {
                 match pair.split_once('=') {
                     Some(("runtime", v)) => runtime = Runtime::parse(v).unwrap_or(Runtime::Browser),
                     Some(("code", v)) => {
                         code = shared::link::decode(v).and_then(|b| String::from_utf8(b).ok()).unwrap_or_default()
                     }
+                    Some(("step", v)) => step = v.parse::<usize>().ok().filter(|n| *n >= 1),
                     _ => {}
                 }
             }
-            Route::Scratch { runtime, code }
+            Route::Scratch { runtime, code, step }
         }
         ["teacher"] => {
             let token = query.split('&').find_map(|p| p.strip_prefix("token=")).filter(|t| !t.is_empty());
@@ -45,6 +48,11 @@ pub fn parse(hash: &str) -> Route {
 
 pub fn current() -> Route {
     parse(&web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default())
+}
+
+/// The share link of a browser cell's code, opened stepped through at `step` (1-based).
+pub fn step_link(code: &str, step: usize) -> String {
+    format!("{}&step={step}", scratch_link(Runtime::Browser, code))
 }
 
 /// The share link of a piece of code.

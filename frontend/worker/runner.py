@@ -92,7 +92,28 @@ def _explain(what):
     )
 
 
-def run(code, filename, namespace):
+# The last step-through's trace as JSON (read by worker.js after visualise() returns).
+last_trace = ""
+
+
+def visualise(code, filename, namespace, limit):
+    """Runs one cell under the step-through tracer (visualise.py); returns as run() does and
+    leaves the trace in `last_trace`."""
+    global last_trace
+    import json
+
+    import _classbook_visualise
+
+    recorder = _classbook_visualise.Recorder(filename, int(limit), poll=_classbook.poll)
+    try:
+        status = run(code, filename, namespace, recorder)
+        last_trace = json.dumps(recorder.trace(), ensure_ascii=False, separators=(",", ":"))
+    finally:
+        recorder.release()
+    return status
+
+
+def run(code, filename, namespace, recorder=None):
     """Runs one cell; returns 0 (ok), 1 (error), -2 (interrupted) or 3 (needs the server)."""
     global last_reason, last_error
     last_reason = last_error = ""
@@ -117,7 +138,10 @@ def run(code, filename, namespace):
     status = 0
     try:
         compiled = compile(code, filename, "exec")
-        exec(compiled, ns)
+        if recorder is None:
+            exec(compiled, ns)
+        else:
+            recorder.run(compiled, ns)
     except SystemExit as e:
         status = 0 if e.code is None else (e.code if isinstance(e.code, int) else 1)
         if not isinstance(e.code, (int, type(None))):
@@ -129,6 +153,10 @@ def run(code, filename, namespace):
         _print_traceback(e)
         status = -2
     except BaseException as e:  # noqa: BLE001 - this is the top level of the cell
+        if recorder is not None and recorder.cut == "limit":
+            # The trace is full: the run ends there, which the player says; no traceback.
+            flush_std()
+            return 0
         _print_traceback(e)
         status = 1
         limit = _limit_hit(e)

@@ -141,14 +141,23 @@ function sleep(seconds) {
   }
 }
 
-async function boot() {
-  progress(0.05, "engine");
-  const source = (name) => fetch(`./${name}`).then((r) => {
+// While the step-through tracer records, it asks here now and then whether Stop was pressed:
+// on plain http nothing else could tell a running loop (the relay answers at once).
+function poll() {
+  if (relay && current) relayWait("sleep", 0);
+}
+
+const source = (name) =>
+  fetch(`./${name}`).then((r) => {
     if (!r.ok) throw new Error(`${name}: HTTP ${r.status}`);
     return r.text();
   });
-  const checkSource = source("check.py");
+
+async function boot() {
+  progress(0.05, "engine");
   const runnerSource = source("runner.py");
+  const checkSource = source("check.py");
+  const tracerSource = source("visualise.py");
   pyodide = await loadEngine();
   progress(0.85, "start");
   await initialised;
@@ -156,11 +165,15 @@ async function boot() {
   pyodide.setStderr(writer("stderr"));
   pyodide.setStdin({ read: readStdin, isatty: false });
   pyodide.setInterruptBuffer(interruptFlag);
-  pyodide.registerJsModule("_classbook", { sleep });
+  pyodide.registerJsModule("_classbook", { sleep, poll });
   // The exercise check harness (shared/src/check.py) first: runner.py's check_run uses it.
   pyodide.runPython(await checkSource, { filename: "/classbook/check.py" });
+  // The tracer is a module runner.py imports when a cell is stepped through.
+  pyodide.FS.mkdirTree("/classbook");
+  pyodide.FS.writeFile("/classbook/_classbook_visualise.py", await tracerSource);
+  pyodide.runPython("import sys\nsys.path.append('/classbook')");
   pyodide.runPython(await runnerSource, { filename: "/classbook/runner.py" });
-  const runner = pyodide.globals.get("run");
+  const runner = { run: pyodide.globals.get("run"), visualise: pyodide.globals.get("visualise") };
   checker = pyodide.globals.get("check_run");
   post({ kind: "Ready", ms: performance.now() - t0, version: pyodide.version });
   return runner;
@@ -211,7 +224,7 @@ function enqueue(req) {
 }
 
 async function execute(req) {
-  if (req.type === "Run") {
+  if (req.type === "Run" || req.type === "Visualise") {
     current = { id: req.run_id, out: { stream: "stdout", text: "" }, last: performance.now() };
     pendingInput = new Uint8Array(0);
     const started = performance.now();
@@ -223,9 +236,15 @@ async function execute(req) {
       // A cell that may await (asyncio.run) is entered "promising", so the wasm stack can
       // suspend (JSPI); others are called directly, which is faster. input() and sleep
       // block synchronously either way.
-      const args = [req.code, req.filename, req.namespace];
-      const fn = req.check != null ? checker : runner;
-      if (req.check != null) args.push(req.check);
+      // A cell stepped through runs under the tracer, which leaves its trace in last_trace.
+      let fn, args;
+      if (req.type === "Visualise") {
+        [fn, args] = [runner.visualise, [req.code, req.filename, req.namespace, req.limit]];
+      } else if (req.check != null) {
+        [fn, args] = [checker, [req.code, req.filename, req.namespace, req.check]];
+      } else {
+        [fn, args] = [runner.run, [req.code, req.filename, req.namespace]];
+      }
       const result = MAY_AWAIT.test(req.code + (req.check || "")) ? await fn.callPromising(...args) : fn(...args);
       if (req.check != null) {
         records = result;
@@ -239,6 +258,12 @@ async function execute(req) {
     // The end of a run is one message: its last output, its check records, whether it needs
     // the server, its exit.
     const last = [takeOutput()];
+    if (req.type === "Visualise") {
+      // Posted as text made here: the trace is JSON already, parsing it in the worker would only cost.
+      const trace = pyodide.globals.get("last_trace") || "null";
+      pyodide.globals.set("last_trace", "");
+      self.postMessage(`{"kind":"Visual","run_id":${req.run_id},"trace":${trace}}`);
+    }
     if (records !== null) last.push({ kind: "Checked", run_id: req.run_id, records });
     if (code === 3) {
       last.push({ kind: "NeedsServer", run_id: req.run_id, reason: pyodide.globals.get("last_reason") });

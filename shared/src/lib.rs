@@ -1,8 +1,9 @@
 //! Types that cross a boundary in classbook: the course model (backend → page),
 //! the run protocol (page ↔ backend WebSocket, page ↔ Python worker), and pure conversions
 //! (`check`: exercise verdicts from the check harness's records; `ipynb`: notebooks in and out;
-//! `lang`: the two languages; `link`: scratch links; `diff`: line diffs; `capture`: loopback packets decoded; `timeline`: a
-//! run's threads, waits and deadlocks). Pure data, no I/O.
+//! `lang`: the two languages; `link`: scratch links; `diff`: line diffs; `capture`: loopback
+//! packets decoded; `timeline`: a run's threads, waits and deadlocks; `visualise`: a
+//! step-through trace and its replay). Pure data, no I/O.
 
 pub mod capture;
 pub mod check;
@@ -13,5 +14,6 @@ pub mod lang;
 pub mod link;
 pub mod timeline;
 pub mod trace;
+pub mod visualise;
 pub mod wire;
 pub mod worker;

@@ -1,6 +1,7 @@
 //! Messages between the page and the Python Web Worker (frontend/worker/worker.js).
 //! Run events reuse the WebSocket's `ServerMsg`, so a cell handles both runtimes alike.
 
+use crate::visualise::Trace;
 use crate::wire::ServerMsg;
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +21,9 @@ pub enum WorkerRequest {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         check: Option<String>,
     },
+    /// Run it under the step-through tracer, recording at most `limit` steps; the run's events
+    /// come as for `Run`, and its `Visual` trace just before its exit.
+    Visualise { run_id: u32, code: String, namespace: String, filename: String, limit: u32 },
 }
 
 /// Worker → page (JSON text).
@@ -40,6 +44,8 @@ pub enum WorkerEvent {
     Checked { run_id: u32, records: String },
     /// An event of a run, shaped like the backend's.
     Run(ServerMsg),
+    /// The trace of a run stepped through (none if the tracer could not give one).
+    Visual { run_id: u32, trace: Option<Trace> },
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 use super::edits::{Edit, LessonEdits};
 use super::exercise::ExerciseCheck;
 use super::program::{Phase, Program, ProgramView};
-use crate::editor::{is_stop_key, Editor};
+use super::visualiser::Visualiser;
+use crate::editor::{is_stop_key, is_visualise_key, Editor};
 use crate::i18n::{tr, tr_now};
 use crate::runtime::{browser, server};
 use leptos::prelude::*;
@@ -21,7 +22,16 @@ fn runtime_note(r: Runtime) -> &'static str {
 
 /// A code cell; with `switch` (the scratch page) the student picks where it runs.
 #[component]
-pub fn CodeCell(cell: Cell, namespace: String, #[prop(optional)] switch: bool) -> impl IntoView {
+pub fn CodeCell(
+    cell: Cell,
+    namespace: String,
+    /// The scratch page: the student picks where it runs.
+    #[prop(optional)]
+    switch: bool,
+    /// Step through at once, and show this step (1-based): a step link opened the page.
+    #[prop(default = None)]
+    open_step: Option<usize>,
+) -> impl IntoView {
     let edit = LessonEdits::cell(&cell.id, &cell.code);
     let code = edit.code;
     let lesson = use_context::<LessonEdits>().map(|c| c.lesson.get_value()).unwrap_or_else(|| namespace.clone());
@@ -33,6 +43,7 @@ pub fn CodeCell(cell: Cell, namespace: String, #[prop(optional)] switch: bool) -
     }
     let file = cell.file.clone().unwrap_or_else(|| format!("{}.py", cell.id));
     let browser_name = format!("<{}>", cell.id);
+    let visualise_ns = namespace.clone();
     let run = Callback::new(move |_| {
         if program.phase.get_untracked().active() {
             return;
@@ -54,6 +65,26 @@ pub fn CodeCell(cell: Cell, namespace: String, #[prop(optional)] switch: bool) -
             }
         }
     });
+    let visualise_name = format!("<{}>", cell.id);
+    let visualise = Callback::new(move |_| {
+        if program.phase.get_untracked().active() || program.runtime.get_untracked() != Runtime::Browser {
+            return;
+        }
+        let source = code.get_untracked();
+        let id = program.begin_visual(&source);
+        browser::visualise(id, source, visualise_ns.clone(), visualise_name.clone(), program.handler(None));
+    });
+    // The step a step link asked for, shown by the first step-through only (then taken).
+    let first_step = StoredValue::new(open_step.map(|n| n - 1).unwrap_or(0));
+    if open_step.is_some() && cell.runtime == Runtime::Browser {
+        Effect::new(move |started: Option<bool>| {
+            let ready = matches!(browser::status().get(), browser::Engine::Ready { .. });
+            if started != Some(true) && ready {
+                visualise.run(());
+            }
+            started == Some(true) || ready
+        });
+    }
     let to_server = move |_| {
         program.runtime.set(Runtime::Server);
         run.run(());
@@ -64,6 +95,9 @@ pub fn CodeCell(cell: Cell, namespace: String, #[prop(optional)] switch: bool) -
         if is_stop_key(&ev) {
             ev.prevent_default();
             program.stop();
+        } else if is_visualise_key(&ev) {
+            ev.prevent_default();
+            visualise.run(());
         }
     };
     let progress_lesson = lesson.clone();
@@ -80,6 +114,12 @@ pub fn CodeCell(cell: Cell, namespace: String, #[prop(optional)] switch: bool) -
                     disabled=move || !program.phase.get().active() on:click=move |_| program.stop()>
                     "■ " {move || tr("stop")}
                 </button>
+                <Show when=move || program.runtime.get() == Runtime::Browser>
+                    <button class="visualise" data-action="visualise" aria-label=move || tr("visualise") title="Ctrl+Shift+Enter"
+                        disabled=move || program.phase.get().active() on:click=move |_| visualise.run(())>
+                        "⏯ " {move || tr("visualise")}
+                    </button>
+                </Show>
                 {if switch {
                     view! { <RuntimeSwitch runtime=program.runtime disabled=Signal::derive(move || program.phase.get().active())/> }.into_any()
                 } else {
@@ -93,6 +133,9 @@ pub fn CodeCell(cell: Cell, namespace: String, #[prop(optional)] switch: bool) -
             <EditNotice edit=edit/>
             <Editor code=code label=format!("{} {}", tr_now("code-of"), cell.id) on_run=Callback::new(move |_| run.run(()))/>
             <ProgramView program=program/>
+            {move || program.visual.get().map(|(replay, code)| view! {
+                <Visualiser replay=replay code=code start=first_step.try_update_value(std::mem::take).unwrap_or(0) on_close=Callback::new(move |_| program.visual.set(None))/>
+            })}
             {move || program.needs_server.get().map(|_| view! {
                 <div class="needs-server" role="note">
                     <button data-action="run-on-server" on:click=to_server>{move || tr("run-on-server")}</button>
@@ -165,7 +208,7 @@ fn ShareButton(runtime: RwSignal<Runtime>, code: RwSignal<String>) -> impl IntoV
 
 /// Puts `text` on the clipboard the synchronous way every browser allows in a click handler
 /// (a selected, off-screen textarea and the copy command); false when the browser refused.
-fn copy_text(text: &str) -> bool {
+pub fn copy_text(text: &str) -> bool {
     use wasm_bindgen::JsCast;
     let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return false };
     let Some(body) = doc.body() else { return false };

@@ -12,6 +12,7 @@ mod timeline;
 
 pub use program::Phase;
 mod trace;
+mod visualiser;
 
 use crate::api;
 use crate::i18n::tr;
@@ -138,12 +139,12 @@ fn ResetLessonButton(edits: LessonEdits) -> impl IntoView {
 
 /// One editable cell holding shared code (`#/scratch?...`), then the imported notebook.
 #[component]
-pub fn Scratch(runtime: Runtime, code: String) -> impl IntoView {
+pub fn Scratch(runtime: Runtime, code: String, step: Option<usize>) -> impl IntoView {
     let cell = Cell::new("scratch", runtime, code);
     view! {
         <h1>{move || tr("scratch")}</h1>
         <div class="lesson-tools"><io::ImportButton/><RestartButton/></div>
-        <CodeCell cell=cell namespace="scratch".to_string() switch=true/>
+        <CodeCell cell=cell namespace="scratch".to_string() switch=true open_step=step/>
         <io::ImportedNotebook/>
     }
 }

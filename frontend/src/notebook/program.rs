@@ -12,7 +12,9 @@ use shared::capture::Segment;
 use shared::timeline::Activity;
 use shared::trace::PacketTrace;
 use shared::wire::{ClientMsg, EndReason, ExitInfo, Recording, ServerMsg, Signal, Stream};
+use shared::visualise::Replay;
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// Where a run is; shown as the cell's `data-state`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +63,10 @@ pub struct Program {
     pub needs_server: RwSignal<Option<String>>,
     /// TFTP packets between the program and the sandbox's companion server, as they happen.
     pub trace: RwSignal<Vec<PacketTrace>>,
+    /// The last step-through of this program: its trace, and the code it ran.
+    pub visual: RwSignal<Option<(Arc<Replay>, Arc<str>)>>,
+    /// The code of the step-through in progress, till its trace arrives.
+    stepping: StoredValue<Option<Arc<str>>, LocalStorage>,
     /// The run's loopback packets (server runs), as they happen.
     pub packets: RwSignal<Vec<Segment>>,
     /// What the program recorded: processes, threads, waits, socket calls.
@@ -86,6 +92,8 @@ impl Program {
             listening: RwSignal::new(false),
             needs_server: RwSignal::new(None),
             trace: RwSignal::new(Vec::new()),
+            visual: RwSignal::new(None),
+            stepping: StoredValue::new_local(None),
             packets: RwSignal::new(Vec::new()),
             activity: RwSignal::new(Vec::new()),
             packets_cut: RwSignal::new(None),
@@ -105,6 +113,8 @@ impl Program {
         self.listening.set(false);
         self.needs_server.set(None);
         self.trace.set(Vec::new());
+        self.visual.set(None);
+        self.stepping.set_value(None);
         self.recorded.update_value(Vec::clear);
         self.packets.set(Vec::new());
         self.activity.set(Vec::new());
@@ -114,6 +124,13 @@ impl Program {
         let ready = matches!(browser::status().get_untracked(), browser::Engine::Ready { .. });
         let browser = self.runtime.get_untracked() == Runtime::Browser;
         self.phase.set(if browser && !ready { Phase::Loading } else { Phase::Running });
+        id
+    }
+
+    /// Like `begin`, for a run stepped through: its trace will be shown with `code`.
+    pub fn begin_visual(&self, code: &str) -> u32 {
+        let id = self.begin();
+        self.stepping.set_value(Some(Arc::from(code)));
         id
     }
 
@@ -210,6 +227,12 @@ impl Program {
                 self.wants_input.set(true);
             }
             Event::NeedsServer(reason) => self.needs_server.set(Some(reason)),
+            Event::Visual(trace) => {
+                let code = self.stepping.try_update_value(Option::take).flatten();
+                if let (Some(trace), Some(code)) = (trace, code) {
+                    self.visual.set(Some((Arc::new(Replay::new(trace)), code)));
+                }
+            }
             Event::Msg(msg) => match msg {
                 ServerMsg::Started { .. } => self.phase.set(Phase::Running),
                 ServerMsg::Queued { ahead, .. } => self.phase.set(Phase::Queued(ahead)),

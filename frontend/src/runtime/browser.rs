@@ -157,6 +157,7 @@ fn on_event(event: WorkerEvent) {
             dispatch(run_id, Event::InputWanted, false)
         }
         WorkerEvent::NeedsServer { run_id, reason } => dispatch(run_id, Event::NeedsServer(reason), false),
+        WorkerEvent::Visual { run_id, trace } => dispatch(run_id, Event::Visual(trace), false),
         WorkerEvent::Checked { run_id, records } => {
             // The harness's records, posted by the worker apart from the run's output.
             let report = shared::check::decide(&records, None);
@@ -215,6 +216,18 @@ fn post_run(req: WorkerRequest, run_id: u32, handler: Handler) {
         }
     });
     post(&req);
+}
+
+/// Runs `code` under the step-through tracer (at most `STEP_LIMIT` steps); the trace comes to
+/// `handler` as `Event::Visual` before the run's exit.
+pub fn visualise(run_id: u32, code: String, namespace: String, filename: String, handler: Handler) {
+    BROWSER.with(|b| {
+        if let Some(b) = b.borrow_mut().as_mut() {
+            b.handlers.insert(run_id, handler);
+        }
+    });
+    let limit = shared::visualise::STEP_LIMIT;
+    post(&WorkerRequest::Visualise { run_id, code, namespace, filename, limit });
 }
 
 /// Asks run `run_id` to stop (KeyboardInterrupt), waking its input() and sleep().

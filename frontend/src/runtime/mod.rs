@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod server;
 
+use shared::visualise::Trace;
 use shared::wire::ServerMsg;
 use std::cell::Cell;
 use std::rc::Rc;
@@ -16,6 +17,8 @@ pub enum Event {
     InputWanted,
     /// The code needs what a browser cannot do (the reason, in words).
     NeedsServer(String),
+    /// The trace of a run stepped through (just before its exit); none if the tracer gave none.
+    Visual(Option<Trace>),
 }
 
 pub type Handler = Rc<dyn Fn(Event)>;
