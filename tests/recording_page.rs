@@ -1,7 +1,7 @@
 //! A server run's recordings in headless Chromium (from the LAN origin): the echo demo's packets
-//! drawn per conversation with its socket calls, and a deadlock's timeline with the cycle of
-//! waits shown while the program hangs and after Stop; a pool's tasks on the lanes of the
-//! workers that ran them.
+//! drawn per conversation with its socket calls (each lane labelled with the program owning its
+//! port), a pool's tasks on the lanes of the workers that ran them, and a deadlock's timeline
+//! with the cycle of waits shown while the program hangs and after Stop.
 
 use classbook_e2e::{require_built_page, scratch_path, serve, state_of, Browser, Origin};
 
@@ -53,6 +53,13 @@ async fn the_echo_demo_and_a_deadlock_are_drawn_under_their_runs() {
     }
     let sent = b.eval(&attrs("[data-role=packets] [data-kind=call][data-op=sendall]", "data-len")).await;
     assert_eq!(sent, "11 11");
+    // Each lane of the diagram is labelled with the program owning its port: the server's with
+    // the thread that accepted, the client's with the main process.
+    let owners = b.eval(&attrs("[data-role=packets] [data-kind=conversation] [data-kind=end]", "data-owner")).await;
+    let server_end = b.eval(&attrs("[data-role=packets] [data-kind=end][data-port='5000']", "data-owner")).await;
+    assert!(server_end.as_str().unwrap().starts_with("MainProcess (pid ") && server_end.as_str().unwrap().ends_with(" · echo-server"), "{owners}");
+    let client_end = b.eval("document.querySelector(`[data-cell-id=scratch] [data-role=packets] [data-kind=end]:not([data-port='5000'])`).dataset.owner").await;
+    assert!(client_end.as_str().unwrap().starts_with("MainProcess (pid ") && !client_end.as_str().unwrap().contains('·'), "{owners}");
     let lanes = b.eval(&attrs("[data-role=timeline] [data-kind=lane]", "data-name")).await;
     assert!(lanes.as_str().unwrap().contains("echo-server"), "{lanes}");
 
