@@ -31,7 +31,7 @@ fn attrs(css: &str, attr: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_echo_demo_and_a_deadlock_are_drawn_under_their_runs() {
+async fn the_echo_demo_a_pool_and_a_deadlock_are_drawn_under_their_runs() {
     require_built_page();
     let server = serve(None).await.seen_from(Origin::Lan);
     let b = Browser::start().await;

@@ -442,13 +442,18 @@ class Recorder:
         # A forked child is announced at its first event, not at the fork: a fork bomb's
         # children, which do nothing recorded, cost nothing (see `forked`).
         self.announce = None
+        self.encode = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one a line
 
     def emit(self, event):
+        self.write(self.encode(event) + "\n")
+
+    def write(self, line):
+        """Writes one whole JSON line (`emit` makes it from a dict; hot hooks format their own)."""
         if self.announce is not None:
             announce, self.announce = self.announce, None
             announce()
         try:
-            os.write(self.fd, (json.dumps(event, separators=(",", ":")) + "\n").encode())
+            os.write(self.fd, line.encode())
         except OSError:
             pass  # full (the backend fell behind) or closed: dropped
 
@@ -772,7 +777,7 @@ class Recorder:
         import threading
         import types
 
-        rec, emit, native, now = self, self.emit, threading.get_native_id, time.time_ns
+        rec, native, now = self, threading.get_native_id, time.time_ns
         plain = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.MethodDescriptorType)
 
         def name_of(fn):
@@ -799,11 +804,15 @@ class Recorder:
         def chunk_text(calls):  # the calls of one chunk a pool's map hands a worker at once
             return "; ".join(call_text(a, {}) for a in calls[:3]) + ("; …" if len(calls) > 3 else "")
 
-        def begin(name, args):
-            emit({"k": "task", "us": now() // 1000, "pid": rec.pid, "tid": native(), "name": name, "args": clip(args)})
+        quote = json.encoder.encode_basestring_ascii  # a JSON string, as json.dumps writes it
+        write = rec.write
+
+        def begin(name, args):  # formatted here: a pool of short tasks writes many
+            write('{"k":"task","us":%d,"pid":%d,"tid":%d,"name":%s,"args":%s}\n'
+                  % (now() // 1000, rec.pid, native(), quote(name), quote(clip(args))))
 
         def end():
-            emit({"k": "task_end", "us": now() // 1000, "pid": rec.pid, "tid": native()})
+            write('{"k":"task_end","us":%d,"pid":%d,"tid":%d}\n' % (now() // 1000, rec.pid, native()))
 
         class Tasks:
             """A process worker's queue: a task it takes runs until it asks for the next."""
