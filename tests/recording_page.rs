@@ -1,6 +1,7 @@
 //! A server run's recordings in headless Chromium (from the LAN origin): the echo demo's packets
-//! drawn per conversation with its socket calls, and a deadlock's timeline with the cycle of
-//! waits shown while the program hangs and after Stop.
+//! drawn per conversation with its socket calls (each lane labelled with the program owning its
+//! port), a pool's tasks on the lanes of the workers that ran them, and a deadlock's timeline
+//! with the cycle of waits shown while the program hangs and after Stop.
 
 use classbook_e2e::{require_built_page, scratch_path, serve, state_of, Browser, Origin};
 
@@ -18,13 +19,19 @@ def two():\n    with b:\n        time.sleep(0.2)\n        with a:\n            p
 threading.Thread(target=one, name='one').start()\n\
 threading.Thread(target=two, name='two').start()\n";
 
+const POOLS: &str = "from concurrent.futures import ThreadPoolExecutor\n\
+import multiprocessing\n\
+def square(n):\n    return n * n\n\
+with ThreadPoolExecutor(max_workers=2) as pool:\n    print(sum(pool.map(square, range(6))))\n\
+with multiprocessing.Pool(2) as procs:\n    print(procs.apply(square, (7,)))\n";
+
 /// `[attr]` of every element `css` matches under the scratch cell, joined by spaces.
 fn attrs(css: &str, attr: &str) -> String {
     format!("Array.from(document.querySelectorAll(`[data-cell-id=scratch] {css}`)).map(e => e.getAttribute('{attr}')).join(' ')")
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_echo_demo_and_a_deadlock_are_drawn_under_their_runs() {
+async fn the_echo_demo_a_pool_and_a_deadlock_are_drawn_under_their_runs() {
     require_built_page();
     let server = serve(None).await.seen_from(Origin::Lan);
     let b = Browser::start().await;
@@ -46,8 +53,37 @@ async fn the_echo_demo_and_a_deadlock_are_drawn_under_their_runs() {
     }
     let sent = b.eval(&attrs("[data-role=packets] [data-kind=call][data-op=sendall]", "data-len")).await;
     assert_eq!(sent, "11 11");
+    // Each lane of the diagram is labelled with the program owning its port: the server's with
+    // the thread that accepted, the client's with the main process.
+    let owners = b.eval(&attrs("[data-role=packets] [data-kind=conversation] [data-kind=end]", "data-owner")).await;
+    let server_end = b.eval(&attrs("[data-role=packets] [data-kind=end][data-port='5000']", "data-owner")).await;
+    assert!(server_end.as_str().unwrap().starts_with("MainProcess (pid ") && server_end.as_str().unwrap().ends_with(" · echo-server"), "{owners}");
+    let client_end = b.eval("document.querySelector(`[data-cell-id=scratch] [data-role=packets] [data-kind=end]:not([data-port='5000'])`).dataset.owner").await;
+    assert!(client_end.as_str().unwrap().starts_with("MainProcess (pid ") && !client_end.as_str().unwrap().contains('·'), "{owners}");
     let lanes = b.eval(&attrs("[data-role=timeline] [data-kind=lane]", "data-name")).await;
     assert!(lanes.as_str().unwrap().contains("echo-server"), "{lanes}");
+
+    // A pool: each task on the lane of the worker (thread or process) that ran it.
+    b.open(&server, &scratch_path("server", POOLS)).await;
+    assert_eq!(b.run_cell("scratch", 60).await, "55\n49\n");
+    let tasks = "[data-role=timeline] [data-kind=task]";
+    b.wait_for(&format!("document.querySelectorAll('[data-cell-id=scratch] {tasks}').length >= 7"), 10, "the tasks").await;
+    // Each as "process/thread:function(arguments)", the lanes it sits on.
+    let on_lanes = b
+        .eval(&format!(
+            "Array.from(document.querySelectorAll('[data-cell-id=scratch] {tasks}')).map(t => {{ \
+               const lane = t.closest('[data-kind=lane]'); \
+               const proc = document.querySelector(`[data-cell-id=scratch] [data-role=timeline] [data-kind=lane][data-pid='${{lane.dataset.pid}}']:not([data-tid])`); \
+               return proc.dataset.name + '/' + lane.dataset.name + ':' + t.dataset.name + '(' + t.dataset.args + ')'; }}).join('|')"
+        ))
+        .await;
+    let on_lanes: Vec<&str> = on_lanes.as_str().unwrap().split('|').collect();
+    for n in 0..6 {
+        let drawn = |t: &&str| t.starts_with("MainProcess/ThreadPoolExecutor-") && t.ends_with(&format!(":square({n})"));
+        assert!(on_lanes.iter().any(drawn), "{on_lanes:?}");
+    }
+    let drawn = |t: &&str| t.starts_with("ForkPoolWorker-") && t.ends_with("/MainThread:square(7)");
+    assert!(on_lanes.iter().any(drawn), "the pool process ran it: {on_lanes:?}");
 
     // The deadlock: the cycle shows while the program hangs, with both lines, and stays after Stop.
     b.open(&server, &scratch_path("server", DEADLOCK)).await;

@@ -228,7 +228,9 @@ pub async fn drive(
 ) {
     let started = Instant::now();
     let RunIo { stdin, stdout, stderr, mut events, packets, activity } = io;
-    let recordings = forward_recordings(id, packets, activity, &out);
+    // Nothing recorded is passed on before the run's `Started` (or its end, if none came).
+    let (started_gate, gate) = tokio::sync::watch::channel(false);
+    let recordings = forward_recordings(id, packets, activity, &out, gate);
     let limits = sandbox.limits().clone();
     let cap = Arc::new(OutputCap {
         left: AtomicUsize::new(limits.output_bytes),
@@ -261,6 +263,7 @@ pub async fn drive(
                 Some(RunEvent::Started { pid }) => {
                     ctl.pid.store(pid, Ordering::SeqCst);
                     let _ = out.send(ServerMsg::Started { run_id: id, pid }).await;
+                    let _ = started_gate.send(true);
                 }
                 Some(RunEvent::Listening) => {
                     let _ = out.send(ServerMsg::Listening { run_id: id }).await;
@@ -366,6 +369,7 @@ pub async fn drive(
     // The run's last packets and recorded events go before its Exit.
     sandbox.finish_packets(id).await;
     // Nothing of the run may follow its Exit: what is not passed on within 2 s is dropped.
+    let _ = started_gate.send(true);
     for mut r in recordings {
         if tokio::time::timeout(Duration::from_secs(2), &mut r).await.is_err() {
             r.abort();
@@ -409,16 +413,20 @@ async fn pass_trace(mut trace: CompanionTrace, id: u32, out: mpsc::Sender<Server
 /// Carries the run's recordings to its page: the loopback's packets and what the program
 /// recorded about itself. The one place these sandbox events become page messages. Each ends
 /// when its recording closes (or the page is gone); both queues are bounded by the sandbox.
+/// Each starts once `gate` turns true (the run's `Started` was sent), so none comes before it.
 fn forward_recordings(
     id: u32,
     packets: Option<mpsc::Receiver<Seen>>,
     activity: Option<mpsc::Receiver<Recorded>>,
     out: &mpsc::Sender<ServerMsg>,
+    gate: tokio::sync::watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     if let Some(mut packets) = packets {
         let out = out.clone();
+        let mut gate = gate.clone();
         tasks.push(tokio::spawn(async move {
+            let _ = gate.wait_for(|started| *started).await;
             while let Some(seen) = packets.recv().await {
                 let msg = match seen {
                     Seen::Packet(packet) => ServerMsg::Packet { run_id: id, packet },
@@ -432,7 +440,9 @@ fn forward_recordings(
     }
     if let Some(mut activity) = activity {
         let out = out.clone();
+        let mut gate = gate.clone();
         tasks.push(tokio::spawn(async move {
+            let _ = gate.wait_for(|started| *started).await;
             while let Some(recorded) = activity.recv().await {
                 let msg = match recorded {
                     Recorded::Event(event) => ServerMsg::Activity { run_id: id, event },

@@ -183,27 +183,68 @@ async fn a_deadlock_shows_as_a_cycle_of_waits_with_both_lines_while_hung_and_aft
     assert_eq!(after.deadlock().map(|c| c.len()), Some(2));
 }
 
+/// The pool tasks of a run: (pid, tid, function, arguments).
+fn tasks(acts: &[Activity]) -> Vec<(u32, u32, &str, &str)> {
+    acts.iter().filter_map(|a| if let Activity::Task { pid, tid, name, args, .. } = a { Some((*pid, *tid, name.as_str(), args.as_str())) } else { None }).collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn a_thread_pool_and_a_process_pool_show_their_workers() {
+async fn thread_and_process_pools_show_which_worker_ran_which_task() {
     let server = support::start().await;
     let mut client = Client::connect(&server).await;
     let code = r#"
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, ProcessPoolExecutor
 import multiprocessing
 def square(n):
     return n * n
+class Secret:
+    def __repr__(self):
+        print("repr called")
+        return "secret"
 with ThreadPoolExecutor(max_workers=2) as pool:
-    print(sum(pool.map(square, range(10))))
+    print(sum(pool.map(square, range(10))), pool.submit(len, [Secret()]).result())
+with ProcessPoolExecutor(max_workers=2) as ex:
+    print(sum(ex.map(square, range(4))), ex.submit(square, 12).result())
 with multiprocessing.Pool(2) as procs:
-    print(sum(procs.map(square, range(10))))
+    print(sum(procs.map(square, range(10))), procs.apply_async(square, (7,)).get(), procs.starmap(pow, [(2, 3)]))
 "#;
     let out = client.run(1, code).await;
-    assert_eq!(out.stdout, "285\n285\n", "{}", out.stderr);
+    assert_eq!(out.stdout, "285 1\n14 144\n285 49 [8]\n", "the hooks print nothing of their own: {}", out.stderr);
     let acts = activity(&out);
-    let threads: Vec<&str> = acts.iter().filter_map(|a| if let Activity::Thread { name, .. } = a { Some(name.as_str()) } else { None }).collect();
-    assert!(threads.iter().any(|n| n.starts_with("ThreadPoolExecutor-")), "{threads:?}");
-    let procs: Vec<&str> = acts.iter().filter_map(|a| if let Activity::Process { name, .. } = a { Some(name.as_str()) } else { None }).collect();
-    assert!(procs.iter().filter(|n| n.starts_with("ForkPoolWorker-")).count() >= 2, "{procs:?}");
+    let thread_names: std::collections::HashMap<u32, &str> =
+        acts.iter().filter_map(|a| if let Activity::Thread { tid, name, .. } = a { Some((*tid, name.as_str())) } else { None }).collect();
+    let process_names: std::collections::HashMap<u32, &str> =
+        acts.iter().filter_map(|a| if let Activity::Process { pid, name, .. } = a { Some((*pid, name.as_str())) } else { None }).collect();
+    let all = tasks(&acts);
+    // Each task sits on the worker that ran it: a pool thread, or a pool process's thread.
+    let worker = |pid: u32, tid: u32| (thread_names.get(&tid).copied().unwrap_or("?"), process_names.get(&pid).copied().unwrap_or("?"));
+    let in_threads: Vec<&str> = all.iter().filter(|t| worker(t.0, t.1).0.starts_with("ThreadPoolExecutor-")).map(|t| t.3).collect();
+    assert_eq!(in_threads.len(), 11, "{all:?}");
+    for n in 0..10 {
+        assert!(in_threads.contains(&n.to_string().as_str()), "square({n}) in {in_threads:?}");
+    }
+    assert!(all.iter().any(|t| t.2 == "len" && t.3 == "[<Secret>]"), "never the program's own repr: {all:?}");
+    let mut in_executor: Vec<(&str, &str)> =
+        all.iter().filter(|t| worker(t.0, t.1).1.starts_with("ForkProcess-")).map(|t| (t.2, t.3)).collect();
+    in_executor.sort();
+    assert_eq!(in_executor, [("square", "0"), ("square", "1"), ("square", "12"), ("square", "2"), ("square", "3")], "{all:?}");
+    let in_pool: Vec<(&str, &str)> = all.iter().filter(|t| worker(t.0, t.1).1.starts_with("ForkPoolWorker-")).map(|t| (t.2, t.3)).collect();
+    let mapped: Vec<&str> = in_pool.iter().filter(|t| t.0 == "square").flat_map(|t| t.1.split("; ")).collect();
+    for n in 0..10 {
+        assert!(mapped.contains(&n.to_string().as_str()), "square({n}) in {in_pool:?}");
+    }
+    assert!(in_pool.contains(&("square", "7")) && in_pool.contains(&("pow", "2, 3")), "{in_pool:?}");
+    // Every task ended, on the thread that ran it, after it began.
+    for (i, a) in acts.iter().enumerate() {
+        if let Activity::Task { tid, us, .. } = a {
+            let end = acts[i + 1..].iter().find_map(|b| match b {
+                Activity::TaskEnd { tid: t, us: u, .. } if t == tid => Some(*u),
+                Activity::Task { tid: t, .. } if t == tid => Some(0),
+                _ => None,
+            });
+            assert!(end.is_some_and(|e| e >= *us), "{a:?} has no end before the next task: {acts:#?}");
+        }
+    }
     assert!(acts.iter().any(|a| matches!(a, Activity::ProcessEnd { .. })), "{acts:#?}");
 }
 

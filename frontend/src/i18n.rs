@@ -208,6 +208,7 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("timeline-cut", "时间线在 {shown} 个事件后截断：另有 {n} 个未显示", "timeline cut after {shown} events: {n} more not shown"),
     ("timeline-waits-on", "等待", "waits on"),
     ("timeline-held-by", "持有者", "held by"),
+    ("timeline-task", "运行任务", "ran task"),
     ("deadlock", "死锁：这些线程互相等待，谁也无法继续", "Deadlock: these threads wait for each other, none can go on"),
     ("deadlock-step", "{who} 在第 {line} 行等待 {on}，它被 {holder} 持有", "{who} waits at line {line} for a {on} held by {holder}"),
     ("tftp-case-download", "下载一个生成的文件，内容逐字节一致", "downloads a generated file, byte for byte"),

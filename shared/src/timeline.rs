@@ -84,6 +84,11 @@ pub enum Activity {
     /// A socket call at `line`: `len` bytes given (sends) or returned (receives; accept and
     /// connect 0), `port` the socket's own port and `peer` the other end's, when known.
     Call { us: u64, pid: u32, tid: u32, op: CallOp, len: u32, line: u32, #[serde(default)] port: u16, #[serde(default)] peer: u16 },
+    /// A pool's worker (thread `tid` of process `pid`) began running a submitted call: the
+    /// function's `name` and a short, clipped text of its arguments (`args`).
+    Task { us: u64, pid: u32, tid: u32, name: String, args: String },
+    /// The task thread `tid` ran last ended (returned or raised).
+    TaskEnd { us: u64, pid: u32, tid: u32 },
 }
 
 impl Activity {
@@ -95,7 +100,9 @@ impl Activity {
             | Activity::ThreadEnd { us, .. }
             | Activity::Wait { us, .. }
             | Activity::WaitEnd { us, .. }
-            | Activity::Call { us, .. } => *us,
+            | Activity::Call { us, .. }
+            | Activity::Task { us, .. }
+            | Activity::TaskEnd { us, .. } => *us,
         }
     }
 
@@ -104,9 +111,10 @@ impl Activity {
     pub fn parse(line: &[u8]) -> Result<Activity, String> {
         let event: Activity = serde_json::from_slice(line).map_err(|e| e.to_string())?;
         match &event {
-            Activity::Process { name, .. } | Activity::Thread { name, .. } if name.len() > MAX_NAME => {
+            Activity::Process { name, .. } | Activity::Thread { name, .. } | Activity::Task { name, .. } if name.len() > MAX_NAME => {
                 Err(format!("a name of {} bytes", name.len()))
             }
+            Activity::Task { args, .. } if args.len() > MAX_NAME => Err(format!("arguments of {} bytes", args.len())),
             _ => Ok(event),
         }
     }
@@ -210,9 +218,12 @@ mod tests {
         assert_eq!(call, Ok(Activity::Call { us: 5, pid: 2, tid: 2, op: CallOp::RecvInto, len: 9, line: 4, port: 80, peer: 5000 }));
         let w = Activity::parse(br#"{"k":"wait","us":5,"pid":2,"tid":3,"on":"rlock","obj":77,"line":4,"holder":null}"#);
         assert!(matches!(w, Ok(Activity::Wait { on: WaitOn::Rlock, holder: None, .. })));
+        let task = Activity::parse(br#"{"k":"task","us":5,"pid":2,"tid":3,"name":"square","args":"(3)"}"#);
+        assert_eq!(task, Ok(Activity::Task { us: 5, pid: 2, tid: 3, name: "square".into(), args: "(3)".into() }));
         let long = format!(r#"{{"k":"thread","us":1,"pid":2,"tid":3,"name":"{}"}}"#, "x".repeat(MAX_NAME + 1));
         for bad in [&br#"{"k":"call","us":5,"pid":2,"tid":2,"op":"write","len":9,"line":4}"#[..], b"{\"k\":\"wait\"}", b"[]", b"", long.as_bytes(),
-            br#"{"k":"thread_end","us":1,"pid":2,"tid":3,"extra":1}"#] {
+            br#"{"k":"thread_end","us":1,"pid":2,"tid":3,"extra":1}"#, long.replace("thread", "task").replace(r#""tid":3,"#, r#""tid":3,"args":"","#).as_bytes(),
+            format!(r#"{{"k":"task","us":1,"pid":2,"tid":3,"name":"f","args":"{}"}}"#, "x".repeat(MAX_NAME + 1)).as_bytes()] {
             assert!(Activity::parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }
     }

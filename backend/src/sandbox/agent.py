@@ -426,8 +426,8 @@ def child(msg, fds, agent):
 class Recorder:
     """Records, inside the student's program, what its timeline and its socket calls show:
     processes and threads (start, end, name), waits on locks, semaphores, conditions, events,
-    queues, joins and children (with the student's line and, for locks, the holding thread), and
-    send/recv/accept/connect with their sizes. One JSON line per event on a pipe only this run
+    queues, joins and children (with the student's line and, for locks, the holding thread),
+    send/recv/accept/connect with their sizes, and which pool worker ran which task. One JSON line per event on a pipe only this run
     has (backend: sandbox/record.rs), written without waiting: what does not fit is dropped, so
     the program never slows on it. It changes no result: wrappers call the originals with the
     same arguments and return what they return; only `threading.Lock`/`RLock` become Python
@@ -442,13 +442,18 @@ class Recorder:
         # A forked child is announced at its first event, not at the fork: a fork bomb's
         # children, which do nothing recorded, cost nothing (see `forked`).
         self.announce = None
+        self.encode = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one a line
 
     def emit(self, event):
+        self.write(self.encode(event) + "\n")
+
+    def write(self, line):
+        """Writes one whole JSON line (`emit` makes it from a dict; hot hooks format their own)."""
         if self.announce is not None:
             announce, self.announce = self.announce, None
             announce()
         try:
-            os.write(self.fd, (json.dumps(event, separators=(",", ":")) + "\n").encode())
+            os.write(self.fd, line.encode())
         except OSError:
             pass  # full (the backend fell behind) or closed: dropped
 
@@ -623,7 +628,7 @@ class Recorder:
 
         def bootstrap_inner(self):
             tid = native()
-            emit({"k": "thread", "us": now() // 1000, "pid": rec.pid, "tid": tid, "name": str(self.name)[:64]})
+            emit({"k": "thread", "us": now() // 1000, "pid": rec.pid, "tid": tid, "name": clip(str(self.name))})
             try:
                 boot(self)
             finally:
@@ -635,8 +640,8 @@ class Recorder:
             rec.announce = None
             rec.pid = os.getpid()
             t = now() // 1000
-            emit({"k": "process", "us": t, "pid": rec.pid, "ppid": os.getppid(), "name": name[:64]})
-            emit({"k": "thread", "us": t, "pid": rec.pid, "tid": native(), "name": threading.current_thread().name[:64]})
+            emit({"k": "process", "us": t, "pid": rec.pid, "ppid": os.getppid(), "name": clip(name)})
+            emit({"k": "thread", "us": t, "pid": rec.pid, "tid": native(), "name": clip(threading.current_thread().name)})
 
         process("MainProcess")
 
@@ -667,6 +672,7 @@ class Recorder:
         except ImportError:
             pass
         self.hook_sockets()
+        self.hook_pools()
 
     def hook_sockets(self):
         import threading
@@ -757,6 +763,169 @@ class Recorder:
 
         for f in (send, sendall, sendto, recv, recvfrom, recv_into, accept, connect):
             setattr(socket.socket, f.__name__, f)
+
+
+    def hook_pools(self):
+        """Records, in the pool's worker (the thread or process that runs it), each task of a
+        `concurrent.futures` ThreadPoolExecutor or ProcessPoolExecutor and of a
+        `multiprocessing.Pool`: its function's name and a short text of its arguments, from when
+        the worker takes it to when it is done. The pool modules are hooked as the program
+        imports them (a finder first on `sys.meta_path`), so a program without pools pays
+        nothing. No frame is added to the task's call (its traceback is unchanged): a process
+        worker's task is timed from taking it off the queue to asking for the next one."""
+        import functools
+        import threading
+        import types
+
+        rec, native, now = self, threading.get_native_id, time.time_ns
+        plain = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.MethodDescriptorType)
+
+        def name_of(fn):
+            while isinstance(fn, functools.partial):
+                fn = fn.func
+            return clip(fn.__qualname__ if isinstance(fn, plain) else type(fn).__qualname__)
+
+        def short(v, depth=0):  # never the program's own __repr__: it could print or be slow
+            t = type(v)
+            if v is None or t is bool or t is float or (t is int and -10**18 < v < 10**18):
+                return repr(v)
+            if t is str or t is bytes:
+                return repr(v[:24]) + ("…" if len(v) > 24 else "")
+            if (t is tuple or t is list) and depth < 2:
+                inner = ", ".join(short(x, depth + 1) for x in v[:4]) + (", …" if len(v) > 4 else "")
+                return ("(%s)" if t is tuple else "[%s]") % inner
+            return "<%s>" % t.__qualname__
+
+        def call_text(args, kwargs):
+            parts = [short(a) for a in args[:4]] + (["…"] if len(args) > 4 else [])
+            parts += ["%s=%s" % (k, short(v)) for k, v in list(kwargs.items())[:2]]
+            return ", ".join(parts)
+
+        def chunk_text(calls):  # the calls of one chunk a pool's map hands a worker at once
+            return "; ".join(call_text(a, {}) for a in calls[:3]) + ("; …" if len(calls) > 3 else "")
+
+        quote = json.encoder.encode_basestring_ascii  # a JSON string, as json.dumps writes it
+        write = rec.write
+
+        def begin(name, args):  # formatted here: a pool of short tasks writes many
+            write('{"k":"task","us":%d,"pid":%d,"tid":%d,"name":%s,"args":%s}\n'
+                  % (now() // 1000, rec.pid, native(), quote(name), quote(clip(args))))
+
+        def end():
+            write('{"k":"task_end","us":%d,"pid":%d,"tid":%d}\n' % (now() // 1000, rec.pid, native()))
+
+        class Tasks:
+            """A process worker's queue: a task it takes runs until it asks for the next."""
+
+            def __init__(self, q, describe):
+                self.q, self.describe, self.open = q, describe, False
+                if hasattr(q, "_writer"):  # multiprocessing.pool.worker closes its copy
+                    self._writer = q._writer
+
+            def get(self, *args, **kwargs):
+                self.close()
+                item = self.q.get(*args, **kwargs)
+                try:
+                    what = self.describe(item)
+                except Exception:  # noqa: BLE001 - an item of an unknown shape is not drawn
+                    what = None
+                if what:
+                    begin(*what)
+                    self.open = True
+                return item
+
+            def close(self):
+                if self.open:
+                    self.open = False
+                    end()
+
+        def worker_with(orig, describe):
+            def worker(q, *args, **kwargs):
+                tasks = Tasks(q, describe)
+                try:
+                    return orig(tasks, *args, **kwargs)
+                finally:
+                    tasks.close()
+
+            # Pickled by reference (a spawned worker runs the original, unrecorded).
+            worker.__module__, worker.__qualname__, worker.__name__ = orig.__module__, orig.__qualname__, orig.__name__
+            return worker
+
+        def thread_pool(module):
+            run = module._WorkItem.run
+
+            def run_recorded(self):
+                if self.future.cancelled():
+                    return run(self)
+                begin(name_of(self.fn), call_text(self.args, self.kwargs))
+                try:
+                    return run(self)
+                finally:
+                    end()
+
+            module._WorkItem.run = run_recorded
+
+        def process_pool(module):
+            def describe(item):
+                if item is None:
+                    return None
+                fn, args = item.fn, item.args
+                if isinstance(fn, functools.partial) and fn.func is module._process_chunk:
+                    return name_of(fn.args[0]), chunk_text(args[0])
+                return name_of(fn), call_text(args, item.kwargs)
+
+            module._process_worker = worker_with(module._process_worker, describe)
+
+        def mp_pool(module):
+            def describe(task):
+                if not isinstance(task, tuple) or len(task) != 5:
+                    return None
+                func, args, kwds = task[2], task[3], task[4]
+                if func is module.mapstar:
+                    return name_of(args[0][0]), chunk_text([(x,) for x in args[0][1][:4]])
+                if func is module.starmapstar:
+                    return name_of(args[0][0]), chunk_text(list(args[0][1][:4]))
+                if func is module._helper_reraises_exception:
+                    return None
+                return name_of(func), call_text(args, kwds)
+
+            module.worker = worker_with(module.worker, describe)
+
+        hooks = {"concurrent.futures.thread": thread_pool, "concurrent.futures.process": process_pool,
+                 "multiprocessing.pool": mp_pool}
+
+        class PoolFinder:
+            """Hooks a pool module once its code has run (imports nothing itself)."""
+
+            def find_spec(self, name, path, target=None):
+                hook = hooks.pop(name, None)
+                if hook is None:
+                    return None
+                for finder in sys.meta_path:
+                    find = getattr(finder, "find_spec", None)
+                    spec = find(name, path, target) if finder is not self and find else None
+                    if spec is not None:
+                        break
+                else:
+                    return None
+                exec_module = spec.loader.exec_module
+
+                def exec_and_hook(module):
+                    exec_module(module)
+                    hook(module)
+
+                spec.loader.exec_module = exec_and_hook
+                return spec
+
+        for name in [n for n in hooks if n in sys.modules]:
+            hooks.pop(name)(sys.modules[name])
+        sys.meta_path.insert(0, PoolFinder())
+
+
+def clip(text, limit=60):
+    """`text` in at most `limit` UTF-8 bytes (what `shared::timeline::MAX_NAME` allows)."""
+    data = text.encode("utf-8", "replace")
+    return text if len(data) <= limit else data[: limit - 3].decode("utf-8", "ignore") + "…"
 
 
 def run_main(entry):

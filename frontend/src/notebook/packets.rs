@@ -1,10 +1,12 @@
 //! A server run's loopback packets drawn as one SVG sequence diagram per conversation (its two
-//! ends as lanes), with the program's socket calls beside them on the same time axis.
+//! ends as lanes, each labelled with the program that owns its port when its calls tell it), with
+//! the program's socket calls beside them on the same time axis.
 
 use crate::i18n::tr;
 use leptos::prelude::*;
 use shared::capture::{conversation, Segment};
 use shared::timeline::Activity;
+use std::collections::HashMap;
 use std::fmt::Write;
 
 const WIDTH: u32 = 640;
@@ -80,6 +82,36 @@ fn group<'a>(packets: &'a [Segment], activity: &'a [Activity]) -> (Vec<Conversat
     (convs, other)
 }
 
+/// Who owns each port: the process (name and pid) and, past its main thread, the thread that
+/// made the first recorded socket call on it (`connect`, `accept`, a send or a receive).
+fn owners(activity: &[Activity]) -> HashMap<u16, String> {
+    let mut processes: HashMap<u32, &str> = HashMap::new();
+    let mut threads: HashMap<u32, &str> = HashMap::new();
+    let mut first: Vec<(u16, u32, u32)> = Vec::new();
+    for a in activity {
+        match a {
+            Activity::Process { pid, name, .. } => {
+                processes.insert(*pid, name);
+            }
+            Activity::Thread { tid, name, .. } => {
+                threads.insert(*tid, name);
+            }
+            Activity::Call { port, pid, tid, .. } if *port != 0 && !first.iter().any(|f| f.0 == *port) => first.push((*port, *pid, *tid)),
+            _ => {}
+        }
+    }
+    first
+        .into_iter()
+        .map(|(port, pid, tid)| {
+            let mut who = format!("{} (pid {pid})", processes.get(&pid).copied().unwrap_or("?"));
+            if tid != pid {
+                let _ = write!(who, " · {}", threads.get(&tid).copied().unwrap_or("?"));
+            }
+            (port, who)
+        })
+        .collect()
+}
+
 /// Milliseconds since `t0` (µs), for the time column.
 fn ms(us: u64, t0: u64) -> f64 {
     us.saturating_sub(t0) as f64 / 1000.0
@@ -97,7 +129,7 @@ fn segment_label(s: &Segment) -> String {
     text
 }
 
-fn render_conversation(c: &Conversation, t0: u64) -> String {
+fn render_conversation(c: &Conversation, t0: u64, owners: &HashMap<u16, String>) -> String {
     let height = 40 + ROW * c.rows.len() as u32 + 6;
     let mut svg = String::new();
     let _ = write!(
@@ -107,9 +139,10 @@ fn render_conversation(c: &Conversation, t0: u64) -> String {
     svg.push_str(r#"<defs><marker id="pk-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="context-stroke"/></marker></defs>"#);
     let _ = write!(svg, r##"<text x="4" y="14" font-weight="bold" fill="currentColor">{}</text>"##, c.proto);
     for (x, (addr, port)) in [(LEFT_X, &c.left), (RIGHT_X, &c.right)] {
+        let owner = owners.get(port).map(|who| escape(who)).unwrap_or_default();
         let _ = write!(
             svg,
-            r##"<text x="{x}" y="30" text-anchor="middle" font-weight="bold" fill="currentColor">{}:{port}</text><line x1="{x}" y1="36" x2="{x}" y2="{}" stroke="#888" stroke-dasharray="3 3"/>"##,
+            r##"<g data-kind="end" data-port="{port}" data-owner="{owner}"><text x="{x}" y="14" text-anchor="middle" font-size="11" fill="#2a7ae2">{owner}</text><text x="{x}" y="30" text-anchor="middle" font-weight="bold" fill="currentColor">{}:{port}</text></g><line x1="{x}" y1="36" x2="{x}" y2="{}" stroke="#888" stroke-dasharray="3 3"/>"##,
             escape(addr),
             height - 2
         );
@@ -180,7 +213,8 @@ fn render_other(rows: &[Row], t0: u64) -> String {
 /// Everything under a run: the conversations and the other calls (all text escaped).
 pub fn render(packets: &[Segment], activity: &[Activity], t0: u64) -> String {
     let (convs, other) = group(packets, activity);
-    let mut html: String = convs.iter().map(|c| render_conversation(c, t0)).collect();
+    let owners = owners(activity);
+    let mut html: String = convs.iter().map(|c| render_conversation(c, t0, &owners)).collect();
     if !other.is_empty() {
         let _ = write!(html, r#"<ul class="calls">{}</ul>"#, render_other(&other, t0));
     }
@@ -232,6 +266,24 @@ mod tests {
         assert_eq!(html.matches(r#"data-kind="segment""#).count(), 3);
         assert_eq!(html.matches(r#"data-kind="call""#).count(), 3);
         assert!(html.contains(r#"data-flags="PSH,ACK" data-len="5" data-src="40000" data-dst="5000""#), "{html}");
+    }
+
+    #[test]
+    fn each_end_is_labelled_with_the_process_or_thread_that_owns_its_port() {
+        let packets = [seg(10, 40000, 5000, "SYN", 0), seg(11, 5000, 40000, "SYN,ACK", 0)];
+        let call = |us, pid, tid, op, port, peer| Activity::Call { us, pid, tid, op, len: 0, line: 3, port, peer };
+        let activity = [
+            Activity::Process { us: 0, pid: 2, ppid: 1, name: "MainProcess".into() },
+            Activity::Thread { us: 0, pid: 2, tid: 2, name: "MainThread".into() },
+            Activity::Thread { us: 1, pid: 2, tid: 3, name: "<server>".into() },
+            call(12, 2, 2, CallOp::Connect, 40000, 5000),
+            call(13, 2, 3, CallOp::Accept, 5000, 40000),
+            call(14, 9, 9, CallOp::Recv, 5000, 40000),
+        ];
+        let html = render(&packets, &activity, 0);
+        assert!(html.contains(r#"data-port="40000" data-owner="MainProcess (pid 2)""#), "{html}");
+        assert!(html.contains(r#"data-port="5000" data-owner="MainProcess (pid 2) · &lt;server&gt;""#), "the first to use it, escaped: {html}");
+        assert!(render(&packets, &[], 0).contains(r#"data-port="5000" data-owner="""#), "unknown: no label");
     }
 
     #[test]

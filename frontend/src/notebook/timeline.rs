@@ -1,6 +1,7 @@
 //! A server run's timeline: one lane per process and per thread (from start to end), the waits
 //! on each thread's lane (on what, at which line, held by whom), and a deadlock when the open
-//! waits form a cycle (`shared::timeline::Waits`).
+//! waits form a cycle (`shared::timeline::Waits`); a pool's tasks on the lane of the worker that
+//! ran them.
 
 use super::packets::escape;
 use crate::i18n::tr;
@@ -39,11 +40,24 @@ struct Wait {
     end: Option<u64>,
 }
 
-/// Lanes in the order they began (each process followed by its threads), and every wait.
-fn lanes(activity: &[Activity]) -> (Vec<Lane>, Vec<Wait>) {
+/// A call a pool's worker thread `tid` ran.
+#[derive(Debug)]
+struct Task {
+    tid: u32,
+    name: String,
+    args: String,
+    start: u64,
+    end: Option<u64>,
+}
+
+/// Lanes in the order they began (each process followed by its threads), every wait and every
+/// pool task.
+fn lanes(activity: &[Activity]) -> (Vec<Lane>, Vec<Wait>, Vec<Task>) {
     let mut lanes: Vec<Lane> = Vec::new();
     let mut waits: Vec<Wait> = Vec::new();
+    let mut tasks: Vec<Task> = Vec::new();
     let mut open_wait: HashMap<u32, usize> = HashMap::new();
+    let mut open_task: HashMap<u32, usize> = HashMap::new();
     for a in activity {
         match a {
             Activity::Process { us, pid, name, .. } => match lanes.iter_mut().find(|l| l.pid == *pid && l.tid.is_none()) {
@@ -77,10 +91,19 @@ fn lanes(activity: &[Activity]) -> (Vec<Lane>, Vec<Wait>) {
                     waits[i].end = Some(*us);
                 }
             }
+            Activity::Task { us, tid, name, args, .. } => {
+                open_task.insert(*tid, tasks.len());
+                tasks.push(Task { tid: *tid, name: name.clone(), args: args.clone(), start: *us, end: None });
+            }
+            Activity::TaskEnd { us, tid, .. } => {
+                if let Some(i) = open_task.remove(tid) {
+                    tasks[i].end = Some(*us);
+                }
+            }
             Activity::Call { .. } => {}
         }
     }
-    (lanes, waits)
+    (lanes, waits, tasks)
 }
 
 fn thread_name(lanes: &[Lane], tid: u32) -> String {
@@ -89,7 +112,7 @@ fn thread_name(lanes: &[Lane], tid: u32) -> String {
 
 /// The timeline as SVG, and the deadlock's description when the open waits form a cycle.
 pub fn render(activity: &[Activity], t0: u64, t1: u64) -> (String, Option<Vec<String>>) {
-    let (lanes, waits) = lanes(activity);
+    let (lanes, waits, tasks) = lanes(activity);
     let span = t1.saturating_sub(t0).max(1) as f64;
     let x = |us: u64| LABEL_W as f64 + (us.saturating_sub(t0) as f64 / span) * (WIDTH - LABEL_W - 8) as f64;
     let height = 8 + ROW * lanes.len() as u32;
@@ -117,6 +140,20 @@ pub fn render(activity: &[Activity], t0: u64, t1: u64) -> (String, Option<Vec<St
             lane.pid
         );
         if let Some(t) = lane.tid {
+            for task in tasks.iter().filter(|task| task.tid == t) {
+                let (t1x, t2x) = (x(task.start), x(task.end.unwrap_or(t1)));
+                let _ = write!(
+                    svg,
+                    r##"<rect data-kind="task" data-name="{}" data-args="{}" data-tid="{t}" x="{t1x:.1}" y="{}" width="{:.1}" height="12" fill="#2e9d57" stroke="#fff" stroke-width="0.5"><title>{} {}({})</title></rect>"##,
+                    escape(&task.name),
+                    escape(&task.args),
+                    y + 2,
+                    (t2x - t1x).max(2.0),
+                    tr("timeline-task"),
+                    escape(&task.name),
+                    escape(&task.args)
+                );
+            }
             for w in waits.iter().filter(|w| w.tid == t) {
                 let (w1, w2) = (x(w.start), x(w.end.unwrap_or(t1)));
                 let held = w.holder.map(|h| format!(" · {} {}", tr("timeline-held-by"), thread_name(&lanes, h))).unwrap_or_default();
@@ -209,10 +246,26 @@ mod tests {
             Activity::Wait { us: 8, pid: 3, tid: 4, on: WaitOn::Lock, obj: 1, line: 7, holder: Some(3) },
             Activity::ThreadEnd { us: 9, pid: 3, tid: 4 },
         ];
-        let (lanes, waits) = lanes(&events);
+        let (lanes, waits, _) = lanes(&events);
         let order: Vec<(&str, Option<u32>)> = lanes.iter().map(|l| (l.name.as_str(), l.tid)).collect();
         assert_eq!(order, [("MainProcess", None), ("MainThread", Some(3)), ("one", Some(4)), ("ForkPoolWorker-1", None)]);
         assert_eq!(lanes[2].end, Some(9));
         assert_eq!((waits[0].tid, waits[0].on, waits[0].line, waits[0].end), (4, "lock", 7, None));
+    }
+
+    #[test]
+    fn a_pool_task_belongs_to_the_thread_that_ran_it_until_it_ends() {
+        let events = [
+            Activity::Process { us: 0, pid: 3, ppid: 2, name: "MainProcess".into() },
+            Activity::Thread { us: 0, pid: 3, tid: 3, name: "MainThread".into() },
+            Activity::Thread { us: 1, pid: 3, tid: 4, name: "ThreadPoolExecutor-0_0".into() },
+            Activity::Thread { us: 1, pid: 3, tid: 5, name: "ThreadPoolExecutor-0_1".into() },
+            Activity::Task { us: 2, pid: 3, tid: 5, name: "square".into(), args: "<b>".into() },
+            Activity::Task { us: 3, pid: 3, tid: 4, name: "square".into(), args: "4".into() },
+            Activity::TaskEnd { us: 6, pid: 3, tid: 5 },
+        ];
+        let (_, _, tasks) = lanes(&events);
+        let shape: Vec<(u32, &str, Option<u64>)> = tasks.iter().map(|t| (t.tid, t.args.as_str(), t.end)).collect();
+        assert_eq!(shape, [(5, "<b>", Some(6)), (4, "4", None)], "drawn on lane 5 to its end, on lane 4 to now");
     }
 }
