@@ -183,6 +183,33 @@ async fn a_deadlock_shows_as_a_cycle_of_waits_with_both_lines_while_hung_and_aft
     assert_eq!(after.deadlock().map(|c| c.len()), Some(2));
 }
 
+const SEMAPHORE: &str = r#"
+import threading, time
+sem = threading.Semaphore(1)
+def worker():
+    with sem:
+        time.sleep(0.3)
+a = threading.Thread(target=worker)
+a.start()
+time.sleep(0.1)
+with sem:
+    print("mine")
+a.join()
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wait_in_with_semaphore_is_a_wait_on_the_semaphore() {
+    let server = support::start().await;
+    let mut client = Client::connect(&server).await;
+    let out = client.run(1, SEMAPHORE).await;
+    assert_eq!(out.stdout, "mine\n");
+    let waits: Vec<(WaitOn, u32)> =
+        activity(&out).iter().filter_map(|a| if let Activity::Wait { on, line, .. } = a { Some((*on, *line)) } else { None }).collect();
+    // `with sem:` calls the class's `__enter__`, which CPython binds to the original `acquire`.
+    assert!(waits.contains(&(WaitOn::Semaphore, 10)), "{waits:?}");
+    assert!(!waits.iter().any(|(on, _)| *on == WaitOn::Condition), "the semaphore's inner condition is no wait of its own: {waits:?}");
+}
+
 /// The pool tasks of a run: (pid, tid, function, arguments).
 fn tasks(acts: &[Activity]) -> Vec<(u32, u32, &str, &str)> {
     acts.iter().filter_map(|a| if let Activity::Task { pid, tid, name, args, .. } = a { Some((*pid, *tid, name.as_str(), args.as_str())) } else { None }).collect()

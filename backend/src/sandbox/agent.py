@@ -598,6 +598,10 @@ class Recorder:
 
             wrapper.__name__, wrapper.__doc__, wrapper.__wrapped__ = orig.__name__, orig.__doc__, orig
             setattr(cls, name, wrapper)
+            # `__enter__ = acquire` in the class body keeps the original: `with sem:` must wait
+            # through the wrapper too.
+            if cls.__dict__.get("__enter__") is orig:
+                cls.__enter__ = wrapper
 
         def nonblocking(args, kwargs, at=0):
             return not kwargs.get("blocking", kwargs.get("block", args[at] if len(args) > at else True))
