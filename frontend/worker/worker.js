@@ -210,8 +210,7 @@ async function start() {
     post({ kind: "LoadFailed", message: String(e && e.message ? e.message : e) });
     return;
   }
-  // Runs that waited for the engine are announced: the page shows them as loading till then.
-  for (const req of queue.splice(0)) enqueue({ ...req, announce: true });
+  for (const req of queue.splice(0)) enqueue(req);
 }
 start();
 
@@ -228,7 +227,9 @@ async function execute(req) {
     current = { id: req.run_id, out: { stream: "stdout", text: "" }, last: performance.now() };
     pendingInput = new Uint8Array(0);
     const started = performance.now();
-    if (req.announce) post({ kind: "Run", type: "Started", run_id: req.run_id, pid: 0 });
+    // Every run is announced as it starts: a page that began it before it heard Ready (the
+    // engine loading, or Ready still on its way) shows it as loading till then.
+    post({ kind: "Run", type: "Started", run_id: req.run_id, pid: 0 });
     interruptFlag[0] = 0;
     let code = 1;
     let records = null; // a checked run's records (JSON lines), posted as their own message
