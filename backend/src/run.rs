@@ -514,8 +514,7 @@ async fn pump(mut pipe: pipe::Receiver, id: u32, stream: Stream, out: mpsc::Send
             if cut {
                 open = false;
                 if !cap.truncated.swap(true, Ordering::SeqCst) {
-                    let note = lang.pick("\n[classbook：输出在这里截断；程序仍在运行]\n", "\n[classbook: output cut here; the program keeps running]\n");
-                    let note = note.to_string();
+                    let note = lang.pick("\n[classbook：输出在这里截断；程序仍在运行]\n", "\n[classbook: output cut here; the program keeps running]\n").to_string();
                     let _ = out.send(ServerMsg::Output { run_id: id, stream: Stream::Stderr, data: note }).await;
                 }
             }
