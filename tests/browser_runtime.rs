@@ -200,3 +200,40 @@ async fn stop_replaces_an_engine_stuck_in_c_code_and_says_state_was_lost(origin:
     b.set_code("scratch", "print('alive')\nprint('kept' in dir())").await;
     assert_eq!(b.run_cell("scratch", 60).await, "alive\nFalse\n");
 }
+
+on_both_origins!(stop_for_a_run_waiting_its_turn_ends_only_that_run);
+/// Browser runs take turns in the one worker, and the page shows a run as running once sent.
+/// Stop for a run still waiting behind another (or pressed the instant a run was sent) must end
+/// that run, not the one before it, and must not replace the engine the other is using.
+async fn stop_for_a_run_waiting_its_turn_ends_only_that_run(origin: Origin) {
+    require_built_page();
+    let server = serve(None).await.seen_from(origin);
+    let b = Browser::start().await;
+    b.open(&server, "/#/lesson/closures").await;
+    b.wait_for("document.querySelector('[data-engine=ready]')", 90, "the engine ready").await;
+    // The first computes for 3 s without a sleep; the second would loop for ever.
+    b.set_code("greeter", "import time\nkept = 7\nend = time.time() + 3\nwhile time.time() < end:\n    pass\nprint('first done')\n").await;
+    b.set_code("inspect", "print('second started')\nwhile True:\n    pass\n").await;
+    b.click("[data-cell-id=greeter] [data-action=run]").await;
+    b.wait_for(&format!("{} === 'running'", state_of("greeter")), 30, "the first running").await;
+    b.click("[data-cell-id=inspect] [data-action=run]").await;
+    b.wait_for("document.querySelector('[data-cell-id=inspect] [data-action=stop]')", 10, "the second's Stop").await;
+    b.click("[data-cell-id=inspect] [data-action=stop]").await;
+    b.wait_for(&format!("{} === 'done'", state_of("greeter")), 30, "the first run's end").await;
+    assert_eq!(b.eval(&output_of("greeter")).await, "first done\n", "the first run was not interrupted");
+    b.wait_for(&format!("{} === 'failed'", state_of("inspect")), 30, "the second stopped").await;
+    let out = b.eval(&output_of("inspect")).await;
+    let exit = b.eval("document.querySelector('[data-cell-id=inspect] [data-role=exit]').textContent").await;
+    match origin {
+        // Shared memory: the waiting run meets its Stop as it starts, before its first line.
+        Origin::Localhost => {
+            let out = out.as_str().unwrap();
+            assert!(out.contains("KeyboardInterrupt") && !out.contains("second started"), "output {out}, exit {exit}");
+            b.set_code("inspect", "print(kept)").await;
+            assert_eq!(b.run_cell("inspect", 30).await, "7\n", "the engine was kept");
+        }
+        // Plain http: nothing reaches a computing worker, so the engine is replaced, but only
+        // once the waiting run has its turn (the first run ended intact, above).
+        Origin::Lan => assert!(exit.as_str().unwrap().contains("重置"), "output {out}, exit {exit}"),
+    }
+}

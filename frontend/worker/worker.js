@@ -7,7 +7,9 @@
 // (shared::worker) or an array of them.
 // Isolated (localhost, https): the control buffer (Int32Array view) is [0] interrupt signal
 // (Pyodide's interrupt buffer, which the page writes), [1] stdin state (0 waiting, 1 data,
-// 2 EOF), [2] stdin length, [3] wake counter; bytes from offset 16: the stdin line.
+// 2 EOF), [2] stdin length, [3] wake counter, [4] the run Stop was last pressed for (the page
+// writes it), [5] the run the worker is running (the worker writes it); bytes from offset 32:
+// the stdin line.
 // Plain http (the LAN): no shared memory exists, so input() and sleep wait in a synchronous
 // request to the class server's relay, which answers when the page posts the line, EOF or
 // Stop (backend/src/relay.rs); a busy loop cannot be interrupted and the page replaces the
@@ -127,12 +129,12 @@ function relayWait(want, ms) {
 function sleep(seconds) {
   flushOutput();
   const end = performance.now() + Math.max(0, seconds) * 1000;
-  const seen = ctrl ? Atomics.load(ctrl, 3) : 0;
   for (;;) {
     const left = end - performance.now();
     if (left <= 0) break;
     if (ctrl) {
-      Atomics.wait(ctrl, 3, seen, Math.min(left, 100));
+      // A wake for another run's Stop must not turn this wait into a spin: the count is read afresh.
+      Atomics.wait(ctrl, 3, Atomics.load(ctrl, 3), Math.min(left, 100));
       pyodide.checkInterrupt();
     } else if (left < 4 || relayWait("sleep", left).kind === "unreachable") {
       // A request costs about a millisecond; without the server, the only way left is to spin.
@@ -227,10 +229,19 @@ async function execute(req) {
     current = { id: req.run_id, out: { stream: "stdout", text: "" }, last: performance.now() };
     pendingInput = new Uint8Array(0);
     const started = performance.now();
+    // A Stop left over from an earlier run is cleared; one pressed for this run before it
+    // started (the page shows a run as running once it is sent) stands. The page writes the
+    // run's id before the signal, so whichever comes first, a Stop for this run is kept.
+    if (ctrl) {
+      Atomics.store(ctrl, 5, req.run_id);
+      Atomics.store(ctrl, 0, 0);
+      if (Atomics.load(ctrl, 4) >>> 0 === req.run_id) Atomics.store(ctrl, 0, 2);
+    } else {
+      interruptFlag[0] = 0;
+    }
     // Every run is announced as it starts: a page that began it before it heard Ready (the
     // engine loading, or Ready still on its way) shows it as loading till then.
     post({ kind: "Run", type: "Started", run_id: req.run_id, pid: 0 });
-    interruptFlag[0] = 0;
     let code = 1;
     let records = null; // a checked run's records (JSON lines), posted as their own message
     try {
@@ -284,8 +295,8 @@ self.onmessage = (event) => {
   const msg = event.data;
   if (typeof msg === "object" && msg.type === "init") {
     if (msg.control) {
-      ctrl = new Int32Array(msg.control, 0, 4);
-      stdinBytes = new Uint8Array(msg.control, 16);
+      ctrl = new Int32Array(msg.control, 0, 8);
+      stdinBytes = new Uint8Array(msg.control, 32);
       interruptFlag = ctrl.subarray(0, 1);
     } else {
       relay = msg.relay;

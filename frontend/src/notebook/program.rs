@@ -294,21 +294,7 @@ impl Program {
         match self.runtime.get_untracked() {
             Runtime::Browser => {
                 browser::interrupt(run_id);
-                let (wait_ms, why) = if browser::stop_interrupts_busy_loops() {
-                    (2000, "stop-restarted-slow")
-                } else {
-                    (500, "stop-restarted")
-                };
-                let still = *self;
-                let check = wasm_bindgen::closure::Closure::once_into_js(move || {
-                    if still.run_id.get_untracked() == Some(run_id) {
-                        browser::terminate_and_restart(crate::i18n::tr_now(why));
-                    }
-                });
-                let _ = web_sys::window().expect("window").set_timeout_with_callback_and_timeout_and_arguments_0(
-                    wasm_bindgen::JsCast::unchecked_ref(&check),
-                    wait_ms,
-                );
+                self.restart_unless_stopped(run_id);
             }
             Runtime::Server => {
                 let signal = if self.exit.get_untracked().is_none() && self.phase.get_untracked() == Phase::Running {
@@ -319,6 +305,32 @@ impl Program {
                 server::send(&ClientMsg::Signal { run_id, signal }, None);
             }
         }
+    }
+
+    /// Replaces the browser engine if run `run_id` has not ended a while after Stop. The wait
+    /// counts from when the worker runs it: a run still waiting its turn there ends as it
+    /// starts, and replacing the engine then would end the run before it too.
+    fn restart_unless_stopped(&self, run_id: u32) {
+        let (wait_ms, why) = if browser::stop_interrupts_busy_loops() {
+            (2000, "stop-restarted-slow")
+        } else {
+            (500, "stop-restarted")
+        };
+        let still = *self;
+        let check = wasm_bindgen::closure::Closure::once_into_js(move || {
+            if still.run_id.get_untracked() != Some(run_id) {
+                return;
+            }
+            if browser::waiting_its_turn(run_id) {
+                still.restart_unless_stopped(run_id);
+            } else {
+                browser::terminate_and_restart(crate::i18n::tr_now(why));
+            }
+        });
+        let _ = web_sys::window().expect("window").set_timeout_with_callback_and_timeout_and_arguments_0(
+            wasm_bindgen::JsCast::unchecked_ref(&check),
+            wait_ms,
+        );
     }
 
     pub fn send_line(&self, line: String) {

@@ -20,6 +20,8 @@ pub enum Engine {
 }
 
 const STDIN_CAPACITY: u32 = 65536;
+/// The shared buffer's control cells before the stdin line (see worker.js for their meaning).
+const CONTROL_CELLS: u32 = 8;
 
 /// How the page reaches a worker that is blocked in `input()`, `time.sleep` or a busy loop.
 enum Wake {
@@ -37,6 +39,8 @@ struct Browser {
     wake: Wake,
     /// The run whose `input()` waits for a line.
     wants_input: Option<u32>,
+    /// The run the worker is running (runs wait their turn there, one at a time).
+    running: Option<u32>,
     handlers: HashMap<u32, Handler>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_error: Closure<dyn FnMut(web_sys::ErrorEvent)>,
@@ -97,8 +101,8 @@ pub fn start() {
         Some(buffer) => {
             let _ = Reflect::set(&init, &"control".into(), &buffer);
             Wake::Shared {
-                control: Int32Array::new_with_byte_offset_and_length(&buffer, 0, 4),
-                stdin: Uint8Array::new_with_byte_offset_and_length(&buffer, 16, STDIN_CAPACITY),
+                control: Int32Array::new_with_byte_offset_and_length(&buffer, 0, CONTROL_CELLS),
+                stdin: Uint8Array::new_with_byte_offset_and_length(&buffer, CONTROL_CELLS * 4, STDIN_CAPACITY),
             }
         }
         None => {
@@ -117,6 +121,7 @@ pub fn start() {
             worker,
             wake,
             wants_input: None,
+            running: None,
             handlers: HashMap::new(),
             _on_message: on_message,
             _on_error: on_error,
@@ -135,7 +140,7 @@ fn shared_buffer() -> Option<js_sys::SharedArrayBuffer> {
     let global = js_sys::global();
     let isolated = Reflect::get(&global, &"crossOriginIsolated".into()).ok()?.as_bool()?;
     let exists = Reflect::get(&global, &"SharedArrayBuffer".into()).ok().is_some_and(|v| v.is_function());
-    (isolated && exists).then(|| js_sys::SharedArrayBuffer::new(16 + STDIN_CAPACITY))
+    (isolated && exists).then(|| js_sys::SharedArrayBuffer::new(CONTROL_CELLS * 4 + STDIN_CAPACITY))
 }
 
 /// The worker worker/start-worker.js started before the app loaded (taken once; restarts make their own).
@@ -169,6 +174,14 @@ fn on_event(event: WorkerEvent) {
                 ServerMsg::Output { run_id, .. } | ServerMsg::Started { run_id, .. } => (*run_id, false),
                 _ => return,
             };
+            let running = match &msg {
+                ServerMsg::Started { run_id, .. } => Some(Some(*run_id)),
+                ServerMsg::Exit(_) => Some(None),
+                _ => None,
+            };
+            if let Some(running) = running {
+                BROWSER.with(|b| b.borrow_mut().as_mut().map(|b| b.running = running));
+            }
             dispatch(id, Event::Msg(msg), last);
         }
     }
@@ -230,13 +243,25 @@ pub fn visualise(run_id: u32, code: String, namespace: String, filename: String,
     post(&WorkerRequest::Visualise { run_id, code, namespace, filename, limit });
 }
 
+/// Whether run `run_id` was sent to the worker and waits there behind another run.
+pub fn waiting_its_turn(run_id: u32) -> bool {
+    BROWSER.with(|b| b.borrow().as_ref().is_some_and(|b| b.handlers.contains_key(&run_id) && b.running != Some(run_id)))
+}
+
 /// Asks run `run_id` to stop (KeyboardInterrupt), waking its input() and sleep().
 pub fn interrupt(run_id: u32) {
     BROWSER.with(|b| {
         let b = b.borrow();
         match b.as_ref().map(|b| &b.wake) {
             Some(Wake::Shared { control, .. }) => {
-                let _ = js_sys::Atomics::store(control, 0, 2);
+                // Which run is stopped first; the signal only if the worker is running that
+                // run (runs wait their turn in the worker, and Stop for one waiting must not
+                // interrupt the one before it). A run not yet started finds its Stop as it
+                // starts (worker.js): whichever side comes first, the other sees it.
+                let _ = js_sys::Atomics::store(control, 4, run_id as i32);
+                if js_sys::Atomics::load(control, 5) == Ok(run_id as i32) {
+                    let _ = js_sys::Atomics::store(control, 0, 2);
+                }
                 let _ = js_sys::Atomics::add(control, 3, 1);
                 let _ = js_sys::Atomics::notify(control, 3);
                 let _ = js_sys::Atomics::notify(control, 1);
