@@ -19,6 +19,9 @@ mod teacher;
 
 fn main() {
     console_error_panic_hook::set_once();
+    if let Some(perf) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = perf.mark("classbook: app started");
+    }
     settings::init();
     // Start the Python engine before anything renders: it is the slowest thing to load. The
     // teacher's page runs no Python (start-worker.js skips it there too).

@@ -32,8 +32,14 @@ pub enum WorkerRequest {
 pub enum WorkerEvent {
     /// Loading progress, 0.0 to 1.0, with what is happening.
     Progress { fraction: f32, message: String },
-    /// The interpreter is ready; `ms` since the worker started.
-    Ready { ms: f64, version: String },
+    /// The interpreter is ready; `ms` since the worker started. `marks`: the steps of its start
+    /// as (name, epoch milliseconds), which the page puts on its performance timeline.
+    Ready {
+        ms: f64,
+        version: String,
+        #[serde(default)]
+        marks: Vec<(String, f64)>,
+    },
     /// The interpreter could not start.
     LoadFailed { message: String },
     /// The running cell called input() and waits for a line.

@@ -1,6 +1,7 @@
 //! Benchmark (not a test): a bare Pyodide page against classbook, in one headless Chromium run.
 //! Prints time to first browser output (fresh profile, then a warm revisit) and the cost of
-//! running a small cell, each as a ratio to bare Pyodide. Run: `cargo run --release -p
+//! running a small cell, each as a ratio to bare Pyodide, then where classbook's start spends
+//! its time (the page's "classbook: …" performance marks, median per step). Run: `cargo run --release -p
 //! classbook-e2e --bin bench-browser [samples]` after `./run test` or `./run serve` built dist/.
 
 use axum::http::header;
@@ -48,6 +49,51 @@ fn isolated(ctype: &'static str, body: &'static str) -> impl IntoResponse {
     )
 }
 
+/// The steps of the page's start, in ms since navigation began: the HTML and the app's files
+/// arriving, the "classbook: …" marks (worker.js and runtime/browser.rs), the output seen now.
+const START_STEPS: &str = r#"
+    const steps = [];
+    const nav = performance.getEntriesByType("navigation")[0];
+    if (nav) steps.push(["HTML received", nav.responseEnd]);
+    for (const r of performance.getEntriesByType("resource")) {
+        const file = r.name.split("/").pop().split("?")[0];
+        if (/\.(wasm|js)$/.test(file) && !file.startsWith("worker")) {
+            const cached = r.transferSize === 0 && r.decodedBodySize > 0 ? " (cache)" : "";
+            steps.push([`page fetched ${file.replace(/-[0-9a-f]{16}/, "")}${cached}`, r.responseEnd]);
+        }
+    }
+    for (const m of performance.getEntriesByType("mark")) {
+        if (m.name.startsWith("classbook: ")) steps.push([m.name.slice(11), m.startTime]);
+    }
+    steps.push(["first output seen by the bench", performance.now()]);
+    steps.sort((a, b) => a[1] - b[1]);
+    return steps;"#;
+
+async fn start_steps(b: &Browser) -> Vec<(String, f64)> {
+    let v = b.client.execute(START_STEPS, vec![]).await.expect("start steps");
+    serde_json::from_value(v).expect("steps")
+}
+
+/// Prints the median time of each start step over the samples, in the order they happen.
+fn print_steps(title: &str, samples: &[Vec<(String, f64)>]) {
+    let mut names: Vec<(String, f64)> = vec![];
+    for s in samples {
+        for (name, _) in s {
+            if !names.iter().any(|(n, _)| n == name) {
+                let at: Vec<f64> = samples.iter().filter_map(|s| s.iter().find(|(n, _)| n == name).map(|(_, t)| *t)).collect();
+                names.push((name.clone(), median(&at)));
+            }
+        }
+    }
+    names.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap());
+    println!("\n{title} (median ms since navigation began; Δ from the step before)");
+    let mut before = 0.0;
+    for (name, at) in names {
+        println!("  {at:>8.1} ms  (+{:>6.1})  {name}", at - before);
+        before = at;
+    }
+}
+
 async fn first_output(b: &Browser, url: &str, click: bool, done_js: &str) -> Duration {
     let start = Instant::now();
     b.goto(url).await;
@@ -87,6 +133,7 @@ async fn main() {
 
     let (mut bare_cold, mut bare_warm, mut app_cold, mut app_warm) = (vec![], vec![], vec![], vec![]);
     let (mut bare_runs, mut app_runs) = (vec![], vec![]);
+    let (mut cold_steps, mut warm_steps) = (vec![], vec![]);
     for i in 0..samples {
         eprintln!("sample {}/{samples}", i + 1);
         let b = Browser::start().await;
@@ -99,8 +146,10 @@ async fn main() {
 
         let b = Browser::start().await;
         app_cold.push(first_output(&b, &app_url, true, app_done).await.as_secs_f64() * 1e3);
+        cold_steps.push(start_steps(&b).await);
         b.goto("about:blank").await;
         app_warm.push(first_output(&b, &app_url, true, app_done).await.as_secs_f64() * 1e3);
+        warm_steps.push(start_steps(&b).await);
         app_runs.extend(app_run_times(&b).await);
         b.close().await;
     }
@@ -108,11 +157,13 @@ async fn main() {
         println!("{name:<34} {bare:>10.1} ms {ours:>10.1} ms {:>8.2}×   goal {goal}", ours / bare);
     };
     println!("\n{:<34} {:>13} {:>13} {:>9}", "median of samples", "bare Pyodide", "classbook", "ratio");
-    row("page open → first output, cold", median(&bare_cold), median(&app_cold), "≤ 0.5×");
-    row("page open → first output, warm", median(&bare_warm), median(&app_warm), "(revisit vs revisit)");
-    row("warm classbook vs cold bare", median(&bare_cold), median(&app_warm), "≤ 0.3×");
+    row("page open → first output, cold", median(&bare_cold), median(&app_cold), "≤ 0.2×");
+    row("page open → first output, warm", median(&bare_warm), median(&app_warm), "≤ 0.25× (revisit vs revisit)");
+    row("warm classbook vs cold bare", median(&bare_cold), median(&app_warm), "");
     row("small cell run (print(1))", median(&bare_runs), median(&app_runs), "≤ 2×");
     println!("(bare run = page → worker runPython → page; classbook run = Run click → cell done, through the page)");
+    print_steps("classbook's cold start", &cold_steps);
+    print_steps("classbook's warm start (second visit)", &warm_steps);
 }
 
 /// 30 runs of the scratch cell: click Run → the cell reports done, timed in the page.

@@ -48,6 +48,8 @@ struct Browser {
 
 thread_local! {
     static BROWSER: RefCell<Option<Browser>> = const { RefCell::new(None) };
+    /// Whether the page's first run event was seen (its first output is a start-up mark).
+    static FIRST_OUTPUT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     static STATUS: RwSignal<Engine> = RwSignal::new(Engine::Loading { fraction: 0.0, message: "engine".into() });
 }
 
@@ -155,7 +157,10 @@ fn adopt_early_worker() -> Option<Worker> {
 fn on_event(event: WorkerEvent) {
     match event {
         WorkerEvent::Progress { fraction, message } => status().set(Engine::Loading { fraction, message }),
-        WorkerEvent::Ready { ms, .. } => status().set(Engine::Ready { ms }),
+        WorkerEvent::Ready { ms, marks, .. } => {
+            mark_start(&marks);
+            status().set(Engine::Ready { ms })
+        }
         WorkerEvent::LoadFailed { message } => status().set(Engine::Failed(message)),
         WorkerEvent::InputWanted { run_id } => {
             BROWSER.with(|b| b.borrow_mut().as_mut().map(|b| b.wants_input = Some(run_id)));
@@ -169,6 +174,10 @@ fn on_event(event: WorkerEvent) {
             dispatch(run_id, Event::Msg(ServerMsg::Checked { run_id, report }), false)
         }
         WorkerEvent::Run(msg) => {
+            if matches!(msg, ServerMsg::Output { .. }) && !FIRST_OUTPUT.with(|seen| seen.replace(true)) {
+                let now = web_sys::window().and_then(|w| w.performance()).map(|p| p.time_origin() + p.now());
+                mark_start(&[("first output arrived".into(), now.unwrap_or_default())]);
+            }
             let (id, last) = match &msg {
                 ServerMsg::Exit(e) => (e.run_id, true),
                 ServerMsg::Output { run_id, .. } | ServerMsg::Started { run_id, .. } => (*run_id, false),
@@ -241,6 +250,19 @@ pub fn visualise(run_id: u32, code: String, namespace: String, filename: String,
     });
     let limit = shared::visualise::STEP_LIMIT;
     post(&WorkerRequest::Visualise { run_id, code, namespace, filename, limit });
+}
+
+/// Puts the worker's start steps on the page's performance timeline as "classbook: …" marks
+/// (the worker's clock has another origin: they come as epoch milliseconds).
+fn mark_start(marks: &[(String, f64)]) {
+    let Some(perf) = web_sys::window().and_then(|w| w.performance()) else { return };
+    let mark = Reflect::get(&perf, &"mark".into()).ok().and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    let Some(mark) = mark else { return };
+    for (name, epoch) in marks {
+        let options = Object::new();
+        let _ = Reflect::set(&options, &"startTime".into(), &(epoch - perf.time_origin()).into());
+        let _ = mark.call2(&perf, &format!("classbook: {name}").into(), &options);
+    }
 }
 
 /// Whether run `run_id` was sent to the worker and waits there behind another run.
