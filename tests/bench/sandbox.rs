@@ -8,7 +8,7 @@
 //!    messages) through classbook, against 40 loops of bare bubblewrap running the same.
 //! Run: `cargo run --release -p classbook-e2e --bin bench-sandbox [seconds of part 2 (0: skip it)] [runs of part 1]`.
 
-use classbook::class::rate::Rate;
+use classbook::class::rate::{PerAddress, Rate};
 use classbook::steps::{self, Step};
 use classbook_e2e::serve_class;
 use std::collections::HashMap;
@@ -282,7 +282,8 @@ async fn main() {
     if seconds == 0 {
         return;
     }
-    let server = serve_class(None, |_| {}).await;
+    // 40 students from one address: more than one address may bring at once in a class.
+    let server = serve_class(None, |app| app.class.new_students = PerAddress::new(Rate { burst: 1000.0, per_sec: 1.0 })).await;
 
     // 2. 40 students, each running the echo demo again and again for `seconds`.
     let students = 40;
