@@ -7,6 +7,7 @@
 //! - `class`: students, the teacher, progress, the class database, course reloading.
 //! - `relay`: input lines and Stop for the Python worker of a page without shared memory.
 //! - `app`: state shared by every request.
+//! - `steps`: where a server run's time goes (a benchmark's tracing mode).
 
 pub mod app;
 pub mod assets;
@@ -17,6 +18,7 @@ pub mod relay;
 pub mod run;
 pub mod sandbox;
 pub mod session;
+pub mod steps;
 pub mod tls;
 
 use std::sync::Arc;

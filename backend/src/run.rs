@@ -6,6 +6,7 @@ use crate::sandbox::capture::Seen;
 use crate::sandbox::record::Recorded;
 use crate::sandbox::tftp::trace::CompanionTrace;
 use crate::sandbox::{RunEvent, RunIo, Sandbox};
+use crate::steps::{Stamps, Step};
 use shared::lang::Lang;
 use shared::wire::{EndReason, ExitInfo, Recording, ServerMsg, Stream};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
@@ -77,10 +78,13 @@ pub struct RunCtl {
     /// Its pid inside the sandbox once it started (0 before).
     pid: AtomicU32,
     stop: watch::Sender<Option<Stop>>,
+    /// Where its time goes, when `steps` is on (a benchmark's tracing mode).
+    steps: Option<Stamps>,
 }
 
 impl RunCtl {
-    pub fn new(entry: String, stdin: mpsc::Sender<StdinCmd>, lang: Lang) -> RunCtl {
+    /// `steps`: its stamps, when that tracing mode is on (`Stamps::new`).
+    pub fn new(entry: String, stdin: mpsc::Sender<StdinCmd>, lang: Lang, steps: Option<Stamps>) -> RunCtl {
         RunCtl {
             entry,
             lang,
@@ -89,6 +93,14 @@ impl RunCtl {
             phase: Mutex::new(Phase::Queued),
             pid: AtomicU32::new(0),
             stop: watch::Sender::new(None),
+            steps,
+        }
+    }
+
+    /// Stamps `step` of this run, when the `steps` tracing mode is on.
+    pub fn stamp(&self, step: Step) {
+        if let Some(s) = &self.steps {
+            s.stamp(step);
         }
     }
 
@@ -255,12 +267,15 @@ pub async fn drive(
     let budget_ms = limits.cpu_secs * 2000;
     let mut host_cpu_ms = 0;
     let mut helper_baseline = None;
-    let mut watch_cpu = tokio::time::interval(Duration::from_secs(1));
+    // First after a second (a plain interval ticks at once, and that first look at /proc would
+    // hold up a quick run's Exit for nothing: no run spends its CPU budget in no time).
+    let mut watch_cpu = tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(1), Duration::from_secs(1));
     let (code, signal, cpu_ms) = loop {
         let next_step = ending.next_at;
         tokio::select! {
             ev = events.recv() => match ev {
                 Some(RunEvent::Started { pid }) => {
+                    ctl.stamp(Step::StartedHeard);
                     ctl.pid.store(pid, Ordering::SeqCst);
                     let _ = out.send(ServerMsg::Started { run_id: id, pid }).await;
                     let _ = started_gate.send(true);
@@ -268,7 +283,15 @@ pub async fn drive(
                 Some(RunEvent::Listening) => {
                     let _ = out.send(ServerMsg::Listening { run_id: id }).await;
                 }
-                Some(RunEvent::Exit { code, signal, cpu_ms }) => break (code, signal, cpu_ms),
+                Some(RunEvent::Exit { code, signal, cpu_ms }) => {
+                    ctl.stamp(Step::ExitHeard);
+                    break (code, signal, cpu_ms);
+                }
+                Some(RunEvent::Steps(ns)) => {
+                    if let Some(s) = &ctl.steps {
+                        s.agent(&ns);
+                    }
+                }
                 Some(RunEvent::Failed(message)) => {
                     feeder.abort();
                     tracer.iter().for_each(|t| t.abort());
@@ -347,6 +370,7 @@ pub async fn drive(
         }
     };
     let after = sandbox.counters();
+    ctl.stamp(Step::CountersRead);
     if reason.is_none() {
         (reason, why) = if signal == Some(libc::SIGXCPU) {
             let secs = limits.cpu_secs;
@@ -365,9 +389,11 @@ pub async fn drive(
     for p in pumps {
         let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
     }
+    ctl.stamp(Step::OutputDrained);
     feeder.abort();
     // The run's last packets and recorded events go before its Exit.
     sandbox.finish_packets(id).await;
+    ctl.stamp(Step::PacketsFinished);
     // Nothing of the run may follow its Exit: what is not passed on within 2 s is dropped.
     let _ = started_gate.send(true);
     for mut r in recordings {
@@ -378,6 +404,7 @@ pub async fn drive(
             let _ = r.await;
         }
     }
+    ctl.stamp(Step::RecordingsFinished);
     // The companion TFTP server's last packets of this run go before its Exit.
     sandbox.finish_companion_trace(id).await;
     if let Some(mut tracer) = tracer {
@@ -386,6 +413,7 @@ pub async fn drive(
             let _ = tracer.await;
         }
     }
+    ctl.stamp(Step::CompanionFinished);
     let exit = ExitInfo {
         run_id: id,
         code,
@@ -398,6 +426,10 @@ pub async fn drive(
         why,
     };
     let _ = out.send(ServerMsg::Exit(exit)).await;
+    if let Some(s) = &ctl.steps {
+        s.stamp(Step::ExitQueued);
+        s.finish();
+    }
 }
 
 /// Passes the companion's packets of run `id` to the page as they come, until the run is
@@ -507,7 +539,11 @@ async fn pump(mut pipe: pipe::Receiver, id: u32, stream: Stream, out: mpsc::Send
         let data = if n == 0 { text.finish() } else { text.push(&buf[..n]) };
         if open && !data.is_empty() {
             let (data, cut) = cap.take(data);
-            tokio::time::sleep(cap.delay_for(data.len())).await;
+            // Only a real wait: tokio's timer rounds even a zero sleep up to its next 1 ms tick.
+            let wait = cap.delay_for(data.len());
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
             if !data.is_empty() && out.send(ServerMsg::Output { run_id: id, stream, data }).await.is_err() {
                 open = false;
             }

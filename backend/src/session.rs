@@ -15,6 +15,7 @@ use crate::app::App;
 use crate::class::rate::Bucket;
 use crate::run::{Phase, RunCtl, Slots, StdinCmd, Stop};
 use crate::sandbox::{valid_file_name, Sandbox, MAX_RUN_FILES};
+use crate::steps::Step;
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use shared::course::{Runtime, TftpServerCheck};
@@ -142,6 +143,8 @@ struct Session {
     conn: u64,
     /// This connection's runs, queued or going.
     runs: Runs,
+    /// When the frame being handled was read (`steps::now_ns`), for the `steps` tracing mode.
+    received: u64,
 }
 
 pub async fn serve(socket: WebSocket, app: Arc<App>, token: Option<String>, from: std::net::IpAddr) {
@@ -203,7 +206,7 @@ async fn connection(socket: WebSocket, app: Arc<App>, token: Option<String>, fro
         Err(reason) => return refuse(out, writer, reason).await,
     };
     let mut removed = shared.removed.subscribe();
-    let mut session = Session { id: id.clone(), app, out, shared, conn, runs };
+    let mut session = Session { id: id.clone(), app, out, shared, conn, runs, received: 0 };
     // The hand as the class database keeps it: a reloaded page shows what the teacher sees.
     session.send(ServerMsg::Hello { session: id.clone(), hand: student.hand_ms.is_some() }).await;
     let mut stopped = false;
@@ -226,7 +229,10 @@ async fn connection(socket: WebSocket, app: Arc<App>, token: Option<String>, fro
         };
         let Some(Ok(msg)) = msg else { break };
         match msg {
-            Message::Text(text) => session.handle(text.as_str()).await,
+            Message::Text(text) => {
+                session.received = crate::steps::now_ns();
+                session.handle(text.as_str()).await
+            }
             Message::Binary(_) => session.error(None, "binary messages are not understood: send JSON text").await,
             Message::Close(_) => break,
             Message::Ping(_) | Message::Pong(_) => {}
@@ -519,7 +525,8 @@ impl Session {
             anyhow::bail!("'{}' is not a plain file name (letters, digits, '-', '_', '.')", bad.name);
         }
         let (stdin_tx, stdin_rx) = mpsc::channel(64);
-        let ctl = Arc::new(RunCtl::new(req.entry.clone(), stdin_tx, self.shared.lang()));
+        let steps = crate::steps::Stamps::new(id, self.received);
+        let ctl = Arc::new(RunCtl::new(req.entry.clone(), stdin_tx, self.shared.lang(), steps));
         {
             let mut runs = self.runs.lock().expect("runs poisoned");
             if runs.contains_key(&id) {
@@ -529,6 +536,7 @@ impl Session {
         }
         let (app, shared, runs, out) = (self.app.clone(), self.shared.clone(), self.runs.clone(), self.out.clone());
         let files: Vec<(String, String)> = req.files.into_iter().map(|f| (f.name, f.text)).collect();
+        ctl.stamp(Step::Accepted);
         tokio::spawn(async move {
             let result: Result<(), String> = async {
                 // The student's own queue first, so their extra runs hold no server slot.
@@ -555,6 +563,7 @@ impl Session {
                         return record(&app, &shared, &out, &lesson, &cell, report.passed).await;
                     }
                 }
+                ctl.stamp(Step::SandboxReady);
                 let io = sandbox
                     .spawn(id, &files, &req.entry, &req.args, req.watch_listen)
                     .await
@@ -562,6 +571,7 @@ impl Session {
                         let e = format!("{e:#}");
                         ctl.lang.pick(format!("程序没有启动：{e}"), e)
                     })?;
+                ctl.stamp(Step::Spawned);
                 ctl.set_phase(Phase::Running);
                 crate::run::drive(sandbox.clone(), id, io, stdin_rx, out.clone(), ctl.clone()).await;
                 Ok(())

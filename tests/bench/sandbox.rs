@@ -1,10 +1,18 @@
 //! Benchmark (not a test) of server runs, in one run on this machine:
-//! 1. a sandboxed `print(1)` through the WebSocket against bare `python3 -c 'print(1)'`;
+//! 1. a sandboxed `print(1)` through the WebSocket (a warm session) against bare
+//!    `python3 -c 'print(1)'`, interleaved, with the floors measured in the same loop: a
+//!    WebSocket round trip that starts nothing, and a warm CPython in bare bubblewrap forking a
+//!    child that exits at once, or that runs `print(1)` into a pipe; then where a warm run's time
+//!    goes, step by step (`classbook::steps`, the server's tracing mode);
 //! 2. 40 simulated students each running a TCP echo demo (server thread + client, 100
 //!    messages) through classbook, against 40 loops of bare bubblewrap running the same.
-//! Run: `cargo run --release -p classbook-e2e --bin bench-sandbox [seconds]`.
+//! Run: `cargo run --release -p classbook-e2e --bin bench-sandbox [seconds of part 2 (0: skip it)] [runs of part 1]`.
 
-use classbook_e2e::serve;
+use classbook::class::rate::{PerAddress, Rate};
+use classbook::steps::{self, Step};
+use classbook_e2e::serve_class;
+use std::collections::HashMap;
+use std::io::{BufRead, Write};
 use futures_util::{SinkExt, StreamExt};
 use shared::wire::{ClientMsg, FileSpec, RunRequest, ServerMsg};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,7 +44,7 @@ async fn connect(addr: std::net::SocketAddr) -> Ws {
     ws
 }
 
-/// Runs `code` and waits for its exit; true when it printed "ok"-or-anything and exited 0.
+/// Runs `code` and waits for its exit; true when it exited 0.
 async fn run(ws: &mut Ws, id: u32, code: &str) -> bool {
     let req = RunRequest {
         run_id: id,
@@ -64,6 +72,197 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// The 10th and 90th percentiles.
+fn spread(mut v: Vec<f64>) -> (f64, f64) {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    (v[v.len() / 10], v[v.len() * 9 / 10])
+}
+
+/// A message the server answers at once, starting nothing (stdin for a run that is not
+/// running): the WebSocket's own round trip.
+async fn round_trip(ws: &mut Ws) {
+    let text = serde_json::to_string(&ClientMsg::CloseStdin { run_id: 999_999 }).unwrap();
+    ws.send(Message::Text(text.into())).await.unwrap();
+    while let Some(Ok(msg)) = ws.next().await {
+        if let Message::Text(t) = msg {
+            if let ServerMsg::Error { .. } = serde_json::from_str::<ServerMsg>(t.as_str()).unwrap() {
+                return;
+            }
+        }
+    }
+    panic!("the connection closed");
+}
+
+/// A warm CPython in bare bubblewrap that, for each line it reads, forks a child (line `exit`:
+/// the child `os._exit`s at once; `print`: it runs `print(1)` into a pipe first, as a run's
+/// program does), waits for it and answers how long that took, in µs.
+const FORKER: &str = r#"
+import os, sys, time
+code = compile("print(1)", "b.py", "exec")
+for line in sys.stdin:
+    r, w = os.pipe()
+    t = time.perf_counter_ns()
+    pid = os.fork()
+    if pid == 0:
+        if line.strip() == "print":
+            os.dup2(w, 1)
+            exec(code, {"__name__": "__main__"})
+            sys.stdout.flush()
+        os._exit(0)
+    os.close(w)
+    os.read(r, 64)
+    os.waitpid(pid, 0)
+    print((time.perf_counter_ns() - t) // 1000, flush=True)
+    os.close(r)
+"#;
+
+struct Forker {
+    child: std::process::Child,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl Forker {
+    fn start() -> Forker {
+        let mut cmd = bare_bwrap(FORKER);
+        let mut child = cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().expect("bwrap");
+        let lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        Forker { child, lines }
+    }
+
+    /// One fork of the warm interpreter, in ms.
+    fn fork(&mut self, what: &str) -> f64 {
+        writeln!(self.child.stdin.as_mut().unwrap(), "{what}").unwrap();
+        self.lines.next().expect("the forker answers").unwrap().trim().parse::<f64>().unwrap() / 1e3
+    }
+}
+
+impl Drop for Forker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn bare_python() -> f64 {
+    let t = Instant::now();
+    let ok = std::process::Command::new("/usr/bin/python3").args(["-c", "print(1)"]).output().unwrap();
+    assert!(ok.status.success());
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+fn show(name: &str, v: &[f64], bare: f64) {
+    let (lo, hi) = spread(v.to_vec());
+    println!("  {name:<58} {:>6.2} ms  (p10–p90 {lo:.2}–{hi:.2})  {:.2}× bare python3", median(v.to_vec()), median(v.to_vec()) / bare);
+}
+
+/// Part 1: print(1) against bare python3 and the floors, interleaved; then its steps.
+async fn print_one(runs: u32) {
+    let server = serve_class(None, |app| {
+        // One page starting hundreds of runs a second: the class's rate limits are not measured.
+        app.class.run_rate = Rate { burst: 1e9, per_sec: 1e9 };
+        app.class.message_rate = Rate { burst: 1e9, per_sec: 1e9 };
+    })
+    .await;
+    let mut ws = connect(server.addr).await;
+    let mut forker = Forker::start();
+    for i in 0..5 {
+        assert!(run(&mut ws, 1 + i, "print(1)").await); // starts the sandbox and warms it
+    }
+    let (mut bare, mut ours, mut trip, mut fork_exit, mut fork_print) = (vec![], vec![], vec![], vec![], vec![]);
+    for i in 0..runs {
+        // Interleaved, so a busy moment of the shared machine falls on all of them.
+        bare.push(bare_python());
+        let t = Instant::now();
+        assert!(run(&mut ws, 100 + i, "print(1)").await);
+        ours.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        round_trip(&mut ws).await;
+        trip.push(t.elapsed().as_secs_f64() * 1e3);
+        fork_exit.push(forker.fork("exit"));
+        fork_print.push(forker.fork("print"));
+    }
+    let b = median(bare.clone());
+    println!("print(1), {runs} times each, interleaved (median):");
+    show("bare `python3 -c 'print(1)'`", &bare, b);
+    show("sandboxed print(1) through the WebSocket, warm session", &ours, b);
+    show("floor: WebSocket round trip that starts nothing", &trip, b);
+    show("floor: warm CPython in bwrap, fork + _exit + wait", &fork_exit, b);
+    show("floor: warm CPython in bwrap, fork + print(1) to a pipe + wait", &fork_print, b);
+    println!(
+        "print(1): bare python3 {b:.2} ms, sandboxed through the WebSocket {:.2} ms: {:.2}× (goal ≤ 0.33×; floor WebSocket + fork + print(1): {:.2}×)",
+        median(ours.clone()),
+        median(ours) / b,
+        (median(trip) + median(fork_print)) / b
+    );
+
+    // Where a warm run's time goes: the same runs with the server's tracing mode on.
+    steps::enable();
+    let mut sent = HashMap::new();
+    let mut heard = HashMap::new();
+    for i in 0..runs {
+        let id = 10_000 + i;
+        // Paced as in the interleaved loop above (a student does not press Run back to back).
+        tokio::time::sleep(Duration::from_millis(15)).await;
+        sent.insert(id, steps::now_ns());
+        assert!(run(&mut ws, id, "print(1)").await);
+        heard.insert(id, steps::now_ns());
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await; // the last run's stamps are filed after its Exit
+    let mut offsets: HashMap<&str, Vec<f64>> = HashMap::new();
+    let mut order: Vec<&str> = Vec::new();
+    for run in steps::take() {
+        let Some(&t0) = sent.get(&run.run_id) else { continue };
+        let mut add = |name: &'static str, ns: u64| {
+            if !order.contains(&name) {
+                order.push(name);
+            }
+            offsets.entry(name).or_default().push((ns as f64 - t0 as f64) / 1e6);
+        };
+        add("page sent Run", t0);
+        for (step, ns) in &run.stamps {
+            add(step_name(*step), *ns);
+        }
+        add("page read Exit", heard[&run.run_id]);
+    }
+    let mut medians: Vec<(&str, f64)> = order.iter().map(|n| (*n, median(offsets[n].clone()))).collect();
+    medians.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap());
+    println!("where a warm print(1) run's time goes ({runs} runs, median time of each step after the page sent Run):");
+    let mut before = 0.0;
+    for (name, at) in medians {
+        println!("  {at:>6.3} ms  (+{:>6.3})  {name}", at - before);
+        before = at;
+    }
+    drop(forker);
+}
+
+fn step_name(step: Step) -> &'static str {
+    match step {
+        Step::Received => "backend read the WebSocket frame",
+        Step::Accepted => "parsed, checked, run task spawned",
+        Step::SandboxReady => "run slots and the session's sandbox held",
+        Step::Spawned => "pipes made, Run sent to the agent",
+        Step::AgentReceived => "agent read the Run message",
+        Step::FilesWritten => "agent wrote the files into /work",
+        Step::ChildStarted => "child: the run's first moment in it",
+        Step::Forked => "agent handed the run to its spare fork (or forked)",
+        Step::StartedSent => "agent sent Started",
+        Step::ChildReady => "child set up (streams, signals, limits)",
+        Step::ChildRan => "child: the student's code returned",
+        Step::ChildExiting => "child: flushed, calls os._exit",
+        Step::AgentWoke => "agent woke (SIGCHLD)",
+        Step::Reaped => "agent reaped the child (wait4)",
+        Step::TreeChecked => "agent checked nothing of the run is left",
+        Step::StartedHeard => "backend heard Started",
+        Step::ExitHeard => "backend heard Exit",
+        Step::CountersRead => "cgroup limit counters read",
+        Step::OutputDrained => "stdout/stderr reached their end",
+        Step::PacketsFinished => "loopback capture finished the run",
+        Step::RecordingsFinished => "recorded events passed on",
+        Step::CompanionFinished => "companion TFTP trace finished",
+        Step::ExitQueued => "Exit in the page's queue",
+    }
+}
+
 fn bare_bwrap(code: &str) -> std::process::Command {
     let mut c = std::process::Command::new("bwrap");
     c.args(["--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib"])
@@ -76,26 +275,15 @@ fn bare_bwrap(code: &str) -> std::process::Command {
 #[tokio::main]
 async fn main() {
     let seconds: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(10);
-    let server = serve(None).await;
+    let runs: u32 = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(100);
 
-    // 1. print(1): bare python3 against a warm sandbox through the WebSocket.
-    let mut bare = Vec::new();
-    for _ in 0..40 {
-        let t = Instant::now();
-        let ok = std::process::Command::new("/usr/bin/python3").args(["-c", "print(1)"]).output().unwrap();
-        assert!(ok.status.success());
-        bare.push(t.elapsed().as_secs_f64() * 1e3);
+    // 1. print(1): bare python3 against a warm sandbox through the WebSocket, and its steps.
+    print_one(runs).await;
+    if seconds == 0 {
+        return;
     }
-    let mut ws = connect(server.addr).await;
-    run(&mut ws, 1, "print(1)").await; // starts the sandbox
-    let mut ours = Vec::new();
-    for i in 0..40 {
-        let t = Instant::now();
-        assert!(run(&mut ws, 100 + i, "print(1)").await);
-        ours.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    let (b, o) = (median(bare), median(ours));
-    println!("print(1): bare python3 {b:.1} ms, sandboxed through the WebSocket {o:.1} ms: {:.2}× (goal ≤ 1.6×)", o / b);
+    // 40 students from one address: more than one address may bring at once in a class.
+    let server = serve_class(None, |app| app.class.new_students = PerAddress::new(Rate { burst: 1000.0, per_sec: 1.0 })).await;
 
     // 2. 40 students, each running the echo demo again and again for `seconds`.
     let students = 40;

@@ -1,5 +1,7 @@
 # classbook sandbox agent: the first program in every student sandbox. It starts each run
-# as a fork of this warm interpreter, reaps it, and kills what the run leaves behind.
+# as a fork of this warm interpreter, reaps it, and kills what the run leaves behind. While no
+# run lives it keeps one fork ready (a Spare, set up as far as a run allows), so a run starts
+# without waiting for a fork.
 #
 # Protocol with the backend (a SOCK_SEQPACKET socket on the fd named in argv[1]; argv[2] is
 # the work dir); one JSON object per packet. The backend's side of it is sandbox/protocol.rs,
@@ -19,9 +21,12 @@
 #                       TFTP server] {"ev":"started","id":N,"pid":P} {"ev":"listening","id":N}
 #                     {"ev":"exit","id":N,"code":C|null,"signal":S|null,"cpu_ms":T}
 #                     {"ev":"error","id":N,"message":"..."}
+#                     with "steps":true in its run (a benchmark's tracing mode), before its exit:
+#                     {"ev":"steps","id":N,"ns":[...]} (CLOCK_MONOTONIC stamps, steps::AGENT_STEPS)
 import ctypes
 import importlib
 import json
+import mmap
 import os
 import resource
 import runpy
@@ -37,6 +42,7 @@ PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 WORK = sys.argv[2] if len(sys.argv) > 2 else "/work"
 SCAN_EVERY = 0.05
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 MAX_FILES = 32  # files of one run (sandbox::MAX_RUN_FILES): three fds and one per file arrive
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
@@ -76,12 +82,36 @@ def main():
 
 
 class Run:
-    def __init__(self, rid, pid, watch):
+    def __init__(self, rid, pid, watch, start_ticks):
         self.id = rid
         self.pid = pid
         self.watch = watch
         self.started = time.monotonic()
-        self.start_ticks = proc_start(pid) or 0
+        self.start_ticks = start_ticks  # when it became this run (for orphans, see scan)
+        self.steps = None  # under the `steps` tracing mode: [stamps, the child's page]
+
+
+class Spare:
+    """A child forked while no run lives, set up as far as a run allows before its request
+    (its own session, signals, /work, the recorder's hooks), waiting on its own socket for the
+    next run's request and streams. It is no run's until then: not dumpable, nothing of a
+    student's in it, never seen by a running program (none runs while it is made), and killed
+    like any other process of the sandbox."""
+
+    def __init__(self, pid, sock, record, page):
+        self.pid = pid
+        self.sock = sock
+        self.record = record  # whether it installed the recorder's hooks
+        self.page = page
+
+
+STEPS = None  # in a run's child under the `steps` tracing mode: the page its stamps go in
+
+
+def stamp(i):
+    """The child's step `i` (0 started, 1 ready, 2 ran, 3 exiting), when it is traced."""
+    if STEPS is not None:
+        STEPS[i * 8:i * 8 + 8] = time.monotonic_ns().to_bytes(8, "little")
 
 
 class Agent:
@@ -93,6 +123,11 @@ class Agent:
         self.runs = {}  # main pid -> Run
         self.owner = {}  # pid -> (run id, start ticks), for every process seen in a run's tree
         self.me = os.getpid()
+        self.woke = 0  # when the loop last woke (the `steps` tracing mode)
+        self.received = 0  # when the message being handled arrived
+        self.spare = None  # the Spare waiting for the next run
+        self.spares_work = True  # false after a spare ended unused, until the next run starts
+        self.record_hint = True  # whether the next run records (as the last one did)
 
     def send(self, obj):
         try:
@@ -101,14 +136,17 @@ class Agent:
             os._exit(0)  # the backend is gone
 
     def loop(self):
+        self.make_spare()
         while True:
             timeout = SCAN_EVERY if self.runs else None
             ready, _, _ = select.select([self.chan, self.wake_r], [], [], timeout)
+            self.woke = time.monotonic_ns()
             if self.chan in ready:
                 try:
                     msg, fds, _, _ = socket.recv_fds(self.chan, 65536, 4 + MAX_FILES + 1)
                 except OSError:
                     return
+                self.received = time.monotonic_ns()
                 if not msg:
                     return  # backend closed the channel
                 req = {}
@@ -131,6 +169,8 @@ class Agent:
             self.reap()
             if self.runs:
                 self.scan(report=True)
+            else:
+                self.make_spare()
 
     def handle(self, msg, fds):
         op = msg.get("op")
@@ -166,15 +206,74 @@ class Agent:
             self.send({"ev": "failed", "id": rid, "message": f"cannot write {e.filename or 'a file'}: {e.strerror}"})
             return
         fds = fds[:streams]
-        pid = os.fork()
-        if pid == 0:
-            child(msg, fds, self)
+        written = time.monotonic_ns()
+        record = bool(msg.get("record"))
+        self.record_hint = record
+        self.spares_work = True
+        spare = self.take_spare(record)
+        if spare is not None and self.hand_over(spare, msg, fds):
+            pid, page, ticks = spare.pid, spare.page, now_ticks()
+        else:
+            page = new_page()
+            pid = os.fork()
+            if pid == 0:
+                become(self, msg, fds, page, prepare_child(self, record))
+            ticks = proc_start(pid) or 0
+        forked = time.monotonic_ns()
         for fd in fds:
             os.close(fd)
-        run = Run(rid, pid, bool(msg.get("watch")))
+        run = Run(rid, pid, bool(msg.get("watch")), ticks)
         self.runs[pid] = run
         self.owner[pid] = (rid, run.start_ticks)
         self.send({"ev": "started", "id": rid, "pid": pid})
+        if msg.get("steps"):
+            run.steps = ([self.received, written, forked, time.monotonic_ns()], page)
+
+    def take_spare(self, record):
+        """The Spare, if one is waiting and prepared as this run needs; it is no longer spare."""
+        spare, self.spare = self.spare, None
+        if spare is not None and spare.record != record:
+            self.spare = spare
+            self.drop_spare()
+            return None
+        return spare
+
+    def hand_over(self, spare, msg, fds):
+        """Gives the Spare its run's request and streams; False if it is gone (killed: reap()
+        reaps it)."""
+        try:
+            socket.send_fds(spare.sock, [json.dumps(msg).encode()], fds)
+            return True
+        except OSError:
+            kill(spare.pid)
+            return False
+        finally:
+            spare.sock.close()
+
+    def make_spare(self):
+        """Forks the Spare for the next run, when none is waiting (only while no run lives)."""
+        if self.spare is not None or not self.spares_work:
+            return
+        record = self.record_hint
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        page = new_page()
+        try:
+            pid = os.fork()
+        except OSError:
+            ours.close()
+            theirs.close()
+            return  # e.g. at the process limit: the next run is forked when it comes
+        if pid == 0:
+            ours.close()
+            wait_for_run(self, theirs, page, prepare_child(self, record))
+        theirs.close()
+        self.spare = Spare(pid, ours, record, page)
+
+    def drop_spare(self):
+        if self.spare is not None:
+            kill(self.spare.pid)  # reaped by reap()
+            self.spare.sock.close()
+            self.spare = None
 
     def reap(self):
         while True:
@@ -186,20 +285,33 @@ class Agent:
                 return
             run = self.runs.pop(pid, None)
             self.owner.pop(pid, None)
+            if self.spare is not None and pid == self.spare.pid:
+                # It ended before its run: the next is made only after a run has started, so a
+                # spare that cannot live is not forked again and again.
+                self.spare.sock.close()
+                self.spare = None
+                self.spares_work = False
             if run is None:
-                continue  # an orphan we adopted
+                continue  # an orphan we adopted, or the spare
             code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
             sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
             cpu_ms = int((usage.ru_utime + usage.ru_stime) * 1000)
+            reaped = time.monotonic_ns()
             self.kill_tree(run.id)
+            if run.steps is not None:
+                ours, page = run.steps
+                theirs = [int.from_bytes(page[i:i + 8], "little") for i in range(0, 32, 8)]
+                ns = ours + theirs + [self.woke, reaped, time.monotonic_ns()]
+                self.send({"ev": "steps", "id": run.id, "ns": ns})
             self.send({"ev": "exit", "id": run.id, "code": code, "signal": sig, "cpu_ms": cpu_ms})
 
     def scan(self, report=False):
         """Attributes every process to a run; with `report`, tells which runs started listening."""
         procs = list_procs()
         mains = {pid for pid in self.runs}
+        spare = self.spare.pid if self.spare is not None else None
         for pid, (ppid, ticks) in procs.items():
-            if pid == self.me or pid == 1 or pid in mains:
+            if pid == self.me or pid == 1 or pid in mains or pid == spare:
                 continue
             if self.owner.get(pid, (None, ticks))[1] != ticks:
                 self.owner.pop(pid, None)  # pid reused
@@ -235,6 +347,11 @@ class Agent:
 
     def kill_tree(self, rid):
         """SIGKILLs every process attributed to run `rid`, until none is left."""
+        if self.nothing_left(rid):
+            for p in [p for p, (r, _) in self.owner.items() if r == rid]:
+                self.owner.pop(p, None)
+            return
+        spare = self.spare.pid if self.spare is not None else None
         for _ in range(50):
             self.scan()
             live = list_procs()
@@ -243,7 +360,7 @@ class Agent:
             main = [p for p, run in self.runs.items() if run.id == rid]
             victims += main
             # Orphans with no owner at all belong to nobody: kill them too.
-            victims += [p for p, (pp, _) in live.items() if pp == self.me and p not in self.runs and p not in self.owner]
+            victims += [p for p, (pp, _) in live.items() if pp == self.me and p not in self.runs and p not in self.owner and p != spare]
             victims = [p for p in set(victims) if p in live]
             if not victims:
                 break
@@ -258,6 +375,22 @@ class Agent:
                         pass
         for p in [p for p, (r, _) in self.owner.items() if r == rid]:
             self.owner.pop(p, None)
+
+
+    def nothing_left(self, rid):
+        """True when no process of run `rid` can be alive, from one read: its main is gone and
+        every child of ours is another run's main or the spare. (We are the subreaper: a process
+        of `rid` whose main ended hangs, through its ancestors, from a child of ours that is
+        neither.) False whenever that read fails or shows anything else."""
+        allowed = {pid for pid, run in self.runs.items() if run.id != rid}
+        if self.spare is not None:
+            allowed.add(self.spare.pid)
+        try:
+            with open(f"/proc/self/task/{self.me}/children", "rb") as f:
+                kids = {int(p) for p in f.read().split()}
+        except (OSError, ValueError):
+            return False
+        return kids <= allowed
 
 
 def write_file(name, fd):
@@ -385,17 +518,64 @@ def listening(pid):
     return False
 
 
-def child(msg, fds, agent):
-    """In the forked child: become the student's program. Never returns."""
+def new_page():
+    """A page shared with a run's child: its stamps under the `steps` tracing mode."""
+    return mmap.mmap(-1, 32)
+
+
+def now_ticks():
+    """Now, in the clock ticks since boot that /proc/<pid>/stat's start times count."""
+    return int(time.clock_gettime(time.CLOCK_BOOTTIME) * CLOCK_TICKS)
+
+
+def prepare_child(agent, record):
+    """In a forked child, what needs no run yet: its own session, none of the agent's ends,
+    default signals, /work, and (with `record`) the recorder's hooks, returned. A child that
+    cannot be prepared ends (it must never return into the agent's loop)."""
+    try:
+        return prepare(agent, record)
+    except BaseException:  # noqa: BLE001
+        os._exit(1)
+
+
+def prepare(agent, record):
+    os.setsid()
+    signal.set_wakeup_fd(-1)
+    for fd in (agent.wake_r, agent.wake_w):
+        close_quietly(fd)
+    agent.chan.close()
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.chdir(WORK)
+    if not record:
+        return None
+    recorder = Recorder()
+    recorder.install()
+    return recorder
+
+
+def wait_for_run(agent, sock, page, recorder):
+    """The Spare: waits for its run's request and streams, then becomes it. Never returns."""
+    try:
+        msg, fds, _, _ = socket.recv_fds(sock, 65536, 5)
+        sock.close()
+        msg = json.loads(msg) if msg else None
+    except BaseException:  # noqa: BLE001 - a spare that cannot get its run just ends
+        os._exit(1)
+    if not msg:
+        os._exit(0)  # the agent dropped it
+    become(agent, msg, fds, page, recorder)
+
+
+def become(agent, msg, fds, page, recorder):
+    """In the child: become the student's program. Never returns."""
+    global STEPS
+    STEPS = page if msg.get("steps") else None
+    stamp(0)
     code = 1
     try:
-        os.setsid()
         # The agent is not dumpable; its runs must be, like any program the student starts.
         agent.libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
-        signal.set_wakeup_fd(-1)
-        for fd in (agent.wake_r, agent.wake_w):
-            close_quietly(fd)
-        agent.chan.close()
         extra = fds[3:]
         records = extra.pop(0) if msg.get("check") is not None else None
         record = extra.pop(0) if msg.get("record") else None
@@ -405,21 +585,22 @@ def child(msg, fds, agent):
                 os.close(fd)
         if records is not None:
             os.set_inheritable(records, False)  # not into programs the student's code starts
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         cpu = int(msg.get("cpu") or 0)
         if cpu:
             resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        os.chdir(WORK)
         entry = os.path.join(WORK, msg["entry"])
         sys.argv = [msg["entry"]] + [str(a) for a in msg.get("args", [])]
         sys.path[0] = WORK
-        if record is not None:
-            Recorder(record).install()
+        if record is not None and recorder is not None:
+            recorder.begin(record)
+        elif record is not None:
+            os.close(record)
+        stamp(1)
         code = run_main(entry) if records is None else run_check(entry, msg["check"], records)
     except BaseException:
         traceback.print_exc()
+    stamp(3)
     os._exit(code)
 
 
@@ -435,8 +616,9 @@ class Recorder:
     hooks, so it can misdraw its own run's timeline and calls, never its packets (captured from
     outside) nor another run."""
 
-    def __init__(self, fd):
-        self.fd = fd
+    def __init__(self):
+        self.fd = None  # the run's pipe, from `begin`
+        self.begun = None  # what `begin` announces: the run's main process
         self.pid = os.getpid()
         self.prefix = os.path.join(WORK, "")
         # A forked child is announced at its first event, not at the fork: a fork bomb's
@@ -452,6 +634,8 @@ class Recorder:
         if self.announce is not None:
             announce, self.announce = self.announce, None
             announce()
+        if self.fd is None:
+            return  # not begun: nothing of a run's yet
         try:
             os.write(self.fd, line.encode())
         except OSError:
@@ -467,13 +651,19 @@ class Recorder:
             f = f.f_back
         return 0
 
+    def begin(self, fd):
+        """The run starts: its events go into pipe `fd` from now on, the first its main process.
+        (`install` may come well before, in a Spare.)"""
+        os.set_blocking(fd, False)
+        os.set_inheritable(fd, False)  # a program it execs is not recorded
+        self.fd = fd
+        self.begun()
+
     def install(self):
         import _thread
         import queue
         import threading
 
-        os.set_blocking(self.fd, False)
-        os.set_inheritable(self.fd, False)  # a program it execs is not recorded
         rec = self
         emit = self.emit
         native = threading.get_native_id
@@ -647,7 +837,7 @@ class Recorder:
             emit({"k": "process", "us": t, "pid": rec.pid, "ppid": os.getppid(), "name": clip(name)})
             emit({"k": "thread", "us": t, "pid": rec.pid, "tid": native(), "name": clip(threading.current_thread().name)})
 
-        process("MainProcess")
+        self.begun = lambda: process("MainProcess")
 
         def forked():
             rec.pid = os.getpid()
@@ -938,6 +1128,7 @@ def run_main(entry):
     interrupted = False
     try:
         runpy.run_path(entry, run_name="__main__")
+        stamp(2)
     except SystemExit as e:
         code = exit_code(e)
     except KeyboardInterrupt as e:

@@ -139,10 +139,13 @@ pub enum RunEvent {
     Failed(String),
     /// The sandbox itself ended (e.g. the program killed the agent).
     Lost(String),
+    /// The agent's and the program's stamps (`steps::AGENT_STEPS`), just before `Exit`, when
+    /// the run was started with the `steps` tracing mode on.
+    Steps(Vec<u64>),
 }
 
-/// Events a run's driver may have waiting: a run has three at most (started, listening, its
-/// end), so only an agent that floods (the student's code broke into it) fills the queue, and
+/// Events a run's driver may have waiting: a run has four at most (started, listening, the
+/// steps of the tracing mode, its end), so only an agent that floods (the student's code broke into it) fills the queue, and
 /// what does not fit is dropped; the run still ends by its limits, from the host.
 const RUN_EVENTS: usize = 8;
 
@@ -364,10 +367,20 @@ impl Sandbox {
         for (_, content) in files {
             let (r, w) = pipe_pair()?;
             let mut w = pipe::Sender::from_owned_fd(w)?;
-            let content = content.as_ref().to_vec();
-            tokio::spawn(async move {
-                let _ = w.write_all(&content).await;
-            });
+            let content = content.as_ref();
+            // What fits the pipe (a whole lesson file, mostly) goes in now, so the agent never
+            // waits for a task of ours to be scheduled; only the rest is written by one.
+            let now = match w.try_write(content) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+                Err(_) => content.len(), // the agent reads what there is: the run fails, says why
+            };
+            if now < content.len() {
+                let rest = content[now..].to_vec();
+                tokio::spawn(async move {
+                    let _ = w.write_all(&rest).await;
+                });
+            }
             file_ends.push(r);
         }
         let record = match self.record {
@@ -392,6 +405,7 @@ impl Sandbox {
             record: record.is_some(),
             files: names,
             check,
+            steps: crate::steps::enabled(),
         };
         // The agent takes them in this order: stdio, a check's records, the recording, the files.
         let mut fds = vec![stdin_r.as_raw_fd(), stdout_w.as_raw_fd(), stderr_w.as_raw_fd()];
@@ -623,6 +637,7 @@ async fn route_events(chan: Arc<channel::Channel>, routes: Routes, alive: Arc<At
                     Ok(Event::Listening { id }) => (id, RunEvent::Listening),
                     Ok(Event::Exit { id, code, signal, cpu_ms }) => (id, RunEvent::Exit { code, signal, cpu_ms }),
                     Ok(Event::Failed { id, message }) => (id, RunEvent::Failed(message)),
+                    Ok(Event::Steps { id, ns }) => (id, RunEvent::Steps(ns)),
                     Ok(Event::Error { message }) => {
                         tracing::warn!("sandbox agent: {message}");
                         continue;

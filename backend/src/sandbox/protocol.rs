@@ -27,6 +27,9 @@ pub enum Request<'a> {
         /// after stderr (before the files' pipes), never into the program's output.
         #[serde(skip_serializing_if = "Option::is_none")]
         check: Option<&'a str>,
+        /// Send the run's `Steps` before its `Exit` (the `steps` tracing mode).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        steps: bool,
     },
     /// Send `sig` to run `id`'s process group.
     Signal { id: u32, sig: i32 },
@@ -59,6 +62,9 @@ pub enum Event {
         #[serde(default)]
         cpu_ms: u64,
     },
+    /// Where run `id`'s time went inside the sandbox (`steps::AGENT_STEPS`, CLOCK_MONOTONIC
+    /// ns, 0 for a step not reached); only for a run started with `steps`.
+    Steps { id: u32, ns: Vec<u64> },
     /// Run `id` could not start (a file could not be written, a malformed request).
     Failed { id: u32, message: String },
     /// Something went wrong that concerns no run.
@@ -86,15 +92,15 @@ mod tests {
     #[test]
     fn requests_have_the_shapes_agent_py_reads() {
         let args = vec!["-v".to_string()];
-        let run = Request::Run { id: 3, entry: "a.py", args: &args, watch: true, cpu: 30, record: true, files: vec!["a.py", "b.py"], check: None };
+        let run = Request::Run { id: 3, entry: "a.py", args: &args, watch: true, cpu: 30, record: true, files: vec!["a.py", "b.py"], check: None, steps: false };
         assert_eq!(
             shape(&run),
             json!({"op": "run", "id": 3, "entry": "a.py", "args": ["-v"], "watch": true, "cpu": 30, "record": true, "files": ["a.py", "b.py"]})
         );
-        let checked = Request::Run { id: 4, entry: "a.py", args: &[], watch: false, cpu: 30, record: false, files: vec!["a.py"], check: Some("check('x', 1)") };
+        let checked = Request::Run { id: 4, entry: "a.py", args: &[], watch: false, cpu: 30, record: false, files: vec!["a.py"], check: Some("check('x', 1)"), steps: true };
         assert_eq!(
             shape(&checked),
-            json!({"op": "run", "id": 4, "entry": "a.py", "args": [], "watch": false, "cpu": 30, "record": false, "files": ["a.py"], "check": "check('x', 1)"})
+            json!({"op": "run", "id": 4, "entry": "a.py", "args": [], "watch": false, "cpu": 30, "record": false, "files": ["a.py"], "check": "check('x', 1)", "steps": true})
         );
         assert_eq!(shape(&Request::Signal { id: 3, sig: 2 }), json!({"op": "signal", "id": 3, "sig": 2}));
         assert_eq!(shape(&Request::Kill { id: 3 }), json!({"op": "kill", "id": 3}));
@@ -111,6 +117,7 @@ mod tests {
             Event::parse(br#"{"ev": "exit", "id": 1, "code": null, "signal": 9, "cpu_ms": 12}"#),
             Ok(Event::Exit { id: 1, code: None, signal: Some(9), cpu_ms: 12 })
         );
+        assert_eq!(Event::parse(br#"{"ev": "steps", "id": 1, "ns": [5, 0]}"#), Ok(Event::Steps { id: 1, ns: vec![5, 0] }));
         assert_eq!(
             Event::parse(br#"{"ev": "failed", "id": 2, "message": "cannot write a.py"}"#),
             Ok(Event::Failed { id: 2, message: "cannot write a.py".into() })
