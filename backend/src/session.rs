@@ -567,7 +567,8 @@ impl Session {
                     Special::Check { checks, lesson, cell } => {
                         ctl.set_phase(Phase::Running);
                         let check = exercise_check::check(sandbox, id, files, &req.entry, &checks, stdin_rx, out.clone(), ctl.clone());
-                        let report = check.await.map_err(|e| format!("{e:#}"))?;
+                        // The sandbox's own words (it ended…) stay as they came, framed in the page's language.
+                        let report = check.await.map_err(|e| ctl.lang.pick(format!("检查没有完成：{e:#}"), format!("{e:#}")))?;
                         return record(&app, &shared, &out, &lesson, &cell, report.passed).await;
                     }
                 }

@@ -3,6 +3,7 @@
 
 use serde::de::DeserializeOwned;
 use crate::i18n::Lang;
+use leptos::prelude::GetUntracked;
 use shared::course::{Lesson, LessonSummary};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
