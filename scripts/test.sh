@@ -7,7 +7,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 test -f dist/index.html || { echo "dist/ is not built: run ./run test" >&2; exit 1; }
 echo "== lessons valid and in step in every language (check-course)"
 cargo build -q --release -p classbook
-target/release/classbook check-course course
+target/release/classbook check-course course --lang en
 echo "== lesson browser cells in Pyodide (node)"
 node tests/course/browser_cells.mjs target/release/classbook
 echo "== the step-through tracer's unit tests (host python3, then Pyodide under node)"

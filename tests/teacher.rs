@@ -217,7 +217,12 @@ async fn a_saved_lesson_reaches_the_students_page_and_a_broken_one_shows_on_the_
         .wait_for("document.querySelector('[data-role=course-errors]')?.textContent", 20, "the course error")
         .await;
     let shown = shown.as_str().unwrap();
-    assert!(shown.contains(&format!("closures.md:{line}")) && shown.contains("colour"), "{shown}");
+    assert!(shown.contains(&format!("closures.md:{line}")) && shown.contains("未知的单元格属性 'colour'"), "{shown}");
+    // In the teacher page's language: switched, the next refresh words it in English.
+    teacher.eval("document.querySelector('[data-action=language]').click()").await;
+    let in_english = "(t => t && t.includes(\"unknown cell attribute 'colour'\") && t)(document.querySelector('[data-role=course-errors]')?.textContent)";
+    let shown = teacher.wait_for(in_english, 20, "the course error in English").await;
+    assert!(shown.as_str().unwrap().contains(&format!("closures.md:{line}")), "{shown}");
     assert_eq!(student.eval("document.querySelector('.lesson')?.textContent.includes('课堂上刚加的一段')").await, true);
 
     // Fixed again: the error goes away.

@@ -20,6 +20,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use shared::lang::Lang;
 use std::sync::Arc;
 
 pub fn router(app: Arc<App>) -> Router {
@@ -38,38 +39,63 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// `?lang=en`: which language the page wants lessons (and the teacher's grid) in (the
-/// course's first when absent).
-#[derive(serde::Deserialize)]
-pub(crate) struct InLang {
-    #[serde(default)]
-    lang: Option<String>,
-}
+/// The language an answer is worded in (lessons, the teacher's grid, error texts): `?lang=`,
+/// else the first of `Accept-Language` (the page sends its interface language), else the
+/// class's (`Class::default_lang`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct InLang(pub Lang);
 
 impl InLang {
-    pub(crate) fn lang(&self) -> &str {
-        self.lang.as_deref().unwrap_or(crate::course::FIRST_LANGUAGE)
+    /// The language a request names (see `InLang`).
+    pub(crate) fn of(uri: &axum::http::Uri, headers: &axum::http::HeaderMap, app: &App) -> Lang {
+        #[derive(serde::Deserialize)]
+        struct Named {
+            lang: Option<String>,
+        }
+        let named = Query::<Named>::try_from_uri(uri).ok().and_then(|q| q.0.lang);
+        let accepted = || {
+            let header = headers.get(header::ACCEPT_LANGUAGE)?.to_str().ok()?;
+            let first = header.split(',').next()?.split(';').next()?.trim();
+            (!first.is_empty() && first != "*").then(|| first.to_string())
+        };
+        match named.or_else(accepted) {
+            Some(code) => Lang::from_code(&code),
+            None => app.class.default_lang(),
+        }
+    }
+
+    /// The language's code (`zh`, `en`), as lessons are looked up by.
+    pub(crate) fn code(self) -> &'static str {
+        self.0.code()
     }
 }
 
-async fn lessons(State(app): State<Arc<App>>, Query(q): Query<InLang>) -> Response {
-    Json(app.course().summaries_in(q.lang())).into_response()
+impl axum::extract::FromRequestParts<Arc<App>> for InLang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
+        Ok(InLang(InLang::of(&parts.uri, &parts.headers, app)))
+    }
+}
+
+async fn lessons(State(app): State<Arc<App>>, lang: InLang) -> Response {
+    Json(app.course().summaries_in(lang.code())).into_response()
 }
 
 /// A lesson as students get it: without its solutions while the teacher hides them.
-async fn lesson(State(app): State<Arc<App>>, Path(id): Path<String>, Query(q): Query<InLang>) -> Response {
-    let Some(lesson) = app.course().lesson_in(&id, q.lang()).cloned() else {
-        return error(StatusCode::NOT_FOUND, format!("no lesson '{id}'"));
+async fn lesson(State(app): State<Arc<App>>, Path(id): Path<String>, lang: InLang) -> Response {
+    let Some(lesson) = app.course().lesson_in(&id, lang.code()).cloned() else {
+        return error(StatusCode::NOT_FOUND, no_lesson(lang.0, &id));
     };
     match app.class.db.solutions_hidden(&id).await {
         Ok(hidden) => Json(crate::class::solutions::for_student(&lesson, hidden)).into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
+        Err(e) => failed(lang.0, e),
     }
 }
 
 /// The code the server keeps of the student holding the bearer token (after a restore on a
 /// new machine, the page puts it back into its cells).
-async fn work(State(app): State<Arc<App>>, headers: axum::http::HeaderMap) -> Response {
+async fn work(State(app): State<Arc<App>>, InLang(lang): InLang, headers: axum::http::HeaderMap) -> Response {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -77,19 +103,19 @@ async fn work(State(app): State<Arc<App>>, headers: axum::http::HeaderMap) -> Re
         .unwrap_or("")
         .trim();
     if !crate::class::valid_token(token) {
-        return error(StatusCode::UNAUTHORIZED, "send the page's token as Authorization: Bearer");
+        return error(StatusCode::UNAUTHORIZED, lang.pick("请用 Authorization: Bearer 发送页面的令牌", "send the page's token as Authorization: Bearer"));
     }
     let student = match app.class.db.student_by_token(token).await {
         Ok(Some(s)) => s,
-        Ok(None) => return error(StatusCode::NOT_FOUND, "no student holds this token: join first"),
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
+        Ok(None) => return error(StatusCode::NOT_FOUND, lang.pick("没有学生持有这个令牌：请先加入班级", "no student holds this token: join first")),
+        Err(e) => return failed(lang, e),
     };
     match app.class.db.work_of(student.id).await {
         Ok(work) => {
             let cells: Vec<_> = work.into_iter().map(|w| serde_json::json!({"lesson": w.lesson, "cell": w.cell, "code": w.code, "output": w.output})).collect();
             ([(header::CACHE_CONTROL, "no-store")], Json(serde_json::json!({"name": student.name, "cells": cells}))).into_response()
         }
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
+        Err(e) => failed(lang, e),
     }
 }
 
@@ -112,9 +138,24 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerIp {
     }
 }
 
-/// A JSON `{"error": …}` with `status`.
+/// A JSON `{"error": …}` with `status`; `message` is in the request's language (`InLang`).
 pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(serde_json::json!({"error": message.into()}))).into_response()
+}
+
+/// A 500 for a failure of the server's own (the class database…), its details as they came.
+pub(crate) fn failed(lang: Lang, e: anyhow::Error) -> Response {
+    error(StatusCode::INTERNAL_SERVER_ERROR, lang.pick(format!("服务器出错：{e:#}"), format!("the server failed: {e:#}")))
+}
+
+/// A 400 for a body that is not the JSON expected (`expected` shows its shape).
+pub(crate) fn bad_body(lang: Lang, e: impl std::fmt::Display, expected: &str) -> Response {
+    error(StatusCode::BAD_REQUEST, lang.pick(format!("请求体应是 {expected}：{e}"), format!("expected {expected}: {e}")))
+}
+
+/// A 404 for a lesson the course does not have.
+pub(crate) fn no_lesson(lang: Lang, id: &str) -> String {
+    lang.pick(format!("没有课程 '{id}'"), format!("no lesson '{id}'"))
 }
 
 async fn class_info(State(app): State<Arc<App>>) -> Response {
@@ -136,11 +177,12 @@ struct JoinRequest {
 async fn join(
     State(app): State<Arc<App>>,
     PeerIp(from): PeerIp,
+    InLang(lang): InLang,
     body: Result<Json<JoinRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     let Json(req) = match body {
         Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("expected {{\"token\", \"name\", \"code\"}}: {e}")),
+        Err(e) => return bad_body(lang, e, r#"{"token", "name", "code"}"#),
     };
     match app.class.join(from, &req.token, &req.name, req.code.as_deref(), req.restore.as_deref()).await {
         Ok(s) => {
@@ -151,21 +193,19 @@ async fn join(
             }
             Json(serde_json::json!({"id": s.id, "name": s.name})).into_response()
         }
-        Err(JoinError::BadRequest(why)) => error(StatusCode::BAD_REQUEST, why),
-        Err(JoinError::WrongCode) => error(StatusCode::FORBIDDEN, "wrong access code"),
-        Err(JoinError::WrongRestoreCode) => {
-            error(StatusCode::GONE, "the restore code is unknown, used, or older than 10 minutes: ask the teacher for a new one")
-        }
-        Err(JoinError::TooManyTries) => {
-            error(StatusCode::TOO_MANY_REQUESTS, "too many wrong access codes from this machine: wait a few seconds and try again")
-        }
-        Err(JoinError::TooManyNew) => {
-            error(StatusCode::TOO_MANY_REQUESTS, "too many new students from this machine: wait a minute and try again")
-        }
-        Err(JoinError::Full(n)) => error(StatusCode::SERVICE_UNAVAILABLE, format!("the class is full ({n} students)")),
-        Err(JoinError::Failed(why)) => {
-            tracing::error!("join failed: {why}");
-            error(StatusCode::INTERNAL_SERVER_ERROR, why)
+        Err(refused) => {
+            let status = match &refused {
+                JoinError::BadRequest(_) => StatusCode::BAD_REQUEST,
+                JoinError::WrongCode => StatusCode::FORBIDDEN,
+                JoinError::WrongRestoreCode => StatusCode::GONE,
+                JoinError::TooManyTries | JoinError::TooManyNew => StatusCode::TOO_MANY_REQUESTS,
+                JoinError::Full(_) => StatusCode::SERVICE_UNAVAILABLE,
+                JoinError::Failed(why) => {
+                    tracing::error!("join failed: {why}");
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
+            };
+            error(status, refused.said(lang))
         }
     }
 }

@@ -5,6 +5,7 @@
 use anyhow::{Context, Result};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use classbook::{app::App, class, course::Course, sandbox};
+use shared::lang::Lang;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
@@ -84,6 +85,13 @@ enum Cmd {
     /// Validate a lesson directory and print every problem as file:line.
     CheckCourse {
         dir: PathBuf,
+        /// The language problems are worded in (zh or en); the class's `--lang` of `serve`
+        /// (CLASSBOOK_LANG) when absent, else the course's first.
+        #[arg(long, env = "CLASSBOOK_LANG", value_parser = ["zh", "en"])]
+        lang: Option<String>,
+        /// The settings file of `serve` (only its `lang` is read here).
+        #[arg(long, env = "CLASSBOOK_CONFIG")]
+        config: Option<PathBuf>,
         /// Print the parsed course as JSON (for the cell checker in tests/).
         #[arg(long)]
         json: bool,
@@ -235,7 +243,9 @@ async fn run() -> Result<()> {
             Ok(())
         }
         Cmd::Cert { out, names, ips } => cert(&out, &names, &ips),
-        Cmd::CheckCourse { dir, json } => check_course(&dir, json),
+        Cmd::CheckCourse { dir, json, lang, config: _ } => {
+            check_course(&dir, json, lang.as_deref().map(Lang::from_code).unwrap_or_default())
+        }
         Cmd::Tftpd { root, listen, allow_write } => classbook_tftp::run_tftpd(root, listen, allow_write).await,
     }
 }
@@ -245,28 +255,40 @@ async fn run() -> Result<()> {
 fn parse_cli() -> Result<Cli> {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let matches = Cli::command().get_matches_from(&args);
-    if let Some(("serve", given)) = matches.subcommand() {
-        if let Some(file) = given.get_one::<PathBuf>("config") {
-            let cmd = Cli::command();
-            let serve = cmd.find_subcommand("serve").expect("serve exists");
-            args.extend(class::config::file_args(file, serve, given)?);
+    let cmd = Cli::command();
+    let serve = cmd.find_subcommand("serve").expect("serve exists");
+    match matches.subcommand() {
+        Some(("serve", given)) => {
+            if let Some(file) = given.get_one::<PathBuf>("config") {
+                args.extend(class::config::file_args(file, serve, given)?);
+            }
         }
+        // The class's language as `serve` would choose it: only the file's `lang` applies.
+        Some(("check-course", given)) => {
+            if let (Some(file), None) = (given.get_one::<PathBuf>("config"), given.get_one::<String>("lang")) {
+                let as_serve = serve.clone().no_binary_name(true).try_get_matches_from(Vec::<String>::new())?;
+                args.extend(class::config::file_args(file, serve, &as_serve)?.into_iter().filter(|a| a.to_string_lossy().starts_with("--lang=")));
+            }
+        }
+        _ => {}
     }
     let matches = Cli::command().try_get_matches_from(&args).unwrap_or_else(|e| e.exit());
     Ok(Cli::from_arg_matches(&matches)?)
 }
 
-fn load_course(dir: Option<&std::path::Path>) -> Result<Course> {
+/// The course, or every problem of it printed in `lang`.
+fn load_course(dir: Option<&std::path::Path>, lang: Lang) -> Result<Course> {
     Course::load(dir).map_err(|errors| {
         for e in &errors {
-            eprintln!("{e}");
+            eprintln!("{}", e.said(lang));
         }
-        anyhow::anyhow!("the course has {} problem(s); nothing was served", errors.len())
+        let n = errors.len();
+        anyhow::anyhow!(lang.pick(format!("课程有 {n} 个问题；没有开始上课"), format!("the course has {n} problem(s); nothing was served")))
     })
 }
 
-fn check_course(dir: &std::path::Path, json: bool) -> Result<()> {
-    let course = load_course(Some(dir))?;
+fn check_course(dir: &std::path::Path, json: bool, lang: Lang) -> Result<()> {
+    let course = load_course(Some(dir), lang)?;
     if json {
         // For tools that run every cell (tests/course/browser_cells.mjs): every lesson in every
         // language, whether or not the translations are complete.
@@ -277,16 +299,19 @@ fn check_course(dir: &std::path::Path, json: bool) -> Result<()> {
     // an error while serving (the page shows the original and says so), but a course is not
     // finished with one.
     for p in course.problems() {
-        eprintln!("{p}");
+        eprintln!("{}", p.said(lang));
     }
-    anyhow::ensure!(course.problems().is_empty(), "{} problem(s) in translations", course.problems().len());
+    let n = course.problems().len();
+    anyhow::ensure!(n == 0, lang.pick(format!("翻译里有 {n} 个问题"), format!("{n} problem(s) in translations")));
     let missing = course.missing_translations();
     for m in &missing {
-        eprintln!("{m}");
+        eprintln!("{}", m.said(lang));
     }
-    anyhow::ensure!(missing.is_empty(), "{} lesson(s) lack a translation", missing.len());
-    let langs = course.languages().join(", ");
-    println!("{}: {} lessons in {langs}, all valid", dir.display(), course.lessons().len());
+    let n = missing.len();
+    anyhow::ensure!(n == 0, lang.pick(format!("{n} 课缺少翻译"), format!("{n} lesson(s) lack a translation")));
+    let (langs, lessons) = (course.languages().join(", "), course.lessons().len());
+    let dir = dir.display();
+    println!("{}", lang.pick(format!("{dir}：{lessons} 课，语言 {langs}，全部有效"), format!("{dir}: {lessons} lessons in {langs}, all valid")));
     Ok(())
 }
 
@@ -306,7 +331,8 @@ async fn serve(
         .filter(|o| !o.is_empty())
         .map(|o| classbook::http::origin::normalize(o).map_err(|e| anyhow::anyhow!("--allowed-origin: {e}")))
         .collect::<Result<Vec<_>>>()?;
-    let course = load_course(course_dir.as_deref())?;
+    let lang = flags.lang.as_deref().map(Lang::from_code).unwrap_or_default();
+    let course = load_course(course_dir.as_deref(), lang)?;
     let tls = tls.load(&flags.data)?;
     let data = flags.data.clone();
     let db = tokio::task::spawn_blocking(move || class::db::Db::open(&data)).await??;
@@ -340,7 +366,7 @@ async fn serve(
     };
     let lessons = course.lessons().len();
     for p in course.problems() {
-        tracing::warn!("{p} (the original is served in its place)");
+        tracing::warn!("{} {}", p.said(lang), lang.pick("（改用原文）", "(the original is served in its place)"));
     }
     if let Some(token) = &flags.teacher_token {
         anyhow::ensure!(token.len() >= 8, "--teacher-token must have at least 8 characters");

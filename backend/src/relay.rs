@@ -67,14 +67,17 @@ pub enum PostError {
     TooManyChannels,
 }
 
-impl std::fmt::Display for PostError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            PostError::BadChannel => "a relay channel is 32 hexadecimal characters",
-            PostError::TooLong => "an input line is at most 64 KiB",
-            PostError::QueueFull => "too many input lines are waiting for Python to read them",
-            PostError::TooManyChannels => "the class server relays for too many pages at once: try again in a minute",
-        })
+impl PostError {
+    /// What the page reads, in `lang`.
+    pub fn said(&self, lang: shared::lang::Lang) -> &'static str {
+        match self {
+            PostError::BadChannel => lang.pick("中继通道是 32 个十六进制字符", "a relay channel is 32 hexadecimal characters"),
+            PostError::TooLong => lang.pick("一行输入最多 64 KiB", "an input line is at most 64 KiB"),
+            PostError::QueueFull => lang.pick("等待 Python 读取的输入行太多", "too many input lines are waiting for Python to read them"),
+            PostError::TooManyChannels => {
+                lang.pick("班级服务器同时为太多页面中继：请一分钟后再试", "the class server relays for too many pages at once: try again in a minute")
+            }
+        }
     }
 }
 

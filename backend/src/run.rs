@@ -297,11 +297,13 @@ pub async fn drive(
                     tracer.iter().for_each(|t| t.abort());
                     sandbox.finish_packets(id).await;
                     recordings.iter().for_each(|r| r.abort());
+                    // The agent's words (a file it could not write…) are its own; the page's language frames them.
+                    let message = ctl.lang.pick(format!("程序没有运行：{message}"), message);
                     let _ = out.send(ServerMsg::Error { run_id: Some(id), message }).await;
                     return;
                 }
                 Some(RunEvent::Lost(why)) => {
-                    reason = Some(why);
+                    reason = Some(ctl.lang.pick(format!("沙箱出错：{why}"), why));
                     break (None, Some(libc::SIGKILL), 0);
                 }
                 None => {

@@ -107,7 +107,7 @@ impl Sessions {
                     presence: Default::default(),
                     buckets: Mutex::new((Bucket::full(class.run_rate), Bucket::full(class.message_rate))),
                     removed: tokio::sync::watch::Sender::new(false),
-                    lang: Mutex::new(class.lang.as_deref().map(Lang::from_code).unwrap_or_default()),
+                    lang: Mutex::new(class.default_lang()),
                 })
             })
             .clone();
@@ -233,7 +233,10 @@ async fn connection(socket: WebSocket, app: Arc<App>, token: Option<String>, fro
                 session.received = crate::steps::now_ns();
                 session.handle(text.as_str()).await
             }
-            Message::Binary(_) => session.error(None, "binary messages are not understood: send JSON text").await,
+            Message::Binary(_) => {
+                let why = session.say("服务器不理解二进制消息：请发送 JSON 文本".into(), "binary messages are not understood: send JSON text".into());
+                session.error(None, why).await
+            }
             Message::Close(_) => break,
             Message::Ping(_) | Message::Pong(_) => {}
         }
@@ -311,12 +314,13 @@ impl Session {
 
     async fn handle(&mut self, text: &str) {
         if text.len() > MAX_MESSAGE {
-            let msg = format!("message too large ({} bytes; the limit is {MAX_MESSAGE})", text.len());
+            let n = text.len();
+            let msg = self.say(format!("消息太大（{n} 字节；上限是 {MAX_MESSAGE}）"), format!("message too large ({n} bytes; the limit is {MAX_MESSAGE})"));
             return self.error(None, msg).await;
         }
         let msg = match serde_json::from_str::<ClientMsg>(text) {
             Ok(m) => m,
-            Err(e) => return self.error(None, format!("malformed message: {e}")).await,
+            Err(e) => return self.error(None, self.say(format!("消息格式不对：{e}"), format!("malformed message: {e}"))).await,
         };
         let run_id = match &msg {
             ClientMsg::Run(r) => Some(r.run_id),
@@ -418,7 +422,10 @@ impl Session {
             return Ok(());
         }
         let (lesson, cell): (String, String) = (lesson.chars().take(64).collect(), cell.chars().take(64).collect());
-        Err(format!("no {} '{cell}' in lesson '{lesson}'", if exercise { "exercise" } else { "cell" }))
+        Err(match exercise {
+            true => self.say(format!("课程 '{lesson}' 里没有练习 '{cell}'"), format!("no exercise '{cell}' in lesson '{lesson}'")),
+            false => self.say(format!("课程 '{lesson}' 里没有单元格 '{cell}'"), format!("no cell '{cell}' in lesson '{lesson}'")),
+        })
     }
 
     /// Keeps the student's code or output of a lesson cell (`class::work`, bounded).
@@ -484,9 +491,9 @@ impl Session {
         let course = self.app.course();
         // The exercise as the student reads it: its checks' messages in the page's language.
         let found = course.lesson_in(lesson, self.shared.lang().code()).and_then(|l| l.cells().find(|c| c.id == cell).cloned());
-        let Some(found) = found else { anyhow::bail!("no cell '{cell}' in lesson '{lesson}'") };
+        let Some(found) = found else { anyhow::bail!(self.say(format!("课程 '{lesson}' 里没有单元格 '{cell}'"), format!("no cell '{cell}' in lesson '{lesson}'"))) };
         let Some(spec) = found.exercise.as_ref().and_then(|e| e.tftp_server.clone()) else {
-            anyhow::bail!("cell '{cell}' of lesson '{lesson}' is not a TFTP server exercise");
+            anyhow::bail!(self.say(format!("课程 '{lesson}' 的单元格 '{cell}' 不是 TFTP 服务器练习"), format!("cell '{cell}' of lesson '{lesson}' is not a TFTP server exercise")));
         };
         let entry = found.file.clone().unwrap_or_else(|| format!("{}.py", found.id));
         let files = vec![shared::wire::FileSpec { name: entry.clone(), text: code }];
@@ -499,12 +506,15 @@ impl Session {
     async fn check_exercise(&mut self, run_id: u32, lesson: String, cell: String, code: String) -> anyhow::Result<()> {
         let course = self.app.course();
         let found = course.lesson_in(&lesson, self.shared.lang().code()).and_then(|l| l.cells().find(|c| c.id == cell).cloned());
-        let Some(found) = found else { anyhow::bail!("no cell '{cell}' in lesson '{lesson}'") };
+        let Some(found) = found else { anyhow::bail!(self.say(format!("课程 '{lesson}' 里没有单元格 '{cell}'"), format!("no cell '{cell}' in lesson '{lesson}'"))) };
         let Some(exercise) = found.exercise.as_ref().filter(|e| e.tftp_server.is_none()) else {
-            anyhow::bail!("cell '{cell}' of lesson '{lesson}' is not an exercise checked by its checks");
+            anyhow::bail!(self.say(
+                format!("课程 '{lesson}' 的单元格 '{cell}' 不是用检查来判定的练习"),
+                format!("cell '{cell}' of lesson '{lesson}' is not an exercise checked by its checks")
+            ));
         };
         if found.runtime != Runtime::Server {
-            anyhow::bail!("exercise '{cell}' runs in the browser, not on the server");
+            anyhow::bail!(self.say(format!("练习 '{cell}' 在浏览器里运行，不在服务器上"), format!("exercise '{cell}' runs in the browser, not on the server")));
         }
         let checks = exercise.check.clone();
         let entry = found.file.clone().unwrap_or_else(|| format!("{}.py", found.id));
@@ -516,13 +526,19 @@ impl Session {
     async fn start_run(&mut self, req: RunRequest, special: Special) -> anyhow::Result<()> {
         let id = req.run_id;
         if !valid_file_name(&req.entry) || !req.entry.ends_with(".py") {
-            anyhow::bail!("entry '{}' must be a plain file name ending in .py", req.entry);
+            let entry = &req.entry;
+            anyhow::bail!(self.say(format!("入口 '{entry}' 必须是以 .py 结尾的简单文件名"), format!("entry '{entry}' must be a plain file name ending in .py")));
         }
         if req.files.len() > MAX_RUN_FILES {
-            anyhow::bail!("a run may bring at most {MAX_RUN_FILES} files; this one has {}", req.files.len());
+            let n = req.files.len();
+            anyhow::bail!(self.say(format!("一次运行最多带 {MAX_RUN_FILES} 个文件；这一次有 {n} 个"), format!("a run may bring at most {MAX_RUN_FILES} files; this one has {n}")));
         }
         if let Some(bad) = req.files.iter().find(|f| !valid_file_name(&f.name)) {
-            anyhow::bail!("'{}' is not a plain file name (letters, digits, '-', '_', '.')", bad.name);
+            let name = &bad.name;
+            anyhow::bail!(self.say(
+                format!("'{name}' 不是简单的文件名（字母、数字、'-'、'_'、'.'）"),
+                format!("'{name}' is not a plain file name (letters, digits, '-', '_', '.')")
+            ));
         }
         let (stdin_tx, stdin_rx) = mpsc::channel(64);
         let steps = crate::steps::Stamps::new(id, self.received);
@@ -530,7 +546,7 @@ impl Session {
         {
             let mut runs = self.runs.lock().expect("runs poisoned");
             if runs.contains_key(&id) {
-                anyhow::bail!("run {id} is already running");
+                anyhow::bail!(self.say(format!("运行 {id} 已经在运行"), format!("run {id} is already running")));
             }
             runs.insert(id, ctl.clone());
         }
@@ -559,7 +575,8 @@ impl Session {
                     Special::Check { checks, lesson, cell } => {
                         ctl.set_phase(Phase::Running);
                         let check = exercise_check::check(sandbox, id, files, &req.entry, &checks, stdin_rx, out.clone(), ctl.clone());
-                        let report = check.await.map_err(|e| format!("{e:#}"))?;
+                        // The sandbox's own words (it ended…) stay as they came, framed in the page's language.
+                        let report = check.await.map_err(|e| ctl.lang.pick(format!("检查没有完成：{e:#}"), format!("{e:#}")))?;
                         return record(&app, &shared, &out, &lesson, &cell, report.passed).await;
                     }
                 }

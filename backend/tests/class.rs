@@ -364,7 +364,10 @@ async fn a_lesson_edit_reaches_a_connected_student_and_a_broken_one_keeps_the_ol
     let e = &course["errors"][0];
     assert!(e["file"].as_str().unwrap().ends_with("intro.md"), "{course}");
     assert_eq!(e["line"], 8, "{course}");
-    assert!(!e["message"].as_str().unwrap().is_empty());
+    // Worded in the teacher page's language (`?lang=`, as its `Accept-Language` also says).
+    assert_eq!(e["message"], "runtime 必须是 'browser' 或 'server'，不能是 'moon'", "{course}");
+    let en = teacher_get(server.addr, "/api/teacher/course?lang=en").await;
+    assert_eq!((&en["errors"][0]["message"], &en["errors"][0]["line"]), (&"runtime must be 'browser' or 'server', not 'moon'".into(), &8.into()), "{en}");
     assert_eq!(course["lessons"], 1);
     let (_, lesson) = http(server.addr, "GET", "/api/lessons/intro", None, None).await;
     assert!(lesson.contains("Second version"), "the last valid version is still served: {lesson}");
@@ -386,7 +389,12 @@ async fn joining_needs_the_right_code_and_room_in_the_class() {
     assert!(info.contains(r#""needs_code":true"#), "{info}");
 
     let (status, body) = join(server.addr, &token(8), "Sun", Some("4712")).await;
-    assert_eq!((status, body["error"].as_str()), (403, Some("wrong access code")));
+    assert_eq!((status, body["error"].as_str()), (403, Some("访问码不对")), "the class's language without a request's");
+    let wrong = serde_json::json!({"token": token(8), "name": "Sun", "code": "4713"}).to_string();
+    let reply = support::http(server.addr, "POST", "/api/join", &[("Accept-Language", "en-GB,en;q=0.9,zh;q=0.5")], Some(&wrong)).await;
+    assert_eq!((reply.status, reply.body.as_str()), (403, r#"{"error":"wrong access code"}"#));
+    let reply = support::http(server.addr, "POST", "/api/join?lang=zh", &[("Accept-Language", "en")], Some(&wrong)).await;
+    assert_eq!((reply.status, reply.body.as_str()), (403, r#"{"error":"访问码不对"}"#), "?lang= wins over Accept-Language");
     let (status, _) = join(server.addr, &token(8), "", Some("4711")).await;
     assert_eq!(status, 400);
 
@@ -402,7 +410,7 @@ async fn joining_needs_the_right_code_and_room_in_the_class() {
     let mut c = Client::connect_to(server.addr, &token(8)).await;
     assert_eq!(c.run(1, "print(6*7)").await.stdout, "42\n");
     let (status, body) = join(server.addr, &token(9), "Zhou", Some("4711")).await;
-    assert_eq!((status, body["error"].as_str()), (503, Some("the class is full (1 students)")));
+    assert_eq!((status, body["error"].as_str()), (503, Some("班级已满（1 名学生）")));
 
     // Guessing: after a burst of wrong codes, every code from that machine is refused for a
     // while, the right one too (other machines are not: see class::tests).
@@ -648,4 +656,67 @@ async fn the_output_of_each_file_of_a_server_group_is_kept_bounded_for_the_teach
     assert_eq!(output(&mine, "echo-client").as_deref(), Some(client.as_str()));
     c.close().await;
     server.shut_down().await;
+}
+
+/// `classbook check-course` with `args` (and no language from this test's environment).
+fn check_course(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_classbook"))
+        .arg("check-course")
+        .args(args)
+        .env_remove("CLASSBOOK_LANG")
+        .env_remove("CLASSBOOK_CONFIG")
+        .output()
+        .expect("classbook runs");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn check_course_names_a_broken_lessons_file_and_line_in_the_class_language() {
+    // A copy of the course with one lesson broken at a known line.
+    let dir = temp_dir("check-course");
+    let course = Path::new(env!("CARGO_MANIFEST_DIR")).join("../course");
+    let mut originals = Vec::new();
+    for entry in std::fs::read_dir(&course).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".md") {
+            std::fs::copy(&path, dir.join(&name)).unwrap();
+            if name.matches('.').count() == 1 && name != "README.md" {
+                originals.push(name);
+            }
+        }
+    }
+    originals.sort();
+    let broken = dir.join(&originals[0]);
+    let text = std::fs::read_to_string(&broken).unwrap();
+    let text = text.trim_end();
+    let line = text.lines().count() + 2;
+    std::fs::write(&broken, format!("{text}\n\n```python {{runtime=moon}}\nprint(1)\n```\n")).unwrap();
+    let at = format!("{}:{line}: ", broken.display());
+    let dir_arg = dir.to_str().unwrap();
+
+    let (ok, _, stderr) = check_course(&[dir_arg, "--lang", "en"]);
+    assert!(!ok);
+    assert!(stderr.contains(&format!("{at}runtime must be 'browser' or 'server', not 'moon'")), "{stderr}");
+    assert!(stderr.contains("problem(s); nothing was served"), "{stderr}");
+    let (ok, _, stderr) = check_course(&[dir_arg, "--lang", "zh"]);
+    assert!(!ok);
+    assert!(stderr.contains(&format!("{at}runtime 必须是 'browser' 或 'server'，不能是 'moon'")), "{stderr}");
+    assert!(!stderr.contains("must be"), "{stderr}");
+    // Without --lang: the class's language as `serve` takes it, from the settings file here...
+    let settings = dir.join("settings.toml");
+    std::fs::write(&settings, "lang = \"en\"\nmax-students = 30\n").unwrap();
+    let (_, _, stderr) = check_course(&[dir_arg, "--config", settings.to_str().unwrap()]);
+    assert!(stderr.contains(&format!("{at}runtime must be")), "{stderr}");
+    // ...else the course's first (Chinese).
+    let (_, _, stderr) = check_course(&[dir_arg]);
+    assert!(stderr.contains(&format!("{at}runtime 必须是")), "{stderr}");
+
+    // The course as shipped is valid, and says so in either language.
+    let course_arg = course.to_str().unwrap();
+    let (ok, stdout, stderr) = check_course(&[course_arg, "--lang", "en"]);
+    assert!(ok && stdout.contains("lessons in zh, en, all valid"), "{stdout}{stderr}");
+    let (ok, stdout, stderr) = check_course(&[course_arg, "--lang", "zh"]);
+    assert!(ok && stdout.contains("全部有效"), "{stdout}{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -41,14 +41,18 @@ async fn output_streams_while_the_program_runs() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_malformed_message_gets_an_error_and_the_connection_stays_usable() {
+async fn a_malformed_message_gets_an_error_in_the_pages_language_and_the_connection_stays_usable() {
     let server = support::start().await;
     let mut c = Client::connect(&server).await;
-    for bad in ["not json", r#"{"type":"Run"}"#, r#"{"type":"Launch","run_id":1}"#, "[1,2]"] {
-        c.send_text(bad).await;
-        match c.recv().await {
-            ServerMsg::Error { run_id: None, message } => assert!(message.contains("malformed"), "{message}"),
-            other => panic!("expected an Error for {bad:?}, got {other:?}"),
+    // The test client names English as it connects; the page names its language on every switch.
+    for (lang, want) in [(Lang::En, "malformed message"), (Lang::Zh, "消息格式不对")] {
+        c.send(&ClientMsg::Language { lang }).await;
+        for bad in ["not json", r#"{"type":"Run"}"#, r#"{"type":"Launch","run_id":1}"#, "[1,2]"] {
+            c.send_text(bad).await;
+            match c.recv().await {
+                ServerMsg::Error { run_id: None, message } => assert!(message.starts_with(want), "{lang:?} {bad:?}: {message}"),
+                other => panic!("expected an Error for {bad:?}, got {other:?}"),
+            }
         }
     }
     c.start(7, &[("../evil.py", "")], "../evil.py", false).await;

@@ -3,6 +3,7 @@
 
 use serde::de::DeserializeOwned;
 use crate::i18n::Lang;
+use leptos::prelude::GetUntracked;
 use shared::course::{Lesson, LessonSummary};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -28,8 +29,8 @@ fn failed(message: &str) -> HttpError {
     HttpError { status: None, message: message.to_string() }
 }
 
-/// Sends a request (a JSON `body` if given, `Authorization: Bearer` if `bearer` is given) and
-/// returns the body text of a 2xx answer.
+/// Sends a request (a JSON `body` if given, `Authorization: Bearer` if `bearer` is given, and
+/// the interface language as `Accept-Language`) and returns the body text of a 2xx answer.
 pub async fn fetch(method: &str, url: &str, body: Option<String>, bearer: Option<&str>) -> Result<String, HttpError> {
     let window = web_sys::window().ok_or_else(|| failed("no window"))?;
     let init = web_sys::RequestInit::new();
@@ -42,6 +43,8 @@ pub async fn fetch(method: &str, url: &str, body: Option<String>, bearer: Option
     if let Some(t) = bearer {
         let _ = headers.set("Authorization", &format!("Bearer {t}"));
     }
+    // The server words its error texts (and the teacher's course problems) in this language.
+    let _ = headers.set("Accept-Language", crate::i18n::lang().get_untracked().code());
     init.set_headers(&headers);
     let resp = JsFuture::from(window.fetch_with_str_and_init(url, &init))
         .await

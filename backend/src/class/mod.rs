@@ -42,7 +42,7 @@ pub struct Class {
     /// The language pages use unless their student chose one (`None`: the browser's).
     pub lang: Option<String>,
     /// Problems of the last course reload that failed (empty once the course is valid again).
-    pub course_errors: Mutex<Vec<CourseProblem>>,
+    pub course_errors: Mutex<Vec<crate::course::Problem>>,
     /// Runs a student may start: a burst, then this many a second.
     pub run_rate: rate::Rate,
     /// Messages a student may send (input, presence, results...): a burst, then a rate.
@@ -58,43 +58,10 @@ pub struct Class {
     pub restore_codes: work::RestoreCodes,
 }
 
-/// One `file:line: message` problem of a lesson file.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct CourseProblem {
-    pub file: String,
-    pub line: Option<u32>,
-    pub message: String,
-}
-
-impl CourseProblem {
-    /// Splits `file:line: message` (as `course::Course::load` reports it).
-    pub fn parse(text: &str) -> CourseProblem {
-        // The line number is the last `:<digits>:` before the message.
-        let bytes = text.as_bytes();
-        let mut i = 0;
-        while let Some(off) = text[i..].find(':') {
-            let start = i + off + 1;
-            let digits = text[start..].bytes().take_while(u8::is_ascii_digit).count();
-            if digits > 0 && bytes.get(start + digits) == Some(&b':') {
-                return CourseProblem {
-                    file: text[..start - 1].to_string(),
-                    line: text[start..start + digits].parse().ok(),
-                    message: text[start + digits + 1..].trim().to_string(),
-                };
-            }
-            i = start;
-        }
-        match text.split_once(": ") {
-            Some((file, message)) => CourseProblem { file: file.into(), line: None, message: message.into() },
-            None => CourseProblem { file: String::new(), line: None, message: text.into() },
-        }
-    }
-}
-
-/// Why a join was refused, with the HTTP status it gets.
+/// Why a join was refused (`said` words it; the HTTP route gives each its status).
 #[derive(Debug, PartialEq)]
 pub enum JoinError {
-    BadRequest(String),
+    BadRequest(BadJoin),
     WrongCode,
     /// The restore code is unknown, used or older than 10 minutes.
     WrongRestoreCode,
@@ -106,7 +73,51 @@ pub enum JoinError {
     Failed(String),
 }
 
+/// What is wrong with a join request's token or name.
+#[derive(Debug, PartialEq)]
+pub enum BadJoin {
+    Token,
+    NoName,
+    NameTooLong,
+    NameControl,
+}
+
+impl JoinError {
+    /// What the joining page reads, in `lang`.
+    pub fn said(&self, lang: shared::lang::Lang) -> String {
+        match self {
+            JoinError::BadRequest(BadJoin::Token) => lang.pick("令牌必须是 16 到 64 个十六进制数字", "the token must be 16 to 64 hexadecimal digits").into(),
+            JoinError::BadRequest(BadJoin::NoName) => lang.pick("请输入名字", "enter a name").into(),
+            JoinError::BadRequest(BadJoin::NameTooLong) => {
+                lang.pick(format!("名字超过了 {MAX_NAME} 个字符"), format!("the name is longer than {MAX_NAME} characters"))
+            }
+            JoinError::BadRequest(BadJoin::NameControl) => lang.pick("名字里有控制字符", "the name has control characters").into(),
+            JoinError::WrongCode => lang.pick("访问码不对", "wrong access code").into(),
+            JoinError::WrongRestoreCode => lang
+                .pick(
+                    "恢复码不存在、已经用过或超过了 10 分钟：请向老师要一个新的",
+                    "the restore code is unknown, used, or older than 10 minutes: ask the teacher for a new one",
+                )
+                .into(),
+            JoinError::TooManyTries => lang
+                .pick("这台机器输错访问码的次数太多：请等几秒再试", "too many wrong access codes from this machine: wait a few seconds and try again")
+                .into(),
+            JoinError::TooManyNew => {
+                lang.pick("这台机器加入的新学生太多：请等一分钟再试", "too many new students from this machine: wait a minute and try again").into()
+            }
+            JoinError::Full(n) => lang.pick(format!("班级已满（{n} 名学生）"), format!("the class is full ({n} students)")),
+            JoinError::Failed(why) => lang.pick(format!("服务器出错：{why}"), format!("the server failed: {why}")),
+        }
+    }
+}
+
 impl Class {
+    /// The class's language (`--lang`), else the course's first: what the server says to a
+    /// page that has not named one, and to the teacher's terminal.
+    pub fn default_lang(&self) -> shared::lang::Lang {
+        self.lang.as_deref().map(shared::lang::Lang::from_code).unwrap_or_default()
+    }
+
     /// A class with no access code, 60 students at most, a fresh teacher token and an
     /// in-memory database (the server's `serve` opens a file instead).
     pub fn new(db: Db) -> Class {
@@ -141,17 +152,17 @@ impl Class {
         restore: Option<&str>,
     ) -> Result<StudentRow, JoinError> {
         if !valid_token(token) {
-            return Err(JoinError::BadRequest("the token must be 16 to 64 hexadecimal digits".into()));
+            return Err(JoinError::BadRequest(BadJoin::Token));
         }
         let name = name.trim();
         if name.is_empty() {
-            return Err(JoinError::BadRequest("enter a name".into()));
+            return Err(JoinError::BadRequest(BadJoin::NoName));
         }
         if name.chars().count() > MAX_NAME {
-            return Err(JoinError::BadRequest(format!("the name is longer than {MAX_NAME} characters")));
+            return Err(JoinError::BadRequest(BadJoin::NameTooLong));
         }
         if name.chars().any(char::is_control) {
-            return Err(JoinError::BadRequest("the name has control characters".into()));
+            return Err(JoinError::BadRequest(BadJoin::NameControl));
         }
         if let Some(expected) = &self.access_code {
             if !self.wrong_codes.available(from) {
@@ -294,14 +305,6 @@ mod tests {
         assert!(!constant_time_eq(b"ab", b"abc"));
         assert!(!constant_time_eq(b"abcd", b"abc"));
         assert!(!constant_time_eq(b"", b"abc"));
-    }
-
-    #[test]
-    fn course_problems_split_into_file_line_and_message() {
-        let p = CourseProblem::parse("/tmp/c/bad.md:12: unknown cell attribute 'x: y'");
-        assert_eq!((p.file.as_str(), p.line, p.message.as_str()), ("/tmp/c/bad.md", Some(12), "unknown cell attribute 'x: y'"));
-        let p = CourseProblem::parse("the course has no lesson files (*.md)");
-        assert_eq!((p.file.as_str(), p.line), ("", None));
     }
 
     #[tokio::test]

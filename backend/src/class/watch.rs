@@ -1,9 +1,8 @@
 //! Course reloading: polls the course directory; on a change a valid course is served and pages
 //! get `CourseChanged`, a broken one keeps the old course and its errors go to the teacher.
 
-use super::CourseProblem;
 use crate::app::App;
-use crate::course::Course;
+use crate::course::{Course, Problem};
 use shared::wire::ServerMsg;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -63,12 +62,12 @@ pub async fn reload(app: &App, dir: &Path) {
     let d = dir.to_path_buf();
     let loaded = tokio::task::spawn_blocking(move || Course::load(Some(&d)))
         .await
-        .unwrap_or_else(|e| Err(vec![format!("the course reload failed: {e}")]));
+        .unwrap_or_else(|e| Err(vec![Problem::new("", None, format!("课程重新加载失败：{e}"), format!("the course reload failed: {e}"))]));
     match loaded {
         Ok(course) => {
             let changed = changed_lessons(&app.course(), &course);
             // Translations left out are shown to the teacher like any problem; the rest serves.
-            let problems = course.problems().iter().map(|e| CourseProblem::parse(e)).collect();
+            let problems = course.problems().to_vec();
             app.set_course(course);
             *app.class.course_errors.lock().expect("course errors poisoned") = problems;
             if changed.is_empty() {
@@ -79,11 +78,10 @@ pub async fn reload(app: &App, dir: &Path) {
         }
         Err(errors) => {
             for e in &errors {
-                tracing::error!("course not reloaded: {e}");
+                tracing::error!("course not reloaded: {}", e.said(app.class.default_lang()));
             }
             tracing::error!("the previous version of the course is still served");
-            *app.class.course_errors.lock().expect("course errors poisoned") =
-                errors.iter().map(|e| CourseProblem::parse(e)).collect();
+            *app.class.course_errors.lock().expect("course errors poisoned") = errors;
         }
     }
 }

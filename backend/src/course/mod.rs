@@ -2,10 +2,12 @@
 //! validated with file:line errors, and served as `shared::course` types.
 
 mod parse;
+mod problem;
 mod sanitize;
 pub mod translate;
 
-pub use parse::{parse_lesson, LessonError};
+pub use parse::parse_lesson;
+pub use problem::Problem;
 pub use translate::{FIRST_LANGUAGE, LANGUAGES};
 
 use rust_embed::RustEmbed;
@@ -29,27 +31,29 @@ pub struct Course {
     translations: BTreeMap<String, BTreeMap<String, Lesson>>,
     /// Each lesson's file, by id, for reports that name it.
     files: BTreeMap<String, String>,
-    /// Translations left out because they depart from their original (`file:line: message`):
-    /// the original is served in their place, so a teacher's edit of a lesson during class never
-    /// takes the course down; `check-course` fails on them.
-    problems: Vec<String>,
+    /// Translations left out because they depart from their original: the original is served
+    /// in their place, so a teacher's edit of a lesson during class never takes the course
+    /// down; `check-course` fails on them.
+    problems: Vec<Problem>,
 }
 
 impl Course {
     /// Loads every `*.md` lesson of `dir` (or the bundled course when `dir` is `None`).
-    /// Returns every problem found, each as `file:line: message`.
-    pub fn load(dir: Option<&Path>) -> Result<Course, Vec<String>> {
+    /// Returns every problem found (each worded `file:line: message` by `Problem::said`).
+    pub fn load(dir: Option<&Path>) -> Result<Course, Vec<Problem>> {
         let mut files: Vec<(String, String)> = Vec::new();
         match dir {
             Some(dir) => {
                 let entries = std::fs::read_dir(dir)
-                    .map_err(|e| vec![format!("{}: cannot read the course directory: {e}", dir.display())])?;
+                    .map_err(|e| vec![Problem::new(dir.display().to_string(), None, format!("无法读取课程目录：{e}"), format!("cannot read the course directory: {e}"))])?;
                 for entry in entries.flatten() {
                     let path = entry.path();
                     if translate::lesson_file(&path).is_some() {
                         match std::fs::read_to_string(&path) {
                             Ok(text) => files.push((path.display().to_string(), text)),
-                            Err(e) => return Err(vec![format!("{}: cannot read: {e}", path.display())]),
+                            Err(e) => {
+                                return Err(vec![Problem::new(path.display().to_string(), None, format!("无法读取：{e}"), format!("cannot read: {e}"))])
+                            }
                         }
                     }
                 }
@@ -69,7 +73,7 @@ impl Course {
 
     /// Builds a course from `(file name, text)` pairs: lessons (`name.md`) and translations
     /// (`name.<lang>.md`), each translation checked against its original (`translate::compare`).
-    pub fn from_files(mut files: Vec<(String, String)>) -> Result<Course, Vec<String>> {
+    pub fn from_files(mut files: Vec<(String, String)>) -> Result<Course, Vec<Problem>> {
         files.sort();
         let mut errors = Vec::new();
         let mut lessons: Vec<(u32, Lesson, String)> = Vec::new();
@@ -81,8 +85,11 @@ impl Course {
             if let Some(lang) = &lang {
                 if !LANGUAGES.contains(&lang.as_str()) || lang == FIRST_LANGUAGE {
                     let others: Vec<_> = LANGUAGES.iter().filter(|l| **l != FIRST_LANGUAGE).collect();
-                    errors.push(format!(
-                        "{name}:1: a lesson file is 'name.md' (in {FIRST_LANGUAGE}) or a translation 'name.<lang>.md' with <lang> one of {others:?}, not '{lang}'"
+                    errors.push(Problem::new(
+                        name,
+                        Some(1),
+                        format!("课程文件名是 'name.md'（{FIRST_LANGUAGE}）或翻译 'name.<lang>.md'，<lang> 是 {others:?} 之一，不能是 '{lang}'"),
+                        format!("a lesson file is 'name.md' (in {FIRST_LANGUAGE}) or a translation 'name.<lang>.md' with <lang> one of {others:?}, not '{lang}'"),
                     ));
                     continue;
                 }
@@ -92,21 +99,22 @@ impl Course {
                     Some(lang) => translated.push((base, lang, lesson, name.clone())),
                     None => {
                         if let Some((_, _, other)) = lessons.iter().find(|(_, l, _)| l.id == lesson.id) {
-                            errors.push(format!("{name}:1: lesson id '{}' is already used by {other}", lesson.id));
+                            let id = &lesson.id;
+                            errors.push(Problem::new(name, Some(1), format!("课程 id '{id}' 已经被 {other} 用了"), format!("lesson id '{id}' is already used by {other}")));
                         } else {
                             bases.insert(base, lessons.len());
                             lessons.push((order, lesson, name.clone()));
                         }
                     }
                 },
-                Err(errs) => errors.extend(errs.into_iter().map(|e| format!("{name}:{}: {}", e.line, e.message))),
+                Err(errs) => errors.extend(errs.into_iter().map(|e| e.in_file(name))),
             }
         }
         let mut translations: BTreeMap<String, BTreeMap<String, Lesson>> = BTreeMap::new();
         let mut problems = Vec::new();
         for (base, lang, mut lesson, name) in translated {
             let Some((_, original, ofile)) = bases.get(&base).map(|i| &lessons[*i]) else {
-                errors.push(format!("{name}:1: a translation of {base}.md, which the course does not have"));
+                errors.push(Problem::new(name, Some(1), format!("{base}.md 的翻译，但课程里没有 {base}.md"), format!("a translation of {base}.md, which the course does not have")));
                 continue;
             };
             let departures = translate::compare(original, ofile, &lesson, &name);
@@ -121,7 +129,7 @@ impl Course {
             return Err(errors);
         }
         if lessons.is_empty() {
-            return Err(vec!["the course has no lesson files (*.md)".into()]);
+            return Err(vec![Problem::new("", None, "课程里没有课程文件（*.md）", "the course has no lesson files (*.md)")]);
         }
         lessons.sort_by(|a, b| (a.0, &a.1.id).cmp(&(b.0, &b.1.id)));
         let mut out = Course { translations, problems, ..Course::default() };
@@ -175,21 +183,21 @@ impl Course {
         self.translations.get(lang).and_then(|t| t.get(id)).or_else(|| self.lesson(id))
     }
 
-    /// Translations left out because they depart from their original, as `file:line: message`.
-    pub fn problems(&self) -> &[String] {
+    /// Translations left out because they depart from their original.
+    pub fn problems(&self) -> &[Problem] {
         &self.problems
     }
 
-    /// For each language the course has translations into, the lessons it has none of, as
-    /// `file: message` lines (what `classbook check-course` reports).
-    pub fn missing_translations(&self) -> Vec<String> {
+    /// For each language the course has translations into, the lessons it has none of (what
+    /// `classbook check-course` reports).
+    pub fn missing_translations(&self) -> Vec<Problem> {
         let mut missing = Vec::new();
         for (lang, by_id) in &self.translations {
             for lesson in &self.lessons {
                 if !by_id.contains_key(&lesson.id) {
                     let file = &self.files[&lesson.id];
                     let want = file.strip_suffix(".md").map(|b| format!("{b}.{lang}.md")).unwrap_or_default();
-                    missing.push(format!("{file}: no '{lang}' translation ({want})"));
+                    missing.push(Problem::new(file, None, format!("没有 '{lang}' 翻译（{want}）"), format!("no '{lang}' translation ({want})")));
                 }
             }
         }
@@ -222,10 +230,15 @@ impl Course {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::lang::Lang;
+
+    fn said(problems: &[Problem]) -> Vec<String> {
+        problems.iter().map(|p| p.said(Lang::En)).collect()
+    }
 
     #[test]
     fn the_bundled_course_is_valid() {
-        let course = Course::load(None).unwrap_or_else(|e| panic!("bundled course invalid:\n{}", e.join("\n")));
+        let course = Course::load(None).unwrap_or_else(|e| panic!("bundled course invalid:\n{}", said(&e).join("\n")));
         assert!(course.summaries().len() >= 2);
     }
 
@@ -245,7 +258,9 @@ mod tests {
         let bad = "---\ntitle: A\n---\n\n```python {runtime=moon}\nprint(1)\n```\n".to_string();
         let errs = Course::from_files(vec![("x/bad.md".into(), bad)]).unwrap_err();
         assert_eq!(errs.len(), 1, "{errs:?}");
-        assert!(errs[0].starts_with("x/bad.md:5: "), "{}", errs[0]);
+        // Worded in either language, at the same place.
+        assert_eq!(errs[0].said(Lang::En), "x/bad.md:5: runtime must be 'browser' or 'server', not 'moon'");
+        assert_eq!(errs[0].said(Lang::Zh), "x/bad.md:5: runtime 必须是 'browser' 或 'server'，不能是 'moon'");
     }
 
     #[test]
@@ -264,19 +279,19 @@ mod tests {
         assert_eq!(en.next.as_ref().unwrap().title, "乙");
         let titles: Vec<_> = course.summaries_in("en").into_iter().map(|s| (s.title, s.lang)).collect();
         assert_eq!(titles, [("A".to_string(), "en".to_string()), ("乙".into(), "zh".into())]);
-        assert_eq!(course.missing_translations(), ["c/b.md: no 'en' translation (c/b.en.md)"]);
+        assert_eq!(said(&course.missing_translations()), ["c/b.md: no 'en' translation (c/b.en.md)"]);
 
         // A translation that departs from its original is left out (the original is served in
         // its place) and reported, so an edit during class never takes the course down.
         let wrong = "---\ntitle: A\n---\n```python {id=y}\nprint('one')\n```\n".to_string();
         let course = Course::from_files(vec![("c/a.md".into(), a.clone()), ("c/a.en.md".into(), wrong)]).unwrap();
-        let problems = course.problems();
+        let problems = said(course.problems());
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].starts_with("c/a.en.md:1: cell 'x' of c/a.md:5 is missing"), "{problems:?}");
         assert_eq!(course.lesson_in("a", "en").unwrap().lang, "zh");
-        let errs = Course::from_files(vec![("c/a.md".into(), a.clone()), ("c/a.fr.md".into(), b.clone())]).unwrap_err();
+        let errs = said(&Course::from_files(vec![("c/a.md".into(), a.clone()), ("c/a.fr.md".into(), b.clone())]).unwrap_err());
         assert!(errs[0].starts_with("c/a.fr.md:1: a lesson file is 'name.md'"), "{errs:?}");
-        let errs = Course::from_files(vec![("c/a.md".into(), a), ("c/z.en.md".into(), b)]).unwrap_err();
+        let errs = said(&Course::from_files(vec![("c/a.md".into(), a), ("c/z.en.md".into(), b)]).unwrap_err());
         assert_eq!(errs, ["c/z.en.md:1: a translation of z.md, which the course does not have"]);
     }
 }

@@ -1,18 +1,13 @@
 //! The lesson file format (documented in README.md, "Writing lessons"): front matter,
 //! Markdown prose, and fenced code cells with `{key=value}` attributes, plus attached blocks.
 
+use super::Problem;
 use pulldown_cmark::{html, Options, Parser};
 use shared::course::{Block, Cell, Exercise, Expected, Group, Lesson, Runtime, TftpServerCheck};
 
-/// One problem in a lesson file; `line` is 1-based.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LessonError {
-    pub line: usize,
-    pub message: String,
-}
-
-fn err(line: usize, message: impl Into<String>) -> LessonError {
-    LessonError { line, message: message.into() }
+/// A problem at a line of the lesson, in both languages (the caller names the file).
+fn err(line: usize, zh: impl Into<String>, en: impl Into<String>) -> Problem {
+    Problem::at(line, zh, en)
 }
 
 /// Fences that attach to the code cell just before them.
@@ -20,7 +15,7 @@ const ATTACHED: [&str; 5] = ["output", "stdin", "check", "hint", "solution"];
 
 /// Parses one lesson. `stem` (the file name without `.md`) is the default id.
 /// Returns the lesson's `order` key with the lesson, or every error found.
-pub fn parse_lesson(stem: &str, text: &str) -> Result<(u32, Lesson), Vec<LessonError>> {
+pub fn parse_lesson(stem: &str, text: &str) -> Result<(u32, Lesson), Vec<Problem>> {
     let mut errors = Vec::new();
     let lines: Vec<&str> = text.lines().collect();
     let mut meta = Meta { id: stem.to_string(), title: None, order: 1000, minutes: 15, runtime: Runtime::Browser };
@@ -59,7 +54,7 @@ pub fn parse_lesson(stem: &str, text: &str) -> Result<(u32, Lesson), Vec<LessonE
             i += 1;
         }
         if !closed {
-            errors.push(err(start, format!("code fence '{}' is never closed", fence.marker)));
+            errors.push(err(start, format!("代码围栏 '{}' 没有结束", fence.marker), format!("code fence '{}' is never closed", fence.marker)));
             break;
         }
         let content = body.join("\n");
@@ -84,7 +79,7 @@ pub fn parse_lesson(stem: &str, text: &str) -> Result<(u32, Lesson), Vec<LessonE
                         errors.push(e);
                     }
                 }
-                _ => errors.push(err(start, format!("a '{lang}' block must directly follow a python cell"))),
+                _ => errors.push(err(start, format!("'{lang}' 块必须紧跟在一个 python 单元格之后"), format!("a '{lang}' block must directly follow a python cell"))),
             }
         } else {
             prose_since_cell = true;
@@ -101,7 +96,7 @@ pub fn parse_lesson(stem: &str, text: &str) -> Result<(u32, Lesson), Vec<LessonE
     flush_prose(&mut prose, &mut blocks);
     check_cells(&blocks, &mut errors);
     let Some(title) = meta.title.clone() else {
-        errors.push(err(1, "the front matter needs a 'title: ...' line"));
+        errors.push(err(1, "开头的元数据需要一行 'title: ...'", "the front matter needs a 'title: ...' line"));
         return Err(errors);
     };
     if !errors.is_empty() {
@@ -120,9 +115,9 @@ struct Meta {
 }
 
 /// Reads `---` … `---` at the top; returns the index of the first body line.
-fn parse_front_matter(lines: &[&str], meta: &mut Meta, errors: &mut Vec<LessonError>) -> usize {
+fn parse_front_matter(lines: &[&str], meta: &mut Meta, errors: &mut Vec<Problem>) -> usize {
     if lines.first().map(|l| l.trim()) != Some("---") {
-        errors.push(err(1, "a lesson starts with front matter: a '---' line, 'title: ...', then '---'"));
+        errors.push(err(1, "课程文件以元数据开头：一行 '---'，'title: ...'，再一行 '---'", "a lesson starts with front matter: a '---' line, 'title: ...', then '---'"));
         return 0;
     }
     for (i, line) in lines.iter().enumerate().skip(1) {
@@ -135,30 +130,34 @@ fn parse_front_matter(lines: &[&str], meta: &mut Meta, errors: &mut Vec<LessonEr
             continue;
         }
         let Some((key, value)) = line.split_once(':') else {
-            errors.push(err(n, format!("expected 'key: value' in the front matter, found '{line}'")));
+            errors.push(err(n, format!("元数据里应是 'key: value'，这里是 '{line}'"), format!("expected 'key: value' in the front matter, found '{line}'")));
             continue;
         };
         let value = value.trim();
         // `title: "A: B"` as YAML writes it: the quotes are not part of the value.
         let value = ['"', '\''].iter().find_map(|q| value.strip_prefix(*q).and_then(|v| v.strip_suffix(*q))).unwrap_or(value);
-        let number = |errors: &mut Vec<LessonError>| {
-            value.parse::<u32>().map_err(|_| errors.push(err(n, format!("'{}' must be a whole number", key.trim())))).ok()
+        let number = |errors: &mut Vec<Problem>| {
+            value.parse::<u32>().map_err(|_| errors.push(err(n, format!("'{}' 必须是整数", key.trim()), format!("'{}' must be a whole number", key.trim())))).ok()
         };
         match key.trim() {
             "id" if valid_id(value) => meta.id = value.to_string(),
-            "id" => errors.push(err(n, "an id may use only letters, digits, '-' and '_'")),
+            "id" => errors.push(err(n, "id 只能用字母、数字、'-' 和 '_'", "an id may use only letters, digits, '-' and '_'")),
             "title" if !value.is_empty() => meta.title = Some(value.to_string()),
-            "title" => errors.push(err(n, "the title is empty")),
+            "title" => errors.push(err(n, "标题是空的", "the title is empty")),
             "order" => meta.order = number(errors).unwrap_or(meta.order),
             "minutes" => meta.minutes = number(errors).unwrap_or(meta.minutes),
             "runtime" => match Runtime::parse(value) {
                 Some(r) => meta.runtime = r,
-                None => errors.push(err(n, format!("runtime must be 'browser' or 'server', not '{value}'"))),
+                None => errors.push(err(n, format!("runtime 必须是 'browser' 或 'server'，不能是 '{value}'"), format!("runtime must be 'browser' or 'server', not '{value}'"))),
             },
-            other => errors.push(err(n, format!("unknown front matter key '{other}' (known: id, title, order, minutes, runtime)"))),
+            other => errors.push(err(
+                n,
+                format!("未知的元数据键 '{other}'（可用的有：id、title、order、minutes、runtime）"),
+                format!("unknown front matter key '{other}' (known: id, title, order, minutes, runtime)"),
+            )),
         }
     }
-    errors.push(err(1, "the front matter is never closed with a '---' line"));
+    errors.push(err(1, "元数据没有以一行 '---' 结束", "the front matter is never closed with a '---' line"));
     lines.len()
 }
 
@@ -229,7 +228,7 @@ fn make_cell(
     line: usize,
     n: usize,
     default_runtime: Runtime,
-) -> Result<(Cell, Option<String>), LessonError> {
+) -> Result<(Cell, Option<String>), Problem> {
     let mut cell = Cell::new(format!("c{n}"), default_runtime, code);
     cell.line = line as u32;
     let mut group = None;
@@ -237,19 +236,23 @@ fn make_cell(
         match key.as_str() {
             "runtime" => {
                 cell.runtime = Runtime::parse(value)
-                    .ok_or_else(|| err(line, format!("runtime must be 'browser' or 'server', not '{value}'")))?
+                    .ok_or_else(|| err(line, format!("runtime 必须是 'browser' 或 'server'，不能是 '{value}'"), format!("runtime must be 'browser' or 'server', not '{value}'")))?
             }
             "id" if valid_id(value) => cell.id = value.clone(),
-            "id" => return Err(err(line, "an id may use only letters, digits, '-' and '_'")),
+            "id" => return Err(err(line, "id 只能用字母、数字、'-' 和 '_'", "an id may use only letters, digits, '-' and '_'")),
             "file" if valid_file_name(value) => cell.file = Some(value.clone()),
-            "file" => return Err(err(line, format!("'{value}' is not a plain file name (letters, digits, '-', '_', '.')"))),
+            "file" => return Err(err(
+                    line,
+                    format!("'{value}' 不是简单的文件名（字母、数字、'-'、'_'、'.'）"),
+                    format!("'{value}' is not a plain file name (letters, digits, '-', '_', '.')"),
+                )),
             "group" if valid_id(value) => group = Some(value.clone()),
-            "group" => return Err(err(line, "a group name may use only letters, digits, '-' and '_'")),
+            "group" => return Err(err(line, "组名只能用字母、数字、'-' 和 '_'", "a group name may use only letters, digits, '-' and '_'")),
             "start" => {
                 cell.start = match value.as_str() {
                     "true" | "yes" | "" => true,
                     "false" | "no" => false,
-                    _ => return Err(err(line, "start must be true or false")),
+                    _ => return Err(err(line, "start 必须是 true 或 false", "start must be true or false")),
                 }
             }
             "exercise" => {
@@ -258,21 +261,22 @@ fn make_cell(
             other => {
                 return Err(err(
                     line,
+                    format!("未知的单元格属性 '{other}'（可用的有：runtime、id、file、group、start、exercise）"),
                     format!("unknown cell attribute '{other}' (known: runtime, id, file, group, start, exercise)"),
                 ))
             }
         }
     }
     if group.is_some() && cell.file.is_none() {
-        return Err(err(line, "a cell in a group needs file=NAME"));
+        return Err(err(line, "组里的单元格需要 file=文件名", "a cell in a group needs file=NAME"));
     }
     if group.is_some() && cell.runtime != Runtime::Server {
-        return Err(err(line, "groups run together in the sandbox: add runtime=server"));
+        return Err(err(line, "组在沙箱里一起运行：请加上 runtime=server", "groups run together in the sandbox: add runtime=server"));
     }
     Ok((cell, group))
 }
 
-fn add_cell(blocks: &mut Vec<Block>, cell: Cell, group: Option<String>, line: usize, errors: &mut Vec<LessonError>) {
+fn add_cell(blocks: &mut Vec<Block>, cell: Cell, group: Option<String>, line: usize, errors: &mut Vec<Problem>) {
     let Some(name) = group else {
         blocks.push(Block::Cell(cell));
         return;
@@ -280,7 +284,10 @@ fn add_cell(blocks: &mut Vec<Block>, cell: Cell, group: Option<String>, line: us
     if let Some(Block::Group(g)) = blocks.last_mut() {
         if g.id == name {
             if g.files.iter().any(|f| f.file == cell.file) {
-                errors.push(err(line, format!("group '{name}' already has a file named {:?}", cell.file.unwrap_or_default())));
+                errors.push({
+                let file = cell.file.unwrap_or_default();
+                err(line, format!("组 '{name}' 已经有一个名为 {file:?} 的文件"), format!("group '{name}' already has a file named {file:?}"))
+            });
             } else {
                 g.files.push(cell);
             }
@@ -288,7 +295,7 @@ fn add_cell(blocks: &mut Vec<Block>, cell: Cell, group: Option<String>, line: us
         }
     }
     if blocks.iter().any(|b| matches!(b, Block::Group(g) if g.id == name)) {
-        errors.push(err(line, format!("group '{name}' is split: keep its cells next to each other")));
+        errors.push(err(line, format!("组 '{name}' 被分开了：请让它的单元格相邻"), format!("group '{name}' is split: keep its cells next to each other")));
         return;
     }
     blocks.push(Block::Group(Group { id: name, runtime: cell.runtime, files: vec![cell], line: line as u32 }));
@@ -302,7 +309,7 @@ fn last_cell(blocks: &mut [Block]) -> Option<&mut Cell> {
     }
 }
 
-fn attach(cell: &mut Cell, kind: &str, attrs: &[(String, String)], content: String, line: usize) -> Result<(), LessonError> {
+fn attach(cell: &mut Cell, kind: &str, attrs: &[(String, String)], content: String, line: usize) -> Result<(), Problem> {
     let mut loose = false;
     let (mut tftp_server, mut port) = (false, None);
     for (key, value) in attrs {
@@ -311,31 +318,35 @@ fn attach(cell: &mut Cell, kind: &str, attrs: &[(String, String)], content: Stri
             ("check", "tftp-server") => tftp_server = true,
             ("check", "port") => match value.parse::<u16>() {
                 Ok(p) if p >= 1024 && p != 6969 => port = Some(p),
-                _ => return Err(err(line, format!("port must be a number from 1024 to 65535 other than 6969 (the companion server's), not '{value}'"))),
+                _ => return Err(err(
+                        line,
+                        format!("port 必须是 1024 到 65535 之间、6969（配套服务器的端口）以外的数，不能是 '{value}'"),
+                        format!("port must be a number from 1024 to 65535 other than 6969 (the companion server's), not '{value}'"),
+                    )),
             },
-            _ => return Err(err(line, format!("unknown attribute '{key}' on a '{kind}' block"))),
+            _ => return Err(err(line, format!("'{kind}' 块上未知的属性 '{key}'"), format!("unknown attribute '{key}' on a '{kind}' block"))),
         }
     }
     if tftp_server || port.is_some() {
         let Some(port) = port.filter(|_| tftp_server) else {
-            return Err(err(line, "a TFTP server check is written ```check {tftp-server port=NUMBER}"));
+            return Err(err(line, "TFTP 服务器检查写作 ```check {tftp-server port=端口号}", "a TFTP server check is written ```check {tftp-server port=NUMBER}"));
         };
         if cell.runtime != Runtime::Server {
-            return Err(err(line, "a tftp-server exercise runs in the sandbox: add runtime=server to its cell"));
+            return Err(err(line, "tftp-server 练习在沙箱里运行：请给它的单元格加上 runtime=server", "a tftp-server exercise runs in the sandbox: add runtime=server to its cell"));
         }
         if !content.trim().is_empty() {
-            return Err(err(line, "a tftp-server check block stays empty: the built-in TFTP client does the checking"));
+            return Err(err(line, "tftp-server 检查块要留空：由内置的 TFTP 客户端来检查", "a tftp-server check block stays empty: the built-in TFTP client does the checking"));
         }
         let Some(ex) = cell.exercise.as_mut() else {
-            return Err(err(line, "a 'check' block belongs to an exercise cell: add 'exercise' to the cell's attributes"));
+            return Err(err(line, "'check' 块属于练习单元格：请给单元格的属性加上 'exercise'", "a 'check' block belongs to an exercise cell: add 'exercise' to the cell's attributes"));
         };
         if !ex.check.is_empty() || ex.tftp_server.is_some() {
-            return Err(err(line, "this cell already has a 'check' block"));
+            return Err(err(line, "这个单元格已经有一个 'check' 块", "this cell already has a 'check' block"));
         }
         ex.tftp_server = Some(TftpServerCheck { port });
         return Ok(());
     }
-    let twice = || err(line, format!("this cell already has a '{kind}' block"));
+    let twice = || err(line, format!("这个单元格已经有一个 '{kind}' 块"), format!("this cell already has a '{kind}' block"));
     match kind {
         "output" => {
             if cell.expected.is_some() {
@@ -351,7 +362,11 @@ fn attach(cell: &mut Cell, kind: &str, attrs: &[(String, String)], content: Stri
         }
         _ => {
             let Some(ex) = cell.exercise.as_mut() else {
-                return Err(err(line, format!("a '{kind}' block belongs to an exercise cell: add 'exercise' to the cell's attributes")));
+                return Err(err(
+                    line,
+                    format!("'{kind}' 块属于练习单元格：请给单元格的属性加上 'exercise'"),
+                    format!("a '{kind}' block belongs to an exercise cell: add 'exercise' to the cell's attributes"),
+                ));
             };
             let slot = match kind {
                 "check" => {
@@ -398,7 +413,7 @@ pub(super) fn render(prose: &str) -> String {
 }
 
 /// Whole-lesson rules: unique ids, exercises have checks.
-fn check_cells(blocks: &[Block], errors: &mut Vec<LessonError>) {
+fn check_cells(blocks: &[Block], errors: &mut Vec<Problem>) {
     let mut seen: Vec<&str> = Vec::new();
     for block in blocks {
         let (ids, cells): (Vec<(&str, u32)>, Vec<&Cell>) = match block {
@@ -412,13 +427,13 @@ fn check_cells(blocks: &[Block], errors: &mut Vec<LessonError>) {
         };
         for (id, line) in ids {
             if seen.contains(&id) {
-                errors.push(err(line as usize, format!("id '{id}' is used twice in this lesson")));
+                errors.push(err(line as usize, format!("id '{id}' 在这一课里用了两次"), format!("id '{id}' is used twice in this lesson")));
             }
             seen.push(id);
         }
         for c in cells {
             if c.exercise.as_ref().is_some_and(|e| e.check.trim().is_empty() && e.tftp_server.is_none()) {
-                errors.push(err(c.line as usize, "an exercise cell needs a 'check' block after it"));
+                errors.push(err(c.line as usize, "练习单元格后面需要一个 'check' 块", "an exercise cell needs a 'check' block after it"));
             }
         }
     }
@@ -427,6 +442,7 @@ fn check_cells(blocks: &[Block], errors: &mut Vec<LessonError>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::lang::Lang;
 
     const LESSON: &str = "---\ntitle: 闭包\norder: 3\nminutes: 20\n---\n# Hello\n\nSome *text*.\n\n\
 ```python {id=first}\nprint(1)\n```\n```output\n1\n```\n\n\
@@ -471,27 +487,27 @@ mod tests {
         assert!(html.contains("not code"));
     }
 
-    fn first_error(text: &str) -> LessonError {
+    fn first_error(text: &str) -> Problem {
         parse_lesson("t", text).unwrap_err().remove(0)
     }
 
     #[test]
     fn broken_lessons_get_errors_at_the_right_line() {
         let e = first_error("---\ntitle: T\n---\n\n```python\nprint(1)\n");
-        assert_eq!((e.line, e.message.contains("never closed")), (5, true));
+        assert_eq!((e.line, e.message(Lang::En).contains("never closed")), (Some(5), true));
         let e = first_error("---\ntitle: T\n---\ntext\n```output\n1\n```\n");
-        assert_eq!(e.line, 5);
+        assert_eq!(e.line, Some(5));
         let e = first_error("---\ntitle: T\n---\n```python {colour=red}\n```\n");
-        assert!(e.message.contains("unknown cell attribute 'colour'"), "{}", e.message);
+        assert!(e.message(Lang::En).contains("unknown cell attribute 'colour'"), "{}", e.message(Lang::En));
 
         let e = first_error("---\ntitle: T\n---\n```python {id=a}\n```\n```python {id=a}\n```\n");
-        assert_eq!((e.line, e.message.contains("twice")), (6, true));
+        assert_eq!((e.line, e.message(Lang::En).contains("twice")), (Some(6), true));
         let e = first_error("---\ntitle: T\n---\n```python {exercise}\nx=1\n```\n");
-        assert!(e.message.contains("check"));
+        assert!(e.message(Lang::En).contains("check"));
         let e = first_error("---\nnope\n---\n");
-        assert_eq!(e.line, 2);
+        assert_eq!(e.line, Some(2));
         let e = first_error("---\ntitle: T\n---\n```python {runtime=server group=g file=a.py}\n```\ntext\n```python {runtime=server group=g file=b.py}\n```\n");
-        assert!(e.message.contains("split"), "{}", e.message);
+        assert!(e.message(Lang::En).contains("split"), "{}", e.message(Lang::En));
     }
 
     #[test]
@@ -508,11 +524,11 @@ mod tests {
             ("```check {tftp-server port=7000}\ncheck('x', True)\n```\n", "stays empty"),
         ] {
             let e = first_error(&format!("{cell}{check}"));
-            assert_eq!(e.line, 7, "{check}");
-            assert!(e.message.contains(says), "{check}: {}", e.message);
+            assert_eq!(e.line, Some(7), "{check}");
+            assert!(e.message(Lang::En).contains(says), "{check}: {}", e.message(Lang::En));
         }
         let browser = "---\ntitle: T\n---\n```python {id=s exercise}\npass\n```\n```check {tftp-server port=7000}\n```\n";
-        assert!(first_error(browser).message.contains("runtime=server"));
+        assert!(first_error(browser).message(Lang::En).contains("runtime=server"));
     }
 
     #[test]
@@ -527,6 +543,6 @@ mod tests {
         let text = "---\ntitle: T\n---\n```python {id=ex exercize}\nx = 1\n```\n```check\ncheck('x', x == 1)\n```\n```hint\nThink.\n```\n```solution\nx = 1\n```\n";
         let errors = parse_lesson("t", text).unwrap_err();
         assert_eq!(errors.len(), 1, "{errors:?}");
-        assert!(errors[0].message.contains("unknown cell attribute 'exercize'"), "{errors:?}");
+        assert!(errors[0].message(Lang::En).contains("unknown cell attribute 'exercize'"), "{errors:?}");
     }
 }

@@ -1,6 +1,7 @@
 //! Lessons in several languages: `name.md` is in the course's first language, `name.en.md` its
 //! English translation; a translation must keep the original's cells, exercises and code.
 
+use super::Problem;
 use shared::course::{Block, Cell, Lesson};
 use std::path::Path;
 
@@ -28,7 +29,7 @@ pub fn lesson_file(path: &Path) -> Option<(String, Option<String>)> {
 /// prose: cells missing, added, reordered, moved between groups, with another runtime, file or
 /// start flag, exercises added or removed, or code (cell, check, solution) that differs beyond
 /// its string literals and comments. Output, stdin and hints may be translated freely.
-pub fn compare(original: &Lesson, ofile: &str, translated: &Lesson, tfile: &str) -> Vec<String> {
+pub fn compare(original: &Lesson, ofile: &str, translated: &Lesson, tfile: &str) -> Vec<Problem> {
     let mut errors = Vec::new();
     let ours = placed_cells(original);
     let theirs = placed_cells(translated);
@@ -38,46 +39,56 @@ pub fn compare(original: &Lesson, ofile: &str, translated: &Lesson, tfile: &str)
             let place = |id: &str| ours.iter().position(|(o, _)| o.id == id);
             let before = theirs.iter().filter(|(c, _)| place(&c.id) < place(&cell.id) && place(&c.id).is_some()).last();
             let line = before.map_or(1, |(c, _)| c.line);
-            errors.push(format!("{tfile}:{line}: cell '{}' of {ofile}:{} is missing from this translation", cell.id, cell.line));
+            let (id, at) = (&cell.id, cell.line);
+            errors.push(Problem::new(
+                tfile,
+                Some(line),
+                format!("{ofile}:{at} 的单元格 '{id}' 在这个翻译里没有"),
+                format!("cell '{id}' of {ofile}:{at} is missing from this translation"),
+            ));
         }
     }
     for (cell, _) in &theirs {
         if !ours.iter().any(|(c, _)| c.id == cell.id) {
-            errors.push(format!("{tfile}:{}: cell '{}' is not in {ofile}", cell.line, cell.id));
+            let id = &cell.id;
+            errors.push(Problem::new(tfile, Some(cell.line), format!("单元格 '{id}' 不在 {ofile} 里"), format!("cell '{id}' is not in {ofile}")));
         }
     }
     let common = |cells: &[(&Cell, Option<&str>)], other: &[(&Cell, Option<&str>)]| -> Vec<String> {
         cells.iter().filter(|(c, _)| other.iter().any(|(o, _)| o.id == c.id)).map(|(c, _)| c.id.clone()).collect()
     };
     if common(&ours, &theirs) != common(&theirs, &ours) {
-        errors.push(format!("{tfile}:1: the cells come in another order than in {ofile}"));
+        errors.push(Problem::new(tfile, Some(1), format!("单元格的顺序和 {ofile} 里的不同"), format!("the cells come in another order than in {ofile}")));
     }
     for (t, tgroup) in &theirs {
         let Some((o, ogroup)) = ours.iter().find(|(o, _)| o.id == t.id) else { continue };
-        let at = |what: &str| format!("{tfile}:{}: cell '{}' {what}; compare {ofile}:{}", t.line, t.id, o.line);
+        let (id, oline) = (&t.id, o.line);
+        let at = |zh: &str, en: &str| {
+            Problem::new(tfile, Some(t.line), format!("单元格 '{id}' {zh}；请对照 {ofile}:{oline}"), format!("cell '{id}' {en}; compare {ofile}:{oline}"))
+        };
         if ogroup != tgroup {
-            errors.push(at("is in another group"));
+            errors.push(at("在另一个组里", "is in another group"));
         }
         if (o.runtime, &o.file, o.start) != (t.runtime, &t.file, t.start) {
-            errors.push(at("has another runtime, file or start flag"));
+            errors.push(at("的 runtime、file 或 start 不同", "has another runtime, file or start flag"));
         }
         match (&o.exercise, &t.exercise) {
             (Some(oe), Some(te)) => {
                 if code_shape(&oe.check) != code_shape(&te.check) {
-                    errors.push(at("has another check beyond its strings and comments"));
+                    errors.push(at("的检查除了字符串和注释之外还有不同", "has another check beyond its strings and comments"));
                 }
                 if oe.solution.as_deref().map(code_shape) != te.solution.as_deref().map(code_shape) {
-                    errors.push(at("has another solution beyond its strings and comments"));
+                    errors.push(at("的答案除了字符串和注释之外还有不同", "has another solution beyond its strings and comments"));
                 }
                 if oe.tftp_server != te.tftp_server {
-                    errors.push(at("has another TFTP server check"));
+                    errors.push(at("的 TFTP 服务器检查不同", "has another TFTP server check"));
                 }
             }
             (None, None) => {}
-            _ => errors.push(at("is an exercise in one language and not in the other")),
+            _ => errors.push(at("在一种语言里是练习，在另一种里不是", "is an exercise in one language and not in the other")),
         }
         if code_shape(&o.code) != code_shape(&t.code) {
-            errors.push(at("has other code beyond its strings and comments"));
+            errors.push(at("的代码除了字符串和注释之外还有不同", "has other code beyond its strings and comments"));
         }
     }
     errors
@@ -140,6 +151,7 @@ pub fn code_shape(code: &str) -> String {
 mod tests {
     use super::*;
     use crate::course::parse_lesson;
+    use shared::lang::Lang;
 
     #[test]
     fn strings_and_comments_may_differ_code_may_not() {
@@ -168,23 +180,26 @@ mod tests {
     fn a_faithful_translation_passes_and_each_departure_is_named_with_its_line() {
         let zh = "---\ntitle: 甲\n---\n文字\n\n```python {id=a}\nprint('一')\n```\n\n```python {id=b exercise}\ndef f(): pass\n```\n```check\ncheck('f', f() is None)\n```\n";
         let en = "---\ntitle: A\n---\nText\n\n```python {id=a}\nprint('one')\n```\n\n```python {id=b exercise}\ndef f(): pass\n```\n```check\ncheck('f returns None', f() is None)\n```\n";
-        assert_eq!(compare(&lesson(zh), "l.md", &lesson(en), "l.en.md"), Vec::<String>::new());
+        assert_eq!(compare(&lesson(zh), "l.md", &lesson(en), "l.en.md"), Vec::<Problem>::new());
+        let said = |errs: Vec<Problem>| errs.iter().map(|e| e.said(Lang::En)).collect::<Vec<_>>();
 
         let other_code = en.replace("print('one')", "print('one', 1)");
-        let errs = compare(&lesson(zh), "l.md", &lesson(&other_code), "l.en.md");
+        let errs = said(compare(&lesson(zh), "l.md", &lesson(&other_code), "l.en.md"));
         assert_eq!(errs, ["l.en.md:6: cell 'a' has other code beyond its strings and comments; compare l.md:6"]);
 
         let missing = "---\ntitle: A\n---\nText\n\n```python {id=a}\nprint('one')\n```\n";
-        let errs = compare(&lesson(zh), "l.md", &lesson(missing), "l.en.md");
+        let errs = said(compare(&lesson(zh), "l.md", &lesson(missing), "l.en.md"));
         assert_eq!(errs, ["l.en.md:6: cell 'b' of l.md:10 is missing from this translation"]);
+        let zh_said = compare(&lesson(zh), "l.md", &lesson(missing), "l.en.md")[0].said(Lang::Zh);
+        assert_eq!(zh_said, "l.en.md:6: l.md:10 的单元格 'b' 在这个翻译里没有");
 
         let extra = format!("{en}\n```python {{id=c}}\nprint(3)\n```\n");
-        let errs = compare(&lesson(zh), "l.md", &lesson(&extra), "l.en.md");
+        let errs = said(compare(&lesson(zh), "l.md", &lesson(&extra), "l.en.md"));
         assert_eq!(errs.len(), 1, "{errs:?}");
         assert!(errs[0].starts_with("l.en.md:17: cell 'c' is not in l.md"), "{errs:?}");
 
         let no_exercise = en.replace("{id=b exercise}", "{id=b}").replace("```check\ncheck('f returns None', f() is None)\n```\n", "");
-        let errs = compare(&lesson(zh), "l.md", &lesson(&no_exercise), "l.en.md");
+        let errs = said(compare(&lesson(zh), "l.md", &lesson(&no_exercise), "l.en.md"));
         assert!(errs.iter().any(|e| e.contains("cell 'b' is an exercise in one language")), "{errs:?}");
     }
 }

@@ -2,7 +2,8 @@
 //! `teacher`): their kept code and output, answering a hand, reset, rename, remove, restore
 //! codes, and solutions hidden or released per lesson with who opened one.
 
-use super::error;
+use super::{bad_body, error, failed, no_lesson, InLang};
+use shared::lang::Lang;
 use crate::app::App;
 use crate::class::progress::display_name;
 use axum::extract::{Query, State};
@@ -26,21 +27,22 @@ pub fn routes() -> Router<Arc<App>> {
 
 type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
 
-fn failed(e: anyhow::Error) -> Response {
-    error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}"))
+/// The body, or a 400 that says what was expected.
+fn body<T>(lang: Lang, b: Body<T>, expected: &str) -> Result<T, Response> {
+    b.map(|Json(t)| t).map_err(|e| bad_body(lang, e, expected))
 }
 
-/// The body, or a 400 that says what was expected.
-fn body<T>(b: Body<T>, expected: &str) -> Result<T, Response> {
-    b.map(|Json(t)| t).map_err(|e| error(StatusCode::BAD_REQUEST, format!("expected {expected}: {e}")))
+/// A 404 for a student the class does not have.
+fn no_student(lang: Lang, id: i64) -> Response {
+    error(StatusCode::NOT_FOUND, lang.pick(format!("没有学生 {id}"), format!("no student {id}")))
 }
 
 /// The student with row `id`, or a 404.
-async fn student(app: &App, id: i64) -> Result<crate::class::db::StudentRow, Response> {
+async fn student(app: &App, lang: Lang, id: i64) -> Result<crate::class::db::StudentRow, Response> {
     match app.class.db.student(id).await {
         Ok(Some(s)) => Ok(s),
-        Ok(None) => Err(error(StatusCode::NOT_FOUND, format!("no student {id}"))),
-        Err(e) => Err(failed(e)),
+        Ok(None) => Err(no_student(lang, id)),
+        Err(e) => Err(failed(lang, e)),
     }
 }
 
@@ -50,14 +52,14 @@ struct StudentQuery {
 }
 
 /// A student's kept code and last output of every cell they touched.
-async fn work(State(app): State<Arc<App>>, Query(q): Query<StudentQuery>) -> Response {
-    let s = match student(&app, q.student).await {
+async fn work(State(app): State<Arc<App>>, InLang(lang): InLang, Query(q): Query<StudentQuery>) -> Response {
+    let s = match student(&app, lang, q.student).await {
         Ok(s) => s,
         Err(r) => return r,
     };
     match app.class.db.work_of(s.id).await {
         Ok(cells) => Json(serde_json::json!({"id": s.id, "name": display_name(&s.name), "cells": cells})).into_response(),
-        Err(e) => failed(e),
+        Err(e) => failed(lang, e),
     }
 }
 
@@ -67,13 +69,13 @@ struct StudentBody {
 }
 
 /// The teacher answered a raised hand: it goes down on both pages.
-async fn answer(State(app): State<Arc<App>>, b: Body<StudentBody>) -> Response {
-    let req = match body(b, r#"{"student": id}"#) {
+async fn answer(State(app): State<Arc<App>>, InLang(lang): InLang, b: Body<StudentBody>) -> Response {
+    let req = match body(lang, b, r#"{"student": id}"#) {
         Ok(r) => r,
         Err(r) => return r,
     };
     if let Err(e) = app.class.db.set_hand(req.student, false).await {
-        return failed(e);
+        return failed(lang, e);
     }
     app.sessions.send_to(req.student, ServerMsg::HandAnswered).await;
     Json(serde_json::json!({"answered": true})).into_response()
@@ -87,20 +89,21 @@ struct ResetBody {
 }
 
 /// Forgets a student's attempts and code of one exercise; their open page resets the cell.
-async fn reset(State(app): State<Arc<App>>, b: Body<ResetBody>) -> Response {
-    let req = match body(b, r#"{"student": id, "lesson": "id", "cell": "id"}"#) {
+async fn reset(State(app): State<Arc<App>>, InLang(lang): InLang, b: Body<ResetBody>) -> Response {
+    let req = match body(lang, b, r#"{"student": id, "lesson": "id", "cell": "id"}"#) {
         Ok(r) => r,
         Err(r) => return r,
     };
     let exists = app.course().lesson(&req.lesson).is_some_and(|l| l.cells().any(|c| c.id == req.cell && c.exercise.is_some()));
     if !exists {
-        return error(StatusCode::NOT_FOUND, format!("no exercise '{}' in lesson '{}'", req.cell, req.lesson));
+        let (lesson, cell) = (&req.lesson, &req.cell);
+        return error(StatusCode::NOT_FOUND, lang.pick(format!("课程 '{lesson}' 里没有练习 '{cell}'"), format!("no exercise '{cell}' in lesson '{lesson}'")));
     }
-    if let Err(r) = student(&app, req.student).await {
+    if let Err(r) = student(&app, lang, req.student).await {
         return r;
     }
     if let Err(e) = app.class.db.reset_exercise(req.student, &req.lesson, &req.cell).await {
-        return failed(e);
+        return failed(lang, e);
     }
     tracing::info!(student = req.student, lesson = %req.lesson, cell = %req.cell, "the teacher reset an exercise");
     app.sessions.send_to(req.student, ServerMsg::ResetCell { lesson: req.lesson, cell: req.cell }).await;
@@ -113,29 +116,29 @@ struct RenameBody {
     name: String,
 }
 
-async fn rename(State(app): State<Arc<App>>, b: Body<RenameBody>) -> Response {
-    let req = match body(b, r#"{"student": id, "name": "…"}"#) {
+async fn rename(State(app): State<Arc<App>>, InLang(lang): InLang, b: Body<RenameBody>) -> Response {
+    let req = match body(lang, b, r#"{"student": id, "name": "…"}"#) {
         Ok(r) => r,
         Err(r) => return r,
     };
     let name = req.name.trim().to_string();
     if name.is_empty() || name.chars().count() > crate::class::MAX_NAME || name.chars().any(char::is_control) {
         let max = crate::class::MAX_NAME;
-        return error(StatusCode::BAD_REQUEST, format!("a name has 1 to {max} characters and no control characters"));
+        return error(StatusCode::BAD_REQUEST, lang.pick(format!("名字要有 1 到 {max} 个字符，不能有控制字符"), format!("a name has 1 to {max} characters and no control characters")));
     }
     match app.class.db.rename(req.student, &name).await {
         Ok(true) => {
             app.sessions.send_to(req.student, ServerMsg::Renamed { name: name.clone() }).await;
             Json(serde_json::json!({"name": name})).into_response()
         }
-        Ok(false) => error(StatusCode::NOT_FOUND, format!("no student {}", req.student)),
-        Err(e) => failed(e),
+        Ok(false) => no_student(lang, req.student),
+        Err(e) => failed(lang, e),
     }
 }
 
 /// Removes a student and everything kept about them; their pages are told and disconnected.
-async fn remove(State(app): State<Arc<App>>, b: Body<StudentBody>) -> Response {
-    let req = match body(b, r#"{"student": id}"#) {
+async fn remove(State(app): State<Arc<App>>, InLang(lang): InLang, b: Body<StudentBody>) -> Response {
+    let req = match body(lang, b, r#"{"student": id}"#) {
         Ok(r) => r,
         Err(r) => return r,
     };
@@ -145,18 +148,18 @@ async fn remove(State(app): State<Arc<App>>, b: Body<StudentBody>) -> Response {
             tracing::info!(student = req.student, "the teacher removed a student");
             Json(serde_json::json!({"removed": true})).into_response()
         }
-        Ok(false) => error(StatusCode::NOT_FOUND, format!("no student {}", req.student)),
-        Err(e) => failed(e),
+        Ok(false) => no_student(lang, req.student),
+        Err(e) => failed(lang, e),
     }
 }
 
 /// A one-time code (10 minutes) the student types in the join dialog on another machine.
-async fn restore_code(State(app): State<Arc<App>>, b: Body<StudentBody>) -> Response {
-    let req = match body(b, r#"{"student": id}"#) {
+async fn restore_code(State(app): State<Arc<App>>, InLang(lang): InLang, b: Body<StudentBody>) -> Response {
+    let req = match body(lang, b, r#"{"student": id}"#) {
         Ok(r) => r,
         Err(r) => return r,
     };
-    let s = match student(&app, req.student).await {
+    let s = match student(&app, lang, req.student).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -167,11 +170,11 @@ async fn restore_code(State(app): State<Arc<App>>, b: Body<StudentBody>) -> Resp
 }
 
 /// Which lessons' solutions are hidden, and who opened which solution.
-async fn solutions(State(app): State<Arc<App>>) -> Response {
+async fn solutions(State(app): State<Arc<App>>, InLang(lang): InLang) -> Response {
     let db = &app.class.db;
     let (hidden, views, students) = match tokio::try_join!(db.hidden_solutions(), db.solution_views(), db.students()) {
         Ok(all) => all,
-        Err(e) => return failed(e),
+        Err(e) => return failed(lang, e),
     };
     let opened: Vec<_> = views
         .into_iter()
@@ -190,16 +193,16 @@ struct HideBody {
 }
 
 /// Hides or releases a lesson's solutions; students' open pages of it fetch it again.
-async fn hide_solutions(State(app): State<Arc<App>>, b: Body<HideBody>) -> Response {
-    let req = match body(b, r#"{"lesson": "id", "hidden": true|false}"#) {
+async fn hide_solutions(State(app): State<Arc<App>>, InLang(lang): InLang, b: Body<HideBody>) -> Response {
+    let req = match body(lang, b, r#"{"lesson": "id", "hidden": true|false}"#) {
         Ok(r) => r,
         Err(r) => return r,
     };
     if app.course().lesson(&req.lesson).is_none() {
-        return error(StatusCode::NOT_FOUND, format!("no lesson '{}'", req.lesson));
+        return error(StatusCode::NOT_FOUND, no_lesson(lang, &req.lesson));
     }
     if let Err(e) = app.class.db.hide_solutions(&req.lesson, req.hidden).await {
-        return failed(e);
+        return failed(lang, e);
     }
     tracing::info!(lesson = %req.lesson, hidden = req.hidden, "the teacher changed a lesson's solutions");
     app.sessions.broadcast(ServerMsg::CourseChanged { lessons: vec![req.lesson] }).await;

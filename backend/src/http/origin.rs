@@ -26,11 +26,15 @@ pub async fn check(State(app): State<Arc<App>>, req: Request, next: Next) -> Res
     }
     let host = host.unwrap_or_else(|| "this class server".into());
     tracing::info!(%origin, %host, path = %req.uri().path(), "refused a request from another site's page");
+    let lang = super::InLang::of(req.uri(), req.headers(), &app);
     error(
         StatusCode::FORBIDDEN,
-        format!(
-            "refused: this request comes from a page at {origin}, not from the class server at {host}; \
-             if that page is yours, start the server with --allowed-origin {origin}"
+        lang.pick(
+            format!("已拒绝：这个请求来自 {origin} 的页面，而不是 {host} 的班级服务器；如果那个页面是你的，请用 --allowed-origin {origin} 启动服务器"),
+            format!(
+                "refused: this request comes from a page at {origin}, not from the class server at {host}; \
+                 if that page is yours, start the server with --allowed-origin {origin}"
+            ),
         ),
     )
 }

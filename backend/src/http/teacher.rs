@@ -1,10 +1,10 @@
 //! The teacher's API under `/api/teacher/`: every route checks `Authorization: Bearer
 //! <teacher token>` (in constant time) and answers 401 without it; no answer is ever cached.
 
-use super::{error, InLang};
+use super::{bad_body, error, failed, no_lesson, InLang};
 use crate::app::App;
 use crate::class::progress::{display_name, Progress};
-use axum::extract::{Query, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -42,22 +42,19 @@ async fn require_teacher(State(app): State<Arc<App>>, req: Request, next: Next) 
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
     if presented.is_empty() || !app.class.is_teacher(presented.trim()) {
-        return error(StatusCode::UNAUTHORIZED, "the teacher token is missing or wrong");
+        let lang = InLang::of(req.uri(), req.headers(), &app);
+        return error(StatusCode::UNAUTHORIZED, lang.pick("老师令牌缺少或不对", "the teacher token is missing or wrong"));
     }
     next.run(req).await
 }
 
-/// A JSON body, or a 400 that says what was expected.
+/// A JSON body, or a 400 that says what was expected (`bad_body`).
 type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
 
-fn bad_body(e: axum::extract::rejection::JsonRejection, expected: &str) -> Response {
-    error(StatusCode::BAD_REQUEST, format!("expected {expected}: {e}"))
-}
-
-async fn students(State(app): State<Arc<App>>) -> Response {
+async fn students(State(app): State<Arc<App>>, InLang(lang): InLang) -> Response {
     let rows = match app.class.db.students().await {
         Ok(r) => r,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
+        Err(e) => return failed(lang, e),
     };
     let sessions = app.clone();
     let live = tokio::task::spawn_blocking(move || sessions.sessions.live()).await.unwrap_or_default();
@@ -87,10 +84,10 @@ struct StopRequest {
     run_id: Option<u32>,
 }
 
-async fn stop(State(app): State<Arc<App>>, body: Body<StopRequest>) -> Response {
+async fn stop(State(app): State<Arc<App>>, InLang(lang): InLang, body: Body<StopRequest>) -> Response {
     let Json(req) = match body {
         Ok(b) => b,
-        Err(e) => return bad_body(e, r#"{"student": id, "run_id": n (optional)}"#),
+        Err(e) => return bad_body(lang, e, r#"{"student": id, "run_id": n (optional)}"#),
     };
     let stopped = app.sessions.stop(req.student, req.run_id).await;
     tracing::info!(student = req.student, run = ?req.run_id, stopped, "the teacher stopped programs");
@@ -98,23 +95,22 @@ async fn stop(State(app): State<Arc<App>>, body: Body<StopRequest>) -> Response 
 }
 
 /// The grid with the titles of the lessons in `lang` (`?lang=`, the teacher page's language).
-async fn progress_of(app: &App, lang: &str) -> Result<Progress, Response> {
+async fn progress_of(app: &App, lang: InLang) -> Result<Progress, Response> {
     let db = &app.class.db;
-    let (students, results) = tokio::try_join!(db.students(), db.results())
-        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))?;
-    Ok(Progress::build(&app.course(), lang, students, results))
+    let (students, results) = tokio::try_join!(db.students(), db.results()).map_err(|e| failed(lang.0, e))?;
+    Ok(Progress::build(&app.course(), lang.code(), students, results))
 }
 
-async fn progress(State(app): State<Arc<App>>, Query(q): Query<InLang>) -> Response {
-    match progress_of(&app, q.lang()).await {
+async fn progress(State(app): State<Arc<App>>, lang: InLang) -> Response {
+    match progress_of(&app, lang).await {
         Ok(p) => Json(p).into_response(),
         Err(r) => r,
     }
 }
 
 /// The grid as a spreadsheet, its words and titles in `?lang=`.
-async fn progress_csv(State(app): State<Arc<App>>, Query(q): Query<InLang>) -> Response {
-    match progress_of(&app, q.lang()).await {
+async fn progress_csv(State(app): State<Arc<App>>, lang: InLang) -> Response {
+    match progress_of(&app, lang).await {
         Ok(p) => (
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -132,14 +128,14 @@ struct MessageRequest {
     message: String,
 }
 
-async fn message(State(app): State<Arc<App>>, body: Body<MessageRequest>) -> Response {
+async fn message(State(app): State<Arc<App>>, InLang(lang): InLang, body: Body<MessageRequest>) -> Response {
     let Json(req) = match body {
         Ok(b) => b,
-        Err(e) => return bad_body(e, r#"{"message": "…"}"#),
+        Err(e) => return bad_body(lang, e, r#"{"message": "…"}"#),
     };
     let message = req.message.trim().to_string();
     if message.is_empty() || message.chars().count() > 1000 {
-        return error(StatusCode::BAD_REQUEST, "the message must have 1 to 1000 characters");
+        return error(StatusCode::BAD_REQUEST, lang.pick("消息要有 1 到 1000 个字符", "the message must have 1 to 1000 characters"));
     }
     let sent = app.sessions.broadcast(ServerMsg::Notice { message }).await;
     Json(serde_json::json!({"sent": sent})).into_response()
@@ -150,26 +146,34 @@ struct GotoRequest {
     lesson: String,
 }
 
-async fn goto(State(app): State<Arc<App>>, body: Body<GotoRequest>) -> Response {
+async fn goto(State(app): State<Arc<App>>, InLang(lang): InLang, body: Body<GotoRequest>) -> Response {
     let Json(req) = match body {
         Ok(b) => b,
-        Err(e) => return bad_body(e, r#"{"lesson": "id"}"#),
+        Err(e) => return bad_body(lang, e, r#"{"lesson": "id"}"#),
     };
     if app.course().lesson(&req.lesson).is_none() {
-        return error(StatusCode::NOT_FOUND, format!("no lesson '{}'", req.lesson));
+        return error(StatusCode::NOT_FOUND, no_lesson(lang, &req.lesson));
     }
     let sent = app.sessions.broadcast(ServerMsg::Goto { lesson: req.lesson }).await;
     Json(serde_json::json!({"sent": sent})).into_response()
 }
 
-async fn course(State(app): State<Arc<App>>) -> Response {
-    let errors = app.class.course_errors.lock().expect("course errors poisoned").clone();
+/// The problems of the last course reload, worded in the teacher page's language.
+async fn course(State(app): State<Arc<App>>, InLang(lang): InLang) -> Response {
+    let errors: Vec<serde_json::Value> = app
+        .class
+        .course_errors
+        .lock()
+        .expect("course errors poisoned")
+        .iter()
+        .map(|p| serde_json::json!({"file": p.file, "line": p.line, "message": p.message(lang)}))
+        .collect();
     Json(serde_json::json!({"errors": errors, "lessons": app.course().lessons().len()})).into_response()
 }
 
 /// A consistent copy of the class database, made while serving (the file itself is held
 /// exclusively), as a download named by its date.
-async fn backup(State(app): State<Arc<App>>) -> Response {
+async fn backup(State(app): State<Arc<App>>, InLang(lang): InLang) -> Response {
     match app.class.db.backup().await {
         Ok(bytes) => {
             tracing::info!(bytes = bytes.len(), "the teacher took a backup of the class database");
@@ -185,6 +189,9 @@ async fn backup(State(app): State<Arc<App>>) -> Response {
             )
                 .into_response()
         }
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot copy the class database: {e:#}")),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            lang.pick(format!("无法复制班级数据库：{e:#}"), format!("cannot copy the class database: {e:#}")),
+        ),
     }
 }
