@@ -280,6 +280,14 @@ mod tests {
     }
 
     #[test]
+    fn a_packet_and_a_recorded_event_stay_small_in_memory() {
+        // ARCHITECTURE.md's bound on what a run's queues hold counts on these sizes.
+        eprintln!("Segment {} B, Activity {} B", std::mem::size_of::<Segment>(), std::mem::size_of::<crate::timeline::Activity>());
+        assert!(std::mem::size_of::<Segment>() <= 208);
+        assert!(std::mem::size_of::<crate::timeline::Activity>() <= 64);
+    }
+
+    #[test]
     fn garbage_is_an_error_never_a_panic() {
         assert_eq!(decode(&[], 0), Err(DecodeError::Truncated("IP header")));
         assert_eq!(decode(&[0x20; 30], 0), Err(DecodeError::NotIp(2)));
