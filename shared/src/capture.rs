@@ -1,5 +1,7 @@
 //! The packets of a run's loopback as the page draws them (`ServerMsg::Packet`), and the pure
-//! decoder from the IP bytes a capture socket reads (IPv4/IPv6; TCP, UDP, ICMP/ICMPv6).
+//! decoder from the IP bytes a capture socket reads (IPv4/IPv6; TCP, UDP (TFTP read in `tftp`), ICMP/ICMPv6).
+
+pub mod tftp;
 
 use serde::{Deserialize, Serialize};
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -36,6 +38,9 @@ pub struct Segment {
     /// The first `PREVIEW_BYTES` of the payload, printable ASCII kept and the rest as `·`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub preview: String,
+    /// UDP: what the datagram says when it reads as TFTP (the diagram's label for it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tftp: Option<tftp::Tftp>,
 }
 
 /// Why bytes are not a packet we draw.
@@ -89,7 +94,9 @@ pub fn decode(bytes: &[u8], us: u64) -> Result<Segment, DecodeError> {
             seg.proto = "udp".into();
             (seg.sport, seg.dport) = ports(h);
             seg.len = usize::from(u16::from_be_bytes([h[4], h[5]])).saturating_sub(8) as u32;
-            seg.preview = preview(&body[8..]);
+            let payload = &body[8..];
+            seg.preview = preview(payload);
+            seg.tftp = tftp::decode(&payload[..payload.len().min(seg.len as usize)], seg.len);
         }
         ICMP | ICMP6 => {
             let h = body.get(..8).ok_or(DecodeError::Truncated("ICMP header"))?;
@@ -270,6 +277,14 @@ mod tests {
         bytes.truncate(bytes.len() - 3);
         let cut = decode(&bytes, 0).unwrap();
         assert_eq!((cut.len, cut.preview.as_str()), (5, "he"));
+    }
+
+    #[test]
+    fn a_packet_and_a_recorded_event_stay_small_in_memory() {
+        // ARCHITECTURE.md's bound on what a run's queues hold counts on these sizes.
+        eprintln!("Segment {} B, Activity {} B", std::mem::size_of::<Segment>(), std::mem::size_of::<crate::timeline::Activity>());
+        assert!(std::mem::size_of::<Segment>() <= 208);
+        assert!(std::mem::size_of::<crate::timeline::Activity>() <= 64);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::{mpsc, oneshot};
 
 /// Packets of one run sent to its page; past this the run's recording is cut.
-pub const MAX_PACKETS: usize = 2000;
+pub const MAX_PACKETS: usize = 10_000;
 /// What a run's queue holds at most: every packet it may be shown, a cut notice, and the cut
 /// notice's final count.
 pub const RUN_QUEUE: usize = MAX_PACKETS + 2;

@@ -14,7 +14,7 @@ use tokio::net::unix::pipe;
 use tokio::sync::mpsc;
 
 /// Events of one run sent to its page; past this its recording is cut.
-pub const MAX_EVENTS: usize = 5000;
+pub const MAX_EVENTS: usize = 10_000;
 /// Longest line a recorder may write; longer ones are skipped whole.
 pub const MAX_LINE: usize = 1024;
 /// What a run's queue holds at most: every event it may be shown and two cut notices.

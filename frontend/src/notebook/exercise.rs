@@ -4,7 +4,8 @@
 //! harness's records, never from the output. A "tftp-server" exercise is checked by the
 //! backend's TFTP client instead, with its packets drawn below.
 
-use super::trace::TraceView;
+use super::packets::PacketsView;
+use super::recorded::Recorded;
 use crate::i18n::tr;
 use crate::runtime::{browser, next_run_id, server, Event};
 use leptos::prelude::*;
@@ -36,7 +37,7 @@ pub fn ExerciseCheck(
     lesson: String,
 ) -> impl IntoView {
     let verdict: RwSignal<Option<Verdict>> = RwSignal::new(None);
-    let trace = RwSignal::new(Vec::new());
+    let recorded = Recorded::new();
     // What the student's TFTP server prints while it is checked.
     let server_output = RwSignal::new(String::new());
     let tftp_server = exercise.tftp_server.is_some();
@@ -48,7 +49,7 @@ pub fn ExerciseCheck(
         }
         verdict.set(Some(Verdict::Checking));
         if tftp_server {
-            return check_tftp(cell_id.clone(), lesson.clone(), code.get_untracked(), verdict, trace, server_output);
+            return check_tftp(cell_id.clone(), lesson.clone(), code.get_untracked(), verdict, recorded, server_output);
         }
         let report = Rc::new(RefCell::new(None::<CheckReport>));
         let (lesson_done, cell) = (lesson.clone(), cell_id.clone());
@@ -99,7 +100,7 @@ pub fn ExerciseCheck(
             <Show when=move || server_output.with(|o| !o.is_empty())>
                 <pre class="output" data-role="check-output">{move || server_output.get()}</pre>
             </Show>
-            <TraceView events=trace/>
+            <PacketsView recorded=recorded/>
         </div>
     }
 }
@@ -144,17 +145,18 @@ fn ReportView(report: CheckReport, hint_html: Option<String>) -> impl IntoView {
 }
 
 /// Asks the backend to check the student's TFTP server: one result per case as it comes
-/// (`TftpCheck`), the client's packets into `trace`, done at the server's `Exit`. The server
+/// (`TftpCheck`), the loopback's packets (the checker's and the server's) into `recorded`, done
+/// at the server's `Exit`. The server
 /// records the verdict itself.
 fn check_tftp(
     cell_id: String,
     lesson: String,
     code: String,
     verdict: RwSignal<Option<Verdict>>,
-    trace: RwSignal<Vec<shared::trace::PacketTrace>>,
+    recorded: Recorded,
     output: RwSignal<String>,
 ) {
-    trace.set(Vec::new());
+    recorded.clear();
     output.set(String::new());
     let results = Rc::new(RefCell::new(Vec::<CheckLine>::new()));
     let crashed = Rc::new(RefCell::new(None::<String>));
@@ -172,7 +174,7 @@ fn check_tftp(
             };
             results.borrow_mut().push(line(passed, text));
         }
-        Event::Msg(ServerMsg::Trace { event, .. }) => trace.update(|t| t.push(event)),
+        Event::Msg(msg @ (ServerMsg::Packet { .. } | ServerMsg::Activity { .. } | ServerMsg::RecordingCut { .. })) => recorded.take(msg),
         Event::Msg(ServerMsg::Output { data, .. }) => {
             // Shown as it comes; the last line also says why, in case it crashed.
             output.update(|o| {
@@ -189,6 +191,7 @@ fn check_tftp(
             verdict.set(Some(Verdict::Done(CheckReport { results, error: Some(message), passed: false })));
         }
         Event::Msg(ServerMsg::Exit(exit)) => {
+            recorded.flush();
             let results = results.borrow().clone();
             let error = if results.is_empty() {
                 Some(crashed.borrow().clone().unwrap_or_else(|| crate::notebook::program::exit_words(&exit)))

@@ -8,10 +8,10 @@ mod io;
 mod packets;
 pub mod progress;
 mod program;
+mod recorded;
 mod timeline;
 
 pub use program::Phase;
-mod trace;
 mod visualiser;
 
 use crate::api;

@@ -2,16 +2,13 @@
 //! stdin box and how it ended. A cell has one; a group has one per started file.
 
 use super::packets::PacketsView;
+use super::recorded::Recorded;
 use super::timeline::TimelineView;
-use super::trace::TraceView;
 use crate::i18n::tr;
 use crate::runtime::{browser, server, Event, Handler};
 use leptos::prelude::*;
 use shared::course::Runtime;
-use shared::capture::Segment;
-use shared::timeline::Activity;
-use shared::trace::PacketTrace;
-use shared::wire::{ClientMsg, EndReason, ExitInfo, Recording, ServerMsg, Signal, Stream};
+use shared::wire::{ClientMsg, EndReason, ExitInfo, ServerMsg, Signal, Stream};
 use shared::visualise::Replay;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -61,21 +58,13 @@ pub struct Program {
     pub listening: RwSignal<bool>,
     /// The browser could not run it, and why: the page offers the server instead.
     pub needs_server: RwSignal<Option<String>>,
-    /// TFTP packets between the program and the sandbox's companion server, as they happen.
-    pub trace: RwSignal<Vec<PacketTrace>>,
     /// The last step-through of this program: its trace, and the code it ran.
     pub visual: RwSignal<Option<(Arc<Replay>, Arc<str>)>>,
     /// The code of the step-through in progress, till its trace arrives.
     stepping: StoredValue<Option<Arc<str>>, LocalStorage>,
-    /// The run's loopback packets (server runs), as they happen.
-    pub packets: RwSignal<Vec<Segment>>,
-    /// What the program recorded: processes, threads, waits, socket calls.
-    pub activity: RwSignal<Vec<Activity>>,
-    /// Where each recording was cut: (shown, not shown).
-    pub packets_cut: RwSignal<Option<(u32, u64)>>,
-    pub activity_cut: RwSignal<Option<(u32, u64)>>,
-    /// Recorded events received but not drawn yet (drawn once per animation frame).
-    recorded: StoredValue<Vec<ServerMsg>, LocalStorage>,
+    /// What a server run recorded: its loopback packets (the companion TFTP server's too) and
+    /// its activity.
+    pub recorded: Recorded,
     /// Output received but not drawn yet (drawn once per animation frame).
     pending: StoredValue<Vec<(Stream, String)>, LocalStorage>,
 }
@@ -91,14 +80,9 @@ impl Program {
             wants_input: RwSignal::new(false),
             listening: RwSignal::new(false),
             needs_server: RwSignal::new(None),
-            trace: RwSignal::new(Vec::new()),
             visual: RwSignal::new(None),
             stepping: StoredValue::new_local(None),
-            packets: RwSignal::new(Vec::new()),
-            activity: RwSignal::new(Vec::new()),
-            packets_cut: RwSignal::new(None),
-            activity_cut: RwSignal::new(None),
-            recorded: StoredValue::new_local(Vec::new()),
+            recorded: Recorded::new(),
             pending: StoredValue::new_local(Vec::new()),
         }
     }
@@ -112,14 +96,9 @@ impl Program {
         self.wants_input.set(false);
         self.listening.set(false);
         self.needs_server.set(None);
-        self.trace.set(Vec::new());
         self.visual.set(None);
         self.stepping.set_value(None);
-        self.recorded.update_value(Vec::clear);
-        self.packets.set(Vec::new());
-        self.activity.set(Vec::new());
-        self.packets_cut.set(None);
-        self.activity_cut.set(None);
+        self.recorded.clear();
         self.run_id.set(Some(id));
         let ready = matches!(browser::status().get_untracked(), browser::Engine::Ready { .. });
         let browser = self.runtime.get_untracked() == Runtime::Browser;
@@ -148,43 +127,6 @@ impl Program {
         let flush = wasm_bindgen::closure::Closure::once_into_js(move || me.flush_pending());
         if let Some(w) = web_sys::window() {
             let _ = w.request_animation_frame(wasm_bindgen::JsCast::unchecked_ref(&flush));
-        }
-    }
-
-    /// Keeps a recorded event; those of one animation frame are drawn in one update, so
-    /// thousands of packets cost one redraw per frame.
-    fn record(&self, msg: ServerMsg) {
-        let first = self.recorded.try_update_value(|r| {
-            r.push(msg);
-            r.len() == 1
-        });
-        if first != Some(true) {
-            return;
-        }
-        let me = *self;
-        let flush = wasm_bindgen::closure::Closure::once_into_js(move || me.flush_recorded());
-        if let Some(w) = web_sys::window() {
-            let _ = w.request_animation_frame(wasm_bindgen::JsCast::unchecked_ref(&flush));
-        }
-    }
-
-    fn flush_recorded(&self) {
-        let batch = self.recorded.try_update_value(std::mem::take).unwrap_or_default();
-        let (mut packets, mut activity) = (Vec::new(), Vec::new());
-        for msg in batch {
-            match msg {
-                ServerMsg::Packet { packet, .. } => packets.push(packet),
-                ServerMsg::Activity { event, .. } => activity.push(event),
-                ServerMsg::RecordingCut { what: Recording::Packets, shown, not_shown, .. } => self.packets_cut.set(Some((shown, not_shown))),
-                ServerMsg::RecordingCut { what: Recording::Activity, shown, not_shown, .. } => self.activity_cut.set(Some((shown, not_shown))),
-                _ => {}
-            }
-        }
-        if !packets.is_empty() {
-            self.packets.update(|p| p.extend(packets));
-        }
-        if !activity.is_empty() {
-            self.activity.update(|a| a.extend(activity));
         }
     }
 
@@ -248,7 +190,7 @@ impl Program {
                 }
                 ServerMsg::Exit(exit) => {
                     self.flush_pending();
-                    self.flush_recorded();
+                    self.recorded.flush();
                     let ok = exit.code == Some(0);
                     self.exit.set(Some(exit));
                     self.wants_input.set(false);
@@ -267,10 +209,11 @@ impl Program {
                         f();
                     }
                 }
-                ServerMsg::Trace { event, .. } => self.trace.update(|t| t.push(event)),
-                msg @ (ServerMsg::Packet { .. } | ServerMsg::Activity { .. } | ServerMsg::RecordingCut { .. }) => self.record(msg),
-                // Exercise checks and class-wide messages never reach a program's view.
-                ServerMsg::TftpCheck { .. }
+                msg @ (ServerMsg::Packet { .. } | ServerMsg::Activity { .. } | ServerMsg::RecordingCut { .. }) => self.recorded.take(msg),
+                // Exercise checks and class-wide messages never reach a program's view; the
+                // companion's `Trace` is not drawn: its packets come with the capture's.
+                ServerMsg::Trace { .. }
+                | ServerMsg::TftpCheck { .. }
                 | ServerMsg::Checked { .. }
                 | ServerMsg::Hello { .. }
                 | ServerMsg::Refused { .. }
@@ -455,7 +398,6 @@ pub fn ProgramView(program: Program, #[prop(optional)] file: Option<String>) -> 
                     view! { <span class=if stream == Stream::Stderr { "stderr" } else { "stdout" }>{text}</span> }
                 }).collect_view()}
             </pre>
-            <TraceView events=program.trace/>
             <Show when=offer_input>
                 <button type="button" class="open-stdin" data-action="open-stdin" on:click=move |_| opened.set(true)>
                     {move || tr("give-input")}
@@ -471,8 +413,8 @@ pub fn ProgramView(program: Program, #[prop(optional)] file: Option<String>) -> 
                     <button type="button" data-action="eof" on:click=move |_| program.close_input()>{move || tr("eof")}</button>
                 </form>
             </Show>
-            <PacketsView packets=program.packets activity=program.activity cut=program.packets_cut/>
-            <TimelineView packets=program.packets activity=program.activity cut=program.activity_cut/>
+            <PacketsView recorded=program.recorded/>
+            <TimelineView packets=program.recorded.packets activity=program.recorded.activity cut=program.recorded.activity_cut/>
             {move || program.exit.get().map(|e| view! {
                 <div class="exit" class:ok=e.code == Some(0) data-role="exit">{describe(&e)}</div>
             })}
