@@ -50,7 +50,7 @@ fn compare(report: &mut Report, cell: &Cell, out: &Outcome) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_server_cell_prints_what_its_lesson_expects() {
-    let course = Course::load(Some(&root().join("course"))).unwrap_or_else(|e| panic!("{}", e.join("\n")));
+    let course = Course::load(Some(&root().join("course"))).unwrap_or_else(|e| panic!("{}", e.iter().map(|p| p.said(Lang::En)).collect::<Vec<_>>().join("\n")));
     // One new (anonymous) student per lesson from this one address: more lessons than the
     // per-address allowance for new students, so this test raises it.
     let server = support::start_with_app(|app| {
