@@ -1,7 +1,8 @@
 //! A server run's recordings in headless Chromium (from the LAN origin): the echo demo's packets
 //! drawn per conversation with its socket calls (each lane labelled with the program owning its
-//! port), a pool's tasks on the lanes of the workers that ran them, and a deadlock's timeline
-//! with the cycle of waits shown while the program hangs and after Stop.
+//! port), a pool's tasks on the lanes of the workers that ran them, an asyncio run's task turns
+//! and its loop's sleep on its one thread, and a deadlock's timeline with the cycle of waits
+//! shown while the program hangs and after Stop.
 
 use classbook_e2e::{require_built_page, scratch_path, serve, state_of, Browser, Origin};
 
@@ -24,6 +25,11 @@ import multiprocessing\n\
 def square(n):\n    return n * n\n\
 with ThreadPoolExecutor(max_workers=2) as pool:\n    print(sum(pool.map(square, range(6))))\n\
 with multiprocessing.Pool(2) as procs:\n    print(procs.apply(square, (7,)))\n";
+
+const TURNS: &str = "import asyncio\n\
+async def player(name):\n    for i in range(2):\n        await asyncio.sleep(0)\n\
+async def main():\n    await asyncio.gather(asyncio.create_task(player('ping'), name='ping'), asyncio.create_task(player('pong'), name='pong'))\n    await asyncio.sleep(0.1)\n    print('done')\n\
+asyncio.run(main())\n";
 
 /// `[attr]` of every element `css` matches under the scratch cell, joined by spaces.
 fn attrs(css: &str, attr: &str) -> String {
@@ -84,6 +90,20 @@ async fn the_echo_demo_a_pool_and_a_deadlock_are_drawn_under_their_runs() {
     }
     let drawn = |t: &&str| t.starts_with("ForkPoolWorker-") && t.ends_with("/MainThread:square(7)");
     assert!(on_lanes.iter().any(drawn), "the pool process ran it: {on_lanes:?}");
+
+    // asyncio: the tasks' turns in order on the main thread's lane, and the loop asleep in its
+    // selector (at the line of `asyncio.run`) while the tasks wait for the timer.
+    b.open(&server, &scratch_path("server", TURNS)).await;
+    assert_eq!(b.run_cell("scratch", 60).await, "done\n");
+    let turns = "[data-role=timeline] [data-kind=lane][data-name=MainThread] [data-kind=task][data-of=asyncio]";
+    let sleep = "[data-role=timeline] [data-kind=lane][data-name=MainThread] [data-kind=sleep][data-on=select]";
+    b.wait_for(&format!("document.querySelector('[data-cell-id=scratch] {sleep}')"), 10, "the loop's sleep").await;
+    assert_eq!(b.eval(&attrs(sleep, "data-line")).await, "9");
+    let names = b.eval(&attrs(turns, "data-name")).await;
+    let players: Vec<&str> = names.as_str().unwrap().split(' ').filter(|n| *n == "ping" || *n == "pong").collect();
+    assert_eq!(players, ["ping", "pong", "ping", "pong", "ping", "pong"], "{names}");
+    let legend = b.eval("document.querySelector('[data-cell-id=scratch] .timeline-legend').textContent").await;
+    assert!(!legend.as_str().unwrap().is_empty(), "the legend names running, sleeping, waiting");
 
     // The deadlock: the cycle shows while the program hangs, with both lines, and stays after Stop.
     b.open(&server, &scratch_path("server", DEADLOCK)).await;

@@ -5,7 +5,7 @@
 mod support;
 
 use shared::capture::Segment;
-use shared::timeline::{Activity, CallOp, WaitOn, Waits};
+use shared::timeline::{Activity, CallOp, Scheduler, SleepOn, WaitOn, Waits};
 use shared::wire::{Recording, ServerMsg};
 use std::time::Duration;
 use support::{Client, Outcome};
@@ -314,4 +314,143 @@ print("done")
     let again = client.run(2, "import socket\nsocket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'hi', ('127.0.0.1', 9))\n").await;
     assert_eq!(packets(&again).iter().filter(|s| s.proto == "udp").count(), 1);
     assert!(again.events.iter().all(|m| !matches!(m, ServerMsg::RecordingCut { .. })));
+}
+
+/// Each thread's name by its id.
+fn thread_ids(acts: &[Activity]) -> std::collections::HashMap<String, u32> {
+    acts.iter().filter_map(|a| if let Activity::Thread { tid, name, .. } = a { Some((name.clone(), *tid)) } else { None }).collect()
+}
+
+/// The sleeps of thread `tid`: (on, line, how long in µs; `None` when it never ended).
+fn sleeps_of(acts: &[Activity], tid: u32) -> Vec<(SleepOn, u32, Option<u64>)> {
+    let mut out = Vec::new();
+    for (i, a) in acts.iter().enumerate() {
+        if let Activity::Sleep { tid: t, on, line, us, .. } = a {
+            if *t == tid {
+                let end = acts[i + 1..].iter().find_map(|b| match b {
+                    Activity::SleepEnd { tid: t, us: u, .. } if *t == tid => Some(*u - us),
+                    _ => None,
+                });
+                out.push((*on, *line, end));
+            }
+        }
+    }
+    out
+}
+
+const SLEEPERS: &str = r#"
+import socket, threading, time
+def napper():
+    time.sleep(0.3)
+def busy():
+    n = 0
+    for i in range(2_000_000):
+        n += i
+srv = socket.create_server(("127.0.0.1", 5004))
+def server():
+    conn, _ = srv.accept()
+    print(conn.recv(16))
+    conn.close()
+threads = [threading.Thread(target=f, name=f.__name__) for f in (napper, busy, server)]
+for t in threads:
+    t.start()
+time.sleep(0.1)
+with socket.create_connection(("127.0.0.1", 5004)) as c:
+    time.sleep(0.1)
+    c.sendall(b"late")
+for t in threads:
+    t.join()
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sleeping_thread_shows_its_sleeps_and_a_computing_one_none() {
+    let server = support::start().await;
+    let mut client = Client::connect(&server).await;
+    let out = client.run(1, SLEEPERS).await;
+    assert_eq!(out.stdout, "b'late'\n", "{}", out.stderr);
+    let acts = activity(&out);
+    let tids = thread_ids(&acts);
+    let napper = sleeps_of(&acts, tids["napper"]);
+    assert!(matches!(napper[..], [(SleepOn::Sleep, 4, Some(us))] if us >= 250_000), "{napper:?}");
+    assert_eq!(sleeps_of(&acts, tids["busy"]), [], "a thread that computes never sleeps");
+    // The server sleeps in accept until the client connects, then in recv until it sends.
+    let server_sleeps: Vec<(SleepOn, u32)> = sleeps_of(&acts, tids["server"]).iter().map(|s| (s.0, s.1)).collect();
+    assert_eq!(server_sleeps, [(SleepOn::Accept, 11), (SleepOn::Recv, 12)], "{acts:#?}");
+    assert!(sleeps_of(&acts, tids["server"]).iter().all(|s| s.2.is_some()), "each sleep ended: {acts:#?}");
+    let main: Vec<(SleepOn, u32)> = sleeps_of(&acts, tids["MainThread"]).iter().map(|s| (s.0, s.1)).collect();
+    assert!(main.contains(&(SleepOn::Sleep, 17)) && main.contains(&(SleepOn::Sleep, 19)), "{main:?}");
+    assert!(main.contains(&(SleepOn::Connect, 18)), "{main:?}");
+}
+
+/// The turns recorded on thread `tid`: (scheduler, name), each checked to end before the next.
+fn turns(acts: &[Activity], tid: u32) -> Vec<(Scheduler, String)> {
+    let mut out = Vec::new();
+    let mut open = false;
+    for a in acts {
+        match a {
+            Activity::Step { tid: t, of, name, .. } if *t == tid => {
+                assert!(!open, "a turn began before the last ended: {acts:#?}");
+                open = true;
+                out.push((*of, name.clone()));
+            }
+            Activity::StepEnd { tid: t, .. } if *t == tid => open = false,
+            _ => {}
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn asyncio_tasks_and_greenlets_show_their_turns_on_their_one_thread_in_order() {
+    let server = support::start().await;
+    let mut client = Client::connect(&server).await;
+    let code = r#"
+import asyncio
+async def player(name):
+    for i in range(3):
+        print(name, i)
+        await asyncio.sleep(0)
+async def main():
+    await asyncio.gather(asyncio.create_task(player("ping"), name="ping"), asyncio.create_task(player("pong"), name="pong"))
+    await asyncio.sleep(0.1)
+asyncio.run(main())
+"#;
+    let out = client.run(1, code).await;
+    assert_eq!(out.stdout, "ping 0\npong 0\nping 1\npong 1\nping 2\npong 2\n", "{}", out.stderr);
+    let acts = activity(&out);
+    let main = thread_ids(&acts)["MainThread"];
+    let all = turns(&acts, main);
+    assert!(all.iter().all(|t| t.0 == Scheduler::Asyncio), "{all:?}");
+    let players: Vec<&str> = all.iter().map(|t| t.1.as_str()).filter(|n| *n == "ping" || *n == "pong").collect();
+    assert_eq!(players, ["ping", "pong", "ping", "pong", "ping", "pong", "ping", "pong"], "{all:?}");
+    assert_eq!(all[0].1, "Task-1", "asyncio.run's own task first: {all:?}");
+    // While every task waits for its timer, the loop's thread sleeps in its selector.
+    let slept = sleeps_of(&acts, main);
+    assert!(slept.iter().any(|s| s.0 == SleepOn::Select && s.1 == 10 && s.2.is_some()), "{slept:?}");
+
+    let code = r#"
+from greenlet import greenlet
+def ping():
+    for i in range(3):
+        print("ping", i)
+        pong_g.switch()
+def pong():
+    for i in range(3):
+        print("pong", i)
+        ping_g.switch()
+ping_g = greenlet(ping)
+pong_g = greenlet(pong)
+ping_g.switch()
+print("main again")
+"#;
+    let out = client.run(2, code).await;
+    assert_eq!(out.stdout, "ping 0\npong 0\nping 1\npong 1\nping 2\npong 2\nmain again\n", "{}", out.stderr);
+    let acts = activity(&out);
+    let all = turns(&acts, thread_ids(&acts)["MainThread"]);
+    assert!(all.iter().all(|t| t.0 == Scheduler::Greenlet), "{all:?}");
+    let names: Vec<&str> = all.iter().map(|t| t.1.as_str()).collect();
+    // Each turn is written as it ends: main's until it switched to ping, then the ping-pong,
+    // then ping's last turn (it returned to main).
+    assert!(names.len() >= 8, "{names:?}");
+    assert_eq!(names[..8], ["main", "ping", "pong", "ping", "pong", "ping", "pong", "ping"], "{acts:#?}");
 }

@@ -1,6 +1,6 @@
 //! What a run's program did, as recorded inside it (`ServerMsg::Activity`): its processes and
-//! threads, their waits (on what, at which line, held by whom) and its socket calls; and the
-//! pure search for a cycle of waits (a deadlock).
+//! threads, their waits (on what, at which line, held by whom), sleeps and socket calls, and the
+//! switches between asyncio tasks or greenlets; and the pure search for a cycle of waits.
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -30,6 +30,51 @@ impl WaitOn {
             WaitOn::Queue => "queue",
             WaitOn::Join => "join",
             WaitOn::Child => "child",
+        }
+    }
+}
+
+/// What a sleeping thread waits for: time or the network, not another thread of the program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SleepOn {
+    /// `time.sleep`.
+    Sleep,
+    /// `select.select` or a `selectors` selector (an asyncio event loop's too).
+    Select,
+    Accept,
+    /// `recv`, `recvfrom` or `recv_into` on a socket with nothing to read yet.
+    Recv,
+    Connect,
+}
+
+impl SleepOn {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SleepOn::Sleep => "sleep",
+            SleepOn::Select => "select",
+            SleepOn::Accept => "accept",
+            SleepOn::Recv => "recv",
+            SleepOn::Connect => "connect",
+        }
+    }
+}
+
+/// Whose tasks take turns on one thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheduler {
+    /// An asyncio event loop's tasks.
+    Asyncio,
+    /// greenlets (gevent's too).
+    Greenlet,
+}
+
+impl Scheduler {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheduler::Asyncio => "asyncio",
+            Scheduler::Greenlet => "greenlet",
         }
     }
 }
@@ -89,6 +134,15 @@ pub enum Activity {
     Task { us: u64, pid: u32, tid: u32, name: String, args: String },
     /// The task thread `tid` ran last ended (returned or raised).
     TaskEnd { us: u64, pid: u32, tid: u32 },
+    /// Thread `tid` sleeps at `line` of the student's code (0: none of theirs): off the CPU
+    /// until time passes or the network has something for it (recorded only when it would block).
+    Sleep { us: u64, pid: u32, tid: u32, on: SleepOn, line: u32 },
+    SleepEnd { us: u64, pid: u32, tid: u32 },
+    /// Thread `tid` switched to run `name` (an asyncio task, a greenlet) of `of`, until its next
+    /// `Step` or `StepEnd`.
+    Step { us: u64, pid: u32, tid: u32, of: Scheduler, name: String },
+    /// The step thread `tid` ran ended (an asyncio task gave its event loop back).
+    StepEnd { us: u64, pid: u32, tid: u32 },
 }
 
 impl Activity {
@@ -102,7 +156,11 @@ impl Activity {
             | Activity::WaitEnd { us, .. }
             | Activity::Call { us, .. }
             | Activity::Task { us, .. }
-            | Activity::TaskEnd { us, .. } => *us,
+            | Activity::TaskEnd { us, .. }
+            | Activity::Sleep { us, .. }
+            | Activity::SleepEnd { us, .. }
+            | Activity::Step { us, .. }
+            | Activity::StepEnd { us, .. } => *us,
         }
     }
 
@@ -111,7 +169,7 @@ impl Activity {
     pub fn parse(line: &[u8]) -> Result<Activity, String> {
         let event: Activity = serde_json::from_slice(line).map_err(|e| e.to_string())?;
         match &event {
-            Activity::Process { name, .. } | Activity::Thread { name, .. } | Activity::Task { name, .. } if name.len() > MAX_NAME => {
+            Activity::Process { name, .. } | Activity::Thread { name, .. } | Activity::Task { name, .. } | Activity::Step { name, .. } if name.len() > MAX_NAME => {
                 Err(format!("a name of {} bytes", name.len()))
             }
             Activity::Task { args, .. } if args.len() > MAX_NAME => Err(format!("arguments of {} bytes", args.len())),
@@ -220,10 +278,16 @@ mod tests {
         assert!(matches!(w, Ok(Activity::Wait { on: WaitOn::Rlock, holder: None, .. })));
         let task = Activity::parse(br#"{"k":"task","us":5,"pid":2,"tid":3,"name":"square","args":"(3)"}"#);
         assert_eq!(task, Ok(Activity::Task { us: 5, pid: 2, tid: 3, name: "square".into(), args: "(3)".into() }));
+        let sleep = Activity::parse(br#"{"k":"sleep","us":5,"pid":2,"tid":3,"on":"accept","line":7}"#);
+        assert_eq!(sleep, Ok(Activity::Sleep { us: 5, pid: 2, tid: 3, on: SleepOn::Accept, line: 7 }));
+        let step = Activity::parse(br#"{"k":"step","us":5,"pid":2,"tid":3,"of":"asyncio","name":"ping"}"#);
+        assert_eq!(step, Ok(Activity::Step { us: 5, pid: 2, tid: 3, of: Scheduler::Asyncio, name: "ping".into() }));
         let long = format!(r#"{{"k":"thread","us":1,"pid":2,"tid":3,"name":"{}"}}"#, "x".repeat(MAX_NAME + 1));
         for bad in [&br#"{"k":"call","us":5,"pid":2,"tid":2,"op":"write","len":9,"line":4}"#[..], b"{\"k\":\"wait\"}", b"[]", b"", long.as_bytes(),
             br#"{"k":"thread_end","us":1,"pid":2,"tid":3,"extra":1}"#, long.replace("thread", "task").replace(r#""tid":3,"#, r#""tid":3,"args":"","#).as_bytes(),
-            format!(r#"{{"k":"task","us":1,"pid":2,"tid":3,"name":"f","args":"{}"}}"#, "x".repeat(MAX_NAME + 1)).as_bytes()] {
+            format!(r#"{{"k":"task","us":1,"pid":2,"tid":3,"name":"f","args":"{}"}}"#, "x".repeat(MAX_NAME + 1)).as_bytes(),
+            br#"{"k":"sleep","us":5,"pid":2,"tid":3,"on":"nap","line":7}"#, br#"{"k":"step","us":5,"pid":2,"tid":3,"of":"trio","name":"a"}"#,
+            format!(r#"{{"k":"step","us":1,"pid":2,"tid":3,"of":"greenlet","name":"{}"}}"#, "x".repeat(MAX_NAME + 1)).as_bytes()] {
             assert!(Activity::parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }
     }

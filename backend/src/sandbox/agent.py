@@ -58,6 +58,7 @@ def main():
     # And what the recorder hooks (Recorder.install), so a recorded run imports nothing more.
     import multiprocessing.process  # noqa: F401
     import queue  # noqa: F401
+    import selectors  # noqa: F401
     import threading  # noqa: F401
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
@@ -608,11 +609,13 @@ class Recorder:
     """Records, inside the student's program, what its timeline and its socket calls show:
     processes and threads (start, end, name), waits on locks, semaphores, conditions, events,
     queues, joins and children (with the student's line and, for locks, the holding thread),
-    send/recv/accept/connect with their sizes, and which pool worker ran which task. One JSON line per event on a pipe only this run
+    sleeps (time.sleep, select, and accept/recv/connect that block), send/recv/accept/connect
+    with their sizes, which pool worker ran which task, and the turns of asyncio tasks and
+    greenlets on their thread. One JSON line per event on a pipe only this run
     has (backend: sandbox/record.rs), written without waiting: what does not fit is dropped, so
     the program never slows on it. It changes no result: wrappers call the originals with the
     same arguments and return what they return; only `threading.Lock`/`RLock` become Python
-    classes (so `type()` of a lock differs). The program can write into this pipe or undo these
+    classes (so `type()` of a lock differs) and `time.sleep`/`select.select` Python functions. The program can write into this pipe or undo these
     hooks, so it can misdraw its own run's timeline and calls, never its packets (captured from
     outside) nor another run."""
 
@@ -625,6 +628,7 @@ class Recorder:
         # children, which do nothing recorded, cost nothing (see `forked`).
         self.announce = None
         self.encode = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one a line
+        self.waiting = set()  # threads inside a recorded wait or sleep (nested ones are not recorded)
 
     def emit(self, event):
         self.write(self.encode(event) + "\n")
@@ -664,11 +668,12 @@ class Recorder:
         import queue
         import threading
 
+        self.native = threading.get_native_id
         rec = self
         emit = self.emit
         native = threading.get_native_id
         now = time.time_ns
-        waiting = set()  # threads inside a recorded wait (nested waits are not recorded again)
+        waiting = self.waiting
 
         def wait(on, obj, holder, block):
             """Runs `block()` as a recorded wait of the calling thread."""
@@ -865,13 +870,88 @@ class Recorder:
             blocking_first(mp.BaseProcess, "join", "child", lambda s, a, k: False)
         except ImportError:
             pass
+        self.hook_sleeps()
         self.hook_sockets()
         self.hook_pools()
+
+    def asleep(self, on, block):
+        """Runs `block()` as a recorded sleep (`on`: shared::timeline::SleepOn) of the calling thread."""
+        tid = self.native()
+        waiting = self.waiting
+        if tid in waiting:
+            return block()
+        waiting.add(tid)
+        self.write('{"k":"sleep","us":%d,"pid":%d,"tid":%d,"on":"%s","line":%d}\n'
+                   % (time.time_ns() // 1000, self.pid, tid, on, self.line()))
+        try:
+            return block()
+        finally:
+            waiting.discard(tid)
+            self.write('{"k":"sleep_end","us":%d,"pid":%d,"tid":%d}\n' % (time.time_ns() // 1000, self.pid, tid))
+
+    def hook_sleeps(self):
+        """Records when a thread sleeps: off the CPU until time passes or a file descriptor is
+        ready, not waiting for another thread. `time.sleep` with a positive time; `select.select`
+        and a `selectors` selector's `select` (an asyncio loop's, a socketserver's) only when
+        nothing is ready yet: they are asked first with a timeout of 0, which returns the same
+        as the call would."""
+        import selectors
+
+        asleep, real_sleep, real_select = self.asleep, time.sleep, select.select
+
+        def sleep(secs):
+            if (type(secs) is float or type(secs) is int) and secs > 0:
+                return asleep("sleep", lambda: real_sleep(secs))
+            return real_sleep(secs)
+
+        sleep.__name__, sleep.__doc__ = real_sleep.__name__, real_sleep.__doc__
+        time.sleep = sleep
+        seqs = (list, tuple)
+
+        def select_(rlist, wlist, xlist, timeout=None):
+            if timeout == 0 or not (type(rlist) in seqs and type(wlist) in seqs and type(xlist) in seqs):
+                return real_select(rlist, wlist, xlist, timeout)
+            ready = real_select(rlist, wlist, xlist, 0)
+            if ready[0] or ready[1] or ready[2]:
+                return ready
+            return asleep("select", lambda: real_select(rlist, wlist, xlist, timeout))
+
+        select_.__name__, select_.__doc__ = real_select.__name__, real_select.__doc__
+        select.select = select_
+
+        def selector(cls):
+            orig = cls.__dict__["select"]
+
+            def select_ready(self, timeout=None):
+                if timeout is not None and timeout <= 0:
+                    return orig(self, timeout)
+                ready = orig(self, 0)
+                if ready:
+                    return ready
+                return asleep("select", lambda: orig(self, timeout))
+
+            select_ready.__name__, select_ready.__doc__, select_ready.__wrapped__ = orig.__name__, orig.__doc__, orig
+            cls.select = select_ready
+
+        for name in ("SelectSelector", "_PollLikeSelector", "EpollSelector"):
+            cls = getattr(selectors, name, None)
+            if cls is not None and "select" in cls.__dict__:
+                selector(cls)
 
     def hook_sockets(self):
         import threading
 
         rec, emit, native, now = self, self.emit, threading.get_native_id, time.time_ns
+        asleep, real_select = self.asleep, select.select
+
+        def blocks(sock):
+            """A read (accept, recv) on `sock` would block now: it blocks and nothing is ready."""
+            if sock.timeout == 0:
+                return False
+            try:
+                return not real_select((sock,), (), (), 0)[0]
+            except (OSError, ValueError):  # closed, or past select's fd limit: its call says
+                return False
         inet = (socket.AF_INET, socket.AF_INET6)
         c_sock = socket.socket.__mro__[1]  # _socket.socket, whose methods do the work
 
@@ -922,19 +1002,28 @@ class Recorder:
             return n
 
         def recv(self, *args):
-            data = orig["recv"](self, *args)
+            if blocks(self):
+                data = asleep("recv", lambda: orig["recv"](self, *args))
+            else:
+                data = orig["recv"](self, *args)
             if self.family in inet:
                 call(self, "recv", len(data), now() // 1000)
             return data
 
         def recvfrom(self, *args):
-            got = orig["recvfrom"](self, *args)
+            if blocks(self):
+                got = asleep("recv", lambda: orig["recvfrom"](self, *args))
+            else:
+                got = orig["recvfrom"](self, *args)
             if self.family in inet:
                 call(self, "recvfrom", len(got[0]), now() // 1000, got[1])
             return got
 
         def recv_into(self, *args, **kwargs):
-            n = orig["recv_into"](self, *args, **kwargs)
+            if blocks(self):
+                n = asleep("recv", lambda: orig["recv_into"](self, *args, **kwargs))
+            else:
+                n = orig["recv_into"](self, *args, **kwargs)
             if self.family in inet:
                 call(self, "recv_into", n, now() // 1000)
             return n
@@ -942,7 +1031,7 @@ class Recorder:
         accept_orig, connect_orig = socket.socket.accept, c_sock.connect
 
         def accept(self):
-            got = accept_orig(self)
+            got = asleep("accept", lambda: accept_orig(self)) if blocks(self) else accept_orig(self)
             if self.family in inet:
                 call(self, "accept", 0, now() // 1000, got[1])
             return got
@@ -950,7 +1039,9 @@ class Recorder:
         def connect(self, address):
             t = now() // 1000
             try:
-                return connect_orig(self, address)
+                if self.timeout == 0:
+                    return connect_orig(self, address)
+                return asleep("connect", lambda: connect_orig(self, address))
             finally:
                 if self.family in inet:
                     call(self, "connect", 0, t, address)
@@ -1087,6 +1178,7 @@ class Recorder:
 
         hooks = {"concurrent.futures.thread": thread_pool, "concurrent.futures.process": process_pool,
                  "multiprocessing.pool": mp_pool}
+        hooks.update(self.scheduler_hooks())
 
         class PoolFinder:
             """Hooks a pool module once its code has run (imports nothing itself)."""
@@ -1114,6 +1206,97 @@ class Recorder:
         for name in [n for n in hooks if n in sys.modules]:
             hooks.pop(name)(sys.modules[name])
         sys.meta_path.insert(0, PoolFinder())
+
+
+    def scheduler_hooks(self):
+        """Hooks, by the module they wait for, that record the turns tasks take on one thread:
+        each step of an asyncio task (the event loop's `Handle._run` of a callback bound to a
+        task: its `__step` or `__wakeup`) from when the loop runs it to when it gives the loop
+        back, named by the task's name; and each greenlet's turn (`greenlet.settrace`, set for
+        the thread that imports greenlet), written when it switches away, since a greenlet is
+        named by its function only while it is suspended: the main one "main", gevent's by their
+        `name` or class (Hub), a plain one by the function its frames begin with."""
+        import weakref
+
+        rec, native, now, write = self, self.native, time.time_ns, self.write
+        quote = json.encoder.encode_basestring_ascii
+
+        def asyncio_events(module):
+            run = module.Handle._run
+            task_type = []
+
+            def run_recorded(self):
+                task = getattr(self._callback, "__self__", None)
+                if not task_type:
+                    tasks = sys.modules.get("asyncio.tasks")
+                    if tasks is None:
+                        return run(self)
+                    task_type.append(tasks.Task)
+                if not isinstance(task, task_type[0]):
+                    return run(self)
+                try:
+                    name = clip(str(task.get_name()))
+                except Exception:  # noqa: BLE001 - a task subclass's own get_name failed
+                    name = "task"
+                tid = native()
+                write('{"k":"step","us":%d,"pid":%d,"tid":%d,"of":"asyncio","name":%s}\n'
+                      % (now() // 1000, rec.pid, tid, quote(name)))
+                try:
+                    return run(self)
+                finally:
+                    write('{"k":"step_end","us":%d,"pid":%d,"tid":%d}\n' % (now() // 1000, rec.pid, tid))
+
+            module.Handle._run = run_recorded
+
+        def greenlets(module):
+            plain = module.greenlet
+            names = weakref.WeakKeyDictionary()
+            began = {}  # thread -> when the running greenlet's turn began
+
+            def name_of(g):
+                try:
+                    name = names.get(g)
+                except TypeError:
+                    name = None
+                if name:
+                    return name
+                if g.parent is None:
+                    name = "main"
+                elif type(g) is not plain:
+                    name = getattr(g, "name", None)
+                    if not (isinstance(name, str) and name):
+                        name = type(g).__name__
+                else:
+                    f, bottom = g.gr_frame, None
+                    while f is not None:
+                        bottom, f = f, f.f_back
+                    if bottom is None:
+                        return "greenlet"  # ended in its first turn: never seen suspended
+                    name = bottom.f_code.co_name
+                name = clip(str(name))
+                try:
+                    names[g] = name
+                except TypeError:
+                    pass
+                return name
+
+            def trace(event, args):
+                if event != "switch" and event != "throw":
+                    return
+                try:
+                    t, tid = now() // 1000, native()
+                    origin = args[0]
+                    write('{"k":"step","us":%d,"pid":%d,"tid":%d,"of":"greenlet","name":%s}\n'
+                          '{"k":"step_end","us":%d,"pid":%d,"tid":%d}\n'
+                          % (began.get(tid, t), rec.pid, tid, quote(name_of(origin)), t, rec.pid, tid))
+                    began[tid] = t
+                except Exception:  # noqa: BLE001 - never raise into the switch
+                    pass
+
+            began[native()] = now() // 1000
+            module.settrace(trace)
+
+        return {"asyncio.events": asyncio_events, "greenlet": greenlets}
 
 
 def clip(text, limit=60):

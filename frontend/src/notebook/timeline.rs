@@ -1,7 +1,7 @@
-//! A server run's timeline: one lane per process and per thread (from start to end), the waits
-//! on each thread's lane (on what, at which line, held by whom), and a deadlock when the open
-//! waits form a cycle (`shared::timeline::Waits`); a pool's tasks on the lane of the worker that
-//! ran them.
+//! A server run's timeline: one lane per process and per thread (from start to end), on each
+//! thread's lane when it slept (on what, at which line) and waited (on what, held by whom), the
+//! pool tasks it ran and the turns of its asyncio tasks or greenlets, and a deadlock when the
+//! open waits form a cycle (`shared::timeline::Waits`).
 
 use super::packets::escape;
 use crate::i18n::tr;
@@ -40,24 +40,46 @@ struct Wait {
     end: Option<u64>,
 }
 
-/// A call a pool's worker thread `tid` ran.
+/// A call a pool's worker thread `tid` ran (`of` "pool"), or a turn of an asyncio task or a
+/// greenlet on thread `tid` (`of` its scheduler, `args` empty).
 #[derive(Debug)]
 struct Task {
     tid: u32,
+    of: &'static str,
     name: String,
     args: String,
     start: u64,
     end: Option<u64>,
 }
 
-/// Lanes in the order they began (each process followed by its threads), every wait and every
-/// pool task.
-fn lanes(activity: &[Activity]) -> (Vec<Lane>, Vec<Wait>, Vec<Task>) {
+/// A time thread `tid` slept (off the CPU, waiting for time or the network).
+#[derive(Debug)]
+struct Sleep {
+    tid: u32,
+    on: &'static str,
+    line: u32,
+    start: u64,
+    end: Option<u64>,
+}
+
+/// What the timeline draws: lanes in the order they began (each process followed by its
+/// threads), every wait, task and turn, and sleep.
+#[derive(Debug, Default)]
+struct Drawn {
+    lanes: Vec<Lane>,
+    waits: Vec<Wait>,
+    tasks: Vec<Task>,
+    sleeps: Vec<Sleep>,
+}
+
+fn lanes(activity: &[Activity]) -> Drawn {
     let mut lanes: Vec<Lane> = Vec::new();
     let mut waits: Vec<Wait> = Vec::new();
     let mut tasks: Vec<Task> = Vec::new();
+    let mut sleeps: Vec<Sleep> = Vec::new();
     let mut open_wait: HashMap<u32, usize> = HashMap::new();
     let mut open_task: HashMap<u32, usize> = HashMap::new();
+    let mut open_sleep: HashMap<u32, usize> = HashMap::new();
     for a in activity {
         match a {
             Activity::Process { us, pid, name, .. } => match lanes.iter_mut().find(|l| l.pid == *pid && l.tid.is_none()) {
@@ -93,17 +115,43 @@ fn lanes(activity: &[Activity]) -> (Vec<Lane>, Vec<Wait>, Vec<Task>) {
             }
             Activity::Task { us, tid, name, args, .. } => {
                 open_task.insert(*tid, tasks.len());
-                tasks.push(Task { tid: *tid, name: name.clone(), args: args.clone(), start: *us, end: None });
+                tasks.push(Task { tid: *tid, of: "pool", name: name.clone(), args: args.clone(), start: *us, end: None });
             }
-            Activity::TaskEnd { us, tid, .. } => {
+            Activity::Step { us, tid, of, name, .. } => {
+                // A new turn ends the one before it on that thread.
+                if let Some(i) = open_task.insert(*tid, tasks.len()) {
+                    tasks[i].end = tasks[i].end.or(Some(*us));
+                }
+                tasks.push(Task { tid: *tid, of: of.as_str(), name: name.clone(), args: String::new(), start: *us, end: None });
+            }
+            Activity::TaskEnd { us, tid, .. } | Activity::StepEnd { us, tid, .. } => {
                 if let Some(i) = open_task.remove(tid) {
                     tasks[i].end = Some(*us);
+                }
+            }
+            Activity::Sleep { us, tid, on, line, .. } => {
+                open_sleep.insert(*tid, sleeps.len());
+                sleeps.push(Sleep { tid: *tid, on: on.as_str(), line: *line, start: *us, end: None });
+            }
+            Activity::SleepEnd { us, tid, .. } => {
+                if let Some(i) = open_sleep.remove(tid) {
+                    sleeps[i].end = Some(*us);
                 }
             }
             Activity::Call { .. } => {}
         }
     }
-    (lanes, waits, tasks)
+    Drawn { lanes, waits, tasks, sleeps }
+}
+
+/// The fill of a task's or turn's name: one of a few colours, the same for the same name.
+fn task_color(of: &str, name: &str) -> &'static str {
+    const TURNS: [&str; 6] = ["#7b4fd6", "#d64f8e", "#2e9db0", "#b07a2e", "#4f7bd6", "#6aa84f"];
+    if of == "pool" {
+        return "#2e9d57";
+    }
+    let hash = name.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+    TURNS[hash as usize % TURNS.len()]
 }
 
 fn thread_name(lanes: &[Lane], tid: u32) -> String {
@@ -112,7 +160,7 @@ fn thread_name(lanes: &[Lane], tid: u32) -> String {
 
 /// The timeline as SVG, and the deadlock's description when the open waits form a cycle.
 pub fn render(activity: &[Activity], t0: u64, t1: u64) -> (String, Option<Vec<String>>) {
-    let (lanes, waits, tasks) = lanes(activity);
+    let Drawn { lanes, waits, tasks, sleeps } = lanes(activity);
     let span = t1.saturating_sub(t0).max(1) as f64;
     let x = |us: u64| LABEL_W as f64 + (us.saturating_sub(t0) as f64 / span) * (WIDTH - LABEL_W - 8) as f64;
     let height = 8 + ROW * lanes.len() as u32;
@@ -140,18 +188,37 @@ pub fn render(activity: &[Activity], t0: u64, t1: u64) -> (String, Option<Vec<St
             lane.pid
         );
         if let Some(t) = lane.tid {
-            for task in tasks.iter().filter(|task| task.tid == t) {
-                let (t1x, t2x) = (x(task.start), x(task.end.unwrap_or(t1)));
+            for s in sleeps.iter().filter(|s| s.tid == t) {
+                let (s1, s2) = (x(s.start), x(s.end.unwrap_or(t1)));
                 let _ = write!(
                     svg,
-                    r##"<rect data-kind="task" data-name="{}" data-args="{}" data-tid="{t}" x="{t1x:.1}" y="{}" width="{:.1}" height="12" fill="#2e9d57" stroke="#fff" stroke-width="0.5"><title>{} {}({})</title></rect>"##,
+                    r##"<rect data-kind="sleep" data-on="{}" data-line="{}" x="{s1:.1}" y="{}" width="{:.1}" height="8" fill="#b8c4d0"><title>{} {} · L{}</title></rect>"##,
+                    s.on,
+                    s.line,
+                    y + 4,
+                    (s2 - s1).max(1.5),
+                    tr("timeline-sleeps-in"),
+                    s.on,
+                    s.line
+                );
+            }
+            for task in tasks.iter().filter(|task| task.tid == t) {
+                let (t1x, t2x) = (x(task.start), x(task.end.unwrap_or(t1)));
+                let title = if task.of == "pool" {
+                    format!("{} {}({})", tr("timeline-task"), task.name, task.args)
+                } else {
+                    format!("{} {} · {}", tr("timeline-turn"), task.name, task.of)
+                };
+                let _ = write!(
+                    svg,
+                    r##"<rect data-kind="task" data-of="{}" data-name="{}" data-args="{}" data-tid="{t}" x="{t1x:.1}" y="{}" width="{:.1}" height="12" fill="{}" stroke="#fff" stroke-width="0.5"><title>{}</title></rect>"##,
+                    task.of,
                     escape(&task.name),
                     escape(&task.args),
                     y + 2,
                     (t2x - t1x).max(2.0),
-                    tr("timeline-task"),
-                    escape(&task.name),
-                    escape(&task.args)
+                    task_color(task.of, &task.name),
+                    escape(&title)
                 );
             }
             for w in waits.iter().filter(|w| w.tid == t) {
@@ -217,6 +284,12 @@ pub fn TimelineView(
                 <summary>{move || tr("timeline-title")}</summary>
                 <div data-role="timeline">
                     <div inner_html=svg></div>
+                    <p class="timeline-legend">
+                        <span style="background: #2a7ae2"></span>{tr("timeline-running")}
+                        <span style="background: #b8c4d0"></span>{tr("timeline-sleeping")}
+                        <span style="background: #e08a00"></span>{tr("timeline-waiting")}
+                        <span style="background: #2e9d57"></span>{tr("timeline-tasks")}
+                    </p>
                     {deadlock.map(|steps| view! {
                         <div class="deadlock" data-kind="deadlock" role="alert">
                             <strong>{tr("deadlock")}</strong>
@@ -233,7 +306,7 @@ pub fn TimelineView(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::timeline::WaitOn;
+    use shared::timeline::{Scheduler, SleepOn, WaitOn};
 
     #[test]
     fn threads_sit_under_their_process_and_waits_on_their_thread() {
@@ -246,7 +319,7 @@ mod tests {
             Activity::Wait { us: 8, pid: 3, tid: 4, on: WaitOn::Lock, obj: 1, line: 7, holder: Some(3) },
             Activity::ThreadEnd { us: 9, pid: 3, tid: 4 },
         ];
-        let (lanes, waits, _) = lanes(&events);
+        let Drawn { lanes, waits, .. } = lanes(&events);
         let order: Vec<(&str, Option<u32>)> = lanes.iter().map(|l| (l.name.as_str(), l.tid)).collect();
         assert_eq!(order, [("MainProcess", None), ("MainThread", Some(3)), ("one", Some(4)), ("ForkPoolWorker-1", None)]);
         assert_eq!(lanes[2].end, Some(9));
@@ -264,8 +337,26 @@ mod tests {
             Activity::Task { us: 3, pid: 3, tid: 4, name: "square".into(), args: "4".into() },
             Activity::TaskEnd { us: 6, pid: 3, tid: 5 },
         ];
-        let (_, _, tasks) = lanes(&events);
+        let Drawn { tasks, .. } = lanes(&events);
         let shape: Vec<(u32, &str, Option<u64>)> = tasks.iter().map(|t| (t.tid, t.args.as_str(), t.end)).collect();
         assert_eq!(shape, [(5, "<b>", Some(6)), (4, "4", None)], "drawn on lane 5 to its end, on lane 4 to now");
+    }
+
+    #[test]
+    fn turns_end_at_the_next_turn_and_sleeps_sit_on_their_thread() {
+        let step = |us, name: &str| Activity::Step { us, pid: 3, tid: 3, of: Scheduler::Greenlet, name: name.into() };
+        let events = [
+            Activity::Process { us: 0, pid: 3, ppid: 2, name: "MainProcess".into() },
+            Activity::Thread { us: 0, pid: 3, tid: 3, name: "MainThread".into() },
+            step(1, "ping"),
+            step(2, "pong"),
+            Activity::StepEnd { us: 3, pid: 3, tid: 3 },
+            Activity::Sleep { us: 4, pid: 3, tid: 3, on: SleepOn::Recv, line: 9 },
+            Activity::SleepEnd { us: 7, pid: 3, tid: 3 },
+        ];
+        let Drawn { tasks, sleeps, .. } = lanes(&events);
+        let turns: Vec<(&str, &str, u64, Option<u64>)> = tasks.iter().map(|t| (t.of, t.name.as_str(), t.start, t.end)).collect();
+        assert_eq!(turns, [("greenlet", "ping", 1, Some(2)), ("greenlet", "pong", 2, Some(3))]);
+        assert_eq!(sleeps.iter().map(|s| (s.tid, s.on, s.line, s.start, s.end)).collect::<Vec<_>>(), [(3, "recv", 9, 4, Some(7))]);
     }
 }
