@@ -79,6 +79,12 @@ def main():
         os.close(netns[0])
     else:
         chan.send(ready)
+    # What is alive now is kept for good: a fork's collector never walks it, so a child does not
+    # copy the agent's whole heap at its first collection (ten child processes would otherwise
+    # cost 100 MB of the sandbox's memory).
+    import gc
+
+    gc.freeze()
     agent.loop()
 
 
@@ -577,6 +583,15 @@ def become(agent, msg, fds, page, recorder):
     try:
         # The agent is not dumpable; its runs must be, like any program the student starts.
         agent.libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+        # At the sandbox's memory limit the kernel ends the student's processes, never the
+        # agent (a fork bomb's children together outweigh it, and the largest one would be
+        # it). Raising one's own score needs no privilege once dumpable; the run's processes
+        # inherit it.
+        try:
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write("1000")
+        except OSError:
+            pass
         extra = fds[3:]
         records = extra.pop(0) if msg.get("check") is not None else None
         record = extra.pop(0) if msg.get("record") else None
