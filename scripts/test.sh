@@ -15,3 +15,5 @@ python3 -m unittest tests/visualise/tracer_test.py
 node tests/visualise/tracer.mjs
 echo "== cargo test (workspace: units, WebSocket + sandbox, server lesson cells, TFTP, Chromium end-to-end)"
 cargo test --workspace --exclude classbook-frontend --no-fail-fast -- --test-threads=2
+echo "== cargo test -p classbook-frontend (the page's pure logic, natively)"
+cargo test -p classbook-frontend
