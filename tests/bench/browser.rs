@@ -7,7 +7,7 @@
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use classbook_e2e::{require_built_page, serve_with, Browser};
+use classbook_e2e::{median, require_built_page, serve_with, Browser};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -111,11 +111,6 @@ async fn first_output(b: &Browser, url: &str, click: bool, done_js: &str) -> Dur
     }
 }
 
-fn median(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
 
 #[tokio::main]
 async fn main() {

@@ -5,7 +5,7 @@
 //! the elements each diagram holds. Run: `cargo run --release -p classbook-e2e --bin
 //! bench-packets [samples]` after `scripts/setup.sh --for-tests` built dist/.
 
-use classbook_e2e::{require_built_page, scratch_path, serve, state_of, Browser, Server};
+use classbook_e2e::{max, median, require_built_page, scratch_path, serve, state_of, Browser, Server};
 use serde_json::Value;
 
 /// Datagrams of the loaded run (each is a packet and a recorded `sendto`).
@@ -122,15 +122,7 @@ async fn sample(server: &Server, send: bool) -> Sample {
     s
 }
 
-fn median(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
 
-fn max(v: &[f64]) -> f64 {
-    v.iter().copied().fold(0.0, f64::max)
-}
 
 #[tokio::main]
 async fn main() {

@@ -5,7 +5,7 @@
 //! time of each and the ratio (goal ≤ 1.10×).
 //! Run: `cargo run --release -p classbook-e2e --bin bench-recording [runs per demo]`.
 
-use classbook_e2e::serve_class;
+use classbook_e2e::{median, serve_class};
 use futures_util::{SinkExt, StreamExt};
 use shared::wire::{ClientMsg, FileSpec, RunRequest, ServerMsg};
 use std::time::Instant;
@@ -113,10 +113,6 @@ async fn run(ws: &mut Ws, id: u32, code: &str) -> (f64, usize) {
     panic!("the connection closed");
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
 
 #[tokio::main]
 async fn main() {
@@ -137,7 +133,7 @@ async fn main() {
             events = n;
             without.push(run(&mut off, id, code).await.0);
         }
-        let (w, wo) = (median(with), median(without));
+        let (w, wo) = (median(&with), median(&without));
         println!("{name}: recorded {w:.1} ms ({events} events), not recorded {wo:.1} ms: {:.2}× (goal ≤ 1.10×)", w / wo);
     }
 }

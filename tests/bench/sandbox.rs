@@ -10,7 +10,7 @@
 
 use classbook::class::rate::{PerAddress, Rate};
 use classbook::steps::{self, Step};
-use classbook_e2e::serve_class;
+use classbook_e2e::{median, serve_class};
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use futures_util::{SinkExt, StreamExt};
@@ -67,10 +67,6 @@ async fn run(ws: &mut Ws, id: u32, code: &str) -> bool {
     false
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
 
 /// The 10th and 90th percentiles.
 fn spread(mut v: Vec<f64>) -> (f64, f64) {
@@ -152,7 +148,7 @@ fn bare_python() -> f64 {
 
 fn show(name: &str, v: &[f64], bare: f64) {
     let (lo, hi) = spread(v.to_vec());
-    println!("  {name:<58} {:>6.2} ms  (p10–p90 {lo:.2}–{hi:.2})  {:.2}× bare python3", median(v.to_vec()), median(v.to_vec()) / bare);
+    println!("  {name:<58} {:>6.2} ms  (p10–p90 {lo:.2}–{hi:.2})  {:.2}× bare python3", median(v), median(v) / bare);
 }
 
 /// Part 1: print(1) against bare python3 and the floors, interleaved; then its steps.
@@ -181,7 +177,7 @@ async fn print_one(runs: u32) {
         fork_exit.push(forker.fork("exit"));
         fork_print.push(forker.fork("print"));
     }
-    let b = median(bare.clone());
+    let b = median(&bare);
     println!("print(1), {runs} times each, interleaved (median):");
     show("bare `python3 -c 'print(1)'`", &bare, b);
     show("sandboxed print(1) through the WebSocket, warm session", &ours, b);
@@ -190,9 +186,9 @@ async fn print_one(runs: u32) {
     show("floor: warm CPython in bwrap, fork + print(1) to a pipe + wait", &fork_print, b);
     println!(
         "print(1): bare python3 {b:.2} ms, sandboxed through the WebSocket {:.2} ms: {:.2}× (goal ≤ 0.33×; floor WebSocket + fork + print(1): {:.2}×)",
-        median(ours.clone()),
-        median(ours) / b,
-        (median(trip) + median(fork_print)) / b
+        median(&ours),
+        median(&ours) / b,
+        (median(&trip) + median(&fork_print)) / b
     );
 
     // Where a warm run's time goes: the same runs with the server's tracing mode on.
@@ -224,7 +220,7 @@ async fn print_one(runs: u32) {
         }
         add("page read Exit", heard[&run.run_id]);
     }
-    let mut medians: Vec<(&str, f64)> = order.iter().map(|n| (*n, median(offsets[n].clone()))).collect();
+    let mut medians: Vec<(&str, f64)> = order.iter().map(|n| (*n, median(&offsets[n]))).collect();
     medians.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap());
     println!("where a warm print(1) run's time goes ({runs} runs, median time of each step after the page sent Run):");
     let mut before = 0.0;

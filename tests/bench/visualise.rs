@@ -3,7 +3,7 @@
 //! move takes to reach the page at 10,000 steps (the DOM updated and laid out).
 //! Run: `cargo run --release -p classbook-e2e --bin bench-visualise [samples]` after `./run test` built dist/.
 
-use classbook_e2e::{require_built_page, scratch_url, serve, Browser};
+use classbook_e2e::{max, median, require_built_page, scratch_url, serve, Browser};
 use std::time::Duration;
 
 /// About 1,000 steps: a closure counter called in a loop.
@@ -55,15 +55,7 @@ const MOVES: &str = r#"
     };
     setTimeout(once, 50);"#;
 
-fn median(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
 
-fn max(v: &[f64]) -> f64 {
-    v.iter().copied().fold(0.0, f64::max)
-}
 
 #[tokio::main]
 async fn main() {

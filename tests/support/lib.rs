@@ -474,3 +474,15 @@ impl Drop for CourseCopy {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// The benchmarks' median (the upper one of an even count).
+pub fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// The benchmarks' largest sample (0 for none).
+pub fn max(v: &[f64]) -> f64 {
+    v.iter().copied().fold(0.0, f64::max)
+}
