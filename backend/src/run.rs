@@ -240,9 +240,11 @@ pub async fn drive(
 ) {
     let started = Instant::now();
     let RunIo { stdin, stdout, stderr, mut events, packets, activity } = io;
-    // Nothing recorded is passed on before the run's `Started` (or its end, if none came).
+    // Neither output nor anything recorded is passed on before the run's `Started` (or its end,
+    // if none came): the pipes and the agent's channel are separate, so a quick program's first
+    // line can reach the backend before the agent's word that it started.
     let (started_gate, gate) = tokio::sync::watch::channel(false);
-    let recordings = forward_recordings(id, packets, activity, &out, gate);
+    let recordings = forward_recordings(id, packets, activity, &out, gate.clone());
     let limits = sandbox.limits().clone();
     let cap = Arc::new(OutputCap {
         left: AtomicUsize::new(limits.output_bytes),
@@ -250,7 +252,7 @@ pub async fn drive(
         pace: std::sync::Mutex::new(Pace { free_at: tokio::time::Instant::now() }),
     });
     let pumps = [(stdout, Stream::Stdout), (stderr, Stream::Stderr)]
-        .map(|(p, stream)| tokio::spawn(pump(p, id, stream, out.clone(), cap.clone(), ctl.lang)));
+        .map(|(p, stream)| tokio::spawn(pump(p, id, stream, out.clone(), cap.clone(), ctl.lang, gate.clone())));
     let feeder = tokio::spawn(feed_stdin(stdin, stdin_rx));
     // The companion TFTP server's packets are drawn under the newest run.
     let tracer = sandbox.trace_companion(id).map(|trace| tokio::spawn(pass_trace(trace, id, out.clone())));
@@ -387,6 +389,8 @@ pub async fn drive(
             (None, None)
         };
     }
+    // The agent sends Started before Exit: from here on the gate only matters if none came.
+    let _ = started_gate.send(true);
     // Every process of the run is gone now, so its pipes end: wait for the last output.
     for p in pumps {
         let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
@@ -397,7 +401,6 @@ pub async fn drive(
     sandbox.finish_packets(id).await;
     ctl.stamp(Step::PacketsFinished);
     // Nothing of the run may follow its Exit: what is not passed on within 2 s is dropped.
-    let _ = started_gate.send(true);
     for mut r in recordings {
         if tokio::time::timeout(Duration::from_secs(2), &mut r).await.is_err() {
             r.abort();
@@ -532,8 +535,18 @@ async fn sleep_until_some(at: Option<tokio::time::Instant>) {
 /// Copies one stream to the page as text, at most at the run's pace. Sending waits (for
 /// the pace, and for room in the page's queue), so a flood slows the program (its pipe
 /// fills) instead of growing memory or drowning the page; past the cap the rest is read
-/// and dropped, so the program can still finish.
-async fn pump(mut pipe: pipe::Receiver, id: u32, stream: Stream, out: mpsc::Sender<ServerMsg>, cap: Arc<OutputCap>, lang: Lang) {
+/// and dropped, so the program can still finish. Nothing is sent before `gate` opens (the
+/// run's `Started` went out); until then the pipe holds what the program wrote.
+async fn pump(
+    mut pipe: pipe::Receiver,
+    id: u32,
+    stream: Stream,
+    out: mpsc::Sender<ServerMsg>,
+    cap: Arc<OutputCap>,
+    lang: Lang,
+    mut gate: tokio::sync::watch::Receiver<bool>,
+) {
+    let _ = gate.wait_for(|started| *started).await;
     let mut buf = vec![0u8; 16384];
     let mut text = Utf8Carry::default();
     let mut open = true;
