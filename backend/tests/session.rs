@@ -133,6 +133,30 @@ async fn a_server_and_its_client_talk_over_the_sandbox_loopback() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_program_is_main_as_under_a_bare_python3() {
+    // What a program sees of itself, in the sandbox and under the host's own python3 (the same
+    // interpreter, run from the file's directory): it is `__main__` to itself and to pickle,
+    // and its coding line counts (the UTF-8 é reads as two Latin-1 characters).
+    let code = "# -*- coding: latin-1 -*-\nimport sys, pickle, __main__\n\
+        def f(): pass\n\
+        print(__name__, __package__, __spec__, type(__loader__).__name__, __cached__)\n\
+        print(sys.modules['__main__'] is __main__, __main__.f is f, pickle.loads(pickle.dumps(f)) is f)\n\
+        print(__file__, sys.argv[0], len('é'))\n";
+    let dir = std::env::temp_dir().join(format!("classbook-main-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("main.py"), code).unwrap();
+    let bare = std::process::Command::new("python3").arg("main.py").current_dir(&dir).output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let bare = String::from_utf8(bare.stdout).unwrap().replace(dir.join("main.py").to_str().unwrap(), "/work/main.py");
+    let server = support::start().await;
+    let mut c = Client::connect(&server).await;
+    let out = c.run(1, code).await;
+    assert_eq!(out.stderr, "");
+    assert_eq!(out.stdout, bare);
+    assert_eq!(out.stdout, "__main__ None None SourceFileLoader None\nTrue True True\n/work/main.py main.py 2\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn tracebacks_and_syntax_errors_look_like_cpythons() {
     let server = support::start().await;
     let mut c = Client::connect(&server).await;
