@@ -4,8 +4,8 @@
 
 use classbook_e2e::{on_both_origins, require_built_page, serve, Browser, Origin};
 
-on_both_origins!(the_companion_trace_is_drawn_and_the_tftp_exercise_is_checked_from_the_page);
-async fn the_companion_trace_is_drawn_and_the_tftp_exercise_is_checked_from_the_page(origin: Origin) {
+on_both_origins!(the_companions_packets_are_drawn_and_the_tftp_exercise_is_checked_from_the_page);
+async fn the_companions_packets_are_drawn_and_the_tftp_exercise_is_checked_from_the_page(origin: Origin) {
     require_built_page();
     let server = serve(None).await.seen_from(origin);
     let b = Browser::start().await;

@@ -4,7 +4,6 @@
 
 use crate::sandbox::capture::Seen;
 use crate::sandbox::record::Recorded;
-use crate::sandbox::tftp::trace::CompanionTrace;
 use crate::sandbox::{RunEvent, RunIo, Sandbox};
 use crate::steps::{Stamps, Step};
 use shared::lang::Lang;
@@ -254,8 +253,6 @@ pub async fn drive(
     let pumps = [(stdout, Stream::Stdout), (stderr, Stream::Stderr)]
         .map(|(p, stream)| tokio::spawn(pump(p, id, stream, out.clone(), cap.clone(), ctl.lang, gate.clone())));
     let feeder = tokio::spawn(feed_stdin(stdin, stdin_rx));
-    // The companion TFTP server's packets are drawn under the newest run.
-    let tracer = sandbox.trace_companion(id).map(|trace| tokio::spawn(pass_trace(trace, id, out.clone())));
 
     let before = sandbox.counters();
     let deadline = tokio::time::Instant::from_std(started + Duration::from_secs(limits.wall_secs));
@@ -296,7 +293,6 @@ pub async fn drive(
                 }
                 Some(RunEvent::Failed(message)) => {
                     feeder.abort();
-                    tracer.iter().for_each(|t| t.abort());
                     sandbox.finish_packets(id).await;
                     recordings.iter().for_each(|r| r.abort());
                     // The agent's words (a file it could not write…) are its own; the page's language frames them.
@@ -410,15 +406,6 @@ pub async fn drive(
         }
     }
     ctl.stamp(Step::RecordingsFinished);
-    // The companion TFTP server's last packets of this run go before its Exit.
-    sandbox.finish_companion_trace(id).await;
-    if let Some(mut tracer) = tracer {
-        if tokio::time::timeout(Duration::from_secs(2), &mut tracer).await.is_err() {
-            tracer.abort();
-            let _ = tracer.await;
-        }
-    }
-    ctl.stamp(Step::CompanionFinished);
     let exit = ExitInfo {
         run_id: id,
         code,
@@ -434,16 +421,6 @@ pub async fn drive(
     if let Some(s) = &ctl.steps {
         s.stamp(Step::ExitQueued);
         s.finish();
-    }
-}
-
-/// Passes the companion's packets of run `id` to the page as they come, until the run is
-/// finished (`Sandbox::finish_companion_trace`).
-async fn pass_trace(mut trace: CompanionTrace, id: u32, out: mpsc::Sender<ServerMsg>) {
-    while let Some(event) = trace.recv().await {
-        if out.send(ServerMsg::Trace { run_id: id, event }).await.is_err() {
-            return;
-        }
     }
 }
 

@@ -18,7 +18,7 @@ use crate::sandbox::{valid_file_name, Sandbox, MAX_RUN_FILES};
 use crate::steps::Step;
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
-use shared::course::{Runtime, TftpServerCheck};
+use shared::course::{Runtime, TftpServerCheck, TrafficCheck};
 use shared::lang::Lang;
 use shared::wire::{ClientMsg, Refusal, RunRequest, ServerMsg, Signal};
 use std::collections::HashMap;
@@ -516,11 +516,11 @@ impl Session {
         if found.runtime != Runtime::Server {
             anyhow::bail!(self.say(format!("练习 '{cell}' 在浏览器里运行，不在服务器上"), format!("exercise '{cell}' runs in the browser, not on the server")));
         }
-        let checks = exercise.check.clone();
+        let (checks, traffic) = (exercise.check.clone(), exercise.traffic);
         let entry = found.file.clone().unwrap_or_else(|| format!("{}.py", found.id));
         let files = vec![shared::wire::FileSpec { name: entry.clone(), text: code }];
         let req = RunRequest { run_id, files, entry, args: Vec::new(), watch_listen: false };
-        self.start_run(req, Special::Check { checks, lesson, cell }).await
+        self.start_run(req, Special::Check { checks, traffic, lesson, cell }).await
     }
 
     async fn start_run(&mut self, req: RunRequest, special: Special) -> anyhow::Result<()> {
@@ -572,9 +572,9 @@ impl Session {
                         let passed = check.await.map_err(|e| format!("{e:#}"))?;
                         return record(&app, &shared, &out, &lesson, &cell, passed).await;
                     }
-                    Special::Check { checks, lesson, cell } => {
+                    Special::Check { checks, traffic, lesson, cell } => {
                         ctl.set_phase(Phase::Running);
-                        let check = exercise_check::check(sandbox, id, files, &req.entry, &checks, stdin_rx, out.clone(), ctl.clone());
+                        let check = exercise_check::check(sandbox, id, files, &req.entry, &checks, traffic, stdin_rx, out.clone(), ctl.clone());
                         // The sandbox's own words (it ended…) stay as they came, framed in the page's language.
                         let report = check.await.map_err(|e| ctl.lang.pick(format!("检查没有完成：{e:#}"), format!("{e:#}")))?;
                         return record(&app, &shared, &out, &lesson, &cell, report.passed).await;
@@ -608,7 +608,7 @@ impl Session {
 enum Special {
     Run,
     Tftp { spec: TftpServerCheck, lesson: String, cell: String },
-    Check { checks: String, lesson: String, cell: String },
+    Check { checks: String, traffic: Option<TrafficCheck>, lesson: String, cell: String },
 }
 
 /// Records the server's own verdict of an exercise as an attempt in the class database.

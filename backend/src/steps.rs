@@ -75,8 +75,6 @@ pub enum Step {
     PacketsFinished,
     /// The program's recorded events were passed on.
     RecordingsFinished,
-    /// The companion TFTP server's trace finished.
-    CompanionFinished,
     /// `Exit` is in the page's queue.
     ExitQueued,
 }

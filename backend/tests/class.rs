@@ -585,6 +585,49 @@ async fn a_server_exercise_is_judged_by_the_server_and_not_by_what_it_prints() {
     server.shut_down().await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_traffic_property_is_judged_by_the_server_from_the_packets_it_captured() {
+    let server = start(Setup::default()).await;
+    let t = token(12);
+    join(server.addr, &t, "Sun", None).await;
+    let mut c = Client::connect_to(server.addr, &t).await;
+    let key = "tcp-framing/one-send";
+    let grid = || async { teacher_get(server.addr, "/api/teacher/progress").await["students"][0]["results"][key].clone() };
+    let wrong = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/exercises/tcp-framing/one-send.wrong2.py")).unwrap();
+    assert!(wrong.contains("time.sleep(0.05)"), "the header, a pause, then the body");
+    let traffic = |r: &shared::check::CheckReport| r.results.last().map(|l| (l.status, l.description.clone())).unwrap();
+
+    // Header and body in two sends, a pause between: every Python check passes (the stream is
+    // right), but the capture saw each header cross alone, and the verdict says so, in Chinese.
+    c.send(&ClientMsg::Language { lang: shared::lang::Lang::Zh }).await;
+    let (zh, _) = check_on_server(&mut c, 1, "tcp-framing", "one-send", &wrong).await;
+    assert!(!zh.passed && zh.error.is_none(), "{zh:?}");
+    assert_eq!(zh.results.len(), 3, "two Python checks and the traffic's: {zh:?}");
+    assert!(zh.results[..2].iter().all(|r| r.status == shared::check::Status::Passed), "{zh:?}");
+    let (status, said) = traffic(&zh);
+    assert_eq!(status, shared::check::Status::Failed);
+    assert!(said.contains("第 1 个数据段只有 4 字节的长度头（它说后面有 4 字节）") && said.contains("一次 sendall"), "{said}");
+    eventually("the failed attempt in the grid", || async { (grid().await == "tried").then_some(()) }).await;
+
+    // The same in English for a page in English.
+    c.send(&ClientMsg::Language { lang: shared::lang::Lang::En }).await;
+    let (en, _) = check_on_server(&mut c, 2, "tcp-framing", "one-send", &wrong).await;
+    let (status, said) = traffic(&en);
+    assert!(!en.passed && status == shared::check::Status::Failed, "{en:?}");
+    assert!(said.contains("data segment 1 carried only the 4-byte length header (it says 4 bytes follow)") && said.contains("one sendall"), "{said}");
+
+    // The lesson's solution sends each message whole: it passes, and the server records it.
+    let course = Course::load(None).unwrap();
+    let lesson = course.lesson_in("tcp-framing", "en").unwrap();
+    let solution = lesson.cells().find(|c| c.id == "one-send").and_then(|c| c.exercise.clone()).and_then(|e| e.solution).unwrap();
+    let (good, _) = check_on_server(&mut c, 3, "tcp-framing", "one-send", &solution).await;
+    assert!(good.passed, "{good:?}");
+    assert!(traffic(&good).1.ends_with("4 data segments, each one whole message"), "{good:?}");
+    eventually("the server's pass in the grid", || async { (grid().await == "passed").then_some(()) }).await;
+    c.close().await;
+    server.shut_down().await;
+}
+
 /// The hand as the teacher's list shows it (`hand_ms` set while raised).
 async fn hand_in_list(addr: SocketAddr) -> bool {
     !teacher_get(addr, "/api/teacher/students").await[0]["hand_ms"].is_null()

@@ -82,7 +82,7 @@ async fn every_server_cell_prints_what_its_lesson_expects() {
                 // TFTP server exercises are checked by the built-in client: tests/tftp_sandbox.rs.
                 Block::Cell(cell) if cell.exercise.as_ref().is_some_and(|e| e.tftp_server.is_some()) => {}
                 Block::Cell(cell) if cell.runtime == Runtime::Server && cell.exercise.is_some() => {
-                    check_exercise(&mut client, &mut run_id, &mut report, &lesson.id, cell).await;
+                    check_exercise(&mut client, &mut run_id, &mut report, &lesson.id, Lang::from_code(&lesson.lang), cell).await;
                 }
                 Block::Cell(cell) if cell.runtime == Runtime::Server => {
                     run_id += 1;
@@ -154,15 +154,22 @@ async fn attempt(client: &mut Client, run_id: &mut u32, lesson: &str, cell: &Cel
     (report.unwrap_or_else(|| panic!("no verdict for {}: {}", cell.id, out.combined)), out)
 }
 
-async fn check_exercise(client: &mut Client, run_id: &mut u32, report: &mut Report, lesson: &str, cell: &Cell) {
+async fn check_exercise(client: &mut Client, run_id: &mut u32, report: &mut Report, lesson: &str, lang: Lang, cell: &Cell) {
     let exercise = cell.exercise.as_ref().expect("exercise");
     let Some(solution) = &exercise.solution else {
         return report.check(false, cell, || "no ```solution block".into());
     };
     let (verdict, out) = attempt(client, run_id, lesson, cell, solution).await;
     report.check(verdict.passed, cell, || format!("the solution does not pass its checks: {verdict:?}\n{}", out.combined));
-    // The server checked with this language's checks (their descriptions are in its source).
-    let foreign: Vec<&str> = verdict.results.iter().map(|l| l.description.as_str()).filter(|d| !exercise.check.contains(d)).collect();
+    // The server checked with this language's checks (their descriptions are in its source),
+    // and worded its traffic verdict, the last line, in the page's language.
+    let mut lines: Vec<&str> = verdict.results.iter().map(|l| l.description.as_str()).collect();
+    if let Some(traffic) = exercise.traffic {
+        let rule = shared::capture::traffic::Judge::new(traffic).rule(lang);
+        let last = lines.pop().unwrap_or_default();
+        report.check(last.starts_with(&rule), cell, || format!("the traffic verdict is not in the page's language: {last}"));
+    }
+    let foreign: Vec<&str> = lines.into_iter().filter(|d| !exercise.check.contains(d)).collect();
     report.check(foreign.is_empty(), cell, || format!("checks not of this lesson's language ran: {foreign:?}"));
     let dir = root().join("tests/exercises").join(lesson);
     let prefix = format!("{}.wrong", cell.id);

@@ -1,10 +1,11 @@
 //! A program that floods its companion TFTP server while its page reads nothing: the server's
-//! memory stays within a bound, and the page learns the trace was cut once it reads again. A
+//! memory stays within a bound, and the page learns the run's packets were cut once it reads
+//! again (the capture's cut: it is the one record of the companion's packets). A
 //! test binary of its own, so the memory measured (this process hosts the server) is its own.
 
 mod support;
 
-use shared::wire::ServerMsg;
+use shared::wire::{Recording, ServerMsg};
 use std::time::Duration;
 use support::Client;
 
@@ -49,20 +50,24 @@ async fn a_flood_of_large_requests_behind_a_page_that_does_not_read_costs_the_se
     let grew = peak.saturating_sub(before);
     assert!(grew < BOUND, "the server grew by {} MB while the page did not read", grew >> 20);
 
-    // Reading again, the page gets the run's first packets, one CUT notice and the Exit.
+    // Reading again, the page gets the run's first packets (the companion's answers among
+    // them, each once), the cut and the Exit.
     let out = client.collect(2).await;
     assert_eq!(out.stdout, "sent True\n", "{}", out.stderr);
-    let cuts: Vec<String> = out
+    let packets: Vec<_> = out.events.iter().filter_map(|m| if let ServerMsg::Packet { packet, .. } = m { Some(packet) } else { None }).collect();
+    assert!(packets.len() <= classbook::sandbox::capture::MAX_PACKETS, "{} packets", packets.len());
+    let flooder = packets.iter().find(|p| p.dport == 6969).map(|p| p.sport).expect("the flood's requests are captured");
+    let answers = packets.iter().filter(|p| p.dport == flooder && p.tftp.as_ref().is_some_and(|t| t.op == "ERROR")).count();
+    assert!(answers > 0, "the companion's ERROR answers are captured");
+    let cuts: Vec<(u32, u64)> = out
         .events
         .iter()
         .filter_map(|m| match m {
-            ServerMsg::Trace { event, .. } if event.opcode == "CUT" => event.note.clone(),
+            ServerMsg::RecordingCut { what: Recording::Packets, shown, not_shown, .. } => Some((*shown, *not_shown)),
             _ => None,
         })
         .collect();
-    assert_eq!(cuts.len(), 1, "{cuts:?}");
-    assert!(cuts[0].starts_with("trace cut after"), "{}", cuts[0]);
-    let traced = out.events.iter().filter(|m| matches!(m, ServerMsg::Trace { .. })).count();
-    assert!(traced <= classbook::sandbox::tftp::trace::MAX_TRACE_EVENTS + 1, "{traced} trace messages");
-    eprintln!("flood: resident memory grew by {:.1} MB; {traced} trace messages", grew as f64 / (1 << 20) as f64);
+    assert!(!cuts.is_empty() && cuts.len() <= 2, "{cuts:?}");
+    assert_eq!(cuts[0].0 as usize, packets.len(), "{cuts:?}");
+    eprintln!("flood: resident memory grew by {:.1} MB; {} packets passed on, then cut", grew as f64 / (1 << 20) as f64, packets.len());
 }

@@ -1,10 +1,9 @@
 //! TFTP in the sandbox, through the real WebSocket and real sandboxes: the companion server on
-//! each sandbox's own 127.0.0.1:6969 and its packet trace, and the checking of a student's
-//! TFTP server exercise by the built-in client.
+//! each sandbox's own 127.0.0.1:6969 and its packets as the run's capture shows them, and the
+//! checking of a student's TFTP server exercise by the built-in client.
 
 mod support;
 
-use shared::trace::PacketTrace;
 use shared::wire::{ClientMsg, ServerMsg};
 use std::path::{Path, PathBuf};
 use support::{Client, Outcome};
@@ -45,39 +44,74 @@ def wrq(name, content):
         block += 1
 "#;
 
-fn traces(out: &Outcome) -> Vec<PacketTrace> {
-    out.events
+/// One datagram of a run's capture that reads as TFTP (`shared::capture::tftp`).
+#[derive(Debug)]
+struct Datagram {
+    /// "client" or "server".
+    from: &'static str,
+    /// The transfer's client port (where its request came from): it names the transfer.
+    client: u16,
+    op: String,
+    block: Option<u16>,
+    label: String,
+}
+
+/// The run's TFTP datagrams as the capture saw them, in the order seen: a port that sent a
+/// request is a client's; every other datagram is the server's answer to the port it goes to.
+fn tftp_packets(out: &Outcome) -> Vec<Datagram> {
+    let tftp: Vec<_> = out
+        .events
         .iter()
         .filter_map(|m| match m {
-            ServerMsg::Trace { event, .. } => Some(event.clone()),
+            ServerMsg::Packet { packet, .. } => packet.tftp.clone().map(|t| (packet.sport, packet.dport, t)),
             _ => None,
+        })
+        .collect();
+    let clients: std::collections::HashSet<u16> = tftp.iter().filter(|(_, _, t)| t.op == "RRQ" || t.op == "WRQ").map(|p| p.0).collect();
+    tftp.into_iter()
+        .map(|(sport, dport, t)| {
+            let (from, client) = if clients.contains(&sport) { ("client", sport) } else { ("server", dport) };
+            Datagram { from, client, op: t.op, block: t.block, label: t.label }
         })
         .collect()
 }
 
+/// The datagrams of each transfer together, transfers in the order they began.
+fn by_transfer(mut packets: Vec<Datagram>) -> Vec<Datagram> {
+    let mut order: Vec<u16> = Vec::new();
+    for p in &packets {
+        if !order.contains(&p.client) {
+            order.push(p.client);
+        }
+    }
+    packets.sort_by_key(|p| order.iter().position(|c| *c == p.client));
+    packets
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn the_companion_serves_course_files_in_the_sandbox_and_traces_the_run() {
+async fn the_companion_serves_course_files_in_the_sandbox_and_its_packets_are_the_runs() {
     let server = support::start().await;
     let mut client = Client::connect(&server).await;
     let code = format!("{PY_CLIENT}\nprint(rrq('hello.txt').decode(), end='')\nprint(rrq('nope.txt'))\n");
     let out = client.run(1, &code).await;
     let want = std::fs::read_to_string(root().join("course/tftp-files/hello.txt")).unwrap();
     assert_eq!(out.stdout, format!("{want}ERROR 1 File not found\n"), "{}", out.stderr);
-    // Packets of different transfers may interleave: compare each transfer's own sequence.
-    let mut trace = traces(&out);
-    trace.sort_by_key(|t| t.transfer);
-    let shape: Vec<(&str, &str, Option<u16>)> = trace.iter().map(|t| (t.from.as_str(), t.opcode.as_str(), t.block)).collect();
+    // Each companion packet is the capture's, once; compare each transfer's own sequence.
+    let trace = by_transfer(tftp_packets(&out));
+    let shape: Vec<(&str, &str, Option<u16>)> = trace.iter().map(|t| (t.from, t.op.as_str(), t.block)).collect();
     assert_eq!(
         shape,
         [("client", "RRQ", None), ("server", "DATA", Some(1)), ("client", "ACK", Some(1)), ("client", "RRQ", None), ("server", "ERROR", None)],
         "{trace:#?}"
     );
-    assert_eq!(trace[0].filename.as_deref(), Some("hello.txt"));
-    assert_eq!(trace[4].error.as_ref().map(|e| e.0), Some(1));
-    // The trace ends with the run: a later run's packets are drawn under that run only.
+    assert_eq!(trace[0].label, "RRQ hello.txt octet");
+    assert!(trace[4].label.starts_with("ERROR 1 File not found"), "{trace:#?}");
+    // A later run's packets are drawn under that run only.
     let out2 = client.run(2, &format!("{PY_CLIENT}\nprint(len(rrq('blocks.bin')))\n")).await;
     assert_eq!(out2.stdout, "1024\n");
-    assert_eq!(traces(&out2).iter().filter(|t| t.opcode == "DATA").count(), 3, "1024 bytes: DATA 1, 2 and an empty 3");
+    let trace2 = tftp_packets(&out2);
+    assert_eq!(trace2.iter().filter(|t| t.op == "DATA").count(), 3, "1024 bytes: DATA 1, 2 and an empty 3: {trace2:#?}");
+    assert!(trace2.iter().all(|t| t.op != "ERROR" && !t.label.contains("hello.txt")), "{trace2:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -123,10 +157,16 @@ async fn the_tftp_server_exercise_passes_its_solution_and_rejects_wrong_servers(
 
     let (cases, out) = check(&mut client, 1, &solution).await;
     assert_eq!(verdicts(&cases), [("download", true), ("upload", true), ("missing_file", true), ("lost_ack", true)], "{cases:?}\n{}", out.combined);
-    let trace = traces(&out);
-    let lost = trace.iter().find(|t| t.note.as_deref().is_some_and(|n| n.contains("deliberately not sent"))).expect("the lost ACK is traced");
-    let data3 = trace.iter().filter(|t| t.transfer == lost.transfer && t.from == "server" && t.opcode == "DATA" && t.block == Some(3));
-    assert_eq!(data3.count(), 2, "DATA 3 and its retransmission are traced: {trace:#?}");
+    // The check's packets are the check run's capture: in the transfer whose ACK 3 the checker
+    // held back, the server sends DATA 3 twice, and the one ACK 3 follows the retransmission.
+    let trace = tftp_packets(&out);
+    let is_data3 = |t: &Datagram| t.from == "server" && t.op == "DATA" && t.block == Some(3);
+    let lossy = trace.iter().filter(|t| is_data3(t)).map(|t| t.client).find(|c| trace.iter().filter(|t| t.client == *c && is_data3(t)).count() == 2);
+    let lossy = lossy.unwrap_or_else(|| panic!("DATA 3 and its retransmission are captured: {trace:#?}"));
+    let transfer: Vec<&Datagram> = trace.iter().filter(|t| t.client == lossy).collect();
+    let second = transfer.iter().rposition(|t| is_data3(t)).unwrap();
+    let ack3: Vec<usize> = transfer.iter().enumerate().filter(|(_, t)| t.from == "client" && t.op == "ACK" && t.block == Some(3)).map(|(i, _)| i).collect();
+    assert!(ack3.len() == 1 && ack3[0] > second, "ACK 3 only after the retransmission: {transfer:#?}");
 
     let dir = root().join("tests/exercises/tftp");
     let wrong = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
@@ -162,35 +202,4 @@ async fn the_tftp_server_exercise_passes_its_solution_and_rejects_wrong_servers(
     let (cases, out) = check(&mut client, 8, &en_cell.code).await;
     assert!(cases.len() == 4 && cases.iter().all(|c| !c.1), "{cases:?}");
     assert!(out.stdout.contains("request 1 "), "the English server's own output: {}", out.combined);
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_long_trace_is_cut_and_the_cut_announced() {
-    let server = support::start().await;
-    let mut client = Client::connect(&server).await;
-    // blksize 8: each download of the 1024-byte file is about 260 packets; 10 of them pass the cap.
-    let code = r#"
-import socket, struct
-total = 0
-for _ in range(10):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
-    s.sendto(b"\0\1blocks.bin\0octet\0blksize\0" + b"8\0", ("127.0.0.1", 6969))
-    while True:
-        pkt, peer = s.recvfrom(100)
-        op, n = struct.unpack("!HH", pkt[:4])
-        if op == 6:
-            s.sendto(struct.pack("!HH", 4, 0), peer); continue
-        total += len(pkt) - 4
-        s.sendto(struct.pack("!HH", 4, n), peer)
-        if len(pkt) - 4 < 8:
-            break
-print(total)
-"#;
-    let out = client.run(1, code).await;
-    assert_eq!(out.stdout, "10240\n", "{}", out.stderr);
-    let trace = traces(&out);
-    assert_eq!(trace.len(), classbook::sandbox::tftp::trace::MAX_TRACE_EVENTS + 1);
-    let last = trace.last().unwrap();
-    assert_eq!(last.opcode, "CUT");
-    assert!(last.note.as_deref().unwrap().contains("trace cut after 2000 packets"), "{last:?}");
 }

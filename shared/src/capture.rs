@@ -1,7 +1,9 @@
 //! The packets of a run's loopback as the page draws them (`ServerMsg::Packet`), and the pure
-//! decoder from the IP bytes a capture socket reads (IPv4/IPv6; TCP, UDP (TFTP read in `tftp`), ICMP/ICMPv6).
+//! decoder from the IP bytes a capture socket reads (IPv4/IPv6; TCP, UDP (TFTP read in `tftp`), ICMP/ICMPv6);
+//! `traffic` judges an exercise's traffic property from them.
 
 pub mod tftp;
+pub mod traffic;
 
 use serde::{Deserialize, Serialize};
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -41,6 +43,10 @@ pub struct Segment {
     /// UDP: what the datagram says when it reads as TFTP (the diagram's label for it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tftp: Option<tftp::Tftp>,
+    /// TCP: the payload's first 4 bytes as they are (when it has 4 and they were copied), for
+    /// the server's traffic checks (`traffic`). Never sent: the page has `preview`.
+    #[serde(skip)]
+    pub head: Option<[u8; 4]>,
 }
 
 /// Why bytes are not a packet we draw.
@@ -87,7 +93,9 @@ pub fn decode(bytes: &[u8], us: u64) -> Result<Segment, DecodeError> {
             seg.ack = u32::from_be_bytes([h[8], h[9], h[10], h[11]]);
             seg.flags = tcp_flags(h[13]);
             seg.len = ip.body_len.saturating_sub(offset) as u32;
-            seg.preview = preview(body.get(offset..).unwrap_or_default());
+            let payload = body.get(offset..).unwrap_or_default();
+            seg.preview = preview(payload);
+            seg.head = payload.get(..4).filter(|_| seg.len >= 4).map(|h| [h[0], h[1], h[2], h[3]]);
         }
         UDP => {
             let h = body.get(..8).ok_or(DecodeError::Truncated("UDP header"))?;

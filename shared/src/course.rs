@@ -151,6 +151,35 @@ pub struct Exercise {
     /// checks it (then `check` is empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tftp_server: Option<TftpServerCheck>,
+    /// A server exercise's traffic property (`check {traffic=RULE port=PORT}`): judged by the
+    /// server from the packets it captured of the check run, beside the Python checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<TrafficCheck>,
+}
+
+/// What the traffic that a server exercise's checks make the student's code send to `port`
+/// (on the sandbox's loopback) must look like (`capture::traffic` judges it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrafficCheck {
+    pub rule: TrafficRule,
+    pub port: u16,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrafficRule {
+    /// `framed`: every TCP segment carrying data to the port is one whole message: a 4-byte
+    /// big-endian length header, then exactly that many bytes.
+    Framed,
+}
+
+impl TrafficRule {
+    /// Every rule, by the name a lesson gives it.
+    pub const ALL: [(&'static str, TrafficRule); 1] = [("framed", TrafficRule::Framed)];
+
+    pub fn named(name: &str) -> Option<TrafficRule> {
+        TrafficRule::ALL.iter().find(|(n, _)| *n == name).map(|(_, r)| *r)
+    }
 }
 
 /// Where a "tftp-server" exercise's server listens (127.0.0.1:port in the student's sandbox,

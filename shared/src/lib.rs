@@ -13,7 +13,6 @@ pub mod ipynb;
 pub mod lang;
 pub mod link;
 pub mod timeline;
-pub mod trace;
 pub mod visualise;
 pub mod wire;
 pub mod worker;

@@ -49,7 +49,8 @@ pub enum ClientMsg {
     ExerciseResult { lesson: String, cell: String, passed: bool },
     /// Check a "tftp-server" exercise: the backend starts `code` (the student's server, as the
     /// cell's file) in the sandbox, runs the built-in TFTP client's checks against it and
-    /// answers with `TftpCheck`s, `Trace`s, the program's own messages, and `Exit` last.
+    /// answers with `TftpCheck`s, the program's own messages (its packets among them, as
+    /// `Packet`s of the run's capture), and `Exit` last.
     CheckTftp { run_id: u32, lesson: String, cell: String, code: String },
     /// Check a server exercise: the backend runs `code` as the cell's file in the sandbox with
     /// the course's own checks after it (never checks from the page), answers with the program's
@@ -133,8 +134,6 @@ pub enum ServerMsg {
         run_id: Option<u32>,
         message: String,
     },
-    /// A packet the run's companion TFTP server (or the exercise checker) sent or received.
-    Trace { run_id: u32, event: crate::trace::PacketTrace },
     /// A message from the teacher (or the server, e.g. "the class server is shutting down"),
     /// shown to the student as a banner.
     Notice { message: String },

@@ -254,7 +254,6 @@ fn step_name(step: Step) -> &'static str {
         Step::OutputDrained => "stdout/stderr reached their end",
         Step::PacketsFinished => "loopback capture finished the run",
         Step::RecordingsFinished => "recorded events passed on",
-        Step::CompanionFinished => "companion TFTP trace finished",
         Step::ExitQueued => "Exit in the page's queue",
     }
 }

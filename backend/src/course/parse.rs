@@ -3,7 +3,7 @@
 
 use super::Problem;
 use pulldown_cmark::{html, Options, Parser};
-use shared::course::{Block, Cell, Exercise, Expected, Group, Lesson, Runtime, TftpServerCheck};
+use shared::course::{Block, Cell, Exercise, Expected, Group, Lesson, Runtime, TftpServerCheck, TrafficCheck, TrafficRule};
 
 /// A problem at a line of the lesson, in both languages (the caller names the file).
 fn err(line: usize, zh: impl Into<String>, en: impl Into<String>) -> Problem {
@@ -256,7 +256,7 @@ fn make_cell(
                 }
             }
             "exercise" => {
-                cell.exercise = Some(Exercise { check: String::new(), hint: None, hint_html: None, solution: None, tftp_server: None })
+                cell.exercise = Some(Exercise { check: String::new(), hint: None, hint_html: None, solution: None, tftp_server: None, traffic: None })
             }
             other => {
                 return Err(err(
@@ -311,11 +311,22 @@ fn last_cell(blocks: &mut [Block]) -> Option<&mut Cell> {
 
 fn attach(cell: &mut Cell, kind: &str, attrs: &[(String, String)], content: String, line: usize) -> Result<(), Problem> {
     let mut loose = false;
-    let (mut tftp_server, mut port) = (false, None);
+    let (mut tftp_server, mut port, mut traffic) = (false, None, None);
     for (key, value) in attrs {
         match (kind, key.as_str()) {
             ("output", "loose") => loose = true,
             ("check", "tftp-server") => tftp_server = true,
+            ("check", "traffic") => match TrafficRule::named(value) {
+                Some(rule) => traffic = Some(rule),
+                None => {
+                    let known = TrafficRule::ALL.map(|(n, _)| n).join(", ");
+                    return Err(err(
+                        line,
+                        format!("未知的流量规则 '{value}'（可用的有：{known}）"),
+                        format!("unknown traffic rule '{value}' (known: {known})"),
+                    ));
+                }
+            },
             ("check", "port") => match value.parse::<u16>() {
                 Ok(p) if p >= 1024 && p != 6969 => port = Some(p),
                 _ => return Err(err(
@@ -326,6 +337,11 @@ fn attach(cell: &mut Cell, kind: &str, attrs: &[(String, String)], content: Stri
             },
             _ => return Err(err(line, format!("'{kind}' 块上未知的属性 '{key}'"), format!("unknown attribute '{key}' on a '{kind}' block"))),
         }
+    }
+    if let Some(rule) = traffic {
+        return attach_traffic(cell, TrafficCheck { rule, port: port.filter(|_| !tftp_server).ok_or_else(|| {
+            err(line, "流量检查写作 ```check {traffic=规则 port=端口号}，后面是让学生的代码发送数据的 Python 检查", "a traffic check is written ```check {traffic=RULE port=NUMBER}, followed by Python checks that make the student's code send")
+        })? }, content, line);
     }
     if tftp_server || port.is_some() {
         let Some(port) = port.filter(|_| tftp_server) else {
@@ -392,6 +408,30 @@ fn attach(cell: &mut Cell, kind: &str, attrs: &[(String, String)], content: Stri
             *slot = Some(content);
         }
     }
+    Ok(())
+}
+
+/// A `check {traffic=RULE port=PORT}` block: Python checks as usual, and a property of what
+/// they make the student's code send to the port, judged by the server from its capture.
+fn attach_traffic(cell: &mut Cell, traffic: TrafficCheck, content: String, line: usize) -> Result<(), Problem> {
+    if cell.runtime != Runtime::Server {
+        return Err(err(line, "流量检查由服务器从沙箱的数据包来判断：请给单元格加上 runtime=server", "a traffic check is judged by the server from the sandbox's packets: add runtime=server to its cell"));
+    }
+    if content.trim().is_empty() {
+        return Err(err(
+            line,
+            format!("流量检查块里需要 Python 检查：由它们让学生的代码向端口 {} 发送数据", traffic.port),
+            format!("a traffic check block needs Python checks: they make the student's code send to port {}", traffic.port),
+        ));
+    }
+    let Some(ex) = cell.exercise.as_mut() else {
+        return Err(err(line, "'check' 块属于练习单元格：请给单元格的属性加上 'exercise'", "a 'check' block belongs to an exercise cell: add 'exercise' to the cell's attributes"));
+    };
+    if !ex.check.is_empty() || ex.tftp_server.is_some() {
+        return Err(err(line, "这个单元格已经有一个 'check' 块", "this cell already has a 'check' block"));
+    }
+    ex.check = content;
+    ex.traffic = Some(traffic);
     Ok(())
 }
 
@@ -529,6 +569,30 @@ mod tests {
         }
         let browser = "---\ntitle: T\n---\n```python {id=s exercise}\npass\n```\n```check {tftp-server port=7000}\n```\n";
         assert!(first_error(browser).message(Lang::En).contains("runtime=server"));
+    }
+
+    #[test]
+    fn traffic_checks_name_a_rule_and_a_port_and_are_validated_with_their_line() {
+        let cell = "---\ntitle: T\n---\n```python {id=s runtime=server exercise}\npass\n```\n";
+        let (_, lesson) = parse_lesson("t", &format!("{cell}```check {{traffic=framed port=6160}}\ncheck('x', True)\n```\n")).unwrap();
+        let Block::Cell(c) = &lesson.blocks[0] else { panic!() };
+        let ex = c.exercise.as_ref().unwrap();
+        assert_eq!(ex.traffic, Some(TrafficCheck { rule: TrafficRule::Framed, port: 6160 }));
+        assert_eq!(ex.check, "check('x', True)");
+        for (check, says) in [
+            ("```check {traffic=framed}\ncheck('x', True)\n```\n", "port=NUMBER"),
+            ("```check {traffic=sticky port=6160}\ncheck('x', True)\n```\n", "unknown traffic rule 'sticky' (known: framed)"),
+            ("```check {traffic=framed port=80}\ncheck('x', True)\n```\n", "1024"),
+            ("```check {traffic=framed port=6160}\n```\n", "needs Python checks"),
+            ("```check {traffic=framed tftp-server port=6160}\ncheck('x', True)\n```\n", "traffic=RULE port=NUMBER"),
+        ] {
+            let e = first_error(&format!("{cell}{check}"));
+            assert_eq!(e.line, Some(7), "{check}");
+            assert!(e.message(Lang::En).contains(says), "{check}: {}", e.message(Lang::En));
+        }
+        let browser = "---\ntitle: T\n---\n```python {id=s exercise}\npass\n```\n```check {traffic=framed port=6160}\ncheck('x', True)\n```\n";
+        let e = first_error(browser);
+        assert!(e.line == Some(7) && e.message(Lang::Zh).contains("runtime=server"), "{}", e.message(Lang::Zh));
     }
 
     #[test]

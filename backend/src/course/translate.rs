@@ -83,6 +83,9 @@ pub fn compare(original: &Lesson, ofile: &str, translated: &Lesson, tfile: &str)
                 if oe.tftp_server != te.tftp_server {
                     errors.push(at("的 TFTP 服务器检查不同", "has another TFTP server check"));
                 }
+                if oe.traffic != te.traffic {
+                    errors.push(at("的流量检查不同", "has another traffic check"));
+                }
             }
             (None, None) => {}
             _ => errors.push(at("在一种语言里是练习，在另一种里不是", "is an exercise in one language and not in the other")),

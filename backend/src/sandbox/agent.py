@@ -1071,7 +1071,9 @@ class Recorder:
         the worker takes it to when it is done. The pool modules are hooked as the program
         imports them (a finder first on `sys.meta_path`), so a program without pools pays
         nothing. No frame is added to the task's call (its traceback is unchanged): a process
-        worker's task is timed from taking it off the queue to asking for the next one."""
+        worker's task is timed from taking it off the queue to handing its result back (before
+        the result is on its way, so a pool that ends its workers once it has every result, as
+        `with Pool():` does, cannot end one before its task's end is written)."""
         import functools
         import threading
         import types
@@ -1114,7 +1116,8 @@ class Recorder:
             write('{"k":"task_end","us":%d,"pid":%d,"tid":%d}\n' % (now() // 1000, rec.pid, native()))
 
         class Tasks:
-            """A process worker's queue: a task it takes runs until it asks for the next."""
+            """A process worker's queue: a task it takes runs until its result is handed back
+            (`Results`), or else until the worker asks for the next."""
 
             def __init__(self, q, describe):
                 self.q, self.describe, self.open = q, describe, False
@@ -1138,11 +1141,23 @@ class Recorder:
                     self.open = False
                     end()
 
+        class Results:
+            """A process worker's result queue: handing a result back ends the open task."""
+
+            def __init__(self, q, tasks):
+                self.q, self.tasks = q, tasks
+                if hasattr(q, "_reader"):  # multiprocessing.pool.worker closes its copy
+                    self._reader = q._reader
+
+            def put(self, *args, **kwargs):
+                self.tasks.close()
+                return self.q.put(*args, **kwargs)
+
         def worker_with(orig, describe):
-            def worker(q, *args, **kwargs):
+            def worker(q, results, *args, **kwargs):
                 tasks = Tasks(q, describe)
                 try:
-                    return orig(tasks, *args, **kwargs)
+                    return orig(tasks, Results(results, tasks), *args, **kwargs)
                 finally:
                     tasks.close()
 

@@ -241,22 +241,6 @@ impl Sandbox {
         self.netns.as_ref().map(|ns| ns.socket_factory())
     }
 
-    /// The companion TFTP server's packets from now on, to draw under run `run_id` (the newest
-    /// run wins; see `tftp::Companion`); none for a sandbox without a companion.
-    pub fn trace_companion(&self, run_id: u32) -> Option<tftp::trace::CompanionTrace> {
-        self.companion.lock().expect("companion lock").as_ref().ok().map(|c| c.follow(run_id))
-    }
-
-    /// For run `run_id` about to exit: at most a second's wait until its companion trace holds
-    /// every packet traced before, and ends after them (see `tftp::Companion::finish`).
-    pub async fn finish_companion_trace(&self, run_id: u32) {
-        let finished = match self.companion.lock().expect("companion lock").as_ref() {
-            Ok(companion) => companion.finish(run_id),
-            Err(_) => return,
-        };
-        finished.await
-    }
-
     /// Run `run_id` is about to end: resolves once the loopback's packets until now were given
     /// to it (at most a second); then its `RunIo::packets` closes.
     pub fn finish_packets(&self, run_id: u32) -> impl std::future::Future<Output = ()> + Send + 'static {

@@ -1,16 +1,13 @@
 //! TFTP inside a student's sandbox, run by the backend from outside it: the companion server on
 //! the sandbox's own 127.0.0.1:6969 (UDP sockets made in the sandbox's network namespace).
 
-pub mod trace;
-
-use classbook_tftp::{Server, ServerConfig, SocketFactory, TraceSink};
+use classbook_tftp::{Server, ServerConfig, SocketFactory};
 use rust_embed::RustEmbed;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::oneshot;
-use trace::{CompanionTrace, Relay, TRACE_CHANNEL};
 
 /// Where the companion listens, inside every sandbox.
 pub const COMPANION_PORT: u16 = 6969;
@@ -108,10 +105,9 @@ impl NetNs {
 }
 
 /// The companion TFTP server of one sandbox. Dropping it stops the server and removes the
-/// session's uploads.
+/// session's uploads. It traces nothing: its packets cross the sandbox's loopback, where the
+/// capture (`sandbox::capture`) sees them for the page like any program's.
 pub struct Companion {
-    /// Carries the server's packets to the page of the run they are drawn under.
-    relay: Relay,
     _stop: oneshot::Sender<()>,
     uploads: PathBuf,
 }
@@ -141,29 +137,17 @@ impl Companion {
             .map_err(|e| format!("the companion TFTP server cannot listen in the sandbox: {e}"))?;
         let server = Server::new(config).with_socket_factory(ns.socket_factory());
         let (stop, stopped) = oneshot::channel::<()>();
-        let (events, receiver) = TraceSink::channel(TRACE_CHANNEL);
-        let relay = Relay::start(receiver, events.clone());
         tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stopped.await;
             };
-            if let Err(e) = server.serve(request, shutdown, Some(events)).await {
+            if let Err(e) = server.serve(request, shutdown, None).await {
                 tracing::warn!("companion TFTP server stopped: {e}");
             }
         });
-        Ok(Companion { relay, _stop: stop, uploads })
+        Ok(Companion { _stop: stop, uploads })
     }
 
-    /// Draws the companion's packets under run `run_id` from now on (the newest run wins).
-    pub fn follow(&self, run_id: u32) -> CompanionTrace {
-        self.relay.follow(run_id)
-    }
-
-    /// For run `run_id` about to exit: resolves (within a second, whether or not the page
-    /// reads) once the run's trace queue holds all its packets and ends after them.
-    pub fn finish(&self, run_id: u32) -> impl std::future::Future<Output = ()> + Send + 'static {
-        self.relay.finish(run_id)
-    }
 }
 
 impl Drop for Companion {

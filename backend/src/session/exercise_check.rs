@@ -1,20 +1,24 @@
 //! Checking a server exercise: the student's file imported in their sandbox, the course's own
-//! checks run after it by the check harness, whose records come back on a pipe of their own.
+//! checks run after it by the check harness, whose records come back on a pipe of their own;
+//! an exercise's traffic property is judged from the run's packets as they pass to the page.
 
 use crate::run::{self, RunCtl, StdinCmd};
 use crate::sandbox::Sandbox;
 use shared::lang::Lang;
-use shared::check::{decide, CheckReport, MAX_RECORDS};
-use shared::wire::{ExitInfo, ServerMsg};
+use shared::capture::traffic::Judge;
+use shared::check::{decide, CheckLine, CheckReport, Status, MAX_RECORDS};
+use shared::course::TrafficCheck;
+use shared::wire::{ExitInfo, Recording, ServerMsg};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
 /// Runs the check as run `id`: `files` are the student's, `entry` the exercise's file, `checks`
-/// the course's. The program's messages go to `out`, then `Checked`, then `Exit`. The verdict
-/// is decided here from the harness's records and how the program ended (see shared::check for
-/// the threat model), never from the program's output; the caller records it.
+/// the course's, `traffic` the exercise's traffic property. The program's messages go to `out`,
+/// then `Checked`, then `Exit`. The verdict is decided here from the harness's records, how the
+/// program ended (see shared::check for the threat model) and the packets the backend captured
+/// (`shared::capture::traffic`), never from the program's output; the caller records it.
 #[allow(clippy::too_many_arguments)]
 pub async fn check(
     sandbox: Arc<Sandbox>,
@@ -22,11 +26,16 @@ pub async fn check(
     files: Vec<(String, String)>,
     entry: &str,
     checks: &str,
+    traffic: Option<TrafficCheck>,
     stdin_rx: mpsc::Receiver<StdinCmd>,
     out: mpsc::Sender<ServerMsg>,
     ctl: Arc<RunCtl>,
 ) -> anyhow::Result<CheckReport> {
     let (io, records) = sandbox.spawn_checked(id, &files, entry, checks).await?;
+    let lang = ctl.lang;
+    // The property is judged only where the backend captures the run's packets.
+    let captured = io.packets.is_some();
+    let mut judge = traffic.map(Judge::new);
     let reader = tokio::spawn(async move {
         let mut buf = Vec::new();
         let _ = records.take(MAX_RECORDS as u64 + 1).read_to_end(&mut buf).await;
@@ -34,7 +43,6 @@ pub async fn check(
     });
     // The program's own messages pass through here, so the verdict can come before its Exit.
     let (tx, mut program) = mpsc::channel::<ServerMsg>(256);
-    let lang = ctl.lang;
     let driver = tokio::spawn(run::drive(sandbox, id, io, stdin_rx, tx, ctl));
     let mut ended: Option<Result<ExitInfo, String>> = None;
     while let Some(msg) = program.recv().await {
@@ -42,6 +50,13 @@ pub async fn check(
             ServerMsg::Exit(e) => ended = Some(Ok(e)),
             ServerMsg::Error { message, .. } if ended.is_none() => ended = Some(Err(message)),
             other => {
+                if let Some(judge) = judge.as_mut() {
+                    match &other {
+                        ServerMsg::Packet { packet, .. } => judge.see(packet),
+                        ServerMsg::RecordingCut { what: Recording::Packets, .. } => judge.cut(),
+                        _ => {}
+                    }
+                }
                 let _ = out.send(other).await;
             }
         }
@@ -60,7 +75,11 @@ pub async fn check(
     };
     let too_many = lang.pick("检查写出的结果太多", "the checks wrote too many results");
     let why = if bytes.len() > MAX_RECORDS { Some(too_many.into()) } else { why };
-    let report = decide(&String::from_utf8_lossy(&bytes), why);
+    let mut report = decide(&String::from_utf8_lossy(&bytes), why);
+    if let Some(judge) = judge {
+        report.results.push(if captured { judge.verdict(lang) } else { uncaptured(lang) });
+        report.passed = report.passed && report.results.iter().all(|r| r.status == Status::Passed);
+    }
     let _ = out.send(ServerMsg::Checked { run_id: id, report: report.clone() }).await;
     match ended {
         Some(Ok(exit)) => {
@@ -72,6 +91,15 @@ pub async fn check(
         None => {}
     }
     Ok(report)
+}
+
+/// The traffic property's line where no packet is captured (a server without a sandbox).
+fn uncaptured(lang: Lang) -> CheckLine {
+    let description = lang.pick(
+        "流量检查需要真正的沙箱（它自己的网络）；这台服务器没有沙箱，无法记录数据包",
+        "the traffic check needs a real sandbox (its own network); this server runs without one, so it records no packets",
+    );
+    CheckLine { description: description.into(), status: Status::Failed }
 }
 
 /// How a program that did not exit cleanly ended, for the verdict (the page words the exit itself).

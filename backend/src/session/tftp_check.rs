@@ -1,11 +1,11 @@
 //! Checking a student's TFTP server: start it in their sandbox beside a generated file, wait
 //! until it is bound, run the built-in client's four checks from inside the sandbox's network,
-//! stream each result (`ServerMsg::TftpCheck`) and the client's packet trace, then stop it.
+//! stream each result (`ServerMsg::TftpCheck`), then stop it. The checker's packets cross the
+//! sandbox's loopback, so the page has them from the capture of the check's run.
 
 use crate::run::{self, RunCtl, StdinCmd, Stop};
-use crate::sandbox::tftp::trace::{RunTrace, Side, TRACE_CHANNEL};
 use crate::sandbox::Sandbox;
-use classbook_tftp::{run_checks_in, CheckEnv, CheckOutcome, CheckPlan, StoredFile, TraceEvent, TraceReceiver, TraceSink};
+use classbook_tftp::{run_checks_in, CheckEnv, CheckOutcome, CheckPlan, StoredFile};
 use shared::wire::ServerMsg;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -88,7 +88,6 @@ pub async fn check(
         }
     } else {
         let server = SocketAddr::from(([127, 0, 0, 1], port));
-        let (trace_tx, mut traces) = TraceSink::channel(TRACE_CHANNEL);
         let (progress_tx, mut progress) = mpsc::unbounded_channel::<CheckOutcome>();
         let reader = sandbox.clone();
         let stored: StoredFile = Arc::new(move |name| {
@@ -96,16 +95,14 @@ pub async fn check(
             Box::pin(async move { reader.read_file(&name, MAX_READ_BACK).await })
         });
         let env = CheckEnv { sockets: Some(sockets), stored: Some(stored), progress: Some(progress_tx) };
-        let checks = run_checks_in(server, &plan, Some(trace_tx), env);
+        let checks = run_checks_in(server, &plan, None, env);
         tokio::pin!(checks);
-        let mut trace = ClientTrace { run: RunTrace::new(Side::Client), run_id: id, dropped: 0 };
         let mut done = false;
-        // Relay the program's output, each result and the trace while the checks run.
+        // Relay the program's output and each result while the checks run.
         while !done {
             tokio::select! {
                 _ = &mut checks => done = true,
                 Some(outcome) = progress.recv() => passed += send_outcome(&out, id, outcome).await as usize,
-                Some(event) = traces.recv() => trace.pass(&event, &traces, &out).await,
                 msg = program.recv(), if exit.is_none() => match msg {
                     Some(ServerMsg::Exit(e)) => exit = Some(ServerMsg::Exit(e)),
                     Some(other) => { let _ = out.send(other).await; }
@@ -115,9 +112,6 @@ pub async fn check(
         }
         while let Ok(outcome) = progress.try_recv() {
             passed += send_outcome(&out, id, outcome).await as usize;
-        }
-        while let Ok(event) = traces.try_recv() {
-            trace.pass(&event, &traces, &out).await;
         }
     }
     // Stop the server (a correct one never ends by itself) and pass on the rest, Exit last.
@@ -139,30 +133,6 @@ pub async fn check(
         let _ = out.send(exit).await;
     }
     Ok(passed == CASES.len())
-}
-
-/// The checker's packets on their way to the page. The checker waits for the page, so the
-/// channel can fill meanwhile: packets dropped there cut the trace (see `RunTrace`).
-struct ClientTrace {
-    run: RunTrace,
-    run_id: u32,
-    /// The channel's count of dropped events when last looked at.
-    dropped: u64,
-}
-
-impl ClientTrace {
-    async fn pass(&mut self, event: &TraceEvent, traces: &TraceReceiver, out: &mpsc::Sender<ServerMsg>) {
-        let dropped = traces.dropped();
-        if dropped > self.dropped {
-            if let Some(notice) = self.run.lose(dropped - self.dropped, event.elapsed_us as f64 / 1000.0) {
-                let _ = out.send(ServerMsg::Trace { run_id: self.run_id, event: notice.event() }).await;
-            }
-            self.dropped = dropped;
-        }
-        if let Some(trace) = self.run.packet(event) {
-            let _ = out.send(ServerMsg::Trace { run_id: self.run_id, event: trace }).await;
-        }
-    }
 }
 
 /// Passes one case's result on; returns whether it passed.

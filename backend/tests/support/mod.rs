@@ -303,7 +303,7 @@ impl Client {
             let id = match &msg {
                 ServerMsg::Output { run_id, .. } | ServerMsg::Started { run_id, .. } => *run_id,
                 ServerMsg::Listening { run_id } | ServerMsg::Queued { run_id, .. } => *run_id,
-                ServerMsg::Trace { run_id, .. } | ServerMsg::TftpCheck { run_id, .. } => *run_id,
+                ServerMsg::TftpCheck { run_id, .. } => *run_id,
                 ServerMsg::Checked { run_id, .. } => *run_id,
                 ServerMsg::Packet { run_id, .. } | ServerMsg::Activity { run_id, .. } => *run_id,
                 ServerMsg::RecordingCut { run_id, .. } => *run_id,

@@ -51,6 +51,9 @@ pub fn ExerciseCheck(
         if tftp_server {
             return check_tftp(cell_id.clone(), lesson.clone(), code.get_untracked(), verdict, recorded, server_output);
         }
+        // A server check's run is drawn like any run: its packets (what a traffic property
+        // was judged from) and what it recorded.
+        recorded.clear();
         let report = Rc::new(RefCell::new(None::<CheckReport>));
         let (lesson_done, cell) = (lesson.clone(), cell_id.clone());
         let finish = move |report: CheckReport| {
@@ -63,7 +66,9 @@ pub fn ExerciseCheck(
         };
         let handler = Rc::new(move |ev: Event| match ev {
             Event::Msg(ServerMsg::Checked { report: r, .. }) => *report.borrow_mut() = Some(r),
+            Event::Msg(msg @ (ServerMsg::Packet { .. } | ServerMsg::Activity { .. } | ServerMsg::RecordingCut { .. })) => recorded.take(msg),
             Event::Msg(ServerMsg::Exit(exit)) => {
+                recorded.flush();
                 let why = crate::notebook::program::exit_words(&exit);
                 finish(report.borrow_mut().take().unwrap_or_else(|| unfinished(why)))
             }

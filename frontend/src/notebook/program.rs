@@ -210,10 +210,8 @@ impl Program {
                     }
                 }
                 msg @ (ServerMsg::Packet { .. } | ServerMsg::Activity { .. } | ServerMsg::RecordingCut { .. }) => self.recorded.take(msg),
-                // Exercise checks and class-wide messages never reach a program's view; the
-                // companion's `Trace` is not drawn: its packets come with the capture's.
-                ServerMsg::Trace { .. }
-                | ServerMsg::TftpCheck { .. }
+                // Exercise checks and class-wide messages never reach a program's view.
+                ServerMsg::TftpCheck { .. }
                 | ServerMsg::Checked { .. }
                 | ServerMsg::Hello { .. }
                 | ServerMsg::Refused { .. }

@@ -156,7 +156,6 @@ fn on_message(msg: ServerMsg) {
         | ServerMsg::Started { run_id, .. }
         | ServerMsg::Queued { run_id, .. }
         | ServerMsg::Listening { run_id }
-        | ServerMsg::Trace { run_id, .. }
         | ServerMsg::TftpCheck { run_id, .. }
         | ServerMsg::Checked { run_id, .. }
         | ServerMsg::Packet { run_id, .. }
