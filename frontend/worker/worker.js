@@ -34,18 +34,80 @@ const early = {
   engine: import("./pyodide/pyodide.asm.mjs"),
   wasm: WebAssembly.compileStreaming(fetch(ENGINE_WASM)),
   lockFile: fetch("./pyodide/pyodide-lock.json").then((r) => r.json()),
-  // Rejected when this build has none: loading from it then fails, and Python starts bare.
-  snapshot: fetch("./pyodide/snapshot.bin").then((r) => {
-    mark("snapshot response");
-    if (!r.ok) throw new Error(`snapshot.bin: HTTP ${r.status}`);
-    return r.arrayBuffer().then((b) => (mark("snapshot body"), b));
-  }),
+  snapshot: readSnapshot(fetch("./pyodide/snapshot.bin")),
   runner: source("runner.py"),
   check: source("check.py"),
   tracer: source("visualise.py"),
 };
 // Unobserved until used: a failure is reported where it is awaited, not as an unhandled rejection.
-for (const p of Object.values(early)) p.catch(() => {});
+for (const p of [...Object.values(early), ...Object.values(early.snapshot)]) p.catch?.(() => {});
+
+// The build-time memory snapshot (scripts/make_snapshot.py writes it without its zero pages):
+// `sized` is Python's memory as soon as its length is known, `filled` when every page is in it.
+// Pyodide sets up its engine with the first while the rest arrives. Both reject when this build
+// has no snapshot, or it is not of this format; Python then starts bare.
+function readSnapshot(response) {
+  let size;
+  const sized = new Promise((resolve, reject) => (size = { resolve, reject }));
+  const filled = (async () => {
+    try {
+      const r = await response;
+      mark("snapshot response");
+      if (!r.ok) throw new Error(`snapshot.bin: HTTP ${r.status}`);
+      const reader = r.body.getReader();
+      let pending = new Uint8Array(0);
+      const next = async () => {
+        const { done, value } = await reader.read();
+        if (done) throw new Error("snapshot.bin: cut short");
+        return value;
+      };
+      const take = async (n) => {
+        while (pending.length < n) {
+          const more = await next();
+          const both = new Uint8Array(pending.length + more.length);
+          both.set(pending);
+          both.set(more, pending.length);
+          pending = both;
+        }
+        const out = pending.slice(0, n);
+        pending = pending.subarray(n);
+        return out;
+      };
+      const head = await take(16);
+      const [length, page, pages] = new Uint32Array(head.buffer, 4, 3);
+      if (new TextDecoder().decode(head.subarray(0, 4)) !== "CBS1" || pages !== Math.ceil(length / page)) {
+        throw new Error("snapshot.bin: not a classbook snapshot");
+      }
+      const stored = await take(pages);
+      const memory = new Uint8Array(length);
+      size.resolve(memory);
+      const nextStored = (from) => {
+        while (from < pages && !stored[from]) from++;
+        return from;
+      };
+      let at = nextStored(0); // the page being filled, and how much of it is
+      let filledOfPage = 0;
+      for (let chunk = pending; at < pages || chunk.length; chunk = at < pages ? await next() : new Uint8Array(0)) {
+        let i = 0;
+        while (i < chunk.length) {
+          if (at >= pages) throw new Error("snapshot.bin: longer than its pages");
+          const start = at * page;
+          const n = Math.min(Math.min(page, length - start) - filledOfPage, chunk.length - i);
+          memory.set(chunk.subarray(i, i + n), start + filledOfPage);
+          i += n;
+          filledOfPage += n;
+          if (filledOfPage === Math.min(page, length - start)) [at, filledOfPage] = [nextStored(at + 1), 0];
+        }
+      }
+      if (!(await reader.read()).done) throw new Error("snapshot.bin: longer than its pages");
+      mark("snapshot body");
+    } catch (e) {
+      size.reject(e);
+      throw e;
+    }
+  })();
+  return { sized, filled };
+}
 const post = (obj) => self.postMessage(JSON.stringify(obj));
 const progress = (fraction, message) => post({ kind: "Progress", fraction, message });
 
@@ -239,9 +301,17 @@ async function loadEngine() {
   };
   const load = (extra) => withEngineFetched(() => loadPyodide({ ...options, ...extra }));
   try {
-    // Called at once, so Pyodide starts its own requests (the standard library) now; it
-    // awaits the snapshot itself.
-    const py = await load({ _loadSnapshot: early.snapshot });
+    // Called at once, so Pyodide starts its own requests (the standard library) now. It sets
+    // up its engine as soon as the snapshot's length is known, and restores the snapshot
+    // once that is done and every page has arrived.
+    const py = await load({
+      _loadSnapshot: early.snapshot.sized,
+      createPyodideModule: async (settings) => {
+        const engine = await create(withCompiledWasm(settings));
+        await early.snapshot.filled;
+        return engine;
+      },
+    });
     mark("Python restored from the snapshot");
     // A snapshot repeats its random state and forgets the environment: renew both.
     py.runPython("import os, random\nrandom.seed()\nos.environ['HOME'] = '/home/student'");
