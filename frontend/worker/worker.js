@@ -278,12 +278,17 @@ async function boot() {
   return runner;
 }
 
-// Runs one of our Python files in the main namespace. compile() of the text is about three
-// times faster than runPython, which first builds the file's syntax tree as Python objects
-// (runner.py: 27 ms against 81 ms in Node on this machine kind).
+// Runs one of our Python files in the main namespace: the code object compiled into the
+// snapshot when it is of this very text (frontend/snapshot/make-worker.js), else compiled now.
+// compile() of the text is about three times faster than runPython, which first builds the
+// file's syntax tree as Python objects (runner.py: 27 ms against 81 ms in Node on this machine kind).
 function execFile(source, filename) {
   pyodide.globals.set("_classbook_source", source);
-  pyodide.runPython(`exec(compile(_classbook_source, ${JSON.stringify(filename)}, "exec"))\ndel _classbook_source`);
+  pyodide.runPython(`import sys
+_classbook_made = getattr(sys, "_classbook_compiled", {}).get(${JSON.stringify(filename)})
+exec(_classbook_made[1] if _classbook_made and _classbook_made[0] == _classbook_source
+     else compile(_classbook_source, ${JSON.stringify(filename)}, "exec"))
+del _classbook_source, _classbook_made`);
 }
 
 // Starts from the build-time memory snapshot (CPython already initialised, common modules
