@@ -6,6 +6,7 @@
 import http.server
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -77,10 +78,25 @@ def main():
     if "error" in result:
         sys.exit("make_snapshot: " + result["error"].decode(errors="replace"))
     out = os.path.join(DIST, "pyodide", "snapshot.bin")
+    packed = sparse(result["snapshot"])
     with open(out + ".tmp", "wb") as f:
-        f.write(result["snapshot"])
+        f.write(packed)
     os.replace(out + ".tmp", out)
-    print(f"make_snapshot: wrote {out} ({len(result['snapshot']) / 1e6:.1f} MB)")
+    print(f"make_snapshot: wrote {out} ({len(result['snapshot']) / 1e6:.1f} MB of memory, {len(packed) / 1e6:.1f} MB stored)")
+
+
+PAGE = 65536
+
+
+def sparse(memory):
+    """The snapshot as worker.js reads it: half of Pyodide's memory is zero pages, which cost the
+    browser time to decompress. Little-endian: b"CBS1", the memory's length, the page size, the
+    page count; one byte a page (1: stored, 0: all zero); then the stored pages in order (the
+    last one may be short). The length comes first so the worker can start before the rest."""
+    pages = [memory[i:i + PAGE] for i in range(0, len(memory), PAGE)]
+    stored = [any(p) for p in pages]
+    head = b"CBS1" + struct.pack("<III", len(memory), PAGE, len(pages)) + bytes(stored)
+    return head + b"".join(p for p, keep in zip(pages, stored) if keep)
 
 
 if __name__ == "__main__":

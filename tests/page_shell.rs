@@ -87,11 +87,12 @@ async fn the_title_shows_no_alarm_before_joining_scratch_has_a_runtime_switch_an
 #[tokio::test(flavor = "multi_thread")]
 async fn the_teachers_page_starts_no_browser_python() {
     require_built_page();
-    // Every request for the worker's script is counted (and answered with an empty worker).
+    // Every request for the worker's script (at the page's versioned address) is counted, and
+    // answered with an empty worker.
     let fetched = Arc::new(AtomicUsize::new(0));
     let count = fetched.clone();
     let extra = axum::Router::new().route(
-        "/worker.js",
+        &format!("/v/{}/worker.js", classbook::assets::version()),
         axum::routing::get(move || {
             count.fetch_add(1, Ordering::SeqCst);
             async { ([(axum::http::header::CONTENT_TYPE, "text/javascript")], "self.onmessage = () => {};") }

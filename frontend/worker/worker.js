@@ -14,7 +14,6 @@
 // request to the class server's relay, which answers when the page posts the line, EOF or
 // Stop (backend/src/relay.rs); a busy loop cannot be interrupted and the page replaces the
 // worker instead.
-import { loadPyodide } from "./pyodide/pyodide.mjs";
 
 const t0 = performance.now();
 // The steps of the start, as [name, epoch ms], posted with Ready: the page marks them on its
@@ -22,6 +21,93 @@ const t0 = performance.now();
 const marks = [];
 const mark = (name) => marks.push([name, performance.timeOrigin + performance.now()]);
 mark("worker script running");
+
+const ENGINE_WASM = new URL("./pyodide/pyodide.asm.wasm", import.meta.url).href;
+// Everything the start needs is asked for at once, here: the engine's scripts, its wasm
+// (compiled while it downloads and while the snapshot arrives), the snapshot, the package
+// list and our Python files. Nothing waits for anything else before it is requested; these
+// URLs are relative to this script, which the page loads from a versioned path the server
+// marks immutable, so a second visit takes them all from the HTTP cache (and V8 its compiled
+// wasm from its code cache).
+const early = {
+  pyodide: import("./pyodide/pyodide.mjs"),
+  engine: import("./pyodide/pyodide.asm.mjs"),
+  wasm: WebAssembly.compileStreaming(fetch(ENGINE_WASM)),
+  lockFile: fetch("./pyodide/pyodide-lock.json").then((r) => r.json()),
+  snapshot: readSnapshot(fetch("./pyodide/snapshot.bin")),
+  runner: source("runner.py"),
+  check: source("check.py"),
+  tracer: source("visualise.py"),
+};
+// Unobserved until used: a failure is reported where it is awaited, not as an unhandled rejection.
+for (const p of [...Object.values(early), ...Object.values(early.snapshot)]) p.catch?.(() => {});
+
+// The build-time memory snapshot (scripts/make_snapshot.py writes it without its zero pages):
+// `sized` is Python's memory as soon as its length is known, `filled` when every page is in it.
+// Pyodide sets up its engine with the first while the rest arrives. Both reject when this build
+// has no snapshot, or it is not of this format; Python then starts bare.
+function readSnapshot(response) {
+  let size;
+  const sized = new Promise((resolve, reject) => (size = { resolve, reject }));
+  const filled = (async () => {
+    try {
+      const r = await response;
+      mark("snapshot response");
+      if (!r.ok) throw new Error(`snapshot.bin: HTTP ${r.status}`);
+      const reader = r.body.getReader();
+      let pending = new Uint8Array(0);
+      const next = async () => {
+        const { done, value } = await reader.read();
+        if (done) throw new Error("snapshot.bin: cut short");
+        return value;
+      };
+      const take = async (n) => {
+        while (pending.length < n) {
+          const more = await next();
+          const both = new Uint8Array(pending.length + more.length);
+          both.set(pending);
+          both.set(more, pending.length);
+          pending = both;
+        }
+        const out = pending.slice(0, n);
+        pending = pending.subarray(n);
+        return out;
+      };
+      const head = await take(16);
+      const [length, page, pages] = new Uint32Array(head.buffer, 4, 3);
+      if (new TextDecoder().decode(head.subarray(0, 4)) !== "CBS1" || pages !== Math.ceil(length / page)) {
+        throw new Error("snapshot.bin: not a classbook snapshot");
+      }
+      const stored = await take(pages);
+      const memory = new Uint8Array(length);
+      size.resolve(memory);
+      const nextStored = (from) => {
+        while (from < pages && !stored[from]) from++;
+        return from;
+      };
+      let at = nextStored(0); // the page being filled, and how much of it is
+      let filledOfPage = 0;
+      for (let chunk = pending; at < pages || chunk.length; chunk = at < pages ? await next() : new Uint8Array(0)) {
+        let i = 0;
+        while (i < chunk.length) {
+          if (at >= pages) throw new Error("snapshot.bin: longer than its pages");
+          const start = at * page;
+          const n = Math.min(Math.min(page, length - start) - filledOfPage, chunk.length - i);
+          memory.set(chunk.subarray(i, i + n), start + filledOfPage);
+          i += n;
+          filledOfPage += n;
+          if (filledOfPage === Math.min(page, length - start)) [at, filledOfPage] = [nextStored(at + 1), 0];
+        }
+      }
+      if (!(await reader.read()).done) throw new Error("snapshot.bin: longer than its pages");
+      mark("snapshot body");
+    } catch (e) {
+      size.reject(e);
+      throw e;
+    }
+  })();
+  return { sized, filled };
+}
 const post = (obj) => self.postMessage(JSON.stringify(obj));
 const progress = (fraction, message) => post({ kind: "Progress", fraction, message });
 
@@ -154,17 +240,15 @@ function poll() {
   if (relay && current) relayWait("sleep", 0);
 }
 
-const source = (name) =>
-  fetch(`./${name}`).then((r) => {
+function source(name) {
+  return fetch(`./${name}`).then((r) => {
     if (!r.ok) throw new Error(`${name}: HTTP ${r.status}`);
     return r.text();
   });
+}
 
 async function boot() {
   progress(0.05, "engine");
-  const runnerSource = source("runner.py");
-  const checkSource = source("check.py");
-  const tracerSource = source("visualise.py");
   pyodide = await loadEngine();
   progress(0.85, "start");
   await initialised;
@@ -175,12 +259,12 @@ async function boot() {
   pyodide.setInterruptBuffer(interruptFlag);
   pyodide.registerJsModule("_classbook", { sleep, poll });
   // The exercise check harness (shared/src/check.py) first: runner.py's check_run uses it.
-  execFile(await checkSource, "/classbook/check.py");
+  execFile(await early.check, "/classbook/check.py");
   // The tracer is a module runner.py imports when a cell is stepped through.
   pyodide.FS.mkdirTree("/classbook");
-  pyodide.FS.writeFile("/classbook/_classbook_visualise.py", await tracerSource);
+  pyodide.FS.writeFile("/classbook/_classbook_visualise.py", await early.tracer);
   pyodide.runPython("import sys\nsys.path.append('/classbook')");
-  execFile(await runnerSource, "/classbook/runner.py");
+  execFile(await early.runner, "/classbook/runner.py");
   const runner = { run: pyodide.globals.get("run"), visualise: pyodide.globals.get("visualise") };
   checker = pyodide.globals.get("check_run");
   mark("runner ready");
@@ -194,33 +278,87 @@ async function boot() {
   return runner;
 }
 
-// Runs one of our Python files in the main namespace. compile() of the text is about three
-// times faster than runPython, which first builds the file's syntax tree as Python objects
-// (runner.py: 27 ms against 81 ms in Node on this machine kind).
+// Runs one of our Python files in the main namespace: the code object compiled into the
+// snapshot when it is of this very text (frontend/snapshot/make-worker.js), else compiled now.
+// compile() of the text is about three times faster than runPython, which first builds the
+// file's syntax tree as Python objects (runner.py: 27 ms against 81 ms in Node on this machine kind).
 function execFile(source, filename) {
   pyodide.globals.set("_classbook_source", source);
-  pyodide.runPython(`exec(compile(_classbook_source, ${JSON.stringify(filename)}, "exec"))\ndel _classbook_source`);
+  pyodide.runPython(`import sys
+_classbook_made = getattr(sys, "_classbook_compiled", {}).get(${JSON.stringify(filename)})
+exec(_classbook_made[1] if _classbook_made and _classbook_made[0] == _classbook_source
+     else compile(_classbook_source, ${JSON.stringify(filename)}, "exec"))
+del _classbook_source, _classbook_made`);
 }
 
 // Starts from the build-time memory snapshot (CPython already initialised, common modules
 // imported) when the build has one; otherwise, or if this build refuses it, starts bare.
 async function loadEngine() {
-  const options = { indexURL: "./pyodide/", env: { HOME: "/home/student" } };
-  const snapshot = await fetch("./pyodide/snapshot.bin").catch(() => null);
-  mark("snapshot response");
-  if (snapshot && snapshot.ok) {
-    try {
-      const body = snapshot.arrayBuffer().then((b) => (mark("snapshot body"), b));
-      const py = await loadPyodide({ ...options, _loadSnapshot: body });
-      mark("Python restored from the snapshot");
-      // A snapshot repeats its random state and forgets the environment: renew both.
-      py.runPython("import os, random\nrandom.seed()\nos.environ['HOME'] = '/home/student'");
-      return py;
-    } catch (e) {
-      console.warn("classbook: the memory snapshot was refused, starting Python from scratch:", e);
-    }
+  const { loadPyodide } = await early.pyodide;
+  const create = (await early.engine).default;
+  const options = {
+    indexURL: "./pyodide/",
+    // Packages, were any loaded, come from this server too, never from Pyodide's CDN.
+    packageBaseUrl: new URL("./pyodide/", import.meta.url).href,
+    env: { HOME: "/home/student" },
+    lockFileContents: early.lockFile,
+    createPyodideModule: (settings) => create(withCompiledWasm(settings)),
+  };
+  const load = (extra) => withEngineFetched(() => loadPyodide({ ...options, ...extra }));
+  try {
+    // Called at once, so Pyodide starts its own requests (the standard library) now. It sets
+    // up its engine as soon as the snapshot's length is known, and restores the snapshot
+    // once that is done and every page has arrived.
+    const py = await load({
+      _loadSnapshot: early.snapshot.sized,
+      createPyodideModule: async (settings) => {
+        const engine = await create(withCompiledWasm(settings));
+        await early.snapshot.filled;
+        return engine;
+      },
+    });
+    mark("Python restored from the snapshot");
+    // A snapshot repeats its random state and forgets the environment: renew both.
+    py.runPython("import os, random\nrandom.seed()\nos.environ['HOME'] = '/home/student'");
+    return py;
+  } catch (e) {
+    console.warn("classbook: no memory snapshot, or it was refused; starting Python from scratch:", e);
   }
-  return loadPyodide(options);
+  return load({});
+}
+
+// Pyodide fetches its wasm as it starts, to compile it when it instantiates it (after the
+// snapshot has arrived); ours is compiled from the first line (early.wasm). While `load` runs,
+// Pyodide's request for the wasm is answered with an empty response instead of a second copy.
+async function withEngineFetched(load) {
+  const fetchFromNetwork = self.fetch;
+  self.fetch = (resource, init) =>
+    String(resource) === ENGINE_WASM ? Promise.resolve(new Response(null)) : fetchFromNetwork(resource, init);
+  try {
+    return await load();
+  } finally {
+    self.fetch = fetchFromNetwork;
+  }
+}
+
+// Pyodide's own instantiateWasm stays in charge (it adds imports of its own), but its one call of
+// WebAssembly.instantiateStreaming is answered with the module compiled early; if that compile
+// failed, the wasm is fetched and compiled there as Pyodide would have.
+function withCompiledWasm(settings) {
+  const theirs = settings.instantiateWasm;
+  if (!theirs) return settings;
+  settings.instantiateWasm = (imports, receive) => {
+    const streaming = WebAssembly.instantiateStreaming;
+    WebAssembly.instantiateStreaming = async (_empty, withImports) => {
+      WebAssembly.instantiateStreaming = streaming;
+      const module = await early.wasm.catch((e) => console.warn("classbook: compiling the engine early failed:", e));
+      if (!module) return streaming(fetch(ENGINE_WASM), withImports);
+      mark("engine compiled");
+      return { module, instance: await WebAssembly.instantiate(module, withImports) };
+    };
+    return theirs(imports, receive);
+  };
+  return settings;
 }
 
 // Loading starts as soon as the worker exists; the page's init message (the shared control

@@ -71,7 +71,7 @@ pub fn start() {
     let worker = match adopt_early_worker().map(Ok).unwrap_or_else(|| {
         let options = WorkerOptions::new();
         options.set_type(WorkerType::Module);
-        Worker::new_with_options("./worker.js", &options)
+        Worker::new_with_options(&worker_url(), &options)
     }) {
         Ok(w) => w,
         Err(e) => {
@@ -109,7 +109,8 @@ pub fn start() {
         }
         None => {
             let url = format!("./api/relay/{}", super::random_hex());
-            let _ = Reflect::set(&init, &"relay".into(), &url.as_str().into());
+            // The worker's own URL is under /v/<version>/: it is told the relay's full address.
+            let _ = Reflect::set(&init, &"relay".into(), &page_relative(&url).into());
             Wake::Relay { url }
         }
     };
@@ -143,6 +144,18 @@ fn shared_buffer() -> Option<js_sys::SharedArrayBuffer> {
     let isolated = Reflect::get(&global, &"crossOriginIsolated".into()).ok()?.as_bool()?;
     let exists = Reflect::get(&global, &"SharedArrayBuffer".into()).ok().is_some_and(|v| v.is_function());
     (isolated && exists).then(|| js_sys::SharedArrayBuffer::new(CONTROL_CELLS * 4 + STDIN_CAPACITY))
+}
+
+/// Where start-worker.js found worker.js (its versioned, immutable address), else beside the page.
+fn worker_url() -> String {
+    let url = web_sys::window().and_then(|w| Reflect::get(&w, &"classbookWorkerURL".into()).ok());
+    url.and_then(|u| u.as_string()).unwrap_or_else(|| "./worker.js".into())
+}
+
+/// `path` resolved against the page's address.
+fn page_relative(path: &str) -> String {
+    let base = web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default();
+    web_sys::Url::new_with_base(path, &base).map(|u| u.href()).unwrap_or_else(|_| path.into())
 }
 
 /// The worker worker/start-worker.js started before the app loaded (taken once; restarts make their own).
