@@ -6,12 +6,16 @@
 //! the packets (see `capture`). The reader never waits: lines past `MAX_LINE` bytes are
 //! skipped, malformed ones ignored, and past `MAX_EVENTS` a run's recording is cut; the pipe is
 //! read to its end so the program never blocks on it (its hooks write without waiting and drop
-//! what does not fit).
+//! what does not fit). While the program lives the pipe is read at a pace (`PACE`), so a run
+//! that records thousands of events wakes the backend hundreds of times, not thousands; once
+//! it has ended (`Ended::now`), what is left is read at once.
 
 use shared::timeline::Activity;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 /// Events of one run sent to its page; past this its recording is cut.
 pub const MAX_EVENTS: usize = 10_000;
@@ -29,19 +33,44 @@ pub enum Recorded {
     Cut { shown: u32, not_shown: u64 },
 }
 
-/// Reads the run's recording pipe until every process of the run closed it.
-pub fn read(pipe: pipe::Receiver) -> mpsc::Receiver<Recorded> {
-    let (tx, rx) = mpsc::channel(QUEUE);
-    tokio::spawn(reader(pipe, tx));
-    rx
+/// The wait between two reads of a live run's pipe when the last read was small: what the
+/// program writes meanwhile waits in the pipe (64 KiB, so dropped only past ~8 MB/s, where a
+/// run reaches `MAX_EVENTS` within a second anyway).
+const PACE: Duration = Duration::from_millis(2);
+/// A read this large is followed by the next at once.
+const BIG_READ: usize = 16 << 10;
+
+/// A run's recording as it is read: its events, and how to say that the program ended.
+pub struct Reading {
+    pub events: mpsc::Receiver<Recorded>,
+    pub ended: Ended,
 }
 
-async fn reader(mut pipe: pipe::Receiver, tx: mpsc::Sender<Recorded>) {
-    let mut buf = vec![0u8; 16384];
+/// Tells a run's reader that the program ended, so the rest is read without pacing.
+#[derive(Clone)]
+pub struct Ended(Arc<Notify>);
+
+impl Ended {
+    pub fn now(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// Reads the run's recording pipe until every process of the run closed it.
+pub fn read(pipe: pipe::Receiver) -> Reading {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let ended = Ended(Arc::new(Notify::new()));
+    tokio::spawn(reader(pipe, tx, ended.clone()));
+    Reading { events: rx, ended }
+}
+
+async fn reader(mut pipe: pipe::Receiver, tx: mpsc::Sender<Recorded>, ended: Ended) {
+    let mut buf = vec![0u8; 64 << 10];
     let mut line: Vec<u8> = Vec::new();
     let mut skipping = false;
     let mut shown = 0u32;
     let mut cut: Option<u64> = None;
+    let mut paced = true;
     while let Ok(n) = pipe.read(&mut buf).await {
         if n == 0 {
             break;
@@ -78,6 +107,12 @@ async fn reader(mut pipe: pipe::Receiver, tx: mpsc::Sender<Recorded>) {
                     cut = Some(1);
                     let _ = tx.try_send(Recorded::Cut { shown, not_shown: 1 });
                 }
+            }
+        }
+        if paced && n < BIG_READ {
+            tokio::select! {
+                _ = tokio::time::sleep(PACE) => {}
+                _ = ended.0.notified() => paced = false,
             }
         }
     }
