@@ -423,7 +423,7 @@ impl Sandbox {
         let activity = match record {
             Some((r, w)) => {
                 drop(w);
-                Some(record::read(pipe::Receiver::from_owned_fd(r)?))
+                Some(record::read(r))
             }
             None => None,
         };
