@@ -35,9 +35,10 @@ pub enum Recorded {
 }
 
 /// The wait after a small read of a live run's pipe: what the program writes meanwhile waits
-/// in the pipe (64 KiB). A read of `BUSY` bytes or more (a quarter of it) is followed by the
-/// next at once.
-const PACE: Duration = Duration::from_millis(1);
+/// in the pipe (64 KiB; a flood writes ~25 KB a millisecond, and the thread may be woken late on
+/// a busy machine). A read of `BUSY` bytes or more (a quarter of it) is followed by the next at
+/// once.
+const PACE: Duration = Duration::from_micros(300);
 const BUSY: usize = 16 << 10;
 /// Chunks (of at most 64 KiB) read but not yet parsed: past them the reader waits, and the
 /// program's pipe fills.
