@@ -243,7 +243,8 @@ pub async fn drive(
     // if none came): the pipes and the agent's channel are separate, so a quick program's first
     // line can reach the backend before the agent's word that it started.
     let (started_gate, gate) = tokio::sync::watch::channel(false);
-    let recordings = forward_recordings(id, packets, activity, &out, gate.clone());
+    let activity_ended = activity.as_ref().map(|a| a.ended.clone());
+    let recordings = forward_recordings(id, packets, activity.map(|a| a.events), &out, gate.clone());
     let limits = sandbox.limits().clone();
     let cap = Arc::new(OutputCap {
         left: AtomicUsize::new(limits.output_bytes),
@@ -369,6 +370,8 @@ pub async fn drive(
             }
         }
     };
+    // Its last recorded events are read at once now, not at the live run's pace.
+    activity_ended.iter().for_each(|e| e.now());
     let after = sandbox.counters();
     ctl.stamp(Step::CountersRead);
     if reason.is_none() {

@@ -33,6 +33,8 @@ pub const OUTBOX: usize = 256;
 /// A page that takes no message for this long is disconnected: its runs end and free their
 /// slots, and nothing the server owes anyone else waits for it.
 pub const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Messages queued together that a connection's writer sends in one write, at most.
+const BATCH: usize = 64;
 /// Pages one student may have connected at once (tabs, a second device).
 pub const MAX_PAGES: usize = 4;
 
@@ -173,15 +175,28 @@ async fn connection(socket: WebSocket, app: Arc<App>, token: Option<String>, fro
     let ping_every = idle_timeout * 2 / 5;
     let mut writer = tokio::spawn(async move {
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+        let text = |msg: ServerMsg| Message::Text(serde_json::to_string(&msg).expect("wire types serialize").into());
         loop {
             let frame = tokio::select! {
                 msg = rx.recv() => match msg {
-                    Some(msg) => Message::Text(serde_json::to_string(&msg).expect("wire types serialize").into()),
+                    Some(msg) => text(msg),
                     None => break,
                 },
                 _ = ping.tick() => Message::Ping(Default::default()),
             };
-            match tokio::time::timeout(SEND_TIMEOUT, sink.send(frame)).await {
+            // What else is queued already goes in the same write (a recorded run's events come
+            // in bursts): one system call and one wake-up of the page for many messages.
+            let batch = async {
+                sink.feed(frame).await?;
+                for _ in 1..BATCH {
+                    match rx.try_recv() {
+                        Ok(msg) => sink.feed(text(msg)).await?,
+                        Err(_) => break,
+                    }
+                }
+                sink.flush().await
+            };
+            match tokio::time::timeout(SEND_TIMEOUT, batch).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return,
                 Err(_) => {

@@ -684,7 +684,7 @@ class Recorder:
 
         self.native = threading.get_native_id
         rec = self
-        emit = self.emit
+        emit, write = self.emit, self.write
         native = threading.get_native_id
         now = time.time_ns
         waiting = self.waiting
@@ -698,15 +698,18 @@ class Recorder:
             if not line:
                 return block()  # a wait inside the library, not at a line of theirs
             waiting.add(tid)
-            emit({"k": "wait", "us": now() // 1000, "pid": rec.pid, "tid": tid, "on": on, "obj": obj, "line": line, "holder": holder})
+            write('{"k":"wait","us":%d,"pid":%d,"tid":%d,"on":"%s","obj":%d,"line":%d,"holder":%s}\n'
+                  % (now() // 1000, rec.pid, tid, on, obj, line, "null" if holder is None else "%d" % holder))
             try:
                 return block()
             finally:
                 waiting.discard(tid)
-                emit({"k": "wait_end", "us": now() // 1000, "pid": rec.pid, "tid": tid})
+                write('{"k":"wait_end","us":%d,"pid":%d,"tid":%d}\n' % (now() // 1000, rec.pid, tid))
 
         allocate, c_rlock = _thread.allocate_lock, _thread.RLock
 
+        # A `with` of a lock is the hottest call a program makes: `__enter__` and `__exit__`
+        # do their work in their own frame (no call of `acquire`/`release`) unless it waits.
         class Lock:
             __slots__ = ("_l", "_owner", "__weakref__")
 
@@ -725,14 +728,19 @@ class Recorder:
                     self._owner = native()
                 return got
 
-            __enter__ = acquire
+            def __enter__(self):
+                if self._l.acquire(False):
+                    self._owner = native()
+                    return True
+                return self.acquire()
 
             def release(self):
                 self._owner = None
                 self._l.release()
 
-            def __exit__(self, *_):
-                self.release()
+            def __exit__(self, t, v, tb):
+                self._owner = None
+                self._l.release()
 
             def locked(self):
                 return self._l.locked()
@@ -762,7 +770,12 @@ class Recorder:
                 self._n += 1
                 return True
 
-            __enter__ = acquire
+            def __enter__(self):
+                if self._l.acquire(False):
+                    self._owner = native()
+                    self._n += 1
+                    return True
+                return self.acquire()
 
             def release(self):
                 if self._owner == native():
@@ -771,8 +784,12 @@ class Recorder:
                         self._owner = None
                 self._l.release()
 
-            def __exit__(self, *_):
-                self.release()
+            def __exit__(self, t, v, tb):
+                if self._owner == native():
+                    self._n -= 1
+                    if self._n == 0:
+                        self._owner = None
+                self._l.release()
 
             def _is_owned(self):
                 return self._l._is_owned()
@@ -953,10 +970,22 @@ class Recorder:
                 selector(cls)
 
     def hook_sockets(self):
+        """Records each send/recv/accept/connect of an IPv4 or IPv6 socket (`call`: its size,
+        the student's line, both ports), and a read or connect that waits as a sleep. Cheap per
+        call: a blocking socket's read is first made with MSG_DONTWAIT (when data waits, that
+        is the read itself: no extra system call), and a connected TCP socket's ports are asked
+        once and kept beside it (weakly: they go with the socket)."""
         import threading
+        import weakref
 
-        rec, emit, native, now = self, self.emit, threading.get_native_id, time.time_ns
+        rec, native, now, write = self, threading.get_native_id, time.time_ns, self.write
         asleep, real_select = self.asleep, select.select
+        c_sock = socket.socket.__mro__[1]  # _socket.socket, whose methods do the work
+        # The plain numbers: `socket.socket.family` makes an enum member at every call.
+        family_of, type_of = c_sock.__dict__["family"].__get__, c_sock.__dict__["type"].__get__
+        inet = (int(socket.AF_INET), int(socket.AF_INET6))
+        stream, dontwait = int(socket.SOCK_STREAM), socket.MSG_DONTWAIT
+        known = weakref.WeakKeyDictionary()  # a connected TCP socket -> (its port, its peer's)
 
         def blocks(sock):
             """A read (accept, recv) on `sock` would block now: it blocks and nothing is ready."""
@@ -966,25 +995,31 @@ class Recorder:
                 return not real_select((sock,), (), (), 0)[0]
             except (OSError, ValueError):  # closed, or past select's fd limit: its call says
                 return False
-        inet = (socket.AF_INET, socket.AF_INET6)
-        c_sock = socket.socket.__mro__[1]  # _socket.socket, whose methods do the work
 
         def ends(sock, peer):
+            got = known.get(sock)
+            if got is not None:
+                return got
             try:
                 port = sock.getsockname()[1]
             except OSError:
                 port = 0
+            # Fixed for the socket's life once a TCP socket is connected.
+            fixed = peer is None and port != 0 and type_of(sock) == stream
             if peer is None:
                 try:
                     peer = sock.getpeername()
                 except OSError:
-                    peer = None
-            return port, (peer[1] if isinstance(peer, tuple) and len(peer) > 1 else 0)
+                    peer, fixed = None, False
+            got = port, (peer[1] if isinstance(peer, tuple) and len(peer) > 1 else 0)
+            if fixed:
+                known[sock] = got
+            return got
 
         def call(sock, op, size, t, peer=None):
             port, peer = ends(sock, peer)
-            emit({"k": "call", "us": t, "pid": rec.pid, "tid": native(), "op": op, "len": size,
-                  "line": rec.line(), "port": port, "peer": peer})
+            write('{"k":"call","us":%d,"pid":%d,"tid":%d,"op":"%s","len":%d,"line":%d,"port":%d,"peer":%d}\n'
+                  % (t, rec.pid, native(), op, size, rec.line(), port, peer))
 
         def size_of(data):
             try:
@@ -992,53 +1027,62 @@ class Recorder:
             except TypeError:
                 return 0
 
-        orig = {name: getattr(c_sock, name) for name in ("send", "sendall", "sendto", "recv", "recvfrom", "recv_into")}
+        send_orig, sendall_orig, sendto_orig = c_sock.send, c_sock.sendall, c_sock.sendto
+        recv_orig, recvfrom_orig, recv_into_orig = c_sock.recv, c_sock.recvfrom, c_sock.recv_into
+
+        def read(sock, orig, args, flags_at):
+            """`orig(sock, *args)`, a read, recorded as a `recv` sleep when it waits. A blocking
+            socket's is made without waiting first (its flags argument at `flags_at`, or given)."""
+            n = len(args)
+            if sock.timeout is None and 1 <= n <= flags_at + 1 and (n <= flags_at or isinstance(args[flags_at], int)):
+                now_args = list(args[:flags_at]) + [0] * (flags_at - n) + [int(args[flags_at]) | dontwait if n > flags_at else dontwait]
+                try:
+                    return orig(sock, *now_args)
+                except BlockingIOError:
+                    return asleep("recv", lambda: orig(sock, *args))
+            if blocks(sock):
+                return asleep("recv", lambda: orig(sock, *args))
+            return orig(sock, *args)
 
         def send(self, data, *args):
             t = now() // 1000
-            n = orig["send"](self, data, *args)
-            if self.family in inet:
+            n = send_orig(self, data, *args)
+            if family_of(self) in inet:
                 call(self, "send", n, t)
             return n
 
         def sendall(self, data, *args):
             t = now() // 1000
-            r = orig["sendall"](self, data, *args)
-            if self.family in inet:
+            r = sendall_orig(self, data, *args)
+            if family_of(self) in inet:
                 call(self, "sendall", size_of(data), t)
             return r
 
         def sendto(self, data, *args):
             t = now() // 1000
-            n = orig["sendto"](self, data, *args)
-            if self.family in inet:
+            n = sendto_orig(self, data, *args)
+            if family_of(self) in inet:
                 call(self, "sendto", n, t, args[-1] if args else None)
             return n
 
         def recv(self, *args):
-            if blocks(self):
-                data = asleep("recv", lambda: orig["recv"](self, *args))
-            else:
-                data = orig["recv"](self, *args)
-            if self.family in inet:
+            data = read(self, recv_orig, args, 1)
+            if family_of(self) in inet:
                 call(self, "recv", len(data), now() // 1000)
             return data
 
         def recvfrom(self, *args):
-            if blocks(self):
-                got = asleep("recv", lambda: orig["recvfrom"](self, *args))
-            else:
-                got = orig["recvfrom"](self, *args)
-            if self.family in inet:
+            got = read(self, recvfrom_orig, args, 1)
+            if family_of(self) in inet:
                 call(self, "recvfrom", len(got[0]), now() // 1000, got[1])
             return got
 
         def recv_into(self, *args, **kwargs):
-            if blocks(self):
-                n = asleep("recv", lambda: orig["recv_into"](self, *args, **kwargs))
+            if kwargs:
+                n = asleep("recv", lambda: recv_into_orig(self, *args, **kwargs)) if blocks(self) else recv_into_orig(self, *args, **kwargs)
             else:
-                n = orig["recv_into"](self, *args, **kwargs)
-            if self.family in inet:
+                n = read(self, recv_into_orig, args, 2)
+            if family_of(self) in inet:
                 call(self, "recv_into", n, now() // 1000)
             return n
 
@@ -1046,7 +1090,7 @@ class Recorder:
 
         def accept(self):
             got = asleep("accept", lambda: accept_orig(self)) if blocks(self) else accept_orig(self)
-            if self.family in inet:
+            if family_of(self) in inet:
                 call(self, "accept", 0, now() // 1000, got[1])
             return got
 
@@ -1057,7 +1101,7 @@ class Recorder:
                     return connect_orig(self, address)
                 return asleep("connect", lambda: connect_orig(self, address))
             finally:
-                if self.family in inet:
+                if family_of(self) in inet:
                     call(self, "connect", 0, t, address)
 
         for f in (send, sendall, sendto, recv, recvfrom, recv_into, accept, connect):

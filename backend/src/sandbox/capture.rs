@@ -6,7 +6,9 @@
 //! ignored, so each packet appears once). The student's seccomp filter still refuses AF_PACKET.
 //! Every queue is bounded: the kernel's receive buffer (`RCVBUF`; an overflow is counted by the
 //! kernel and cuts the recording), and per run `MAX_PACKETS` packets and two cut notices. While
-//! no run follows, a filter makes the kernel drop every packet before it is queued.
+//! no run follows, a filter makes the kernel drop every packet before it is queued. While runs
+//! follow, the socket is read at a pace (`PACE`), so a chatty program wakes the backend
+//! hundreds of times a second rather than once a packet; finishing a run reads at once.
 
 use super::tftp::NetNs;
 use shared::capture::{decode, Segment};
@@ -27,6 +29,12 @@ pub const SNAP_BYTES: u32 = 160;
 /// The kernel's receive buffer of the capture socket. Packets past it are dropped (and
 /// counted by the kernel), never queued by us.
 pub const RCVBUF: libc::c_int = 512 << 10;
+
+/// The wait after a read that emptied the socket before the next: packets meanwhile wait in
+/// the kernel's buffer (`RCVBUF`, some 500 packets).
+const PACE: std::time::Duration = std::time::Duration::from_millis(1);
+/// A read of this many packets is followed by the next at once.
+const BIG_READ: usize = 64;
 
 const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 const PACKET_STATISTICS: libc::c_int = 6;
@@ -258,7 +266,13 @@ impl Follower {
 async fn capture(fd: AsyncFd<OwnedFd>, mut cmds: mpsc::Receiver<Cmd>) {
     let mut followers: Vec<Follower> = Vec::new();
     let mut buf = vec![0u8; SNAP_BYTES as usize];
+    let mut resume = tokio::time::Instant::now();
     loop {
+        let (at, socket) = (resume, &fd);
+        let paced = async move {
+            tokio::time::sleep_until(at).await;
+            socket.readable().await
+        };
         tokio::select! {
             cmd = cmds.recv() => match cmd {
                 None => return,
@@ -281,10 +295,14 @@ async fn capture(fd: AsyncFd<OwnedFd>, mut cmds: mpsc::Receiver<Cmd>) {
                     let _ = done.send(());
                 }
             },
-            ready = fd.readable() => {
+            ready = paced => {
                 let Ok(mut guard) = ready else { return };
-                if drain(fd.get_ref(), &mut buf, &mut followers) {
+                let (read, emptied) = drain(fd.get_ref(), &mut buf, &mut followers);
+                if emptied {
                     guard.clear_ready();
+                    if read < BIG_READ {
+                        resume = tokio::time::Instant::now() + PACE;
+                    }
                 }
             }
         }
@@ -292,11 +310,13 @@ async fn capture(fd: AsyncFd<OwnedFd>, mut cmds: mpsc::Receiver<Cmd>) {
 }
 
 /// Reads every packet waiting and gives each to the followers; a kernel drop cuts them all (a
-/// diagram with a gap would mislead). True when nothing is left to read.
-fn drain(fd: &OwnedFd, buf: &mut [u8], followers: &mut [Follower]) -> bool {
+/// diagram with a gap would mislead). How many it read, and whether nothing is left to read.
+fn drain(fd: &OwnedFd, buf: &mut [u8], followers: &mut [Follower]) -> (usize, bool) {
     let mut emptied = false;
+    let mut read = 0;
     // Bounded work per call, so commands are heard during a flood.
     for _ in 0..4096 {
+        read += 1;
         match read_one(fd, buf) {
             Ok(Some((n, us, outgoing))) => {
                 if outgoing || followers.is_empty() {
@@ -320,5 +340,5 @@ fn drain(fd: &OwnedFd, buf: &mut [u8], followers: &mut [Follower]) -> bool {
             f.cut_here(dropped);
         }
     }
-    emptied
+    (read, emptied)
 }

@@ -184,7 +184,7 @@ pub struct RunIo {
     /// The loopback's packets while the run lives, until `Sandbox::finish_packets`.
     pub packets: Option<mpsc::Receiver<capture::Seen>>,
     /// What the program records about itself, until its last process ends.
-    pub activity: Option<mpsc::Receiver<record::Recorded>>,
+    pub activity: Option<record::Reading>,
 }
 
 /// Counters a run compares before and after, to say which limit ended it.
@@ -407,7 +407,7 @@ impl Sandbox {
         let activity = match record {
             Some((r, w)) => {
                 drop(w);
-                Some(record::read(pipe::Receiver::from_owned_fd(r)?))
+                Some(record::read(r))
             }
             None => None,
         };

@@ -6,11 +6,16 @@
 //! the packets (see `capture`). The reader never waits: lines past `MAX_LINE` bytes are
 //! skipped, malformed ones ignored, and past `MAX_EVENTS` a run's recording is cut; the pipe is
 //! read to its end so the program never blocks on it (its hooks write without waiting and drop
-//! what does not fit).
+//! what does not fit). A thread of its own empties the pipe (the kernel wakes it at once, however
+//! busy the runtime is) into a bounded queue that a task parses; while the program lives and
+//! writes little it reads at a pace (`PACE`: a run that records thousands of events wakes the
+//! backend hundreds of times, not thousands); once it has ended (`Ended::now`), at once.
 
 use shared::timeline::Activity;
-use tokio::io::AsyncReadExt;
-use tokio::net::unix::pipe;
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Events of one run sent to its page; past this its recording is cut.
@@ -29,59 +34,132 @@ pub enum Recorded {
     Cut { shown: u32, not_shown: u64 },
 }
 
-/// Reads the run's recording pipe until every process of the run closed it.
-pub fn read(pipe: pipe::Receiver) -> mpsc::Receiver<Recorded> {
-    let (tx, rx) = mpsc::channel(QUEUE);
-    tokio::spawn(reader(pipe, tx));
-    rx
+/// The wait after a small read of a live run's pipe: what the program writes meanwhile waits
+/// in the pipe (64 KiB; a flood writes ~25 KB a millisecond, and the thread may be woken late on
+/// a busy machine). A read of `BUSY` bytes or more (a quarter of it) is followed by the next at
+/// once.
+const PACE: Duration = Duration::from_micros(300);
+const BUSY: usize = 16 << 10;
+/// Chunks (of at most 64 KiB) read but not yet parsed: past them the reader waits, and the
+/// program's pipe fills.
+const RAW_CHUNKS: usize = 32;
+
+/// A run's recording as it is read: its events, and how to say that the program ended.
+pub struct Reading {
+    pub events: mpsc::Receiver<Recorded>,
+    pub ended: Ended,
 }
 
-async fn reader(mut pipe: pipe::Receiver, tx: mpsc::Sender<Recorded>) {
-    let mut buf = vec![0u8; 16384];
-    let mut line: Vec<u8> = Vec::new();
-    let mut skipping = false;
-    let mut shown = 0u32;
-    let mut cut: Option<u64> = None;
-    while let Ok(n) = pipe.read(&mut buf).await {
-        if n == 0 {
-            break;
+/// Tells a run's reader that the program ended, so the rest is read without pacing.
+#[derive(Clone)]
+pub struct Ended(Arc<(Mutex<bool>, Condvar)>);
+
+impl Ended {
+    pub fn now(&self) {
+        *self.0 .0.lock().expect("ended poisoned") = true;
+        self.0 .1.notify_all();
+    }
+
+    /// Waits `pace`, or less once the program ended.
+    fn pause(&self, pace: Duration) {
+        let ended = self.0 .0.lock().expect("ended poisoned");
+        if !*ended {
+            let _ = self.0 .1.wait_timeout(ended, pace);
         }
-        for part in buf[..n].split_inclusive(|&b| b == b'\n') {
+    }
+}
+
+/// Reads the run's recording pipe (its read end, blocking) until every process of the run
+/// closed it.
+pub fn read(pipe: OwnedFd) -> Reading {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let (raw_tx, mut raw_rx) = mpsc::channel::<Vec<u8>>(RAW_CHUNKS);
+    let ended = Ended(Arc::new((Mutex::new(false), Condvar::new())));
+    let pacer = ended.clone();
+    tokio::task::spawn_blocking(move || reader(std::fs::File::from(pipe), raw_tx, pacer));
+    tokio::spawn(async move {
+        let mut lines = Lines::new(tx);
+        while let Some(chunk) = raw_rx.recv().await {
+            lines.feed(&chunk);
+        }
+        lines.close();
+    });
+    Reading { events: rx, ended }
+}
+
+fn reader(mut pipe: std::fs::File, raw: mpsc::Sender<Vec<u8>>, ended: Ended) {
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = match pipe.read(&mut buf) {
+            Ok(0) => break, // every writer closed it
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        if raw.blocking_send(buf[..n].to_vec()).is_err() {
+            break; // the run is gone
+        }
+        if n < BUSY {
+            ended.pause(PACE);
+        }
+    }
+}
+
+/// The lines of one run's pipe as they come: whole ones parsed and given, counted and cut.
+struct Lines {
+    tx: mpsc::Sender<Recorded>,
+    line: Vec<u8>,
+    skipping: bool,
+    shown: u32,
+    cut: Option<u64>,
+}
+
+impl Lines {
+    fn new(tx: mpsc::Sender<Recorded>) -> Lines {
+        Lines { tx, line: Vec::new(), skipping: false, shown: 0, cut: None }
+    }
+
+    fn feed(&mut self, data: &[u8]) {
+        for part in data.split_inclusive(|&b| b == b'\n') {
             let (body, complete) = match part.strip_suffix(b"\n") {
                 Some(body) => (body, true),
                 None => (part, false),
             };
-            if !skipping {
-                if line.len() + body.len() > MAX_LINE {
-                    skipping = true;
-                    line.clear();
+            if !self.skipping {
+                if self.line.len() + body.len() > MAX_LINE {
+                    self.skipping = true;
+                    self.line.clear();
                 } else {
-                    line.extend_from_slice(body);
+                    self.line.extend_from_slice(body);
                 }
             }
             if !complete {
                 continue;
             }
-            let whole = !std::mem::take(&mut skipping);
-            let event = if whole { Activity::parse(&line).ok() } else { None };
-            line.clear();
+            let whole = !std::mem::take(&mut self.skipping);
+            let event = if whole { Activity::parse(&self.line).ok() } else { None };
+            self.line.clear();
             let Some(event) = event else { continue };
-            match &mut cut {
+            match &mut self.cut {
                 Some(not_shown) => *not_shown += 1,
-                None if (shown as usize) < MAX_EVENTS => {
+                None if (self.shown as usize) < MAX_EVENTS => {
                     // Never full: it holds all this run may be given.
-                    if tx.try_send(Recorded::Event(event)).is_ok() {
-                        shown += 1;
+                    if self.tx.try_send(Recorded::Event(event)).is_ok() {
+                        self.shown += 1;
                     }
                 }
                 None => {
-                    cut = Some(1);
-                    let _ = tx.try_send(Recorded::Cut { shown, not_shown: 1 });
+                    self.cut = Some(1);
+                    let _ = self.tx.try_send(Recorded::Cut { shown: self.shown, not_shown: 1 });
                 }
             }
         }
     }
-    if let Some(not_shown) = cut {
-        let _ = tx.try_send(Recorded::Cut { shown, not_shown });
+
+    /// The cut notice again with its final count, when lines were left out since.
+    fn close(self) {
+        if let Some(not_shown) = self.cut {
+            let _ = self.tx.try_send(Recorded::Cut { shown: self.shown, not_shown });
+        }
     }
 }
