@@ -323,6 +323,10 @@ impl Session {
         self.shared.lang().pick(zh, en)
     }
 
+    fn no_cell(&self, lesson: &str, cell: &str) -> String {
+        self.say(format!("课程 '{lesson}' 里没有单元格 '{cell}'"), format!("no cell '{cell}' in lesson '{lesson}'"))
+    }
+
     fn not_running(&self, run_id: u32) -> String {
         self.say(format!("运行 {run_id} 没有在运行"), format!("run {run_id} is not running"))
     }
@@ -439,7 +443,7 @@ impl Session {
         let (lesson, cell): (String, String) = (lesson.chars().take(64).collect(), cell.chars().take(64).collect());
         Err(match exercise {
             true => self.say(format!("课程 '{lesson}' 里没有练习 '{cell}'"), format!("no exercise '{cell}' in lesson '{lesson}'")),
-            false => self.say(format!("课程 '{lesson}' 里没有单元格 '{cell}'"), format!("no cell '{cell}' in lesson '{lesson}'")),
+            false => self.no_cell(&lesson, &cell),
         })
     }
 
@@ -506,7 +510,7 @@ impl Session {
         let course = self.app.course();
         // The exercise as the student reads it: its checks' messages in the page's language.
         let found = course.lesson_in(lesson, self.shared.lang().code()).and_then(|l| l.cells().find(|c| c.id == cell).cloned());
-        let Some(found) = found else { anyhow::bail!(self.say(format!("课程 '{lesson}' 里没有单元格 '{cell}'"), format!("no cell '{cell}' in lesson '{lesson}'"))) };
+        let Some(found) = found else { anyhow::bail!(self.no_cell(lesson, cell)) };
         let Some(spec) = found.exercise.as_ref().and_then(|e| e.tftp_server.clone()) else {
             anyhow::bail!(self.say(format!("课程 '{lesson}' 的单元格 '{cell}' 不是 TFTP 服务器练习"), format!("cell '{cell}' of lesson '{lesson}' is not a TFTP server exercise")));
         };
@@ -521,7 +525,7 @@ impl Session {
     async fn check_exercise(&mut self, run_id: u32, lesson: String, cell: String, code: String) -> anyhow::Result<()> {
         let course = self.app.course();
         let found = course.lesson_in(&lesson, self.shared.lang().code()).and_then(|l| l.cells().find(|c| c.id == cell).cloned());
-        let Some(found) = found else { anyhow::bail!(self.say(format!("课程 '{lesson}' 里没有单元格 '{cell}'"), format!("no cell '{cell}' in lesson '{lesson}'"))) };
+        let Some(found) = found else { anyhow::bail!(self.no_cell(&lesson, &cell)) };
         let Some(exercise) = found.exercise.as_ref().filter(|e| e.tftp_server.is_none()) else {
             anyhow::bail!(self.say(
                 format!("课程 '{lesson}' 的单元格 '{cell}' 不是用检查来判定的练习"),
